@@ -1,0 +1,40 @@
+/*
+ * conn.h — the client's one connection to rgpud.
+ *
+ * All threads of the process share it. A request is written whole under the
+ * send lock; a receiver thread reads everything the server sends and routes
+ * it: REPLY to the waiting caller (by seq, its outputs and bulk bytes written
+ * straight into the caller's memory), DATA to the host buffer registered for
+ * an async device->host copy, CALLBACK to the callback thread. When the
+ * connection dies every waiter is released with CUDA_ERROR_DEVICE_UNAVAILABLE
+ * and every later call fails the same way at once.
+ */
+#ifndef RGPU_CLIENT_CONN_H
+#define RGPU_CLIENT_CONN_H
+
+#include "client.h"
+#include "proto.h"
+
+/* Where DATA bytes of an async device->host copy land: height rows of width
+ * bytes, pitch apart. */
+struct rgpu_landing {
+    char *dst;
+    size_t pitch, width, height;
+};
+
+/* Connect and handshake once (cuInit and cuDriverGetVersion share it). */
+CUresult rgpu_conn_open(void);
+bool rgpu_conn_ready(void);
+const struct rgpu_welcome *rgpu_conn_welcome(void);
+const struct rgpu_dev_info *rgpu_conn_device(int ordinal);
+
+/* Send call id with its argument struct; for calls with a reply, wait and
+ * decode the outputs into args. land (may be NULL) registers where the
+ * request's DATA bytes go. */
+CUresult rgpu_remote(enum rgpu_call_id id, void *args);
+CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu_landing *land);
+
+/* This thread's id on the wire (per-thread default streams). */
+uint32_t rgpu_thread_id(void);
+
+#endif

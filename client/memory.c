@@ -1,0 +1,241 @@
+/*
+ * memory.c — device allocation and page-locked host memory.
+ *
+ * Device memory is allocated by the server; the client records each range so
+ * that unified-address copies are classified locally. Page-locked host memory
+ * is client memory: the client allocates it (page aligned), records it with
+ * its flags, and answers cuMemHostGetFlags and pointer attributes for it
+ * without a round trip. rgpu cannot map client memory into the device's
+ * address space, so DEVICEMAP requests fail with CUDA_ERROR_NOT_SUPPORTED
+ * (the device reports CAN_MAP_HOST_MEMORY = 0).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "context.h"
+#include "memory.h"
+
+struct ranges rgpu_device_ranges = RANGES_INIT;
+struct ranges rgpu_host_ranges = RANGES_INIT;
+static atomic_ullong next_buffer_id = 1;
+
+/* ---- device memory ---- */
+static void record_device(CUdeviceptr p, size_t size)
+{
+    struct range r = {.base = (uintptr_t)p, .size = size, .id = atomic_fetch_add(&next_buffer_id, 1)};
+    if (!ranges_add(&rgpu_device_ranges, &r))
+        rgpu_warn("out of memory tracking allocation %#llx; unified copies to it will be misclassified",
+                  (unsigned long long)p);
+}
+
+RGPU_API CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!dptr || bytesize == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct rgpu_args_cuMemAlloc_v2 a = {.bytesize = bytesize};
+    r = rgpu_remote(RGPU_ID_cuMemAlloc_v2, &a);
+    if (r == CUDA_SUCCESS) {
+        record_device(a.dptr, bytesize);
+        *dptr = a.dptr;
+    }
+    return r;
+}
+
+RGPU_API CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height,
+                                     unsigned int ElementSizeBytes)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!dptr || !pPitch)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct rgpu_args_cuMemAllocPitch_v2 a = {
+        .WidthInBytes = WidthInBytes, .Height = Height, .ElementSizeBytes = ElementSizeBytes};
+    r = rgpu_remote(RGPU_ID_cuMemAllocPitch_v2, &a);
+    if (r == CUDA_SUCCESS) {
+        record_device(a.dptr, a.pPitch * Height);
+        *dptr = a.dptr;
+        *pPitch = a.pPitch;
+    }
+    return r;
+}
+
+RGPU_API CUresult cuMemFree_v2(CUdeviceptr dptr)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (dptr == 0)
+        return CUDA_SUCCESS; /* like free(NULL) */
+    struct rgpu_args_cuMemFree_v2 a = {.dptr = dptr};
+    r = rgpu_remote(RGPU_ID_cuMemFree_v2, &a);
+    if (r == CUDA_SUCCESS)
+        ranges_remove(&rgpu_device_ranges, (uintptr_t)dptr, NULL);
+    return r;
+}
+
+/* ---- page-locked host memory ---- */
+static CUresult host_alloc(void **pp, size_t size, unsigned flags)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!pp || size == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (flags & CU_MEMHOSTALLOC_DEVICEMAP)
+        return CUDA_ERROR_NOT_SUPPORTED;
+    void *p = NULL;
+    if (posix_memalign(&p, 4096, size))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    struct range rg = {.base = (uintptr_t)p, .size = size, .flags = flags, .id = atomic_fetch_add(&next_buffer_id, 1)};
+    if (!ranges_add(&rgpu_host_ranges, &rg)) {
+        free(p);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    *pp = p;
+    return CUDA_SUCCESS;
+}
+
+RGPU_API CUresult cuMemAllocHost_v2(void **pp, size_t bytesize) { return host_alloc(pp, bytesize, 0); }
+RGPU_API CUresult cuMemAllocHost(void **pp, unsigned int bytesize) { return host_alloc(pp, bytesize, 0); }
+RGPU_API CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags) { return host_alloc(pp, bytesize, Flags); }
+
+RGPU_API CUresult cuMemFreeHost(void *p)
+{
+    CUresult r = rgpu_check_init();
+    struct range rg;
+    if (r)
+        return r;
+    if (!ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg) || rg.base != (uintptr_t)p || rg.registered)
+        return CUDA_ERROR_INVALID_VALUE;
+    ranges_remove(&rgpu_host_ranges, (uintptr_t)p, NULL);
+    free(p);
+    return CUDA_SUCCESS;
+}
+
+static CUresult host_register(void *p, size_t bytesize, unsigned flags)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!p || bytesize == 0 ||
+        (flags & ~(unsigned)(CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_IOMEMORY |
+                             CU_MEMHOSTREGISTER_READ_ONLY)))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (flags & (CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_IOMEMORY))
+        return CUDA_ERROR_NOT_SUPPORTED;
+    if (ranges_overlaps(&rgpu_host_ranges, (uintptr_t)p, bytesize))
+        return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+    struct range rg = {.base = (uintptr_t)p, .size = bytesize, .flags = flags, .registered = true,
+                       .id = atomic_fetch_add(&next_buffer_id, 1)};
+    return ranges_add(&rgpu_host_ranges, &rg) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+RGPU_API CUresult cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Flags) { return host_register(p, bytesize, Flags); }
+RGPU_API CUresult cuMemHostRegister(void *p, size_t bytesize, unsigned int Flags) { return host_register(p, bytesize, Flags); }
+
+RGPU_API CUresult cuMemHostUnregister(void *p)
+{
+    CUresult r = rgpu_check_init();
+    struct range rg;
+    if (r)
+        return r;
+    if (!ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg) || rg.base != (uintptr_t)p || !rg.registered)
+        return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+    ranges_remove(&rgpu_host_ranges, (uintptr_t)p, NULL);
+    return CUDA_SUCCESS;
+}
+
+RGPU_API CUresult cuMemHostGetFlags(unsigned int *pFlags, void *p)
+{
+    CUresult r = rgpu_check_init();
+    struct range rg;
+    if (r)
+        return r;
+    if (!pFlags || !ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg))
+        return CUDA_ERROR_INVALID_VALUE;
+    *pFlags = rg.flags;
+    return CUDA_SUCCESS;
+}
+
+/* ---- pointer attributes ---- */
+static CUresult host_attribute(void *data, CUpointer_attribute attr, const struct range *rg, uintptr_t p)
+{
+    switch (attr) {
+    case CU_POINTER_ATTRIBUTE_CONTEXT: *(CUcontext *)data = rgpu_ctx_current(); return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: *(unsigned *)data = CU_MEMORYTYPE_HOST; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER: *(void **)data = (void *)p; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return CUDA_ERROR_NOT_SUPPORTED; /* not mapped */
+    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: *(int *)data = 1; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_BUFFER_ID: *(unsigned long long *)data = rg->id; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED: *(int *)data = 0; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: *(int *)data = 0; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: *(void **)data = (void *)rg->base; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE: *(size_t *)data = rg->size; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_MAPPED: *(int *)data = 1; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: *(int *)data = 0; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE: *(int *)data = 0; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: *(unsigned long long *)data = 0; return CUDA_SUCCESS;
+    default: return CUDA_ERROR_INVALID_VALUE;
+    }
+}
+
+RGPU_API CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute, CUdeviceptr ptr)
+{
+    CUresult r = rgpu_check_init();
+    struct range rg;
+    if (r)
+        return r;
+    if (!data || rgpu_pointer_attribute_size(attribute) == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (ranges_find(&rgpu_host_ranges, (uintptr_t)ptr, &rg))
+        return host_attribute(data, attribute, &rg, (uintptr_t)ptr);
+    if (!rgpu_is_device_ptr((uintptr_t)ptr))
+        return CUDA_ERROR_INVALID_VALUE; /* neither ours nor the device's */
+    struct rgpu_args_cuPointerGetAttribute a = {.data = data, .attribute = attribute, .ptr = ptr};
+    r = rgpu_remote(RGPU_ID_cuPointerGetAttribute, &a);
+    /* The server's host addresses mean nothing here. */
+    if (r == CUDA_SUCCESS && attribute == CU_POINTER_ATTRIBUTE_HOST_POINTER)
+        r = CUDA_ERROR_INVALID_VALUE;
+    return r;
+}
+
+/* Unlike cuPointerGetAttribute, an unknown pointer is not an error: its
+ * attributes read as zero (memory type 0: unregistered host memory). */
+RGPU_API CUresult cuPointerGetAttributes(unsigned int numAttributes, CUpointer_attribute *attributes, void **data,
+                                         CUdeviceptr ptr)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!attributes || !data)
+        return CUDA_ERROR_INVALID_VALUE;
+    for (unsigned i = 0; i < numAttributes; i++) {
+        size_t n = rgpu_pointer_attribute_size(attributes[i]);
+        if (!n || !data[i])
+            return CUDA_ERROR_INVALID_VALUE;
+        r = cuPointerGetAttribute(data[i], attributes[i], ptr);
+        if (r == CUDA_ERROR_INVALID_VALUE || r == CUDA_ERROR_NOT_SUPPORTED) {
+            memset(data[i], 0, n);
+            if (attributes[i] == CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL)
+                *(int *)data[i] = -2; /* the driver's "no device" ordinal */
+        } else if (r != CUDA_SUCCESS) {
+            return r;
+        }
+    }
+    return CUDA_SUCCESS;
+}
+
+/* Mapping client memory into the device is not possible over a wire. */
+RGPU_API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int Flags)
+{
+    CUresult r = rgpu_check_init();
+    return r ? r : CUDA_ERROR_NOT_SUPPORTED;
+}

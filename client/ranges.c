@@ -1,0 +1,82 @@
+/*
+ * ranges.c — see ranges.h. Lookups are binary searches under a read lock;
+ * insertions keep the array sorted by base (ranges never overlap).
+ */
+#include "ranges.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Index of the last range with base <= p, or -1. */
+static long floor_idx(const struct ranges *rs, uintptr_t p)
+{
+    long lo = 0, hi = (long)rs->n - 1, ans = -1;
+    while (lo <= hi) {
+        long mid = (lo + hi) / 2;
+        if (rs->v[mid].base <= p) {
+            ans = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return ans;
+}
+
+bool ranges_add(struct ranges *rs, const struct range *r)
+{
+    bool ok = true;
+    pthread_rwlock_wrlock(&rs->lock);
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 64;
+        struct range *v = realloc(rs->v, cap * sizeof *v);
+        if (!v) {
+            ok = false;
+            goto out;
+        }
+        rs->v = v;
+        rs->cap = cap;
+    }
+    long i = floor_idx(rs, r->base) + 1;
+    memmove(&rs->v[i + 1], &rs->v[i], (rs->n - (size_t)i) * sizeof *rs->v);
+    rs->v[i] = *r;
+    rs->n++;
+out:
+    pthread_rwlock_unlock(&rs->lock);
+    return ok;
+}
+
+bool ranges_find(struct ranges *rs, uintptr_t p, struct range *out)
+{
+    pthread_rwlock_rdlock(&rs->lock);
+    long i = floor_idx(rs, p);
+    bool hit = i >= 0 && p - rs->v[i].base < rs->v[i].size;
+    if (hit && out)
+        *out = rs->v[i];
+    pthread_rwlock_unlock(&rs->lock);
+    return hit;
+}
+
+bool ranges_remove(struct ranges *rs, uintptr_t base, struct range *out)
+{
+    pthread_rwlock_wrlock(&rs->lock);
+    long i = floor_idx(rs, base);
+    bool hit = i >= 0 && rs->v[i].base == base;
+    if (hit) {
+        if (out)
+            *out = rs->v[i];
+        memmove(&rs->v[i], &rs->v[i + 1], (rs->n - (size_t)i - 1) * sizeof *rs->v);
+        rs->n--;
+    }
+    pthread_rwlock_unlock(&rs->lock);
+    return hit;
+}
+
+bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n)
+{
+    pthread_rwlock_rdlock(&rs->lock);
+    long i = floor_idx(rs, p + n - 1);
+    bool hit = i >= 0 && rs->v[i].base + rs->v[i].size > p;
+    pthread_rwlock_unlock(&rs->lock);
+    return hit;
+}

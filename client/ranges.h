@@ -1,0 +1,40 @@
+/*
+ * ranges.h — a sorted, thread-safe set of address ranges.
+ *
+ * The client keeps two: device allocations (so cuMemcpy with unified
+ * addressing can tell device from host pointers without a round trip) and
+ * page-locked host memory it allocated or registered (answered locally).
+ */
+#ifndef RGPU_CLIENT_RANGES_H
+#define RGPU_CLIENT_RANGES_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct range {
+    uintptr_t base;
+    size_t size;
+    unsigned flags;   /* host memory: CU_MEMHOSTALLOC_* or CU_MEMHOSTREGISTER_* */
+    bool registered;  /* host memory: registered, not allocated by us */
+    uint64_t id;      /* unique buffer id */
+};
+
+struct ranges {
+    pthread_rwlock_t lock;
+    struct range *v;
+    size_t n, cap;
+};
+
+#define RANGES_INIT {PTHREAD_RWLOCK_INITIALIZER, NULL, 0, 0}
+
+bool ranges_add(struct ranges *rs, const struct range *r);
+/* The range containing p (copied to *out); false if none. */
+bool ranges_find(struct ranges *rs, uintptr_t p, struct range *out);
+/* Remove the range starting exactly at base; false if none. */
+bool ranges_remove(struct ranges *rs, uintptr_t base, struct range *out);
+/* Does [p, p+n) overlap any range? */
+bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n);
+
+#endif

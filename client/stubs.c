@@ -1,0 +1,43 @@
+/*
+ * stubs.c — client entry points generated from the rows of calls.def whose
+ * kind is SYNC, BLOCK or ASYNC: check initialisation and output pointers,
+ * pack the arguments, remote the call, unpack the outputs.
+ */
+#include "conn.h"
+#include "context.h"
+
+#define FILL_IN(T, x) a.x = x;
+#define FILL_DEL(T, x) a.x = x;
+#define FILL_OUT(T, x) if (!x) return CUDA_ERROR_INVALID_VALUE;
+#define FILL_OPTOUT(T, x) a.x##_want = x != NULL;
+#define FILL_INBUF(T, x, len) a.x = x;
+#define FILL_OUTBUF(T, x, len) a.x = x;
+#define FILL_NONE(_)
+#define FILL(t) RGPU_DIR(FILL_, t)
+
+#define STORE_IN(T, x)
+#define STORE_DEL(T, x)
+#define STORE_OUT(T, x) *x = a.x;
+#define STORE_OPTOUT(T, x) if (x) *x = a.x;
+#define STORE_INBUF(T, x, len)
+#define STORE_OUTBUF(T, x, len)
+#define STORE_NONE(_)
+#define STORE(t) RGPU_DIR(STORE_, t)
+
+#define GEN_STUB(name, ...)                                                                        \
+    RGPU_API CUresult name(RGPU_PARAMS(__VA_ARGS__))                                               \
+    {                                                                                              \
+        CUresult r = rgpu_check_init();                                                            \
+        if (r)                                                                                     \
+            return r;                                                                              \
+        struct rgpu_args_##name a = {0};                                                           \
+        RGPU_EACH(FILL, __VA_ARGS__)                                                               \
+        r = rgpu_remote(RGPU_ID_##name, &a);                                                       \
+        if (r == CUDA_SUCCESS) {                                                                   \
+            RGPU_EACH(STORE, __VA_ARGS__)                                                          \
+        }                                                                                          \
+        return r;                                                                                  \
+    }
+#define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(CSTUB, kind))(GEN_STUB(name, __VA_ARGS__))
+#include "calls.def"
+#undef RGPU_CALL

@@ -1,0 +1,71 @@
+/*
+ * cpudev.h — the CPU device: a GPU emulated in the worker process.
+ *
+ * It implements the driver functions of wire/calls.def as cpudev_<name>, with
+ * the driver's signatures and error codes. Device memory lives in host memory
+ * at device addresses (a reserved address range, identity-mapped in the
+ * worker); every allocation is tracked and every pointer validated. Streams
+ * run in order on their own threads; events carry timestamps.
+ *
+ * One CPU device per worker process: cpudev_init() once, before any call.
+ */
+#ifndef RGPU_CPUDEV_H
+#define RGPU_CPUDEV_H
+
+#include "calls.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct cpudev_config {
+    char name[128];          /* device name; "" = "rgpu CPU device" */
+    uint64_t mem_bytes;      /* device memory; 0 = half the host's RAM */
+    int cc_major, cc_minor;  /* compute capability; 0 = 12.0 */
+    int sm_count;            /* multiprocessors; 0 = host cores */
+    /* Bytes allocated by every worker of the server (shared memory, may be
+     * NULL): allocations fail with OUT_OF_MEMORY past mem_bytes in total and
+     * cuMemGetInfo reports what all tenants use. */
+    _Atomic uint64_t *shared_used;
+    /* Start of the device address range (page aligned; 0 = 0x200000000000).
+     * Device addresses equal the host addresses of their bytes in this
+     * process; init fails if the range cannot be had at exactly this address. */
+    uint64_t va_base;
+};
+
+/* Sets up the device; false (with a reason) if the configuration is invalid or
+ * the device address range cannot be reserved. */
+bool cpudev_init(const struct cpudev_config *cfg, char *err, size_t errlen);
+
+/*
+ * The driver functions, cpudev_cuMemAlloc_v2 and so on. Contract for callers
+ * (the server):
+ *  - Every function is thread-safe. The current context is per calling
+ *    thread (cpudev_cuCtxSetCurrent), as in the driver.
+ *  - cpudev_cuInit(0) must be called once before the other calls (they
+ *    return CUDA_ERROR_NOT_INITIALIZED until then), except
+ *    cpudev_cuDriverGetVersion.
+ *  - Copies and memsets are asynchronous: the call validates and enqueues,
+ *    and the stream's worker thread moves the bytes later. Host buffers
+ *    passed to them are used in place (never copied at enqueue) and must stay
+ *    valid until the operation has completed; enqueue a cpudev_cuLaunchHostFunc
+ *    on the same stream to learn when. Host pointers are trusted.
+ *  - Host functions run on the stream's worker thread with no cpudev lock
+ *    held; later work on that stream (and work that depends on it) waits
+ *    until they return. Calls that would block (synchronisation, cuMemFree,
+ *    context destruction) return CUDA_ERROR_NOT_PERMITTED when made from a
+ *    worker thread, instead of deadlocking.
+ */
+#define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(DRIVER, kind))(CUresult cpudev_##name(RGPU_PARAMS(__VA_ARGS__));)
+#include "calls.def"
+#undef RGPU_CALL
+
+/* The bytes of device range [p, p + n) in this process, or NULL unless the
+ * whole range lies inside one live allocation (n == 0: p itself must). The
+ * pointer stays valid until that allocation is freed. */
+void *cpudev_host_ptr(CUdeviceptr p, size_t n);
+
+/* The reserved device address range: every device pointer lies in
+ * [*base, *base + *size). Both 0 before cpudev_init(). */
+void cpudev_va_range(CUdeviceptr *base, size_t *size);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * internal.h — what the CPU device's files share: the device-wide state,
+ * the context, stream, event and operation structures, and the helpers each
+ * file exports to the others. Nothing here is visible to the server.
+ *
+ * Locking. One mutex, cpudev.mu, guards every context, stream, event and
+ * operation field and the handle registry; one condition variable, cpudev.done,
+ * is broadcast whenever an operation completes or a stream's worker exits,
+ * and every wait for completion loops on it. The allocator has its own lock
+ * (memory.c); the only permitted order is cpudev.mu, then the allocator's.
+ * Functions named *_locked expect cpudev.mu to be held.
+ *
+ * Lifetimes. Contexts, streams and events are reference counted; the handle
+ * registry holds one reference, a stream's worker thread one, and every
+ * dependency, event record or waiter that points at an object one more. A
+ * handle passed in is looked up in the registry before it is dereferenced,
+ * so a forged or stale handle is rejected, never followed.
+ */
+#ifndef RGPU_CPUDEV_INTERNAL_H
+#define RGPU_CPUDEV_INTERNAL_H
+
+#include "cpudev.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CPUDEV_VA_DEFAULT 0x200000000000ull
+#define CPUDEV_DRIVER_VERSION 13000
+#define CPUDEV_CTX_API_VERSION 3020   /* what the driver reports for every modern context */
+#define CPUDEV_PRIO_LEAST 0
+#define CPUDEV_PRIO_GREATEST (-5)
+#define CPUDEV_MAX_PITCH 2147483647ull /* CU_DEVICE_ATTRIBUTE_MAX_PITCH */
+
+/* ---- device-wide state (device.c) ---- */
+
+struct cpudev_state {
+    _Atomic bool ready;         /* cpudev_init() succeeded */
+    _Atomic bool driver_inited; /* cuInit(0) was called */
+    struct cpudev_config cfg;   /* resolved: no zero "defaults" left */
+    CUuuid uuid;
+    int host_numa_id;           /* -1 when the host has no NUMA nodes */
+    pthread_mutex_t mu;
+    pthread_cond_t done;
+    struct ctx *primary;        /* the one primary context, never freed */
+    struct ctx *ctxs;           /* every context not yet freed, primary first */
+    uint64_t next_id;           /* ids of contexts, streams and events */
+};
+extern struct cpudev_state cpudev;
+
+/* CUDA_SUCCESS once cpudev_init() and cuInit(0) have run. */
+CUresult cpudev_check_ready(void);
+#define CPUDEV_ENTER()                                                                             \
+    do {                                                                                           \
+        CUresult ready_ = cpudev_check_ready();                                                    \
+        if (ready_ != CUDA_SUCCESS)                                                                \
+            return ready_;                                                                         \
+    } while (0)
+
+void cpudev_lock(void);
+void cpudev_unlock(void);
+uint64_t cpudev_new_id_locked(void);
+uint64_t cpudev_now_ns(void); /* CLOCK_MONOTONIC */
+
+/* Device attribute value (attrs.c); false for an unknown attribute. */
+bool cpudev_attribute(CUdevice_attribute attr, int *value);
+
+/* ---- handle registry (registry.c), cpudev.mu held ---- */
+
+enum handle_kind { H_CTX = 1, H_STREAM, H_EVENT };
+bool reg_add_locked(const void *h, enum handle_kind kind); /* false: out of memory */
+void reg_del_locked(const void *h);
+bool reg_has_locked(const void *h, enum handle_kind kind);
+
+/* ---- contexts (context.c) ---- */
+
+struct ctx {
+    int refs;
+    bool primary;
+    bool active;            /* primary: retained and not reset; others: until destroyed */
+    uint64_t serial;        /* identity of this struct, for thread bindings */
+    uint64_t id;            /* cuCtxGetId; new on every activation */
+    unsigned flags;         /* CU_CTX_* */
+    int retain;             /* primary only: cuDevicePrimaryCtxRetain count */
+    size_t limits[CU_LIMIT_MAX];
+    CUfunc_cache cache;
+    struct stream *legacy;  /* the legacy default stream while active */
+    struct stream *streams; /* every stream whose worker still runs, legacy included */
+    struct event *events;   /* every live event */
+    struct ctx *next;       /* cpudev.ctxs */
+};
+
+/* The calling thread's current context, usable (active). */
+CUresult ctx_current_locked(struct ctx **out);
+/* h, or the current context when h is NULL. */
+CUresult ctx_get_locked(CUcontext h, struct ctx **out);
+void ctx_unref_locked(struct ctx *c);
+bool ctx_flags_valid(unsigned flags, CUresult *err);
+/* Create the primary context's structure (init). */
+bool ctx_init_primary(void);
+
+/* ---- streams and operations (stream.c) ---- */
+
+enum op_kind {
+    OP_COPY,    /* memmove(dst, src, n) */
+    OP_COPY2D,  /* rows of width bytes, each with its own pitch */
+    OP_SET,     /* fill n elements of es bytes with a pattern */
+    OP_SET2D,   /* the same per row */
+    OP_HOSTFN,  /* fn(arg) on the worker thread */
+    OP_RECORD,  /* timestamp an event */
+    OP_WAIT,    /* nothing: only its dependencies matter */
+};
+
+struct dep {
+    struct stream *s; /* referenced */
+    uint64_t seq;     /* satisfied when s->completed >= seq */
+};
+
+struct op {
+    struct op *next;
+    enum op_kind kind;
+    uint64_t seq;     /* position in its stream, from 1 */
+    int ndeps;
+    struct dep *deps; /* malloc'd, ndeps entries */
+    union {
+        struct {
+            char *dst;
+            const char *src;
+            size_t n;
+        } copy;
+        struct {
+            char *dst;
+            const char *src;
+            size_t dpitch, spitch, width, height;
+        } copy2d;
+        struct {
+            char *dst;
+            size_t n;      /* elements per row */
+            unsigned es;   /* element size: 1, 2 or 4 */
+            uint32_t value;
+            size_t pitch, height; /* height 1 for OP_SET */
+        } set;
+        struct {
+            CUhostFn fn;
+            void *arg;
+        } host;
+        struct {
+            struct event *ev; /* referenced */
+            uint64_t gen;
+        } rec;
+    } u;
+};
+
+struct stream {
+    int refs;
+    struct ctx *ctx;
+    uint64_t ctx_id;        /* the activation of ctx it belongs to */
+    uint64_t id;            /* cuStreamGetId */
+    unsigned flags;         /* CU_STREAM_DEFAULT or CU_STREAM_NON_BLOCKING */
+    int priority;
+    bool legacy;            /* the context's legacy default stream */
+    bool closing;           /* no more work: the worker exits once drained */
+    bool exited;            /* the worker has left */
+    uint64_t submitted;     /* seq of the last queued op */
+    uint64_t completed;     /* seq of the last finished op (ops finish in order) */
+    struct op *head, *tail; /* queued, head runs next */
+    pthread_cond_t work;    /* signalled when an op is queued or closing is set */
+    struct stream *next;    /* ctx->streams */
+};
+
+/* Resolve a stream argument: NULL and CU_STREAM_LEGACY mean the current
+ * context's legacy stream; a registered handle itself. */
+CUresult stream_resolve_locked(CUstream h, struct stream **out);
+/* A new stream with a running worker, linked into c (one reference for the
+ * caller). */
+CUresult stream_create_locked(struct ctx *c, unsigned flags, int priority, bool legacy,
+                              struct stream **out);
+/* Stop accepting work; the worker drains the queue and exits. */
+void stream_close_locked(struct stream *s);
+void stream_unref_locked(struct stream *s);
+struct op *op_new(enum op_kind kind);
+void op_discard_locked(struct op *op); /* an op never submitted */
+/* Queue op on s after the implicit (legacy stream) dependencies and, if
+ * extra is not NULL, one more. On failure op is left to the caller. */
+CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep *extra);
+static inline bool dep_met(const struct dep *d) { return d->s->completed >= d->seq; }
+
+/* Waiting. NOT_PERMITTED on a worker thread (a host function), where waiting
+ * could deadlock. */
+CUresult wait_permitted(void);
+
+struct waitset {
+    int n, cap;
+    struct dep *d;
+    struct dep inline_d[16];
+};
+void ws_init(struct waitset *ws);
+bool ws_add_locked(struct waitset *ws, struct stream *s, uint64_t seq); /* false: out of memory */
+bool ws_add_ctx_locked(struct waitset *ws, struct ctx *c);   /* its streams' submitted work */
+bool ws_add_device_locked(struct waitset *ws);               /* every context's */
+void ws_wait_locked(struct waitset *ws);                     /* then releases it */
+void ws_release_locked(struct waitset *ws);
+
+/* ---- events (event.c) ---- */
+
+struct event {
+    int refs;
+    struct ctx *ctx;
+    unsigned flags;         /* CU_EVENT_* */
+    uint64_t gen;           /* bumped by every record */
+    struct stream *s;       /* stream of the latest record (referenced), NULL if none */
+    uint64_t seq;           /* that record's op */
+    uint64_t t_ns;          /* its timestamp, once executed */
+    struct event *prev, *next; /* ctx->events */
+};
+void event_fire_locked(struct event *e, uint64_t gen); /* the record op ran */
+void event_unref_locked(struct event *e);
+void event_unlink_locked(struct event *e);               /* from its context's list */
+
+/* ---- memory (memory.c) ---- */
+
+bool mem_init(uint64_t base, uint64_t size, char *err, size_t errlen);
+/* Allocate bytes (> 0) for the current activation of c: a block rounded up
+ * to 256 bytes; queries report bytes. OUT_OF_MEMORY past the budget. */
+CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out);
+/* Free every allocation of one activation of a context. */
+void mem_free_owned(uint64_t ctx_id);
+/* True if [p, p + n) lies inside one live allocation (n > 0). */
+bool mem_range_ok(CUdeviceptr p, size_t n);
+/* True if p lies in the reserved device address range. */
+bool mem_in_va(uint64_t p);
+
+#endif

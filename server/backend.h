@@ -1,0 +1,31 @@
+/*
+ * backend.h — what the server executes calls on.
+ *
+ * A backend is a table of driver functions with the exact signatures of the
+ * CUDA driver API, one entry per driver row of wire/calls.def. The nvidia
+ * backend fills it with dlsym() from the real libcuda.so.1; the cpu backend
+ * with the CPU device's cpudev_<name> functions. The server never calls a
+ * backend with a handle or length it has not validated.
+ */
+#ifndef RGPU_SERVER_BACKEND_H
+#define RGPU_SERVER_BACKEND_H
+
+#include "calls.h"
+
+struct rgpu_backend {
+    const char *name; /* "nvidia" or "cpu" */
+#define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(DRIVER, kind))(CUresult (*name)(RGPU_PARAMS(__VA_ARGS__));)
+#include "calls.def"
+#undef RGPU_CALL
+};
+
+struct cpudev_config;
+
+/* Fill *be from the real driver; false with a reason in err when it cannot be
+ * loaded or reports no device. */
+bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen);
+/* Fill *be with the CPU device configured by cfg. */
+bool rgpu_backend_nvidia_probe(char *err, size_t errlen);
+bool rgpu_backend_cpu(struct rgpu_backend *be, const struct cpudev_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * custom.c — server handlers for the calls whose arguments carry host memory
+ * or client code (X_ASYNC and W_ASYNC rows of calls.def).
+ *
+ * Host memory never crosses as a pointer: host->device bytes arrive as the
+ * request's bulk payload and stay alive until the stream has consumed them;
+ * device->host bytes go to a staging buffer and are sent back as a DATA
+ * message by a host function queued right after the copy, so they reach the
+ * client before any synchronisation that covers the copy can complete.
+ * Client host functions run on the client: the server queues a trampoline
+ * that sends CALLBACK and waits for CALLBACK_DONE.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "worker.h"
+
+struct landing {
+    struct worker *w;
+    uint32_t seq;
+    void *staging;
+    uint64_t len;
+};
+
+static void land_fn(void *p)
+{
+    struct landing *l = p;
+    struct rgpu_hdr h = {.type = RGPU_MSG_DATA, .seq = l->seq, .result = CUDA_SUCCESS};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_bulk(&wb, l->staging, l->len);
+    worker_send(l->w, &h, &wb);
+    free(l->staging);
+    free(l);
+}
+
+/* Tell the client that a device->host copy it waits for will not come. */
+static void land_failed(struct worker *w, uint32_t seq, CUresult r)
+{
+    struct rgpu_hdr h = {.type = RGPU_MSG_DATA, .seq = seq, .result = r};
+    worker_send(w, &h, NULL);
+}
+
+/* Queue delivery of staging (len bytes) on stream after the copy into it. */
+static CUresult queue_landing(struct srv_call *c, CUstream s, void *staging, uint64_t len)
+{
+    struct landing *l = malloc(sizeof *l);
+    if (!l)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *l = (struct landing){c->w, c->hdr.seq, staging, len};
+    CUresult r = c->w->be->cuLaunchHostFunc(s, land_fn, l);
+    if (r != CUDA_SUCCESS) {
+        /* The copy is queued but nothing will deliver it: wait, then send. */
+        c->w->be->cuStreamSynchronize(s);
+        land_fn(l);
+        r = CUDA_SUCCESS;
+    }
+    return r;
+}
+
+static CUresult keep_until_done(struct srv_call *c, CUstream s, void *buf)
+{
+    if (!buf)
+        return CUDA_SUCCESS;
+    CUresult r = c->w->be->cuLaunchHostFunc(s, free, buf);
+    if (r != CUDA_SUCCESS) {
+        c->w->be->cuStreamSynchronize(s);
+        free(buf);
+    }
+    return CUDA_SUCCESS;
+}
+
+/* A stream argument goes through the same checks as in generated code. */
+static CUresult check_stream_arg(struct srv_call *c, CUstream *s);
+
+static CUresult htod(struct srv_call *c)
+{
+    struct rgpu_args_cuMemcpyHtoDAsync_v2 *a = c->args;
+    CUresult r = check_stream_arg(c, &a->hStream);
+    if (r != CUDA_SUCCESS)
+        return r;
+    r = c->w->be->cuMemcpyHtoDAsync_v2(a->dstDevice, a->srcHost, a->ByteCount, a->hStream);
+    if (r == CUDA_SUCCESS && a->ByteCount) {
+        void *bulk = c->bulk; /* srcHost points into it */
+        c->bulk = NULL;
+        keep_until_done(c, a->hStream, bulk);
+    }
+    return r;
+}
+
+static CUresult dtoh(struct srv_call *c)
+{
+    struct rgpu_args_cuMemcpyDtoHAsync_v2 *a = c->args;
+    CUresult r = check_stream_arg(c, &a->hStream);
+    void *staging = NULL;
+    if (r == CUDA_SUCCESS && a->ByteCount > RGPU_MAX_BULK_LEN)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS && a->ByteCount && !(staging = malloc(a->ByteCount)))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (r == CUDA_SUCCESS)
+        r = c->w->be->cuMemcpyDtoHAsync_v2(staging, a->srcDevice, a->ByteCount, a->hStream);
+    if (r == CUDA_SUCCESS)
+        r = queue_landing(c, a->hStream, staging, a->ByteCount);
+    if (r != CUDA_SUCCESS) {
+        free(staging);
+        land_failed(c->w, c->hdr.seq, r);
+    }
+    return r;
+}
+
+static bool host_or_device(CUmemorytype t) { return t == CU_MEMORYTYPE_HOST || t == CU_MEMORYTYPE_DEVICE; }
+
+static CUresult memcpy2d(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_memcpy2d *a = c->args;
+    CUDA_MEMCPY2D cp = a->copy;
+    void *staging = NULL;
+    CUresult r = check_stream_arg(c, &a->hStream);
+    bool to_host = cp.dstMemoryType == CU_MEMORYTYPE_HOST;
+    if (r != CUDA_SUCCESS)
+        goto out;
+    /* The client resolves UNIFIED; arrays are not supported; host->host never travels. */
+    if (cp.srcMemoryType == CU_MEMORYTYPE_ARRAY || cp.dstMemoryType == CU_MEMORYTYPE_ARRAY) {
+        r = CUDA_ERROR_NOT_SUPPORTED;
+        goto out;
+    }
+    if (!host_or_device(cp.srcMemoryType) || !host_or_device(cp.dstMemoryType) ||
+        (cp.srcMemoryType == CU_MEMORYTYPE_HOST && to_host)) {
+        r = CUDA_ERROR_INVALID_VALUE;
+        goto out;
+    }
+    if (cp.srcMemoryType == CU_MEMORYTYPE_HOST) {
+        cp.srcHost = a->host;
+        cp.srcPitch = cp.WidthInBytes;
+        cp.srcXInBytes = cp.srcY = 0;
+    }
+    uint64_t dense = (uint64_t)cp.WidthInBytes * cp.Height;
+    if (to_host) {
+        if (cp.Height && dense / cp.Height != cp.WidthInBytes) {
+            r = CUDA_ERROR_INVALID_VALUE;
+            goto out;
+        }
+        if (dense && !(staging = malloc(dense))) {
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+            goto out;
+        }
+        cp.dstHost = staging;
+        cp.dstPitch = cp.WidthInBytes;
+        cp.dstXInBytes = cp.dstY = 0;
+    }
+    r = c->w->be->cuMemcpy2DAsync_v2(&cp, a->hStream);
+    if (r == CUDA_SUCCESS && to_host) {
+        r = queue_landing(c, a->hStream, staging, dense);
+        staging = NULL;
+    } else if (r == CUDA_SUCCESS && cp.srcMemoryType == CU_MEMORYTYPE_HOST) {
+        void *bulk = c->bulk;
+        c->bulk = NULL;
+        keep_until_done(c, a->hStream, bulk);
+    }
+out:
+    free(staging);
+    if (r != CUDA_SUCCESS && to_host)
+        land_failed(c->w, c->hdr.seq, r);
+    return r;
+}
+
+/* ---- host functions ---- */
+struct cb_wait {
+    struct cb_wait *next;
+    uint64_t id;
+    int done;
+};
+
+struct host_call {
+    struct worker *w;
+    uint64_t fn, user_data;
+};
+
+static void host_trampoline(void *p)
+{
+    struct host_call *hc = p;
+    struct worker *w = hc->w;
+    struct cb_wait me = {.done = 0};
+    pthread_mutex_lock(&w->cb_lock);
+    me.id = ++w->cb_next_id;
+    me.next = w->cb_waits;
+    w->cb_waits = &me;
+    pthread_mutex_unlock(&w->cb_lock);
+
+    struct rgpu_callback cb = {me.id, hc->fn, hc->user_data};
+    struct rgpu_hdr h = {.type = RGPU_MSG_CALLBACK};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_put(&wb, &cb, sizeof cb);
+    if (worker_send(w, &h, &wb) != 0)
+        atomic_store(&w->dead, true);
+
+    pthread_mutex_lock(&w->cb_lock);
+    while (!me.done && !atomic_load(&w->dead))
+        pthread_cond_wait(&w->cb_cond, &w->cb_lock);
+    for (struct cb_wait **pp = &w->cb_waits; *pp; pp = &(*pp)->next)
+        if (*pp == &me) {
+            *pp = me.next;
+            break;
+        }
+    pthread_mutex_unlock(&w->cb_lock);
+    free(hc);
+}
+
+/* CALLBACK_DONE from the client (reader thread). */
+void custom_callback_done(struct worker *w, uint64_t id)
+{
+    pthread_mutex_lock(&w->cb_lock);
+    for (struct cb_wait *cw = w->cb_waits; cw; cw = cw->next)
+        if (cw->id == id)
+            cw->done = 1;
+    pthread_cond_broadcast(&w->cb_cond);
+    pthread_mutex_unlock(&w->cb_lock);
+}
+
+/* Connection lost: release every trampoline so streams can drain. */
+void custom_connection_lost(struct worker *w)
+{
+    pthread_mutex_lock(&w->cb_lock);
+    atomic_store(&w->dead, true);
+    pthread_cond_broadcast(&w->cb_cond);
+    pthread_mutex_unlock(&w->cb_lock);
+}
+
+static CUresult host_func(struct srv_call *c)
+{
+    struct rgpu_args_cuLaunchHostFunc *a = c->args;
+    CUresult r = check_stream_arg(c, &a->hStream);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!a->fn)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct host_call *hc = malloc(sizeof *hc);
+    if (!hc)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *hc = (struct host_call){c->w, (uint64_t)(uintptr_t)a->fn, (uint64_t)(uintptr_t)a->userData};
+    r = c->w->be->cuLaunchHostFunc(a->hStream, host_trampoline, hc);
+    if (r != CUDA_SUCCESS)
+        free(hc);
+    return r;
+}
+
+CUresult custom_exec(struct srv_call *c)
+{
+    switch ((enum rgpu_call_id)c->hdr.call) {
+    case RGPU_ID_cuMemcpyHtoDAsync_v2: return htod(c);
+    case RGPU_ID_cuMemcpyDtoHAsync_v2: return dtoh(c);
+    case RGPU_ID_rgpu_memcpy2d: return memcpy2d(c);
+    case RGPU_ID_cuLaunchHostFunc: return host_func(c);
+    default: return CUDA_ERROR_NOT_SUPPORTED;
+    }
+}
+
+static CUresult check_stream_arg(struct srv_call *c, CUstream *s) { return dispatch_check_stream(c, s); }

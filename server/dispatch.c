@@ -1,0 +1,177 @@
+/*
+ * dispatch.c — server-side execution of every generated row of calls.def.
+ *
+ * For each row: validate handle arguments against what this worker handed
+ * out (a forged handle never reaches the backend), map the per-thread default
+ * stream to the real stream of (client thread, context), allocate OUTBUF
+ * storage, call the backend, then register created handles and forget
+ * destroyed ones. X_ and W_ rows go to custom.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "worker.h"
+
+/* ---- handle checks, chosen by argument type ---- */
+static CUresult check_ctx(struct srv_call *c, CUcontext *h)
+{
+    if (!*h || handles_has(&c->w->handles, HT_CTX, *h))
+        return CUDA_SUCCESS;
+    return CUDA_ERROR_INVALID_CONTEXT;
+}
+
+static CUresult check_stream(struct srv_call *c, CUstream *h)
+{
+    if (*h == NULL || *h == CU_STREAM_LEGACY)
+        return CUDA_SUCCESS;
+    if (*h == CU_STREAM_PER_THREAD) {
+        struct worker *w = c->w;
+        CUcontext ctx = (CUcontext)(uintptr_t)c->hdr.ctx;
+        CUstream s = handles_per_thread(&w->handles, c->hdr.tid, ctx);
+        if (!s) {
+            CUresult r = w->be->cuStreamCreate(&s, CU_STREAM_DEFAULT);
+            if (r != CUDA_SUCCESS)
+                return r;
+            handles_add_per_thread(&w->handles, s, c->hdr.tid, ctx);
+        }
+        *h = s;
+        return CUDA_SUCCESS;
+    }
+    return handles_has(&c->w->handles, HT_STREAM, *h) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+static CUresult check_event(struct srv_call *c, CUevent *h)
+{
+    if (!*h || handles_has(&c->w->handles, HT_EVENT, *h))
+        return CUDA_SUCCESS;
+    return CUDA_ERROR_INVALID_HANDLE;
+}
+
+static CUresult check_none(struct srv_call *c, const void *p) { return CUDA_SUCCESS; }
+
+#define CHECK_ARG(x)                                                                               \
+    _Generic((x), CUcontext: check_ctx, CUstream: check_stream, CUevent: check_event, default: check_none)(c, &(x))
+
+/* ---- registration of created handles ---- */
+static CUcontext cur_ctx(struct srv_call *c) { return (CUcontext)(uintptr_t)c->hdr.ctx; }
+static void reg_ctx(struct srv_call *c, CUcontext *h) { handles_add(&c->w->handles, HT_CTX, *h, *h); }
+static void reg_stream(struct srv_call *c, CUstream *h) { handles_add(&c->w->handles, HT_STREAM, *h, cur_ctx(c)); }
+static void reg_event(struct srv_call *c, CUevent *h) { handles_add(&c->w->handles, HT_EVENT, *h, cur_ctx(c)); }
+static void reg_none(struct srv_call *c, const void *p) {}
+#define REG_OUT(x)                                                                                 \
+    _Generic((x), CUcontext: reg_ctx, CUstream: reg_stream, CUevent: reg_event, default: reg_none)(c, &(x))
+
+/* ---- per-direction pieces ---- */
+#define SRV_PRE_IN(T, x) if ((r = CHECK_ARG(a->x)) != CUDA_SUCCESS) return r;
+#define SRV_PRE_DEL(T, x) if ((r = CHECK_ARG(a->x)) != CUDA_SUCCESS) return r;
+#define SRV_PRE_OUT(T, x)
+#define SRV_PRE_OPTOUT(T, x)
+#define SRV_PRE_INBUF(T, x, len)
+#define SRV_PRE_OUTBUF(T, x, len)                                                                  \
+    a->x = dispatch_outbuf(c, a->x##_len);                                                         \
+    if (a->x##_len && !a->x) return CUDA_ERROR_OUT_OF_MEMORY;
+#define SRV_PRE_NONE(_)
+#define SRV_PRE(t) RGPU_DIR(SRV_PRE_, t)
+
+#define SRV_ARG_IN(T, x) a->x
+#define SRV_ARG_DEL(T, x) a->x
+#define SRV_ARG_OUT(T, x) &a->x
+#define SRV_ARG_OPTOUT(T, x) (a->x##_want ? &a->x : NULL)
+#define SRV_ARG_INBUF(T, x, len) a->x
+#define SRV_ARG_OUTBUF(T, x, len) a->x
+#define SRV_ARG_NONE(_)
+#define SRV_ARG(t) RGPU_DIR(SRV_ARG_, t)
+
+#define SRV_POST_IN(T, x)
+#define SRV_POST_DEL(T, x) handles_del(&c->w->handles, (const void *)a->x);
+#define SRV_POST_OUT(T, x) REG_OUT(a->x);
+#define SRV_POST_OPTOUT(T, x)
+#define SRV_POST_INBUF(T, x, len)
+#define SRV_POST_OUTBUF(T, x, len)
+#define SRV_POST_NONE(_)
+#define SRV_POST(t) RGPU_DIR(SRV_POST_, t)
+
+static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args);
+
+#define GEN_EXEC(name, ...)                                                                        \
+    static CUresult exec_##name(struct srv_call *c)                                                \
+    {                                                                                              \
+        struct rgpu_args_##name *a = c->args;                                                      \
+        CUresult r;                                                                                \
+        RGPU_EACH(SRV_PRE, __VA_ARGS__)                                                            \
+        r = c->w->be->name(RGPU_EACH_C(SRV_ARG, __VA_ARGS__));                                     \
+        if (r == CUDA_SUCCESS) {                                                                   \
+            RGPU_EACH(SRV_POST, __VA_ARGS__)                                                       \
+            after_call(c, RGPU_ID_##name, a);                                                      \
+        }                                                                                          \
+        return r;                                                                                  \
+    }
+#define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(SGEN, kind))(GEN_EXEC(name, __VA_ARGS__))
+#include "calls.def"
+#undef RGPU_CALL
+
+static CUresult (*const exec_table[RGPU_NCALLS])(struct srv_call *) = {
+#define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(SGEN, kind))([RGPU_ID_##name] = exec_##name,)
+#include "calls.def"
+#undef RGPU_CALL
+};
+
+/* Context lifetime events that invalidate handles the generated code cannot
+ * see: a destroyed context takes its streams and events with it; so does a
+ * primary context that is reset or released for the last time. */
+static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
+{
+    struct handles *hs = &c->w->handles;
+    switch (id) {
+    case RGPU_ID_cuCtxDestroy_v2:
+        handles_drop_owned(hs, ((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx, true);
+        break;
+    case RGPU_ID_cuDevicePrimaryCtxRetain: {
+        struct rgpu_args_cuDevicePrimaryCtxRetain *a = args;
+        if (a->dev >= 0 && a->dev < 16) {
+            hs->primary[a->dev] = a->pctx;
+            hs->primary_refs[a->dev]++;
+        }
+        break;
+    }
+    case RGPU_ID_cuDevicePrimaryCtxRelease_v2: {
+        struct rgpu_args_cuDevicePrimaryCtxRelease_v2 *a = args;
+        if (a->dev >= 0 && a->dev < 16 && hs->primary[a->dev] && --hs->primary_refs[a->dev] <= 0) {
+            hs->primary_refs[a->dev] = 0;
+            handles_drop_owned(hs, hs->primary[a->dev], false);
+        }
+        break;
+    }
+    case RGPU_ID_cuDevicePrimaryCtxReset_v2: {
+        struct rgpu_args_cuDevicePrimaryCtxReset_v2 *a = args;
+        if (a->dev >= 0 && a->dev < 16 && hs->primary[a->dev]) {
+            hs->primary_refs[a->dev] = 0;
+            handles_drop_owned(hs, hs->primary[a->dev], false);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void *dispatch_outbuf(struct srv_call *c, uint64_t len)
+{
+    if (len == 0 || c->noutbufs == RGPU_WBUF_MAX_IOV)
+        return NULL;
+    void *p = calloc(1, len);
+    if (p)
+        c->outbufs[c->noutbufs++] = p;
+    return p;
+}
+
+CUresult dispatch_exec(struct srv_call *c)
+{
+    enum rgpu_call_id id = c->hdr.call;
+    if (exec_table[id])
+        return exec_table[id](c);
+    return custom_exec(c);
+}
+
+CUresult dispatch_check_stream(struct srv_call *c, CUstream *s) { return check_stream(c, s); }

@@ -1,0 +1,48 @@
+/*
+ * handles.h — the handles a worker has handed to its client.
+ *
+ * The backend is never given a context, stream or event handle the client did
+ * not receive from this worker: a forged pointer would crash the real driver.
+ * Every handle records the context that owns it, so destroying a context
+ * forgets all of its streams and events at once. The per-thread default
+ * stream of each (client thread, context) is a real stream created on first
+ * use.
+ */
+#ifndef RGPU_SERVER_HANDLES_H
+#define RGPU_SERVER_HANDLES_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cuda_api.h"
+
+enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT };
+
+struct handle_entry {
+    uintptr_t h;       /* 0: empty slot; 1: deleted */
+    uintptr_t owner;   /* owning context */
+    uint32_t tid;      /* per-thread default stream: client thread id, else 0 */
+    uint8_t type;
+    uint8_t per_thread;
+};
+
+struct handles {
+    pthread_mutex_t lock;
+    struct handle_entry *tab;
+    size_t cap, used;
+    CUcontext primary[16];   /* primary context per device, once retained */
+    int primary_refs[16];
+};
+
+void handles_init(struct handles *hs);
+bool handles_has(struct handles *hs, int type, const void *h);
+void handles_add(struct handles *hs, int type, const void *h, CUcontext owner);
+void handles_del(struct handles *hs, const void *h);
+/* Forget every handle owned by ctx (and ctx itself when with_ctx). */
+void handles_drop_owned(struct handles *hs, CUcontext ctx, bool with_ctx);
+/* The per-thread default stream of (tid, ctx), or NULL if none yet. */
+void handles_add_per_thread(struct handles *hs, CUstream s, uint32_t tid, CUcontext owner);
+CUstream handles_per_thread(struct handles *hs, uint32_t tid, CUcontext ctx);
+
+#endif

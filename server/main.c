@@ -1,0 +1,259 @@
+/*
+ * main.c — rgpud: listen, fork one worker per connection, reap workers.
+ *
+ * The parent never initialises a backend (a CUDA driver does not survive
+ * fork); it only probes the NVIDIA driver in a short-lived child to resolve
+ * --backend auto. Workers share one page of memory with the parent: the CPU
+ * device's memory accounting across tenants.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cpudev.h"
+#include "log.h"
+#include "net.h"
+#include "worker.h"
+
+#define MAX_LISTEN 8
+
+static volatile sig_atomic_t stopping;
+static void on_stop(int sig) { stopping = 1; }
+static void on_child(int sig) {}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rgpud [options]\n"
+            "Serve CUDA driver calls from rgpu clients (libcuda.so.1).\n\n"
+            "  --listen ADDR      unix:/path or tcp:HOST:PORT; repeatable (default %s)\n"
+            "  --backend KIND     nvidia, cpu or auto (default auto: nvidia if the NVIDIA\n"
+            "                     driver loads and reports a device, else cpu)\n"
+            "  --log-level LEVEL  error, warn, info or debug (default warn; env RGPU_LOG)\n"
+            "  --cpu-mem SIZE     CPU device memory, e.g. 8G or 512M (default: half of RAM)\n"
+            "  --cpu-name NAME    CPU device name\n"
+            "  --cpu-cc X.Y       CPU device compute capability (default 12.0)\n"
+            "  --cpu-sms N        CPU device multiprocessor count (default: host cores)\n"
+            "  --help             this text\n\n"
+            "Environment: RGPU_NVIDIA_LIB names the NVIDIA driver to load (default libcuda.so.1).\n",
+            RGPU_DEFAULT_SERVER);
+}
+
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    uint64_t m = 1;
+    switch (*end) {
+    case 'k': case 'K': m = 1ull << 10; end++; break;
+    case 'm': case 'M': m = 1ull << 20; end++; break;
+    case 'g': case 'G': m = 1ull << 30; end++; break;
+    case 't': case 'T': m = 1ull << 40; end++; break;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end || v <= 0)
+        return 0;
+    return (uint64_t)(v * (double)m);
+}
+
+/* Run the NVIDIA probe in a child so the parent stays CUDA-free. */
+static bool probe_nvidia(char *err, size_t errlen)
+{
+    int p[2];
+    if (pipe(p))
+        return false;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        char e[256] = "";
+        bool ok = rgpu_backend_nvidia_probe(e, sizeof e);
+        ssize_t wr = write(p[1], e, strlen(e));
+        (void)wr;
+        _exit(ok ? 0 : 1);
+    }
+    close(p[1]);
+    ssize_t n = pid > 0 ? read(p[0], err, errlen - 1) : -1;
+    err[n > 0 ? n : 0] = 0;
+    close(p[0]);
+    int st = 0;
+    if (pid > 0)
+        waitpid(pid, &st, 0);
+    return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static void ensure_parent_dir(const char *path)
+{
+    char dir[108];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        mkdir(dir, 0755);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    rgpu_log_init("rgpud");
+    const char *listen_addrs[MAX_LISTEN];
+    int nlisten = 0;
+    const char *backend = "auto";
+    struct cpudev_config cfg = {0};
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, 'l'}, {"backend", required_argument, 0, 'b'},
+        {"log-level", required_argument, 0, 'v'}, {"cpu-mem", required_argument, 0, 'm'},
+        {"cpu-name", required_argument, 0, 'n'}, {"cpu-cc", required_argument, 0, 'c'},
+        {"cpu-sms", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'l':
+            if (nlisten == MAX_LISTEN) {
+                fprintf(stderr, "rgpud: at most %d --listen addresses\n", MAX_LISTEN);
+                return 2;
+            }
+            listen_addrs[nlisten++] = optarg;
+            break;
+        case 'b': backend = optarg; break;
+        case 'v':
+            if (rgpu_log_parse_level(optarg) < 0) {
+                fprintf(stderr, "rgpud: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            rgpu_log_set_level(rgpu_log_parse_level(optarg));
+            break;
+        case 'm':
+            if (!(cfg.mem_bytes = parse_size(optarg))) {
+                fprintf(stderr, "rgpud: bad size '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'n': snprintf(cfg.name, sizeof cfg.name, "%s", optarg); break;
+        case 'c':
+            if (sscanf(optarg, "%d.%d", &cfg.cc_major, &cfg.cc_minor) != 2 || cfg.cc_major < 1) {
+                fprintf(stderr, "rgpud: bad compute capability '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 's': cfg.sm_count = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (nlisten == 0)
+        listen_addrs[nlisten++] = RGPU_DEFAULT_SERVER;
+
+    char err[256] = "";
+    bool use_nvidia;
+    if (strcmp(backend, "nvidia") == 0) {
+        if (!probe_nvidia(err, sizeof err)) {
+            rgpu_err("%s", err);
+            return 1;
+        }
+        use_nvidia = true;
+    } else if (strcmp(backend, "cpu") == 0) {
+        use_nvidia = false;
+    } else if (strcmp(backend, "auto") == 0) {
+        use_nvidia = probe_nvidia(err, sizeof err);
+        if (!use_nvidia)
+            rgpu_info("using the CPU device: %s", err);
+    } else {
+        fprintf(stderr, "rgpud: unknown backend '%s' (nvidia, cpu or auto)\n", backend);
+        return 2;
+    }
+
+    cfg.shared_used = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (cfg.shared_used == MAP_FAILED) {
+        rgpu_err("mmap: %s", strerror(errno));
+        return 1;
+    }
+
+    struct pollfd pfd[MAX_LISTEN];
+    struct rgpu_addr addrs[MAX_LISTEN];
+    for (int i = 0; i < nlisten; i++) {
+        if (rgpu_addr_parse(listen_addrs[i], &addrs[i], err, sizeof err) < 0) {
+            fprintf(stderr, "rgpud: %s\n", err);
+            return 2;
+        }
+        if (addrs[i].is_unix)
+            ensure_parent_dir(addrs[i].path);
+        pfd[i].fd = rgpu_listen(&addrs[i], err, sizeof err);
+        pfd[i].events = POLLIN;
+        if (pfd[i].fd < 0) {
+            rgpu_err("cannot listen: %s", err);
+            return 1;
+        }
+        rgpu_log(RGPU_LOG_INFO, "listening on %s (backend %s)", listen_addrs[i], use_nvidia ? "nvidia" : "cpu");
+    }
+
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_child;
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    while (!stopping) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        int n = poll(pfd, (nfds_t)nlisten, 1000);
+        if (n < 0 && errno != EINTR) {
+            rgpu_err("poll: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; n > 0 && i < nlisten; i++) {
+            if (!(pfd[i].revents & POLLIN))
+                continue;
+            int fd = rgpu_accept(pfd[i].fd);
+            if (fd < 0)
+                continue;
+            pid_t pid = fork();
+            if (pid == 0) {
+                for (int j = 0; j < nlisten; j++)
+                    close(pfd[j].fd);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGINT, SIG_DFL);
+                signal(SIGCHLD, SIG_DFL);
+                static struct rgpu_backend be;
+                bool ok = use_nvidia ? rgpu_backend_nvidia(&be, err, sizeof err)
+                                     : rgpu_backend_cpu(&be, &cfg, err, sizeof err);
+                if (!ok) {
+                    rgpu_err("backend: %s", err);
+                    _exit(1);
+                }
+                worker_run(fd, &be);
+            }
+            if (pid < 0)
+                rgpu_err("fork: %s", strerror(errno));
+            else
+                rgpu_info("worker %d serves a new connection", (int)pid);
+            close(fd);
+        }
+    }
+    for (int i = 0; i < nlisten; i++) {
+        close(pfd[i].fd);
+        if (addrs[i].is_unix)
+            unlink(addrs[i].path);
+    }
+    /* Workers belong to their clients; a stopping server ends them. */
+    signal(SIGTERM, SIG_IGN);
+    kill(0, SIGTERM);
+    while (wait(NULL) > 0)
+        ;
+    return 0;
+}

@@ -1,0 +1,254 @@
+/*
+ * worker.c — the reader loop of one rgpud worker (see worker.h).
+ *
+ * HELLO is answered with WELCOME and the device snapshot; then every REQUEST
+ * is decoded and executed. A frame that breaks the protocol (bad magic,
+ * lengths over the limits, arguments that do not decode) closes this
+ * connection with a logged reason; a well-formed request for something that
+ * is not allowed (unknown call, forged handle) gets an error reply and the
+ * connection goes on. When the connection ends the process exits, and with
+ * it every allocation, stream and context of this client.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "snapshot.h"
+#include "worker.h"
+
+static _Thread_local CUcontext thread_ctx;
+static _Thread_local bool thread_ctx_set;
+
+CUresult worker_set_ctx(struct worker *w, CUcontext ctx)
+{
+    if (thread_ctx_set && thread_ctx == ctx)
+        return CUDA_SUCCESS;
+    if (ctx && !handles_has(&w->handles, HT_CTX, ctx))
+        return CUDA_ERROR_INVALID_CONTEXT;
+    CUresult r = w->be->cuCtxSetCurrent(ctx);
+    if (r == CUDA_SUCCESS) {
+        thread_ctx = ctx;
+        thread_ctx_set = true;
+    }
+    return r;
+}
+
+int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
+{
+    if (atomic_load(&w->dead))
+        return -1;
+    pthread_mutex_lock(&w->send_lock);
+    int rc = rgpu_send_msg(w->fd, h, wb);
+    pthread_mutex_unlock(&w->send_lock);
+    if (rc != 0)
+        atomic_store(&w->dead, true);
+    return rc;
+}
+
+static void call_free(struct srv_call *c)
+{
+    for (int i = 0; i < c->noutbufs; i++)
+        free(c->outbufs[i]);
+    free(c->bulk);
+    free(c->args);
+    free(c);
+}
+
+static void trace_call(const struct srv_call *c, CUresult r)
+{
+    if (rgpu_log_level < RGPU_LOG_DEBUG)
+        return;
+    const struct rgpu_call_desc *d = &rgpu_calls[c->hdr.call];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return;
+    fprintf(f, "%s(", d->name);
+    d->trace(f, c->args, 0);
+    fprintf(f, ") -> %d", (int)r);
+    if (r == CUDA_SUCCESS) {
+        fprintf(f, " {");
+        d->trace(f, c->args, 1);
+        fprintf(f, "}");
+    }
+    fclose(f);
+    rgpu_debug("%s", buf);
+    free(buf);
+}
+
+/* Execute a decoded request and answer it; frees c. */
+static void execute(struct srv_call *c)
+{
+    struct worker *w = c->w;
+    const struct rgpu_call_desc *d = &rgpu_calls[c->hdr.call];
+    CUresult r = worker_set_ctx(w, (CUcontext)(uintptr_t)c->hdr.ctx);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_exec(c);
+    trace_call(c, r);
+    bool reply = !(c->hdr.flags & RGPU_F_NO_REPLY);
+    if (!reply) {
+        int none = CUDA_SUCCESS;
+        if (r != CUDA_SUCCESS)
+            atomic_compare_exchange_strong(&w->latched, &none, (int)r);
+    } else {
+        /* Synchronising calls deliver what earlier no-reply calls latched. */
+        if (d->blocks && r == CUDA_SUCCESS)
+            r = (CUresult)atomic_exchange(&w->latched, CUDA_SUCCESS);
+        struct rgpu_hdr h = {.type = RGPU_MSG_REPLY, .call = c->hdr.call, .seq = c->hdr.seq, .result = r};
+        struct rgpu_wbuf wb;
+        rgpu_wbuf_init(&wb);
+        if (r == CUDA_SUCCESS)
+            d->enc_rep(&wb, c->args);
+        if (wb.failed) {
+            h.result = CUDA_ERROR_OUT_OF_MEMORY;
+            rgpu_wbuf_free(&wb);
+        }
+        worker_send(w, &h, &wb);
+        rgpu_wbuf_free(&wb);
+    }
+    call_free(c);
+}
+
+static void execute_job(void *p) { execute(p); }
+
+static void reply_error(struct worker *w, const struct rgpu_hdr *req, CUresult r)
+{
+    if (req->flags & RGPU_F_NO_REPLY) {
+        int none = CUDA_SUCCESS;
+        atomic_compare_exchange_strong(&w->latched, &none, (int)r);
+        return;
+    }
+    struct rgpu_hdr h = {.type = RGPU_MSG_REPLY, .call = req->call, .seq = req->seq, .result = r};
+    worker_send(w, &h, NULL);
+}
+
+static _Noreturn void finish(struct worker *w, const char *why)
+{
+    if (why)
+        rgpu_warn("closing connection: %s", why);
+    else
+        rgpu_info("client disconnected");
+    custom_connection_lost(w);
+    /* _exit: stream threads may still be running; the kernel reclaims everything. */
+    _exit(0);
+}
+
+static void handshake(struct worker *w)
+{
+    struct rgpu_hdr h;
+    struct rgpu_hello hello;
+    if (rgpu_read_full(w->fd, &h, sizeof h))
+        finish(w, NULL);
+    if (rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_HELLO || h.args_len != sizeof hello || h.bulk_len)
+        finish(w, "expected HELLO");
+    if (rgpu_read_full(w->fd, &hello, sizeof hello))
+        finish(w, NULL);
+    hello.host[sizeof hello.host - 1] = 0;
+    rgpu_info("client pid %u on %s, protocol %u", hello.pid, hello.host, hello.proto_version);
+
+    struct rgpu_welcome wel = {.proto_version = RGPU_PROTO_VERSION, .worker_pid = (uint32_t)getpid()};
+    struct rgpu_dev_info *devs = NULL;
+    CUresult r = hello.proto_version == RGPU_PROTO_VERSION ? snapshot_build(w->be, &wel, &devs)
+                                                           : CUDA_ERROR_NOT_SUPPORTED;
+    struct rgpu_hdr out = {.type = RGPU_MSG_WELCOME, .result = r};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_put(&wb, &wel, sizeof wel);
+    if (r == CUDA_SUCCESS)
+        rgpu_wbuf_bulk(&wb, devs, (uint64_t)wel.ndev * sizeof *devs);
+    worker_send(w, &out, &wb);
+    rgpu_wbuf_free(&wb);
+    free(devs);
+    if (r != CUDA_SUCCESS)
+        finish(w, hello.proto_version == RGPU_PROTO_VERSION ? "backend failed to initialise"
+                                                            : "protocol version mismatch");
+}
+
+static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *args, uint8_t *bulk)
+{
+    if (h->call == RGPU_ID_NONE || h->call >= RGPU_NCALLS || !rgpu_calls[h->call].remote) {
+        rgpu_warn("unknown call id %u", h->call);
+        free(bulk);
+        reply_error(w, h, CUDA_ERROR_NOT_SUPPORTED);
+        return;
+    }
+    const struct rgpu_call_desc *d = &rgpu_calls[h->call];
+    struct srv_call *c = calloc(1, sizeof *c);
+    void *a = calloc(1, d->args_size);
+    if (!c || !a) {
+        free(c);
+        free(a);
+        free(bulk);
+        reply_error(w, h, CUDA_ERROR_OUT_OF_MEMORY);
+        return;
+    }
+    *c = (struct srv_call){.w = w, .hdr = *h, .args = a, .bulk = bulk};
+    struct rgpu_rbuf rb;
+    rgpu_rbuf_init(&rb, args, h->args_len, bulk, h->bulk_len);
+    if (!d->dec_req(&rb, a)) {
+        call_free(c);
+        char why[96];
+        snprintf(why, sizeof why, "malformed arguments for %s", d->name);
+        finish(w, why);
+    }
+    if (d->blocks)
+        waiters_submit(execute_job, c);
+    else
+        execute(c);
+}
+
+_Noreturn void worker_run(int fd, const struct rgpu_backend *be)
+{
+    static struct worker wk;
+    struct worker *w = &wk;
+    w->fd = fd;
+    w->be = be;
+    pthread_mutex_init(&w->send_lock, NULL);
+    pthread_mutex_init(&w->cb_lock, NULL);
+    pthread_cond_init(&w->cb_cond, NULL);
+    handles_init(&w->handles);
+
+    handshake(w);
+    uint8_t *args = malloc(RGPU_MAX_ARGS_LEN);
+    if (!args)
+        finish(w, "out of memory");
+    for (;;) {
+        struct rgpu_hdr h;
+        if (rgpu_read_full(fd, &h, sizeof h))
+            finish(w, errno ? strerror(errno) : NULL);
+        const char *bad = rgpu_hdr_invalid(&h);
+        if (!bad && h.type != RGPU_MSG_REQUEST && h.type != RGPU_MSG_CALLBACK_DONE)
+            bad = "unexpected message type from client";
+        if (bad)
+            finish(w, bad);
+        if (rgpu_read_full(fd, args, h.args_len))
+            finish(w, "connection lost inside a frame");
+        if (h.type == RGPU_MSG_CALLBACK_DONE) {
+            struct rgpu_callback cb;
+            if (h.args_len != sizeof cb || h.bulk_len)
+                finish(w, "malformed CALLBACK_DONE");
+            memcpy(&cb, args, sizeof cb);
+            custom_callback_done(w, cb.id);
+            continue;
+        }
+        uint8_t *bulk = NULL;
+        if (h.bulk_len) {
+            bulk = malloc(h.bulk_len);
+            if (!bulk) {
+                if (rgpu_skip(fd, h.bulk_len))
+                    finish(w, "connection lost inside a frame");
+                reply_error(w, &h, CUDA_ERROR_OUT_OF_MEMORY);
+                continue;
+            }
+            if (rgpu_read_full(fd, bulk, h.bulk_len)) {
+                free(bulk);
+                finish(w, "connection lost inside a frame");
+            }
+        }
+        handle_request(w, &h, args, bulk);
+    }
+}

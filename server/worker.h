@@ -1,0 +1,71 @@
+/*
+ * worker.h — one rgpud worker: serves one client connection in its own
+ * process, owns every resource that client created, and exits when the
+ * connection ends (process exit frees all of it, on either backend).
+ *
+ * Threads: the reader thread decodes requests in arrival order and executes
+ * them inline, except calls that may block in the backend (BLOCK kinds),
+ * which go to a pool of waiter threads so that the reader keeps serving the
+ * client's other threads and host-callback acknowledgements. Replies, DATA
+ * and CALLBACK messages are written under one send lock.
+ */
+#ifndef RGPU_SERVER_WORKER_H
+#define RGPU_SERVER_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "backend.h"
+#include "handles.h"
+#include "proto.h"
+
+struct worker {
+    int fd;
+    const struct rgpu_backend *be;
+    pthread_mutex_t send_lock;
+    atomic_int latched;           /* first failure of a no-reply call (CUresult) */
+    atomic_bool dead;             /* connection lost: stop waiting for the client */
+    struct handles handles;
+    pthread_mutex_t cb_lock;      /* host callbacks waiting for CALLBACK_DONE */
+    pthread_cond_t cb_cond;
+    uint64_t cb_next_id;
+    uint64_t cb_done_upto;        /* callbacks are acknowledged in order per id set */
+    struct cb_wait *cb_waits;
+};
+
+/* The request being executed: what handlers need besides their arguments. */
+struct srv_call {
+    struct worker *w;
+    struct rgpu_hdr hdr;
+    void *args;
+    uint8_t *bulk;                /* received bulk payload; set to NULL to keep it */
+    void *outbufs[RGPU_WBUF_MAX_IOV]; /* OUTBUF storage, freed after the reply */
+    int noutbufs;
+};
+
+/* Serve one connection; never returns. */
+_Noreturn void worker_run(int fd, const struct rgpu_backend *be);
+
+/* Send one server->client message (any thread). */
+int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb);
+
+/* Make ctx current on the calling server thread (cached per thread). */
+CUresult worker_set_ctx(struct worker *w, CUcontext ctx);
+
+/* Execute one decoded request; returns its CUresult. */
+CUresult dispatch_exec(struct srv_call *c);
+void *dispatch_outbuf(struct srv_call *c, uint64_t len);
+
+/* Hand-written handlers of X_ASYNC and W_ASYNC rows (custom.c). */
+CUresult custom_exec(struct srv_call *c);
+
+/* Run fn(arg) on a pool thread (blocking backend calls). */
+void waiters_submit(void (*fn)(void *), void *arg);
+
+
+
+/* Stream argument validation shared by generated and custom handlers. */
+CUresult dispatch_check_stream(struct srv_call *c, CUstream *s);
+void custom_callback_done(struct worker *w, uint64_t id);
+void custom_connection_lost(struct worker *w);
+#endif

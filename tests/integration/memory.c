@@ -1,0 +1,799 @@
+/*
+ * memory.c — device and host memory through rgpu, checked byte-exactly.
+ *
+ * Every operation is mirrored on a host "model" of the device buffer, and
+ * after each one the whole device buffer is read back and compared with the
+ * model, so a copy or memset that writes a byte too many (or too few) is
+ * caught along with wrong data.
+ *
+ * Covers: cuMemAlloc/AllocPitch/Free/GetInfo/GetAddressRange;
+ * cuMemAllocHost/HostAlloc/FreeHost/HostRegister/HostUnregister/HostGetFlags/
+ * HostGetDevicePointer; HtoD/DtoH/DtoD and their Async forms, cuMemcpy and
+ * cuMemcpyAsync with unified addressing (H->D, D->H, D->D, H->H), each from
+ * pageable and pinned host memory, sizes 1, 3, 4095, 65537 at unaligned
+ * offsets; cuMemcpy2D/2DAsync (H->D, D->D, D->H, H->H, UNIFIED); memsets
+ * D8/D16/D32 (+Async, +2D, +2D Async); cuPointerGetAttribute(s); a 1 GiB
+ * HtoD + DtoH round trip (RGPU_TEST_BIG_MIB overrides the size).
+ */
+#include "check.h"
+
+#include <sys/types.h>
+
+#define BUF (512u * 1024u)
+
+static CUcontext ctx;
+static CUstream s;
+static unsigned char *scratch; /* read-back buffer, BUF bytes */
+
+static const size_t sizes[] = {1, 3, 4095, 65537};
+/* (device offset, host offset) pairs: aligned and both unaligned ways */
+static const size_t offpairs[][2] = {{0, 0}, {1, 3}, {3, 5}, {4096 + 7, 1}};
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+#define NOFFS (sizeof offpairs / sizeof offpairs[0])
+
+/* compare the whole device buffer with its model */
+static void verify_dev(CUdeviceptr d, const unsigned char *model, size_t n, const char *what)
+{
+    memset(scratch, 0xA5, n);
+    CHECK(cuMemcpyDtoH(scratch, d, n));
+    EXPECT_MEMEQ(scratch, model, n, what);
+}
+
+/* ---- copy modes ---- */
+enum mode { M_SYNC, M_ASYNC_STREAM, M_ASYNC_NULL, M_UNIFIED, M_UNIFIED_ASYNC, NMODES };
+static const char *const mode_name[NMODES] = {"sync", "async(stream)", "async(NULL stream)", "cuMemcpy",
+                                              "cuMemcpyAsync"};
+
+static void finish(enum mode m)
+{
+    if (m == M_ASYNC_STREAM || m == M_UNIFIED_ASYNC)
+        CHECK(cuStreamSynchronize(s));
+    else if (m == M_ASYNC_NULL)
+        CHECK(cuStreamSynchronize(NULL));
+}
+
+static void do_htod(enum mode m, CUdeviceptr d, const void *h, size_t n)
+{
+    switch (m) {
+    case M_SYNC: CHECK(cuMemcpyHtoD(d, h, n)); break;
+    case M_ASYNC_STREAM: CHECK(cuMemcpyHtoDAsync(d, h, n, s)); break;
+    case M_ASYNC_NULL: CHECK(cuMemcpyHtoDAsync(d, h, n, NULL)); break;
+    case M_UNIFIED: CHECK(cuMemcpy(d, (CUdeviceptr)(uintptr_t)h, n)); break;
+    case M_UNIFIED_ASYNC: CHECK(cuMemcpyAsync(d, (CUdeviceptr)(uintptr_t)h, n, s)); break;
+    default: break;
+    }
+    finish(m);
+}
+
+static void do_dtoh(enum mode m, void *h, CUdeviceptr d, size_t n)
+{
+    switch (m) {
+    case M_SYNC: CHECK(cuMemcpyDtoH(h, d, n)); break;
+    case M_ASYNC_STREAM: CHECK(cuMemcpyDtoHAsync(h, d, n, s)); break;
+    case M_ASYNC_NULL: CHECK(cuMemcpyDtoHAsync(h, d, n, NULL)); break;
+    case M_UNIFIED: CHECK(cuMemcpy((CUdeviceptr)(uintptr_t)h, d, n)); break;
+    case M_UNIFIED_ASYNC: CHECK(cuMemcpyAsync((CUdeviceptr)(uintptr_t)h, d, n, s)); break;
+    default: break;
+    }
+    finish(m);
+}
+
+static void do_dtod(enum mode m, CUdeviceptr dst, CUdeviceptr src, size_t n)
+{
+    switch (m) {
+    case M_SYNC: CHECK(cuMemcpyDtoD(dst, src, n)); break;
+    case M_ASYNC_STREAM: CHECK(cuMemcpyDtoDAsync(dst, src, n, s)); break;
+    case M_ASYNC_NULL: CHECK(cuMemcpyDtoDAsync(dst, src, n, NULL)); break;
+    case M_UNIFIED: CHECK(cuMemcpy(dst, src, n)); break;
+    case M_UNIFIED_ASYNC: CHECK(cuMemcpyAsync(dst, src, n, s)); break;
+    default: break;
+    }
+    finish(m);
+}
+
+static void test_1d_copies(void)
+{
+    CUdeviceptr d1, d2;
+    unsigned char *m1 = it_xmalloc(BUF), *m2 = it_xmalloc(BUF);
+    unsigned char *pageable = it_xmalloc(BUF), *pageable2 = it_xmalloc(BUF);
+    unsigned char *pinned = NULL, *pinned2 = NULL;
+    char what[256];
+    uint64_t seed = 100;
+
+    CHECK(cuMemAlloc(&d1, BUF));
+    CHECK(cuMemAlloc(&d2, BUF));
+    CHECK(cuMemAllocHost((void **)&pinned, BUF));
+    CHECK(cuMemAllocHost((void **)&pinned2, BUF));
+    it_fill(m1, BUF, 1);
+    it_fill(m2, BUF, 2);
+    CHECK(cuMemcpyHtoD(d1, m1, BUF));
+    CHECK(cuMemcpyHtoD(d2, m2, BUF));
+    verify_dev(d1, m1, BUF, "initial d1");
+    verify_dev(d2, m2, BUF, "initial d2");
+
+    for (int hk = 0; hk < 2; hk++) {
+        unsigned char *h = hk ? pinned : pageable, *h2 = hk ? pinned2 : pageable2;
+        const char *hname = hk ? "pinned" : "pageable";
+        for (int m = 0; m < NMODES; m++) {
+            for (size_t si = 0; si < NSIZES; si++) {
+                for (size_t oi = 0; oi < NOFFS; oi++) {
+                    size_t n = sizes[si], doff = offpairs[oi][0], hoff = offpairs[oi][1];
+                    int before = it_failures;
+
+                    /* HtoD */
+                    it_fill(h + hoff, n, ++seed);
+                    memcpy(m1 + doff, h + hoff, n);
+                    do_htod((enum mode)m, d1 + doff, h + hoff, n);
+                    snprintf(what, sizeof what, "HtoD %s %s n=%zu dev+%zu host+%zu", mode_name[m], hname, n,
+                             doff, hoff);
+                    verify_dev(d1, m1, BUF, what);
+
+                    /* DtoH: exactly n bytes land at h+hoff, neighbours keep 0xCD */
+                    size_t span = hoff + n + 64;
+                    memset(h, 0xCD, span);
+                    do_dtoh((enum mode)m, h + hoff, d1 + doff + 1, n);
+                    snprintf(what, sizeof what, "DtoH %s %s n=%zu dev+%zu host+%zu", mode_name[m], hname, n,
+                             doff + 1, hoff);
+                    EXPECT_ALLBYTES(h, 0xCD, hoff, what);
+                    EXPECT_MEMEQ(h + hoff, m1 + doff + 1, n, what);
+                    EXPECT_ALLBYTES(h + hoff + n, 0xCD, 64, what);
+
+                    /* DtoD: d2+hoff <- d1+doff */
+                    memcpy(m2 + hoff, m1 + doff, n);
+                    do_dtod((enum mode)m, d2 + hoff, d1 + doff, n);
+                    snprintf(what, sizeof what, "DtoD %s n=%zu src+%zu dst+%zu", mode_name[m], n, doff, hoff);
+                    verify_dev(d2, m2, BUF, what);
+
+                    /* HtoH through the unified cuMemcpy forms */
+                    if (m == M_UNIFIED || m == M_UNIFIED_ASYNC) {
+                        it_fill(h + doff, n, ++seed);
+                        memset(h2, 0xCD, span);
+                        if (m == M_UNIFIED)
+                            CHECK(cuMemcpy((CUdeviceptr)(uintptr_t)(h2 + hoff), (CUdeviceptr)(uintptr_t)(h + doff), n));
+                        else
+                            CHECK(cuMemcpyAsync((CUdeviceptr)(uintptr_t)(h2 + hoff),
+                                                (CUdeviceptr)(uintptr_t)(h + doff), n, s));
+                        finish((enum mode)m);
+                        snprintf(what, sizeof what, "HtoH %s %s n=%zu src+%zu dst+%zu", mode_name[m], hname, n,
+                                 doff, hoff);
+                        EXPECT_ALLBYTES(h2, 0xCD, hoff, what);
+                        EXPECT_MEMEQ(h2 + hoff, h + doff, n, what);
+                        EXPECT_ALLBYTES(h2 + hoff + n, 0xCD, 64, what);
+                    }
+                    if (it_failures > before + 8) {
+                        fprintf(stderr, "memory: too many failures in 1D copies, stopping this part\n");
+                        goto out;
+                    }
+                }
+            }
+        }
+    }
+    /* zero-byte copies are no-ops */
+    CHECK(cuMemcpyHtoD(d1, pageable, 0));
+    CHECK(cuMemcpyDtoH(pageable, d1, 0));
+    CHECK(cuMemcpyDtoD(d2, d1, 0));
+    CHECK(cuMemcpyHtoDAsync(d1, pageable, 0, s));
+    CHECK(cuStreamSynchronize(s));
+    verify_dev(d1, m1, BUF, "after zero-byte copies d1");
+    verify_dev(d2, m2, BUF, "after zero-byte copies d2");
+    /* a copy within one allocation (non-overlapping) */
+    memcpy(m1 + 200000, m1 + 3, 70001);
+    CHECK(cuMemcpyDtoD(d1 + 200000, d1 + 3, 70001));
+    verify_dev(d1, m1, BUF, "DtoD within one allocation");
+out:
+    CHECK(cuMemFree(d1));
+    CHECK(cuMemFree(d2));
+    CHECK(cuMemFreeHost(pinned));
+    CHECK(cuMemFreeHost(pinned2));
+    free(m1);
+    free(m2);
+    free(pageable);
+    free(pageable2);
+}
+
+/* ---- memsets ---- */
+static void model_set(unsigned char *m, size_t esz, uint32_t v, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        memcpy(m + i * esz, &v, esz); /* little-endian element */
+}
+
+static void test_memsets(void)
+{
+    CUdeviceptr d;
+    unsigned char *m = it_xmalloc(BUF);
+    char what[200];
+    CHECK(cuMemAlloc(&d, BUF));
+    it_fill(m, BUF, 3);
+    CHECK(cuMemcpyHtoD(d, m, BUF));
+
+    static const size_t offs8[] = {0, 1, 3}, offs16[] = {0, 2, 6}, offs32[] = {0, 4, 12};
+    uint32_t k = 0;
+    for (int esz = 1; esz <= 4; esz *= 2) {
+        const size_t *offs = esz == 1 ? offs8 : esz == 2 ? offs16 : offs32;
+        for (int async = 0; async < 3; async++) {
+            for (size_t si = 0; si < NSIZES; si++) {
+                for (int oi = 0; oi < 3; oi++) {
+                    size_t n = sizes[si], off = offs[oi];
+                    k++;
+                    uint32_t v = 0x9E3779B9u * k ^ 0x01020304u;
+                    if (esz == 1) {
+                        v &= 0xff;
+                        if (async == 0) CHECK(cuMemsetD8(d + off, (unsigned char)v, n));
+                        else if (async == 1) CHECK(cuMemsetD8Async(d + off, (unsigned char)v, n, s));
+                        else CHECK(cuMemsetD8Async(d + off, (unsigned char)v, n, NULL));
+                    } else if (esz == 2) {
+                        v &= 0xffff;
+                        if (async == 0) CHECK(cuMemsetD16(d + off, (unsigned short)v, n));
+                        else if (async == 1) CHECK(cuMemsetD16Async(d + off, (unsigned short)v, n, s));
+                        else CHECK(cuMemsetD16Async(d + off, (unsigned short)v, n, NULL));
+                    } else {
+                        if (async == 0) CHECK(cuMemsetD32(d + off, v, n));
+                        else if (async == 1) CHECK(cuMemsetD32Async(d + off, v, n, s));
+                        else CHECK(cuMemsetD32Async(d + off, v, n, NULL));
+                    }
+                    if (async == 1)
+                        CHECK(cuStreamSynchronize(s));
+                    else if (async == 2)
+                        CHECK(cuCtxSynchronize());
+                    model_set(m + off, esz, v, n);
+                    snprintf(what, sizeof what, "cuMemsetD%d%s n=%zu off=%zu value=%#x", esz * 8,
+                             async == 1 ? "Async(stream)" : async == 2 ? "Async(NULL)" : "", n, off, v);
+                    verify_dev(d, m, BUF, what);
+                }
+            }
+        }
+    }
+    CHECK(cuMemsetD8(d, 0x11, 0)); /* zero elements: no-op */
+    verify_dev(d, m, BUF, "cuMemsetD8 N=0");
+
+    /* 2D memsets on a pitched allocation and on a linear one with a chosen pitch */
+    CUdeviceptr pd;
+    size_t pitch = 0;
+    const size_t width_b = 4000, height = 12;
+    CHECK(cuMemAllocPitch(&pd, &pitch, width_b, height, 4));
+    EXPECT_GE(pitch, width_b);
+    size_t psz = pitch * height;
+    ASSERT_TRUE(psz <= BUF);
+    unsigned char *pm = it_xmalloc(psz);
+    it_fill(pm, psz, 4);
+    CHECK(cuMemcpyHtoD(pd, pm, psz));
+    verify_dev(pd, pm, psz, "pitched allocation written whole");
+
+    static const size_t widths[] = {1, 3, 201};
+    static const size_t heights[] = {1, 5};
+    for (int target = 0; target < 2; target++) {
+        CUdeviceptr base = target ? d : pd;
+        unsigned char *model = target ? m : pm;
+        size_t total = target ? BUF : psz;
+        for (int esz = 1; esz <= 4; esz *= 2) {
+            /* linear target: an arbitrary pitch (odd for 8-bit elements) */
+            size_t dp = target ? (esz == 1 ? 999 : 1000) : pitch;
+            for (int async = 0; async < 2; async++) {
+                for (int wi = 0; wi < 3; wi++) {
+                    for (int hi = 0; hi < 2; hi++) {
+                        size_t w = widths[wi], h = heights[hi];
+                        size_t x0 = (size_t)(wi + hi) * esz, y0 = 2;
+                        CUdeviceptr dst = base + y0 * dp + x0;
+                        k++;
+                        uint32_t v = 0x85EBCA6Bu * k ^ 0xA1B2C3D4u;
+                        if (esz == 1) {
+                            v &= 0xff;
+                            if (async) CHECK(cuMemsetD2D8Async(dst, dp, (unsigned char)v, w, h, s));
+                            else CHECK(cuMemsetD2D8(dst, dp, (unsigned char)v, w, h));
+                        } else if (esz == 2) {
+                            v &= 0xffff;
+                            if (async) CHECK(cuMemsetD2D16Async(dst, dp, (unsigned short)v, w, h, s));
+                            else CHECK(cuMemsetD2D16(dst, dp, (unsigned short)v, w, h));
+                        } else {
+                            if (async) CHECK(cuMemsetD2D32Async(dst, dp, v, w, h, s));
+                            else CHECK(cuMemsetD2D32(dst, dp, v, w, h));
+                        }
+                        if (async)
+                            CHECK(cuStreamSynchronize(s));
+                        for (size_t y = 0; y < h; y++)
+                            model_set(model + (y0 + y) * dp + x0, esz, v, w);
+                        snprintf(what, sizeof what, "cuMemsetD2D%d%s %s pitch=%zu x=%zu y=%zu w=%zu h=%zu v=%#x",
+                                 esz * 8, async ? "Async" : "", target ? "linear" : "pitched", dp, x0, y0, w, h,
+                                 v);
+                        verify_dev(base, model, total, what);
+                    }
+                }
+            }
+        }
+    }
+    CHECK(cuMemFree(pd));
+    CHECK(cuMemFree(d));
+    free(pm);
+    free(m);
+}
+
+/* ---- 2D copies ---- */
+static void model_2d(unsigned char *dst, size_t dpitch, size_t dx, size_t dy, const unsigned char *src,
+                     size_t spitch, size_t sx, size_t sy, size_t w, size_t h)
+{
+    for (size_t y = 0; y < h; y++)
+        memcpy(dst + (dy + y) * dpitch + dx, src + (sy + y) * spitch + sx, w);
+}
+
+static void copy2d(int async, const CUDA_MEMCPY2D *c)
+{
+    if (async) {
+        CHECK(cuMemcpy2DAsync(c, s));
+        CHECK(cuStreamSynchronize(s));
+    } else {
+        CHECK(cuMemcpy2D(c));
+    }
+}
+
+static void test_2d_copies(void)
+{
+    const size_t W = 1024, H = 16;
+    const size_t hsp = 301, hsrows = 20; /* host source: odd pitch */
+    const size_t hdp = 257, hdrows = 20; /* host destination: odd pitch */
+    CUdeviceptr dp, dq;
+    size_t pp = 0, pq = 0;
+    char what[200];
+    CHECK(cuMemAllocPitch(&dp, &pp, W, H, 4));
+    CHECK(cuMemAllocPitch(&dq, &pq, W, H, 4));
+    EXPECT_GE(pp, W);
+    EXPECT_GE(pq, W);
+    unsigned char *mp = it_xmalloc(pp * H), *mq = it_xmalloc(pq * H);
+    unsigned char *hs = it_xmalloc(hsp * hsrows), *hd = it_xmalloc(hdp * hdrows), *hdm = it_xmalloc(hdp * hdrows);
+
+    for (int async = 0; async < 2; async++) {
+        const char *an = async ? "cuMemcpy2DAsync" : "cuMemcpy2D";
+        it_fill(mp, pp * H, 10 + async);
+        it_fill(mq, pq * H, 20 + async);
+        CHECK(cuMemcpyHtoD(dp, mp, pp * H));
+        CHECK(cuMemcpyHtoD(dq, mq, pq * H));
+        it_fill(hs, hsp * hsrows, 30 + async);
+
+        /* a) host -> device */
+        CUDA_MEMCPY2D c;
+        memset(&c, 0, sizeof c);
+        c.srcMemoryType = CU_MEMORYTYPE_HOST;
+        c.srcHost = hs;
+        c.srcPitch = hsp;
+        c.srcXInBytes = 5;
+        c.srcY = 1;
+        c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+        c.dstDevice = dp;
+        c.dstPitch = pp;
+        c.dstXInBytes = 7;
+        c.dstY = 2;
+        c.WidthInBytes = 123;
+        c.Height = 6;
+        copy2d(async, &c);
+        model_2d(mp, pp, 7, 2, hs, hsp, 5, 1, 123, 6);
+        snprintf(what, sizeof what, "%s host->device", an);
+        verify_dev(dp, mp, pp * H, what);
+
+        /* b) device -> device */
+        memset(&c, 0, sizeof c);
+        c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+        c.srcDevice = dp;
+        c.srcPitch = pp;
+        c.srcXInBytes = 3;
+        c.srcY = 1;
+        c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+        c.dstDevice = dq;
+        c.dstPitch = pq;
+        c.dstXInBytes = 11;
+        c.dstY = 4;
+        c.WidthInBytes = 200;
+        c.Height = 7;
+        copy2d(async, &c);
+        model_2d(mq, pq, 11, 4, mp, pp, 3, 1, 200, 7);
+        snprintf(what, sizeof what, "%s device->device", an);
+        verify_dev(dq, mq, pq * H, what);
+
+        /* c) device -> host, neighbours of the rectangle untouched */
+        memset(hd, 0xEE, hdp * hdrows);
+        memset(hdm, 0xEE, hdp * hdrows);
+        memset(&c, 0, sizeof c);
+        c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+        c.srcDevice = dq;
+        c.srcPitch = pq;
+        c.srcXInBytes = 0;
+        c.srcY = 3;
+        c.dstMemoryType = CU_MEMORYTYPE_HOST;
+        c.dstHost = hd;
+        c.dstPitch = hdp;
+        c.dstXInBytes = 3;
+        c.dstY = 4;
+        c.WidthInBytes = 250;
+        c.Height = 9;
+        copy2d(async, &c);
+        model_2d(hdm, hdp, 3, 4, mq, pq, 0, 3, 250, 9);
+        snprintf(what, sizeof what, "%s device->host", an);
+        EXPECT_MEMEQ(hd, hdm, hdp * hdrows, what);
+
+        /* d) host -> host */
+        memset(hd, 0xEE, hdp * hdrows);
+        memset(hdm, 0xEE, hdp * hdrows);
+        memset(&c, 0, sizeof c);
+        c.srcMemoryType = CU_MEMORYTYPE_HOST;
+        c.srcHost = hs;
+        c.srcPitch = hsp;
+        c.srcXInBytes = 1;
+        c.srcY = 2;
+        c.dstMemoryType = CU_MEMORYTYPE_HOST;
+        c.dstHost = hd;
+        c.dstPitch = hdp;
+        c.dstXInBytes = 2;
+        c.dstY = 1;
+        c.WidthInBytes = 201;
+        c.Height = 11;
+        copy2d(async, &c);
+        model_2d(hdm, hdp, 2, 1, hs, hsp, 1, 2, 201, 11);
+        snprintf(what, sizeof what, "%s host->host", an);
+        EXPECT_MEMEQ(hd, hdm, hdp * hdrows, what);
+
+        /* e) CU_MEMORYTYPE_UNIFIED on both sides: host source, device destination */
+        memset(&c, 0, sizeof c);
+        c.srcMemoryType = CU_MEMORYTYPE_UNIFIED;
+        c.srcDevice = (CUdeviceptr)(uintptr_t)hs;
+        c.srcPitch = hsp;
+        c.srcXInBytes = 9;
+        c.srcY = 0;
+        c.dstMemoryType = CU_MEMORYTYPE_UNIFIED;
+        c.dstDevice = dp;
+        c.dstPitch = pp;
+        c.dstXInBytes = 1;
+        c.dstY = 9;
+        c.WidthInBytes = 77;
+        c.Height = 5;
+        copy2d(async, &c);
+        model_2d(mp, pp, 1, 9, hs, hsp, 9, 0, 77, 5);
+        snprintf(what, sizeof what, "%s unified(host)->unified(device)", an);
+        verify_dev(dp, mp, pp * H, what);
+
+        /* f) a single byte, and whole dense rows */
+        memset(&c, 0, sizeof c);
+        c.srcMemoryType = CU_MEMORYTYPE_HOST;
+        c.srcHost = hs;
+        c.srcPitch = hsp;
+        c.srcXInBytes = 300;
+        c.srcY = 19;
+        c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+        c.dstDevice = dq;
+        c.dstPitch = pq;
+        c.dstXInBytes = W - 1;
+        c.dstY = H - 1;
+        c.WidthInBytes = 1;
+        c.Height = 1;
+        copy2d(async, &c);
+        model_2d(mq, pq, W - 1, H - 1, hs, hsp, 300, 19, 1, 1);
+        snprintf(what, sizeof what, "%s 1x1 host->device", an);
+        verify_dev(dq, mq, pq * H, what);
+
+        memset(&c, 0, sizeof c);
+        c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+        c.srcDevice = dp;
+        c.srcPitch = pp;
+        c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+        c.dstDevice = dq;
+        c.dstPitch = pq;
+        c.WidthInBytes = pp < pq ? pp : pq;
+        c.Height = H;
+        copy2d(async, &c);
+        model_2d(mq, pq, 0, 0, mp, pp, 0, 0, pp < pq ? pp : pq, H);
+        snprintf(what, sizeof what, "%s whole rows device->device", an);
+        verify_dev(dq, mq, pq * H, what);
+    }
+    CHECK(cuMemFree(dp));
+    CHECK(cuMemFree(dq));
+    free(mp);
+    free(mq);
+    free(hs);
+    free(hd);
+    free(hdm);
+}
+
+/* ---- allocation bookkeeping ---- */
+static void test_alloc_info(void)
+{
+    size_t free0, total0, free1, total1, free2, total2;
+    CHECK(cuMemGetInfo(&free0, &total0));
+    EXPECT_GT(total0, 0);
+    EXPECT_LE(free0, total0);
+    printf("memory: cuMemGetInfo free %zu MiB of %zu MiB\n", free0 >> 20, total0 >> 20);
+
+    const size_t big = 256u << 20;
+    CUdeviceptr b;
+    CHECK(cuMemAlloc(&b, big));
+    CHECK(cuMemGetInfo(&free1, &total1));
+    EXPECT_EQ(total1, total0);
+    EXPECT_LE(free1, free0 - big);
+    CHECK(cuMemFree(b));
+    CHECK(cuMemGetInfo(&free2, &total2));
+    EXPECT_GE(free2, free0);
+
+    /* odd sizes, each fully usable, distinct, and found by cuMemGetAddressRange */
+    CUdeviceptr p[NSIZES];
+    for (size_t i = 0; i < NSIZES; i++) {
+        CHECK(cuMemAlloc(&p[i], sizes[i]));
+        EXPECT_NE(p[i], 0);
+        for (size_t j = 0; j < i; j++)
+            EXPECT_TRUE(p[i] + sizes[i] <= p[j] || p[j] + sizes[j] <= p[i]);
+    }
+    for (size_t i = 0; i < NSIZES; i++) {
+        CUdeviceptr base = 0;
+        size_t sz = 0;
+        CHECK(cuMemGetAddressRange(&base, &sz, p[i]));
+        EXPECT_EQ(base, p[i]);
+        EXPECT_GE(sz, sizes[i]);
+        base = 0;
+        sz = 0;
+        CHECK(cuMemGetAddressRange(&base, &sz, p[i] + sizes[i] - 1)); /* last byte */
+        EXPECT_EQ(base, p[i]);
+        CHECK(cuMemGetAddressRange(&base, NULL, p[i] + sizes[i] / 2));
+        EXPECT_EQ(base, p[i]);
+        CHECK(cuMemGetAddressRange(NULL, &sz, p[i]));
+        EXPECT_GE(sz, sizes[i]);
+        /* the whole allocation is writable and readable */
+        unsigned char *in = it_xmalloc(sizes[i]), *out = it_xmalloc(sizes[i]);
+        it_fill(in, sizes[i], 50 + i);
+        CHECK(cuMemcpyHtoD(p[i], in, sizes[i]));
+        CHECK(cuMemcpyDtoH(out, p[i], sizes[i]));
+        EXPECT_MEMEQ(out, in, sizes[i], "odd-size allocation round trip");
+        free(in);
+        free(out);
+    }
+    for (size_t i = 0; i < NSIZES; i++)
+        CHECK(cuMemFree(p[i]));
+    /* a freed allocation is not found any more */
+    CUdeviceptr base;
+    EXPECT_RESULT2(cuMemGetAddressRange(&base, NULL, p[3]), CUDA_ERROR_NOT_FOUND, CUDA_ERROR_INVALID_VALUE);
+    EXPECT_RESULT2(cuMemGetAddressRange(&base, NULL, (CUdeviceptr)0x10), CUDA_ERROR_NOT_FOUND,
+                   CUDA_ERROR_INVALID_VALUE);
+
+    /* pitched: pitch >= width, pitch*height usable, address range covers it */
+    CUdeviceptr pd;
+    size_t pitch = 0;
+    CHECK(cuMemAllocPitch(&pd, &pitch, 1001, 7, 8));
+    EXPECT_GE(pitch, 1001);
+    size_t sz = 0;
+    CHECK(cuMemGetAddressRange(&base, &sz, pd + 3 * pitch));
+    EXPECT_EQ(base, pd);
+    EXPECT_GE(sz, pitch * 7);
+    unsigned char *in = it_xmalloc(pitch * 7), *out = it_xmalloc(pitch * 7);
+    it_fill(in, pitch * 7, 60);
+    CHECK(cuMemcpyHtoD(pd, in, pitch * 7));
+    CHECK(cuMemcpyDtoH(out, pd, pitch * 7));
+    EXPECT_MEMEQ(out, in, pitch * 7, "pitched allocation round trip");
+    CHECK(cuMemFree(pd));
+    free(in);
+    free(out);
+    EXPECT_RESULT(cuMemAllocPitch(&pd, &pitch, 64, 4, 3), CUDA_ERROR_INVALID_VALUE); /* element size 4, 8 or 16 */
+}
+
+/* ---- pinned and registered host memory ---- */
+static void test_host_memory(void)
+{
+    const int can_map_expected = !it_backend_is_cpu();
+    int can_map = -1;
+    CHECK(cuDeviceGetAttribute(&can_map, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
+    if (it_backend_is_cpu())
+        EXPECT_EQ(can_map, 0);
+    (void)can_map_expected;
+
+    void *h = NULL;
+    unsigned int flags = 0xdead;
+    CHECK(cuMemAllocHost(&h, 65537));
+    ASSERT_TRUE(h != NULL);
+    memset(h, 0x3C, 65537); /* ordinary host memory to the program */
+    CHECK(cuMemHostGetFlags(&flags, h));
+    EXPECT_TRUE(!(flags & CU_MEMHOSTALLOC_WRITECOMBINED));
+    CHECK(cuMemFreeHost(h));
+
+    CHECK(cuMemHostAlloc(&h, 4095, CU_MEMHOSTALLOC_PORTABLE));
+    CHECK(cuMemHostGetFlags(&flags, h));
+    EXPECT_TRUE(flags & CU_MEMHOSTALLOC_PORTABLE);
+    EXPECT_TRUE(!(flags & CU_MEMHOSTALLOC_WRITECOMBINED));
+    void *h2 = NULL;
+    CHECK(cuMemHostAlloc(&h2, 3, CU_MEMHOSTALLOC_WRITECOMBINED));
+    CHECK(cuMemHostGetFlags(&flags, h2));
+    EXPECT_TRUE(flags & CU_MEMHOSTALLOC_WRITECOMBINED);
+    CHECK(cuMemFreeHost(h2));
+
+    /* mapped (device-visible) host memory: the CPU device cannot map */
+    CUdeviceptr mapped = 0;
+    if (it_backend_is_cpu()) {
+        void *hm = NULL;
+        EXPECT_RESULT(cuMemHostAlloc(&hm, 4096, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_ERROR_NOT_SUPPORTED);
+        EXPECT_RESULT(cuMemHostGetDevicePointer(&mapped, h, 0), CUDA_ERROR_NOT_SUPPORTED);
+    }
+    CHECK(cuMemFreeHost(h));
+
+    /* pageable memory is not pinned */
+    unsigned char *pg = it_xmalloc(8192);
+    EXPECT_RESULT(cuMemHostGetFlags(&flags, pg), CUDA_ERROR_INVALID_VALUE);
+
+    /* register / unregister a pageable range, and copy through it */
+    const size_t rsz = 3 * 65536 + 17;
+    unsigned char *r = it_xmalloc(rsz), *back = it_xmalloc(rsz);
+    CHECK(cuMemHostRegister(r, rsz, 0));
+    EXPECT_RESULT(cuMemHostRegister(r, rsz, 0), CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
+    unsigned int mt = 0;
+    CHECK(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(uintptr_t)r));
+    EXPECT_EQ(mt, CU_MEMORYTYPE_HOST);
+    CUdeviceptr d;
+    CHECK(cuMemAlloc(&d, rsz));
+    it_fill(r, rsz, 70);
+    CHECK(cuMemcpyHtoDAsync(d, r, rsz, s));
+    CHECK(cuStreamSynchronize(s));
+    memset(back, 0, rsz);
+    CHECK(cuMemcpyDtoH(back, d, rsz));
+    EXPECT_MEMEQ(back, r, rsz, "HtoDAsync from registered memory");
+    memset(r, 0, rsz);
+    CHECK(cuMemcpyDtoHAsync(r + 1, d + 2, rsz - 2, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_MEMEQ(r + 1, back + 2, rsz - 2, "DtoHAsync into registered memory");
+    EXPECT_EQ(r[0], 0);
+    EXPECT_EQ(r[rsz - 1], 0);
+    CHECK(cuMemHostUnregister(r));
+    EXPECT_RESULT(cuMemHostUnregister(r), CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED);
+    EXPECT_RESULT(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(uintptr_t)r),
+                  CUDA_ERROR_INVALID_VALUE);
+    /* the memory is still the program's after unregistering */
+    r[0] = 1;
+    r[rsz - 1] = 2;
+    CHECK(cuMemFree(d));
+    free(r);
+    free(back);
+    free(pg);
+}
+
+/* ---- pointer attributes ---- */
+static void test_pointer_attributes(void)
+{
+    CUdeviceptr d1, d2;
+    CHECK(cuMemAlloc(&d1, 65537));
+    CHECK(cuMemAlloc(&d2, 4095));
+
+    unsigned int mt = 0;
+    CUdeviceptr dp = 0;
+    CUcontext c = NULL;
+    int ord = -1, managed = -1;
+    unsigned long long id1 = 0, id2 = 0;
+    void *start = NULL;
+    size_t rsize = 0;
+    CHECK(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, d1 + 100));
+    EXPECT_EQ(mt, CU_MEMORYTYPE_DEVICE);
+    CHECK(cuPointerGetAttribute(&dp, CU_POINTER_ATTRIBUTE_DEVICE_POINTER, d1 + 100));
+    EXPECT_EQ(dp, d1 + 100);
+    CHECK(cuPointerGetAttribute(&c, CU_POINTER_ATTRIBUTE_CONTEXT, d1));
+    EXPECT_TRUE(c == ctx);
+    CHECK(cuPointerGetAttribute(&ord, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, d1));
+    EXPECT_EQ(ord, 0);
+    CHECK(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, d1));
+    EXPECT_EQ(managed, 0);
+    CHECK(cuPointerGetAttribute(&start, CU_POINTER_ATTRIBUTE_RANGE_START_ADDR, d1 + 65536));
+    EXPECT_EQ((uintptr_t)start, d1);
+    CHECK(cuPointerGetAttribute(&rsize, CU_POINTER_ATTRIBUTE_RANGE_SIZE, d1 + 5));
+    EXPECT_GE(rsize, 65537);
+    CHECK(cuPointerGetAttribute(&id1, CU_POINTER_ATTRIBUTE_BUFFER_ID, d1));
+    CHECK(cuPointerGetAttribute(&id2, CU_POINTER_ATTRIBUTE_BUFFER_ID, d2));
+    EXPECT_NE(id1, id2);
+    CHECK(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, d2 + 4094));
+    EXPECT_EQ(mt, CU_MEMORYTYPE_DEVICE);
+
+    /* several at once */
+    CUpointer_attribute attrs[4] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_DEVICE_POINTER,
+                                    CU_POINTER_ATTRIBUTE_CONTEXT, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL};
+    unsigned int mt2 = 0;
+    CUdeviceptr dp2 = 0;
+    CUcontext c2 = NULL;
+    int ord2 = -1;
+    void *data[4] = {&mt2, &dp2, &c2, &ord2};
+    CHECK(cuPointerGetAttributes(4, attrs, data, d2 + 1));
+    EXPECT_EQ(mt2, CU_MEMORYTYPE_DEVICE);
+    EXPECT_EQ(dp2, d2 + 1);
+    EXPECT_TRUE(c2 == ctx);
+    EXPECT_EQ(ord2, 0);
+
+    /* pinned host memory */
+    void *h = NULL;
+    CHECK(cuMemAllocHost(&h, 8192));
+    void *hp = NULL;
+    CHECK(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(uintptr_t)h + 8));
+    EXPECT_EQ(mt, CU_MEMORYTYPE_HOST);
+    CHECK(cuPointerGetAttribute(&hp, CU_POINTER_ATTRIBUTE_HOST_POINTER, (CUdeviceptr)(uintptr_t)h + 8));
+    EXPECT_TRUE(hp == (char *)h + 8);
+    CHECK(cuPointerGetAttribute(&c, CU_POINTER_ATTRIBUTE_CONTEXT, (CUdeviceptr)(uintptr_t)h));
+    EXPECT_TRUE(c == ctx);
+    CHECK(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, (CUdeviceptr)(uintptr_t)h));
+    EXPECT_EQ(managed, 0);
+    mt2 = 0;
+    CHECK(cuPointerGetAttributes(1, attrs, data, (CUdeviceptr)(uintptr_t)h));
+    EXPECT_EQ(mt2, CU_MEMORYTYPE_HOST);
+
+    /* a device pointer has no host pointer; pageable memory is unknown */
+    unsigned char *pg = it_xmalloc(64);
+    EXPECT_RESULT(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(uintptr_t)pg),
+                  CUDA_ERROR_INVALID_VALUE);
+    /* documented: cuPointerGetAttributes does not fail on an unknown pointer */
+    mt2 = 0x77;
+    CHECK(cuPointerGetAttributes(1, attrs, data, (CUdeviceptr)(uintptr_t)pg));
+    EXPECT_EQ(mt2, 0);
+    EXPECT_RESULT(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)0xdead0000ull),
+                  CUDA_ERROR_INVALID_VALUE);
+    EXPECT_RESULT(cuPointerGetAttribute(NULL, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, d1), CUDA_ERROR_INVALID_VALUE);
+    CHECK(cuMemFree(d1));
+    EXPECT_RESULT(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, d1), CUDA_ERROR_INVALID_VALUE);
+    CHECK(cuMemFree(d2));
+    CHECK(cuMemFreeHost(h));
+    free(pg);
+}
+
+/* ---- 1 GiB round trip ---- */
+static void test_big_roundtrip(void)
+{
+    size_t mib = 1024;
+    const char *e = getenv("RGPU_TEST_BIG_MIB");
+    if (e && atoi(e) > 0)
+        mib = (size_t)atoi(e);
+    const size_t n = mib << 20, words = n / 8;
+    uint64_t *h = malloc(n);
+    ASSERT_TRUE(h != NULL);
+    uint64_t st = 0x0123456789ABCDEFull, sum = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < words; i++) {
+        h[i] = it_xs_next(&st);
+        sum = (sum ^ h[i]) * 0x100000001b3ull; /* FNV-1a over 64-bit words */
+    }
+    CUdeviceptr d;
+    CHECK(cuMemAlloc(&d, n));
+    double t0 = it_now();
+    CHECK(cuMemcpyHtoD(d, h, n));
+    double t1 = it_now();
+    memset(h, 0, n);
+    double t2 = it_now();
+    CHECK(cuMemcpyDtoH(h, d, n));
+    double t3 = it_now();
+    printf("memory: %zu MiB HtoD %.2f s (%.0f MiB/s), DtoH %.2f s (%.0f MiB/s)\n", mib, t1 - t0,
+           (double)mib / (t1 - t0), t3 - t2, (double)mib / (t3 - t2));
+    uint64_t st2 = 0x0123456789ABCDEFull, sum2 = 0xcbf29ce484222325ull;
+    size_t first_bad = (size_t)-1;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t want = it_xs_next(&st2);
+        if (h[i] != want && first_bad == (size_t)-1)
+            first_bad = i;
+        sum2 = (sum2 ^ h[i]) * 0x100000001b3ull;
+    }
+    if (sum2 != sum || first_bad != (size_t)-1)
+        it_fail(__FILE__, __LINE__, "%zu MiB round trip: checksum %#llx, expected %#llx; first bad byte offset %zd",
+                mib, (unsigned long long)sum2, (unsigned long long)sum,
+                first_bad == (size_t)-1 ? (ssize_t)-1 : (ssize_t)(first_bad * 8));
+    CHECK(cuMemFree(d));
+    free(h);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    CHECK(cuInit(0));
+    CUdevice dev;
+    CHECK(cuDeviceGet(&dev, 0));
+    CHECK(cuDevicePrimaryCtxRetain(&ctx, dev));
+    CHECK(cuCtxSetCurrent(ctx));
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    scratch = it_xmalloc(BUF);
+
+    int skip_big = argc > 1 && strcmp(argv[1], "--no-big") == 0;
+    test_alloc_info();
+    test_1d_copies();
+    test_memsets();
+    test_2d_copies();
+    test_host_memory();
+    test_pointer_attributes();
+    if (!skip_big)
+        test_big_roundtrip();
+
+    CHECK(cuStreamDestroy(s));
+    CHECK(cuCtxSetCurrent(NULL));
+    CHECK(cuDevicePrimaryCtxRelease(dev));
+    free(scratch);
+    TEST_DONE();
+}

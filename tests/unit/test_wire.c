@@ -1,0 +1,211 @@
+/*
+ * test_wire.c — the wire codec: bounded reads, argument round trips through
+ * the generated codecs, rejection of inconsistent lengths, address parsing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "calls.h"
+#include "net.h"
+#include "proto.h"
+
+static void rbuf_is_bounded(void **state)
+{
+    uint8_t data[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    struct rgpu_rbuf r;
+    uint64_t v;
+    rgpu_rbuf_init(&r, data, 10, NULL, 0);
+    assert_true(rgpu_rbuf_get_u64(&r, &v));
+    assert_int_equal(v, 0x0807060504030201ull);
+    assert_false(rgpu_rbuf_get_u64(&r, &v)); /* only 2 bytes left */
+    assert_int_equal(v, 0);
+    assert_true(r.failed);
+    uint8_t b;
+    assert_false(rgpu_rbuf_get_u8(&r, &b)); /* poisoned */
+    assert_false(rgpu_rbuf_done(&r));
+}
+
+static void bulk_take_is_bounded(void **state)
+{
+    uint8_t bulk[100];
+    struct rgpu_rbuf r;
+    rgpu_rbuf_init(&r, NULL, 0, bulk, sizeof bulk);
+    assert_ptr_equal(rgpu_rbuf_take_bulk(&r, 60), bulk);
+    assert_null(rgpu_rbuf_take_bulk(&r, 41));
+    assert_true(r.failed);
+    rgpu_rbuf_init(&r, NULL, 0, bulk, sizeof bulk);
+    assert_null(rgpu_rbuf_take_bulk(&r, UINT64_MAX)); /* no wrap-around */
+}
+
+static void wbuf_grows_and_collects_bulk(void **state)
+{
+    struct rgpu_wbuf w;
+    rgpu_wbuf_init(&w);
+    for (int i = 0; i < 1000; i++)
+        rgpu_wbuf_put_u64(&w, (uint64_t)i);
+    assert_false(w.failed);
+    assert_int_equal(w.len, 8000);
+    assert_int_equal(((uint64_t *)w.data)[999], 999);
+    char a[3], b[5];
+    rgpu_wbuf_bulk(&w, a, 3);
+    rgpu_wbuf_bulk(&w, b, 0); /* empty pieces are dropped */
+    rgpu_wbuf_bulk(&w, b, 5);
+    assert_int_equal(w.nbulk, 2);
+    assert_int_equal(w.bulk_len, 8);
+    rgpu_wbuf_free(&w);
+}
+
+/* Encode a request the way the client does and decode it the way the server does. */
+static bool round_trip(enum rgpu_call_id id, void *in, void *out, struct rgpu_wbuf *w, uint8_t **bulk)
+{
+    rgpu_wbuf_init(w);
+    rgpu_calls[id].enc_req(w, in);
+    *bulk = malloc(w->bulk_len + 1);
+    uint64_t off = 0;
+    for (int i = 0; i < w->nbulk; i++) {
+        memcpy(*bulk + off, w->bulk[i].iov_base, w->bulk[i].iov_len);
+        off += w->bulk[i].iov_len;
+    }
+    struct rgpu_rbuf r;
+    rgpu_rbuf_init(&r, w->data, w->len, *bulk, w->bulk_len);
+    return rgpu_calls[id].dec_req(&r, out);
+}
+
+static void request_round_trip(void **state)
+{
+    char src[37];
+    memset(src, 'x', sizeof src);
+    struct rgpu_args_cuMemcpyHtoDAsync_v2 in = {.dstDevice = 0x200000001000ull, .srcHost = src, .ByteCount = 37,
+                                                .hStream = (CUstream)0x1234}, out = {0};
+    struct rgpu_wbuf w;
+    uint8_t *bulk;
+    assert_true(round_trip(RGPU_ID_cuMemcpyHtoDAsync_v2, &in, &out, &w, &bulk));
+    assert_int_equal(out.dstDevice, in.dstDevice);
+    assert_int_equal(out.ByteCount, 37);
+    assert_ptr_equal(out.hStream, in.hStream);
+    assert_memory_equal(out.srcHost, src, 37); /* points into the bulk payload */
+    rgpu_wbuf_free(&w);
+    free(bulk);
+}
+
+static void length_mismatch_is_rejected(void **state)
+{
+    /* A client that claims 1 GiB but sends 37 bytes must not get through. */
+    char src[37] = {0};
+    struct rgpu_args_cuMemcpyHtoDAsync_v2 in = {.srcHost = src, .ByteCount = 37}, out;
+    struct rgpu_wbuf w;
+    rgpu_wbuf_init(&w);
+    rgpu_calls[RGPU_ID_cuMemcpyHtoDAsync_v2].enc_req(&w, &in);
+    /* forge ByteCount in the encoded arguments: dst(8) len(8) ByteCount(8) stream(8) */
+    uint64_t forged = 1ull << 30;
+    memcpy(w.data + 16, &forged, 8);
+    struct rgpu_rbuf r;
+    rgpu_rbuf_init(&r, w.data, w.len, (uint8_t *)src, 37);
+    assert_false(rgpu_calls[RGPU_ID_cuMemcpyHtoDAsync_v2].dec_req(&r, &out));
+    rgpu_wbuf_free(&w);
+}
+
+static void truncated_and_trailing_are_rejected(void **state)
+{
+    struct rgpu_args_cuStreamCreate in = {.Flags = 1}, out;
+    struct rgpu_wbuf w;
+    uint8_t *bulk;
+    assert_true(round_trip(RGPU_ID_cuStreamCreate, &in, &out, &w, &bulk));
+    assert_int_equal(out.Flags, 1);
+    struct rgpu_rbuf r;
+    rgpu_rbuf_init(&r, w.data, w.len - 1, NULL, 0);
+    assert_false(rgpu_calls[RGPU_ID_cuStreamCreate].dec_req(&r, &out));
+    uint8_t longer[64] = {0};
+    memcpy(longer, w.data, w.len);
+    rgpu_rbuf_init(&r, longer, w.len + 1, NULL, 0);
+    assert_false(rgpu_calls[RGPU_ID_cuStreamCreate].dec_req(&r, &out));
+    rgpu_wbuf_free(&w);
+    free(bulk);
+}
+
+static void reply_round_trip(void **state)
+{
+    struct rgpu_args_cuMemGetAddressRange_v2 srv = {.pbase = 0x1000, .psize = 77, .pbase_want = 1, .psize_want = 0};
+    struct rgpu_wbuf w;
+    rgpu_wbuf_init(&w);
+    rgpu_calls[RGPU_ID_cuMemGetAddressRange_v2].enc_rep(&w, &srv);
+    assert_int_equal(w.len, 8); /* only the wanted output travels */
+    struct rgpu_args_cuMemGetAddressRange_v2 cl = {.pbase_want = 1};
+    struct rgpu_rbuf r;
+    rgpu_rbuf_init(&r, w.data, w.len, NULL, 0);
+    assert_true(rgpu_calls[RGPU_ID_cuMemGetAddressRange_v2].dec_rep(&r, &cl));
+    assert_int_equal(cl.pbase, 0x1000);
+    rgpu_wbuf_free(&w);
+}
+
+static void every_call_has_a_complete_descriptor(void **state)
+{
+    for (int i = 1; i < RGPU_NCALLS; i++) {
+        const struct rgpu_call_desc *d = &rgpu_calls[i];
+        assert_non_null(d->name);
+        assert_non_null(d->enc_req);
+        assert_non_null(d->dec_req);
+        assert_non_null(d->trace);
+        assert_true(d->args_size > 0);
+        if (d->blocks)
+            assert_true(d->reply);
+    }
+}
+
+static void addresses_parse(void **state)
+{
+    struct rgpu_addr a;
+    char err[128];
+    assert_int_equal(rgpu_addr_parse("unix:/tmp/x.sock", &a, err, sizeof err), 0);
+    assert_true(a.is_unix);
+    assert_string_equal(a.path, "/tmp/x.sock");
+    assert_int_equal(rgpu_addr_parse("tcp:127.0.0.1:4567", &a, err, sizeof err), 0);
+    assert_string_equal(a.host, "127.0.0.1");
+    assert_string_equal(a.port, "4567");
+    assert_int_equal(rgpu_addr_parse("tcp:[::1]:80", &a, err, sizeof err), 0);
+    assert_string_equal(a.host, "::1");
+    assert_int_equal(rgpu_addr_parse("tcp:host:99999", &a, err, sizeof err), -1);
+    assert_int_equal(rgpu_addr_parse("tcp:nohost", &a, err, sizeof err), -1);
+    assert_int_equal(rgpu_addr_parse("udp:x", &a, err, sizeof err), -1);
+    assert_int_equal(rgpu_addr_parse("unix:", &a, err, sizeof err), -1);
+}
+
+static void header_limits(void **state)
+{
+    struct rgpu_hdr h = {.magic = RGPU_MAGIC, .type = RGPU_MSG_REQUEST};
+    assert_null(rgpu_hdr_invalid(&h));
+    h.args_len = RGPU_MAX_ARGS_LEN + 1;
+    assert_non_null(rgpu_hdr_invalid(&h));
+    h.args_len = 0;
+    h.bulk_len = RGPU_MAX_BULK_LEN + 1;
+    assert_non_null(rgpu_hdr_invalid(&h));
+    h.bulk_len = 0;
+    h.type = 99;
+    assert_non_null(rgpu_hdr_invalid(&h));
+    h.type = RGPU_MSG_REQUEST;
+    h.magic = 0;
+    assert_non_null(rgpu_hdr_invalid(&h));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rbuf_is_bounded),
+        cmocka_unit_test(bulk_take_is_bounded),
+        cmocka_unit_test(wbuf_grows_and_collects_bulk),
+        cmocka_unit_test(request_round_trip),
+        cmocka_unit_test(length_mismatch_is_rejected),
+        cmocka_unit_test(truncated_and_trailing_are_rejected),
+        cmocka_unit_test(reply_round_trip),
+        cmocka_unit_test(every_call_has_a_complete_descriptor),
+        cmocka_unit_test(addresses_parse),
+        cmocka_unit_test(header_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,56 @@
+/*
+ * codec.h — argument encoding for rgpu messages.
+ *
+ * A wbuf collects the encoded arguments of one message in a small growable
+ * byte array, and the bulk payload as a list of borrowed (pointer, length)
+ * pieces that are written with writev, never copied. An rbuf reads a received
+ * message; every read is checked against the bytes left, and a failed read
+ * makes the whole decode fail (the caller then rejects the message).
+ */
+#ifndef RGPU_WIRE_CODEC_H
+#define RGPU_WIRE_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define RGPU_WBUF_INLINE 512
+#define RGPU_WBUF_MAX_IOV 8
+
+struct rgpu_wbuf {
+    uint8_t *data;              /* encoded arguments */
+    size_t len, cap;
+    uint8_t inline_data[RGPU_WBUF_INLINE];
+    struct iovec bulk[RGPU_WBUF_MAX_IOV]; /* borrowed bulk pieces */
+    int nbulk;
+    uint64_t bulk_len;
+    bool failed;                /* allocation failure or too many pieces */
+};
+
+struct rgpu_rbuf {
+    const uint8_t *data;
+    size_t len, pos;
+    uint8_t *bulk;              /* received bulk payload (owned by the caller) */
+    uint64_t bulk_len, bulk_pos;
+    bool failed;
+};
+
+void rgpu_wbuf_init(struct rgpu_wbuf *w);
+void rgpu_wbuf_free(struct rgpu_wbuf *w);
+void rgpu_wbuf_put(struct rgpu_wbuf *w, const void *p, size_t n);
+void rgpu_wbuf_put_u64(struct rgpu_wbuf *w, uint64_t v);
+void rgpu_wbuf_put_u8(struct rgpu_wbuf *w, uint8_t v);
+/* Append a borrowed bulk piece; p must stay valid until the message is sent. */
+void rgpu_wbuf_bulk(struct rgpu_wbuf *w, const void *p, uint64_t n);
+
+void rgpu_rbuf_init(struct rgpu_rbuf *r, const void *data, size_t len, void *bulk, uint64_t bulk_len);
+bool rgpu_rbuf_get(struct rgpu_rbuf *r, void *p, size_t n);
+bool rgpu_rbuf_get_u64(struct rgpu_rbuf *r, uint64_t *v);
+bool rgpu_rbuf_get_u8(struct rgpu_rbuf *r, uint8_t *v);
+/* Take n bytes of the bulk payload in place; NULL (and failed) if short. */
+void *rgpu_rbuf_take_bulk(struct rgpu_rbuf *r, uint64_t n);
+/* True when everything was consumed and nothing failed. */
+bool rgpu_rbuf_done(const struct rgpu_rbuf *r);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * proto.h — the rgpu wire protocol: framing, message types, handshake.
+ *
+ * Every message is a fixed 48-byte header, then args_len bytes of encoded
+ * arguments, then bulk_len bytes of bulk payload (copy data). All integers
+ * are little-endian; rgpu only builds on little-endian hosts (checked below).
+ *
+ * Client -> server: HELLO (once), REQUEST (a call), CALLBACK_DONE.
+ * Server -> client: WELCOME (once), REPLY (to a REQUEST without NO_REPLY),
+ *                   DATA (device->host bytes of an async copy, tagged with
+ *                   the seq of the request that asked for them),
+ *                   CALLBACK (run a host function now; answer CALLBACK_DONE).
+ * A receiver that sees a bad magic, an unknown type, or a length over its
+ * limits closes the connection: framing is lost and cannot be recovered.
+ */
+#ifndef RGPU_WIRE_PROTO_H
+#define RGPU_WIRE_PROTO_H
+
+#include <stdint.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "rgpu's wire format is little-endian; big-endian hosts are not supported"
+#endif
+
+#define RGPU_MAGIC 0x55504752u /* "RGPU" */
+#define RGPU_PROTO_VERSION 1u
+#define RGPU_MAX_ARGS_LEN (1u << 20)         /* encoded arguments of one message */
+#define RGPU_MAX_BULK_LEN (1ull << 40)       /* bulk payload of one message */
+
+enum rgpu_msg_type {
+    RGPU_MSG_HELLO = 1,
+    RGPU_MSG_WELCOME = 2,
+    RGPU_MSG_REQUEST = 3,
+    RGPU_MSG_REPLY = 4,
+    RGPU_MSG_DATA = 5,
+    RGPU_MSG_CALLBACK = 6,
+    RGPU_MSG_CALLBACK_DONE = 7,
+};
+
+#define RGPU_F_NO_REPLY 0x1u /* REQUEST: the client does not wait for a reply */
+
+struct rgpu_hdr {
+    uint32_t magic;
+    uint16_t type;     /* enum rgpu_msg_type */
+    uint16_t call;     /* REQUEST/REPLY: call id (enum rgpu_call_id) */
+    uint32_t flags;    /* RGPU_F_* */
+    uint32_t seq;      /* REQUEST: chosen by the client; REPLY/DATA: echoed */
+    uint32_t tid;      /* REQUEST: client thread (per-thread default stream) */
+    int32_t result;    /* REPLY/DATA: CUresult */
+    uint64_t ctx;      /* REQUEST: the caller's current context, 0 if none */
+    uint32_t args_len; /* bytes of encoded arguments that follow */
+    uint32_t reserved;
+    uint64_t bulk_len; /* bytes of bulk payload after the arguments */
+};
+_Static_assert(sizeof(struct rgpu_hdr) == 48, "wire header layout");
+
+/* HELLO arguments (client -> server) */
+struct rgpu_hello {
+    uint32_t proto_version;
+    uint32_t pid;
+    uint64_t caps; /* reserved, 0 */
+    char host[64];
+};
+
+/* WELCOME arguments (server -> client), followed by ndev rgpu_dev_info */
+struct rgpu_welcome {
+    uint32_t proto_version;
+    int32_t driver_version;
+    uint32_t worker_pid;
+    int32_t ndev;
+    uint64_t caps; /* reserved, 0 */
+    char backend[16];
+};
+
+#define RGPU_NATTR 160 /* > CU_DEVICE_ATTRIBUTE_MAX of CUDA 13.0; checked in calls.c */
+
+struct rgpu_dev_info {
+    char name[256];
+    char pci_bus_id[32];
+    uint8_t uuid[16];
+    uint64_t total_mem;
+    int32_t attr[RGPU_NATTR];     /* value of attribute i */
+    int32_t attr_err[RGPU_NATTR]; /* CUresult the backend gave for attribute i */
+};
+
+/* CALLBACK arguments (server -> client) and CALLBACK_DONE (client -> server) */
+struct rgpu_callback {
+    uint64_t id;        /* server's token, echoed in CALLBACK_DONE */
+    uint64_t fn;        /* client function address, as sent with cuLaunchHostFunc */
+    uint64_t user_data; /* client pointer, as sent */
+};
+
+#endif
