@@ -25,16 +25,16 @@
 /* One ABI variant of an API. version/pt_version are CUDA versions (1000 *
  * major + 10 * minor) from the PFN_<api>_v<version> typedef names. */
 struct proc_variant {
-    int version;         /* oldest cudaVersion this variant answers */
-    int pt_version;      /* oldest cudaVersion its per-thread form answers; 0: none */
-    void *fn;            /* the variant, e.g. cuMemcpyHtoD_v2 */
-    void *pt_fn;         /* its _ptds/_ptsz form, e.g. cuMemcpyHtoD_v2_ptds; or NULL */
-    const char *sym;     /* symbol names, for the debug trace */
+    int version;     /* oldest cudaVersion this variant answers */
+    int pt_version;  /* oldest cudaVersion its per-thread form answers; 0: none */
+    void *fn;        /* the variant, e.g. cuMemcpyHtoD_v2 */
+    void *pt_fn;     /* its _ptds/_ptsz form, e.g. cuMemcpyHtoD_v2_ptds; or NULL */
+    const char *sym; /* symbol names, for the debug trace */
     const char *pt_sym;
 };
 
 struct proc_api {
-    const char *name;    /* base name as cudart asks for it, e.g. "cuMemcpyHtoD" */
+    const char *name;     /* base name as cudart asks for it, e.g. "cuMemcpyHtoD" */
     unsigned short first; /* its variants: proc_variants[first .. first+count-1], */
     unsigned short count; /* in ascending version order */
 };
@@ -45,7 +45,8 @@ struct proc_api {
 
 static const struct proc_variant proc_variants[] = {
 #define RGPU_PROC_VARIANT(api, ver, sym) {ver, 0, FN(sym), NULL, #sym, NULL},
-#define RGPU_PROC_VARIANT_PT(api, ver, sym, ptver, ptsym) {ver, ptver, FN(sym), FN(ptsym), #sym, #ptsym},
+#define RGPU_PROC_VARIANT_PT(api, ver, sym, ptver, ptsym)                                          \
+    {ver, ptver, FN(sym), FN(ptsym), #sym, #ptsym},
 #include "driver_tables.inc"
 #undef RGPU_PROC_VARIANT
 #undef RGPU_PROC_VARIANT_PT
@@ -65,6 +66,7 @@ static const char *const proc_not_provided[] = {
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(ARRAY_LEN(proc_variants) <= 0xffff, "proc_api.first is an unsigned short");
 
 static int cmp_api(const void *key, const void *elem)
 {
@@ -142,13 +144,15 @@ static CUresult proc_lookup(const char *symbol, void **pfn, int cudaVersion, cuu
 }
 
 RGPU_API CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
-                                      cuuint64_t flags, CUdriverProcAddressQueryResult *symbolStatus)
+                                      cuuint64_t flags,
+                                      CUdriverProcAddressQueryResult *symbolStatus)
 {
     return proc_lookup(symbol, pfn, cudaVersion, flags, symbolStatus);
 }
 
 /* The CUDA 11.3 form, without symbolStatus; cudart still requests it (11030). */
-RGPU_API CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
+RGPU_API CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion,
+                                   cuuint64_t flags)
 {
     return proc_lookup(symbol, pfn, cudaVersion, flags, NULL);
 }

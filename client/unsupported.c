@@ -9,11 +9,11 @@
  * implementation anywhere else in client/ is a strong definition of the same
  * name and replaces the fallback at link time, with no list to keep in sync.
  *
- * Rules for those strong definitions: they must live in a client/ .c file (the linker
- * does not pull an archive member to override a weak symbol it already has),
- * be RGPU_API (ELF keeps the most restrictive visibility of all definitions,
- * so a hidden strong definition would silently drop the export) and match
- * cuda.h's prototype for that exact symbol name.
+ * Rules for those strong definitions: they must live in a .c file of client/
+ * (the linker does not pull an archive member to override a weak symbol it
+ * already has), be RGPU_API (ELF keeps the most restrictive visibility of all
+ * definitions, so a hidden strong definition would silently drop the export)
+ * and match cuda.h's prototype for that exact symbol name.
  *
  * This file deliberately does not see cuda.h: the fallbacks are declared
  * `int name(void)`, which would conflict with the real prototypes. That is

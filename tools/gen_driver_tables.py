@@ -200,7 +200,7 @@ PFN_RE = re.compile(r"\(\s*CUDAAPI\s*\*\s*PFN_(cu\w+?)_v(\d+)(_ptds|_ptsz)?\s*\)
 
 
 def parse_typedefs(sources):
-    """sources: [(header name, text)] -> {api: {"plain": [ver], "pt": [(ver, suffix)], "header": name}}.
+    """[(header name, text)] -> {api: {"plain": [ver], "pt": [(ver, suffix)], "header": name}}.
 
     Both sides of `#if defined(__CUDA_API_VERSION_INTERNAL)` are read on
     purpose: that block holds the legacy variants that cudart still requests.
@@ -293,17 +293,20 @@ def build_tables(apis, exports, self_defined=SELF_DEFINED, export_only=EXPORT_ON
         api = apis[name]
         plain = sorted(api["plain"])
         if not plain:
-            problems.append(f"{name}: only per-thread typedefs {api['pt']}, no plain one to base them on")
+            problems.append(f"{name}: only per-thread typedefs {api['pt']}, "
+                            "no plain one to base them on")
             continue
         variants = [[ver, variant_symbol(name, i), 0, None] for i, ver in enumerate(plain)]
         for ver, suffix in sorted(api["pt"]):
             base = [i for i, v in enumerate(plain) if v <= ver]
             if not base:
-                problems.append(f"{name}: PFN_{name}_v{ver}{suffix} is older than every plain variant {plain}")
+                problems.append(f"{name}: PFN_{name}_v{ver}{suffix} is older than "
+                                f"every plain variant {plain}")
                 continue
             row = variants[base[-1]]
             if row[3] is not None:
-                problems.append(f"{name}: {row[1]} would get two per-thread forms ({row[3]} and v{ver}{suffix})")
+                problems.append(f"{name}: {row[1]} would get two per-thread forms "
+                                f"({row[3]} and v{ver}{suffix})")
                 continue
             row[2], row[3] = ver, row[1] + suffix
         graphics = is_graphics(name, api["header"])
@@ -332,13 +335,14 @@ def build_tables(apis, exports, self_defined=SELF_DEFINED, export_only=EXPORT_ON
         raise GenError("mapping does not match the stub driver:\n  " + "\n  ".join(problems))
 
     graphics_exports = sorted(s for s in exports if is_graphics(s, ""))
+    skipped = set(not_provided)
     weak = sorted((mapped | set(export_only)) - set(self_defined))
     stats = {
         "apis": len(apis),
         "provided": len(provided),
         "not_provided": len(not_provided),
-        "plain": sum(len(a["plain"]) for n, a in apis.items() if n not in not_provided),
-        "pt": sum(len(a["pt"]) for n, a in apis.items() if n not in not_provided),
+        "plain": sum(len(a["plain"]) for n, a in apis.items() if n not in skipped),
+        "pt": sum(len(a["pt"]) for n, a in apis.items() if n not in skipped),
         "symbols": len(mapped),
         "exports": len(exports),
         "graphics_exports": graphics_exports,
@@ -531,7 +535,8 @@ def main(argv):
                     help="file to write (default: client/driver_tables.inc); '-' for stdout")
     ap.add_argument("--check", metavar="REF", help="after writing, diff against REF; exit 1 if they differ")
     ap.add_argument("--skip-missing", action="store_true",
-                    help=f"exit {SKIP} (ctest skip) instead of failing when the toolkit is absent")
+                    help=f"exit {SKIP} (ctest skip) instead of failing when the toolkit is absent "
+                         "or, with --check, is another release than REF was generated from")
     ap.add_argument("--self-test", action="store_true", help="run the built-in tests and exit")
     args = ap.parse_args(argv)
 
@@ -580,6 +585,15 @@ def main(argv):
     if args.check:
         with open(args.check) as f:
             ref = f.read()
+        # A table made from another toolkit release is not comparable, only
+        # older or newer: say so and skip rather than fail on every machine
+        # whose toolkit differs from the one the table was committed from.
+        ref_ver = re.search(r"\(CUDA_VERSION (\d+)\)", ref)
+        new_ver = re.search(r"\(CUDA_VERSION (\d+)\)", text)
+        if ref_ver and new_ver and ref_ver.group(1) != new_ver.group(1):
+            print(f"gen_driver_tables: {args.check} was generated from CUDA_VERSION {ref_ver.group(1)}, "
+                  f"the toolkit here is {new_ver.group(1)}: not compared", file=sys.stderr)
+            return SKIP if args.skip_missing else 1
         if ref != text:
             diff = difflib.unified_diff(ref.splitlines(True), text.splitlines(True),
                                         args.check, args.output if args.output != "-" else "<generated>")

@@ -11,7 +11,7 @@ target_include_directories(test_procaddr PRIVATE ${RGPU_TABLES_ROOT}/client ${RG
 target_compile_definitions(test_procaddr PRIVATE RGPU_CUDA_LIB="$<TARGET_FILE:rgpu_cuda>")
 target_link_libraries(test_procaddr PRIVATE ${CMOCKA_LIB} ${CMAKE_DL_LIBS})
 add_dependencies(test_procaddr rgpu_cuda)
-add_test(NAME client_procaddr COMMAND test_procaddr)
+add_test(NAME unit.client_procaddr COMMAND test_procaddr)
 
 # The committed client/driver_tables.inc must be what the generator makes from
 # the installed toolkit: regenerate into the build tree and diff. Exit 77
@@ -35,15 +35,15 @@ if(Python3_Interpreter_FOUND)
   foreach(dir ${CUDAToolkit_INCLUDE_DIRS})
     list(APPEND RGPU_TABLES_INCLUDES --cuda-include ${dir})
   endforeach()
-  add_test(NAME client_driver_tables_fresh
+  add_test(NAME unit.driver_tables_fresh
     COMMAND Python3::Interpreter ${RGPU_TABLES_ROOT}/tools/gen_driver_tables.py
       ${RGPU_TABLES_INCLUDES} --stub-lib ${RGPU_STUB_LIBCUDA} --nm ${RGPU_TABLES_NM}
       -o ${CMAKE_CURRENT_BINARY_DIR}/driver_tables.inc
       --check ${RGPU_TABLES_ROOT}/client/driver_tables.inc --skip-missing)
-  set_tests_properties(client_driver_tables_fresh PROPERTIES SKIP_RETURN_CODE 77)
-  add_test(NAME client_driver_tables_generator
+  set_tests_properties(unit.driver_tables_fresh PROPERTIES SKIP_RETURN_CODE 77)
+  add_test(NAME unit.driver_tables_generator
     COMMAND Python3::Interpreter ${RGPU_TABLES_ROOT}/tools/gen_driver_tables.py --self-test)
 else()
-  add_test(NAME client_driver_tables_fresh COMMAND ${CMAKE_COMMAND} -E echo "python3 not found; skipping")
-  set_tests_properties(client_driver_tables_fresh PROPERTIES SKIP_REGULAR_EXPRESSION "skipping")
+  add_test(NAME unit.driver_tables_fresh COMMAND ${CMAKE_COMMAND} -E echo "python3 not found; skipping")
+  set_tests_properties(unit.driver_tables_fresh PROPERTIES SKIP_REGULAR_EXPRESSION "skipping")
 endif()
