@@ -288,6 +288,7 @@ static CUresult handshake(int fd)
     for (int i = 0; i < C.welcome.ndev; i++) {
         C.devs[i].name[sizeof C.devs[i].name - 1] = 0;
         C.devs[i].pci_bus_id[sizeof C.devs[i].pci_bus_id - 1] = 0;
+        rgpu_device_limit_features(&C.devs[i]);
     }
     return CUDA_SUCCESS;
 }

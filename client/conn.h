@@ -34,6 +34,10 @@ const struct rgpu_dev_info *rgpu_conn_device(int ordinal);
 CUresult rgpu_remote(enum rgpu_call_id id, void *args);
 CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu_landing *land);
 
+/* Clear the device features this client cannot provide whatever the backend
+ * can (device.c). */
+void rgpu_device_limit_features(struct rgpu_dev_info *d);
+
 /* This thread's id on the wire (per-thread default streams). */
 uint32_t rgpu_thread_id(void);
 

@@ -124,6 +124,17 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
 {
     struct handles *hs = &c->w->handles;
     switch (id) {
+    case RGPU_ID_cuCtxCreate_v2:
+    case RGPU_ID_cuCtxDestroy_v2:
+    case RGPU_ID_cuDevicePrimaryCtxRetain:
+    case RGPU_ID_cuDevicePrimaryCtxRelease_v2:
+    case RGPU_ID_cuDevicePrimaryCtxReset_v2:
+        worker_ctx_changed();
+        break;
+    default:
+        break;
+    }
+    switch (id) {
     case RGPU_ID_cuCtxDestroy_v2:
         handles_drop_owned(hs, ((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx, true);
         break;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -222,8 +223,14 @@ int main(int argc, char **argv)
             int fd = rgpu_accept(pfd[i].fd);
             if (fd < 0)
                 continue;
+            pid_t parent = getpid();
             pid_t pid = fork();
             if (pid == 0) {
+                /* A worker does not outlive its server: killing rgpud ends every
+                 * session and its clients see the connection close. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                    _exit(1);
                 for (int j = 0; j < nlisten; j++)
                     close(pfd[j].fd);
                 signal(SIGTERM, SIG_DFL);

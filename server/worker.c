@@ -19,19 +19,28 @@
 #include "snapshot.h"
 #include "worker.h"
 
+/* Each server thread remembers which context it made current, so most
+ * requests skip the backend call. Context lifecycle calls can change a
+ * thread's binding behind that memory (cuCtxCreate makes the new context
+ * current) or free an address a new context then reuses: they bump the
+ * generation, which invalidates every thread's memory. */
 static _Thread_local CUcontext thread_ctx;
-static _Thread_local bool thread_ctx_set;
+static _Thread_local unsigned thread_gen; /* 0: nothing remembered */
+static atomic_uint ctx_generation = 1;
+
+void worker_ctx_changed(void) { atomic_fetch_add(&ctx_generation, 1); }
 
 CUresult worker_set_ctx(struct worker *w, CUcontext ctx)
 {
-    if (thread_ctx_set && thread_ctx == ctx)
+    unsigned gen = atomic_load(&ctx_generation);
+    if (thread_gen == gen && thread_ctx == ctx)
         return CUDA_SUCCESS;
     if (ctx && !handles_has(&w->handles, HT_CTX, ctx))
         return CUDA_ERROR_INVALID_CONTEXT;
     CUresult r = w->be->cuCtxSetCurrent(ctx);
     if (r == CUDA_SUCCESS) {
         thread_ctx = ctx;
-        thread_ctx_set = true;
+        thread_gen = gen;
     }
     return r;
 }
@@ -46,6 +55,40 @@ int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb
     if (rc != 0)
         atomic_store(&w->dead, true);
     return rc;
+}
+
+/* CUDA reports a failure of asynchronous work at the next synchronising call
+ * of the same context; a no-reply request's failure waits here until then. */
+static void latch(struct worker *w, uint64_t ctx, CUresult r)
+{
+    pthread_mutex_lock(&w->latch_lock);
+    int slot = -1;
+    for (int i = 0; i < 32; i++) {
+        if (w->latched[i].err && w->latched[i].ctx == ctx) {
+            slot = -2; /* the first failure wins */
+            break;
+        }
+        if (!w->latched[i].err && slot == -1)
+            slot = i;
+    }
+    if (slot >= 0)
+        w->latched[slot].ctx = ctx, w->latched[slot].err = (int)r;
+    else if (slot == -1)
+        rgpu_warn("more than 32 contexts with pending asynchronous errors; dropping CUresult %d", (int)r);
+    pthread_mutex_unlock(&w->latch_lock);
+}
+
+static CUresult take_latched(struct worker *w, uint64_t ctx)
+{
+    CUresult r = CUDA_SUCCESS;
+    pthread_mutex_lock(&w->latch_lock);
+    for (int i = 0; i < 32; i++)
+        if (w->latched[i].err && w->latched[i].ctx == ctx) {
+            r = (CUresult)w->latched[i].err;
+            w->latched[i].err = 0;
+        }
+    pthread_mutex_unlock(&w->latch_lock);
+    return r;
 }
 
 static void call_free(struct srv_call *c)
@@ -91,13 +134,12 @@ static void execute(struct srv_call *c)
     trace_call(c, r);
     bool reply = !(c->hdr.flags & RGPU_F_NO_REPLY);
     if (!reply) {
-        int none = CUDA_SUCCESS;
         if (r != CUDA_SUCCESS)
-            atomic_compare_exchange_strong(&w->latched, &none, (int)r);
+            latch(w, c->hdr.ctx, r);
     } else {
         /* Synchronising calls deliver what earlier no-reply calls latched. */
         if (d->blocks && r == CUDA_SUCCESS)
-            r = (CUresult)atomic_exchange(&w->latched, CUDA_SUCCESS);
+            r = take_latched(w, c->hdr.ctx);
         struct rgpu_hdr h = {.type = RGPU_MSG_REPLY, .call = c->hdr.call, .seq = c->hdr.seq, .result = r};
         struct rgpu_wbuf wb;
         rgpu_wbuf_init(&wb);
@@ -118,8 +160,7 @@ static void execute_job(void *p) { execute(p); }
 static void reply_error(struct worker *w, const struct rgpu_hdr *req, CUresult r)
 {
     if (req->flags & RGPU_F_NO_REPLY) {
-        int none = CUDA_SUCCESS;
-        atomic_compare_exchange_strong(&w->latched, &none, (int)r);
+        latch(w, req->ctx, r);
         return;
     }
     struct rgpu_hdr h = {.type = RGPU_MSG_REPLY, .call = req->call, .seq = req->seq, .result = r};
@@ -208,6 +249,7 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be)
     w->fd = fd;
     w->be = be;
     pthread_mutex_init(&w->send_lock, NULL);
+    pthread_mutex_init(&w->latch_lock, NULL);
     pthread_mutex_init(&w->cb_lock, NULL);
     pthread_cond_init(&w->cb_cond, NULL);
     handles_init(&w->handles);

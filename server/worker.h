@@ -23,7 +23,8 @@ struct worker {
     int fd;
     const struct rgpu_backend *be;
     pthread_mutex_t send_lock;
-    atomic_int latched;           /* first failure of a no-reply call (CUresult) */
+    pthread_mutex_t latch_lock;   /* first failure of a no-reply call, per context */
+    struct { uint64_t ctx; int err; } latched[32];
     atomic_bool dead;             /* connection lost: stop waiting for the client */
     struct handles handles;
     pthread_mutex_t cb_lock;      /* host callbacks waiting for CALLBACK_DONE */
@@ -51,6 +52,8 @@ int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb
 
 /* Make ctx current on the calling server thread (cached per thread). */
 CUresult worker_set_ctx(struct worker *w, CUcontext ctx);
+/* A context was created, destroyed, released or reset (see worker.c). */
+void worker_ctx_changed(void);
 
 /* Execute one decoded request; returns its CUresult. */
 CUresult dispatch_exec(struct srv_call *c);
