@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "handles.h"
 
 #define MAX_CTX 256
 #define STACK_DEPTH 64
@@ -18,6 +19,9 @@ static struct {
     CUdevice dev;
     bool primary;
 } known[MAX_CTX];
+
+static CUcontext primary_ctx[16];  /* per device, once retained */
+static int primary_refs[16];
 
 static _Thread_local CUcontext stack[STACK_DEPTH];
 static _Thread_local int depth;
@@ -203,8 +207,10 @@ RGPU_API CUresult cuCtxDestroy_v2(CUcontext ctx)
         return CUDA_ERROR_INVALID_CONTEXT; /* primary contexts are released, not destroyed */
     struct rgpu_args_cuCtxDestroy_v2 a = {.ctx = ctx};
     r = rgpu_remote(RGPU_ID_cuCtxDestroy_v2, &a);
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS) {
         forget(ctx);
+        rgpu_handles_drop_ctx(ctx);
+    }
     return r;
 }
 
@@ -225,6 +231,12 @@ RGPU_API CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
     if (r)
         return r;
     remember(a.pctx, dev, true);
+    pthread_mutex_lock(&lock);
+    if (dev < 16) {
+        primary_ctx[dev] = a.pctx;
+        primary_refs[dev]++;
+    }
+    pthread_mutex_unlock(&lock);
     *pctx = a.pctx;
     return CUDA_SUCCESS;
 }
@@ -237,7 +249,17 @@ static CUresult primary_release(CUdevice dev)
     if (!valid_device(dev))
         return CUDA_ERROR_INVALID_DEVICE;
     struct rgpu_args_cuDevicePrimaryCtxRelease_v2 a = {.dev = dev};
-    return rgpu_remote(RGPU_ID_cuDevicePrimaryCtxRelease_v2, &a);
+    r = rgpu_remote(RGPU_ID_cuDevicePrimaryCtxRelease_v2, &a);
+    if (r == CUDA_SUCCESS && dev < 16) {
+        /* the last release tears the primary context's streams and events down */
+        pthread_mutex_lock(&lock);
+        bool last = primary_refs[dev] > 0 && --primary_refs[dev] == 0;
+        CUcontext c = primary_ctx[dev];
+        pthread_mutex_unlock(&lock);
+        if (last)
+            rgpu_handles_drop_ctx(c);
+    }
+    return r;
 }
 
 static CUresult primary_reset(CUdevice dev)
@@ -248,7 +270,16 @@ static CUresult primary_reset(CUdevice dev)
     if (!valid_device(dev))
         return CUDA_ERROR_INVALID_DEVICE;
     struct rgpu_args_cuDevicePrimaryCtxReset_v2 a = {.dev = dev};
-    return rgpu_remote(RGPU_ID_cuDevicePrimaryCtxReset_v2, &a);
+    r = rgpu_remote(RGPU_ID_cuDevicePrimaryCtxReset_v2, &a);
+    if (r == CUDA_SUCCESS && dev < 16) {
+        pthread_mutex_lock(&lock);
+        primary_refs[dev] = 0;
+        CUcontext c = primary_ctx[dev];
+        pthread_mutex_unlock(&lock);
+        if (c)
+            rgpu_handles_drop_ctx(c);
+    }
+    return r;
 }
 
 RGPU_API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) { return primary_release(dev); }

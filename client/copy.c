@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "context.h"
 #include "copy.h"
+#include "handles.h"
 #include "memory.h"
 
 CUresult rgpu_htod(CUdeviceptr dst, const void *src, size_t n, CUstream s)
@@ -25,6 +26,8 @@ CUresult rgpu_htod(CUdeviceptr dst, const void *src, size_t n, CUstream s)
         return r;
     if (n && !src)
         return CUDA_ERROR_INVALID_VALUE;
+    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
+        return r;
     struct rgpu_args_cuMemcpyHtoDAsync_v2 a = {.dstDevice = dst, .srcHost = src, .ByteCount = n, .hStream = s};
     return rgpu_remote(RGPU_ID_cuMemcpyHtoDAsync_v2, &a);
 }
@@ -36,6 +39,8 @@ CUresult rgpu_dtoh(void *dst, CUdeviceptr src, size_t n, CUstream s)
         return r;
     if (n && !dst)
         return CUDA_ERROR_INVALID_VALUE;
+    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
+        return r;
     struct rgpu_args_cuMemcpyDtoHAsync_v2 a = {.dstHost = dst, .srcDevice = src, .ByteCount = n, .hStream = s};
     struct rgpu_landing land = {.dst = dst, .pitch = n, .width = n, .height = 1};
     return rgpu_remote_landing(RGPU_ID_cuMemcpyDtoHAsync_v2, &a, &land);
@@ -65,6 +70,8 @@ CUresult rgpu_memcpy_any(void *dst, const void *src, size_t n, CUstream s, bool 
 {
     CUresult r = rgpu_check_init();
     if (r)
+        return r;
+    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
         return r;
     bool dd = rgpu_is_device_ptr((uintptr_t)dst), sd = rgpu_is_device_ptr((uintptr_t)src);
     if (dd && sd)
@@ -117,6 +124,8 @@ CUresult rgpu_memcpy2d(const CUDA_MEMCPY2D *pc, CUstream s, bool sync)
         return r;
     if (!pc)
         return CUDA_ERROR_INVALID_VALUE;
+    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
+        return r;
     CUDA_MEMCPY2D c = *pc;
     const void *sh = c.srcHost;
     const void *dh = c.dstHost;

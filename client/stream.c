@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "context.h"
 #include "copy.h"
+#include "handles.h"
 
 #define PT(s) ((s) == NULL ? CU_STREAM_PER_THREAD : (s))
 
@@ -21,6 +22,8 @@ RGPU_API CUresult cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData
         return r;
     if (!fn)
         return CUDA_ERROR_INVALID_VALUE;
+    if ((r = rgpu_stream_check(hStream)) != CUDA_SUCCESS)
+        return r;
     struct rgpu_args_cuLaunchHostFunc a = {.hStream = hStream, .fn = fn, .userData = userData};
     return rgpu_remote(RGPU_ID_cuLaunchHostFunc, &a);
 }

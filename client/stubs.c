@@ -5,9 +5,28 @@
  */
 #include "conn.h"
 #include "context.h"
+#include "handles.h"
 
-#define FILL_IN(T, x) a.x = x;
-#define FILL_DEL(T, x) a.x = x;
+/* Handle arguments are checked here, by type, before anything travels. */
+static CUresult check_ctx(const CUcontext *c)
+{
+    CUdevice d;
+    return !*c || rgpu_ctx_device(*c, &d) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+static CUresult check_stream(const CUstream *s) { return rgpu_stream_check(*s); }
+static CUresult check_event(const CUevent *e) { return rgpu_event_check(*e); }
+static CUresult check_none(const void *p) { return CUDA_SUCCESS; }
+#define CHECK_ARG(x)                                                                               \
+    _Generic((x), CUstream: check_stream, CUevent: check_event, CUcontext: check_ctx,              \
+             default: check_none)(&(x))
+
+static void added_stream(CUstream *s) { rgpu_stream_added(*s); }
+static void added_event(CUevent *e) { rgpu_event_added(*e); }
+static void added_none(const void *p) {}
+#define ADDED(x) _Generic((x), CUstream: added_stream, CUevent: added_event, default: added_none)(&(x))
+
+#define FILL_IN(T, x) if ((r = CHECK_ARG(x)) != CUDA_SUCCESS) return r; a.x = x;
+#define FILL_DEL(T, x) if ((r = CHECK_ARG(x)) != CUDA_SUCCESS) return r; a.x = x;
 #define FILL_OUT(T, x) if (!x) return CUDA_ERROR_INVALID_VALUE;
 #define FILL_OPTOUT(T, x) a.x##_want = x != NULL;
 #define FILL_INBUF(T, x, len) a.x = x;
@@ -16,8 +35,8 @@
 #define FILL(t) RGPU_DIR(FILL_, t)
 
 #define STORE_IN(T, x)
-#define STORE_DEL(T, x)
-#define STORE_OUT(T, x) *x = a.x;
+#define STORE_DEL(T, x) rgpu_handle_removed((const void *)x);
+#define STORE_OUT(T, x) *x = a.x; ADDED(a.x);
 #define STORE_OPTOUT(T, x) if (x) *x = a.x;
 #define STORE_INBUF(T, x, len)
 #define STORE_OUTBUF(T, x, len)

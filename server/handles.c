@@ -1,134 +1,99 @@
 /*
- * handles.c — open-addressing set of the handles a worker gave out (see
- * handles.h). Deleted slots are tombstones (h == 1) so probing stays correct;
- * the table grows at half load and is rebuilt without tombstones.
+ * handles.c — the handles a worker gave out (see handles.h), kept in a
+ * ptrset under one lock.
  */
 #include "handles.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define TOMB ((uintptr_t)1)
+#include "log.h"
 
 void handles_init(struct handles *hs)
 {
     memset(hs, 0, sizeof *hs);
     pthread_mutex_init(&hs->lock, NULL);
-    hs->cap = 256;
-    hs->tab = calloc(hs->cap, sizeof *hs->tab);
-}
-
-static size_t slot_of(uintptr_t h, size_t cap)
-{
-    uint64_t x = (uint64_t)h * 0x9E3779B97F4A7C15ull;
-    return (size_t)(x >> 17) & (cap - 1);
-}
-
-static struct handle_entry *find(struct handles *hs, uintptr_t h)
-{
-    for (size_t i = slot_of(h, hs->cap), n = 0; n < hs->cap; i = (i + 1) & (hs->cap - 1), n++) {
-        if (hs->tab[i].h == h)
-            return &hs->tab[i];
-        if (hs->tab[i].h == 0)
-            return NULL;
-    }
-    return NULL;
-}
-
-static void insert(struct handles *hs, const struct handle_entry *e)
-{
-    for (size_t i = slot_of(e->h, hs->cap);; i = (i + 1) & (hs->cap - 1)) {
-        if (hs->tab[i].h <= TOMB) {
-            hs->tab[i] = *e;
-            return;
-        }
-    }
-}
-
-static void grow(struct handles *hs)
-{
-    struct handle_entry *old = hs->tab;
-    size_t oldcap = hs->cap;
-    size_t cap = hs->used * 4 > oldcap ? oldcap * 2 : oldcap;
-    struct handle_entry *tab = calloc(cap, sizeof *tab);
-    if (!tab)
+    if (!ptrset_init(&hs->set))
         abort(); /* a worker that cannot track handles cannot keep its promises */
-    hs->tab = tab;
-    hs->cap = cap;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i].h > TOMB)
-            insert(hs, &old[i]);
-    free(old);
 }
 
 bool handles_has(struct handles *hs, int type, const void *h)
 {
     pthread_mutex_lock(&hs->lock);
-    struct handle_entry *e = h ? find(hs, (uintptr_t)h) : NULL;
+    struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
     bool ok = e && e->type == type;
     pthread_mutex_unlock(&hs->lock);
     return ok;
 }
 
-static void add_locked(struct handles *hs, int type, uintptr_t h, CUcontext owner, uint32_t tid, int per_thread)
+static void add(struct handles *hs, int type, const void *h, CUcontext owner, uint32_t tid, uint8_t flags)
 {
-    if (h <= TOMB || find(hs, h))
-        return;
-    hs->used++;
-    if (hs->used * 2 >= hs->cap)
-        grow(hs);
-    struct handle_entry e = {h, (uintptr_t)owner, tid, (uint8_t)type, (uint8_t)per_thread};
-    insert(hs, &e);
+    struct ptrset_entry e = {(uintptr_t)h, (uintptr_t)owner, tid, (uint8_t)type, flags};
+    pthread_mutex_lock(&hs->lock);
+    bool ok = ptrset_put(&hs->set, &e);
+    pthread_mutex_unlock(&hs->lock);
+    if (!ok)
+        rgpu_err("out of memory tracking handle %p; the client cannot use it", h);
 }
 
-void handles_add(struct handles *hs, int type, const void *h, CUcontext owner)
-{
-    pthread_mutex_lock(&hs->lock);
-    add_locked(hs, type, (uintptr_t)h, owner, 0, 0);
-    pthread_mutex_unlock(&hs->lock);
-}
+void handles_add(struct handles *hs, int type, const void *h, CUcontext owner) { add(hs, type, h, owner, 0, 0); }
 
 void handles_add_per_thread(struct handles *hs, CUstream s, uint32_t tid, CUcontext owner)
 {
+    add(hs, HT_STREAM, s, owner, tid, 1);
     pthread_mutex_lock(&hs->lock);
-    add_locked(hs, HT_STREAM, (uintptr_t)s, owner, tid, 1);
+    if (hs->npt == (int)(sizeof hs->pt / sizeof hs->pt[0])) {
+        /* forget streams whose context has gone */
+        int k = 0;
+        for (int i = 0; i < hs->npt; i++)
+            if (ptrset_find(&hs->set, (uintptr_t)hs->pt[i]))
+                hs->pt[k++] = hs->pt[i];
+        hs->npt = k;
+    }
+    if (hs->npt < (int)(sizeof hs->pt / sizeof hs->pt[0]))
+        hs->pt[hs->npt++] = s;
+    else
+        rgpu_warn("more than %d per-thread default streams; the client thread gets a new one each call",
+                  (int)(sizeof hs->pt / sizeof hs->pt[0]));
     pthread_mutex_unlock(&hs->lock);
 }
 
 void handles_del(struct handles *hs, const void *h)
 {
     pthread_mutex_lock(&hs->lock);
-    struct handle_entry *e = h ? find(hs, (uintptr_t)h) : NULL;
-    if (e) {
-        e->h = TOMB;
-        hs->used--;
-    }
+    ptrset_del(&hs->set, (uintptr_t)h);
     pthread_mutex_unlock(&hs->lock);
+}
+
+struct drop_arg {
+    uintptr_t ctx;
+    bool with_ctx;
+};
+
+static bool owned_by(const struct ptrset_entry *e, void *p)
+{
+    const struct drop_arg *a = p;
+    return (e->type != HT_CTX && e->owner == a->ctx) || (a->with_ctx && e->key == a->ctx);
 }
 
 void handles_drop_owned(struct handles *hs, CUcontext ctx, bool with_ctx)
 {
+    struct drop_arg a = {(uintptr_t)ctx, with_ctx};
     pthread_mutex_lock(&hs->lock);
-    for (size_t i = 0; i < hs->cap; i++) {
-        struct handle_entry *e = &hs->tab[i];
-        if (e->h <= TOMB)
-            continue;
-        if ((e->type != HT_CTX && e->owner == (uintptr_t)ctx) || (with_ctx && e->h == (uintptr_t)ctx)) {
-            e->h = TOMB;
-            hs->used--;
-        }
-    }
+    ptrset_filter(&hs->set, owned_by, &a);
     pthread_mutex_unlock(&hs->lock);
 }
 
+/* Per-thread streams are few (one per client thread and context) and found
+ * once per request that names CU_STREAM_PER_THREAD: a small list suffices. */
 CUstream handles_per_thread(struct handles *hs, uint32_t tid, CUcontext ctx)
 {
     CUstream s = NULL;
     pthread_mutex_lock(&hs->lock);
-    for (size_t i = 0; i < hs->cap && !s; i++) {
-        struct handle_entry *e = &hs->tab[i];
-        if (e->h > TOMB && e->per_thread && e->tid == tid && e->owner == (uintptr_t)ctx)
-            s = (CUstream)e->h;
+    for (int i = 0; i < hs->npt && !s; i++) {
+        struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)hs->pt[i]);
+        if (e && e->flags && e->tid == tid && e->owner == (uintptr_t)ctx)
+            s = hs->pt[i];
     }
     pthread_mutex_unlock(&hs->lock);
     return s;

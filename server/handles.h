@@ -16,21 +16,15 @@
 #include <stdint.h>
 
 #include "cuda_api.h"
+#include "ptrset.h"
 
 enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT };
 
-struct handle_entry {
-    uintptr_t h;       /* 0: empty slot; 1: deleted */
-    uintptr_t owner;   /* owning context */
-    uint32_t tid;      /* per-thread default stream: client thread id, else 0 */
-    uint8_t type;
-    uint8_t per_thread;
-};
-
 struct handles {
     pthread_mutex_t lock;
-    struct handle_entry *tab;
-    size_t cap, used;
+    struct ptrset set;       /* handle -> type, owning context, per-thread flag and client thread */
+    CUstream pt[256];        /* per-thread default streams, for handles_per_thread */
+    int npt;
     CUcontext primary[16];   /* primary context per device, once retained */
     int primary_refs[16];
 };

@@ -1,0 +1,19 @@
+/*
+ * handles.h — streams and events this process holds, so that a destroyed or
+ * forged handle fails at call time (CUDA_ERROR_INVALID_HANDLE), as with the
+ * driver, even for calls that do not wait for the server.
+ */
+#ifndef RGPU_CLIENT_HANDLES_H
+#define RGPU_CLIENT_HANDLES_H
+
+#include "client.h"
+
+CUresult rgpu_stream_check(CUstream s);
+CUresult rgpu_event_check(CUevent e);
+void rgpu_stream_added(CUstream s);
+void rgpu_event_added(CUevent e);
+void rgpu_handle_removed(const void *h);
+/* Forget every stream and event created in ctx. */
+void rgpu_handles_drop_ctx(CUcontext ctx);
+
+#endif
