@@ -7,7 +7,9 @@
  * worker); every allocation is tracked and every pointer validated. Streams
  * run in order on their own threads; events carry timestamps.
  *
- * One CPU device per worker process: cpudev_init() once, before any call.
+ * One CPU device per worker process: cpudev_init() once, before any call,
+ * in the process that will use it (after fork: worker threads and the
+ * device's state do not survive into a child).
  */
 #ifndef RGPU_CPUDEV_H
 #define RGPU_CPUDEV_H
@@ -26,14 +28,18 @@ struct cpudev_config {
      * NULL): allocations fail with OUT_OF_MEMORY past mem_bytes in total and
      * cuMemGetInfo reports what all tenants use. */
     _Atomic uint64_t *shared_used;
+    /* This worker's part of *shared_used (shared memory, may be NULL): the
+     * server subtracts it from the total when the worker dies, however it
+     * dies. */
+    _Atomic uint64_t *worker_used;
     /* Start of the device address range (page aligned; 0 = 0x200000000000).
      * Device addresses equal the host addresses of their bytes in this
      * process; init fails if the range cannot be had at exactly this address. */
     uint64_t va_base;
 };
 
-/* Sets up the device; false (with a reason) if the configuration is invalid or
- * the device address range cannot be reserved. */
+/* Sets up the device; false (with a reason) if the configuration is invalid,
+ * the device address range cannot be reserved, or it was set up already. */
 bool cpudev_init(const struct cpudev_config *cfg, char *err, size_t errlen);
 
 /*
@@ -54,6 +60,14 @@ bool cpudev_init(const struct cpudev_config *cfg, char *err, size_t errlen);
  *    until they return. Calls that would block (synchronisation, cuMemFree,
  *    context destruction) return CUDA_ERROR_NOT_PERMITTED when made from a
  *    worker thread, instead of deadlocking.
+ *  - Blocking calls: the synchronise calls, cuMemFree_v2 (waits for all
+ *    queued work, like cudaFree), cuCtxDestroy_v2, cuDevicePrimaryCtxReset_v2
+ *    and the cuDevicePrimaryCtxRelease_v2 that drops the last reference (it
+ *    tears the context down, waiting for its queued work).
+ *  - CU_MEMORYTYPE_UNIFIED addresses outside the device range are used as
+ *    host addresses of this process: translate client addresses first.
+ *  - Stream priorities are recorded and reported, not enforced: every
+ *    stream has its own worker thread.
  */
 #define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(DRIVER, kind))(CUresult cpudev_##name(RGPU_PARAMS(__VA_ARGS__));)
 #include "calls.def"
@@ -63,6 +77,11 @@ bool cpudev_init(const struct cpudev_config *cfg, char *err, size_t errlen);
  * whole range lies inside one live allocation (n == 0: p itself must). The
  * pointer stays valid until that allocation is freed. */
 void *cpudev_host_ptr(CUdeviceptr p, size_t n);
+
+/* Before the worker process exits (also by _exit): give this process's
+ * allocations back to *cfg.shared_used, which outlives it, and refuse every
+ * later call with CUDA_ERROR_DEINITIALIZED. Work still queued may run on. */
+void cpudev_exit(void);
 
 /* The reserved device address range: every device pointer lies in
  * [*base, *base + *size). Both 0 before cpudev_init(). */

@@ -10,9 +10,11 @@
  * (memory.c); the only permitted order is cpudev.mu, then the allocator's.
  * Functions named *_locked expect cpudev.mu to be held.
  *
- * Lifetimes. Contexts, streams and events are reference counted; the handle
- * registry holds one reference, a stream's worker thread one, and every
- * dependency, event record or waiter that points at an object one more. A
+ * Lifetimes. Streams and events are reference counted; the handle registry
+ * (or the context, for a legacy stream) holds one reference, a stream's
+ * worker thread one, and every dependency, event record or waiter that
+ * points at an object one more. A context is freed by cuCtxDestroy once all
+ * its streams have exited (the primary context never is). A
  * handle passed in is looked up in the registry before it is dereferenced,
  * so a forged or stale handle is rejected, never followed.
  */
@@ -38,6 +40,7 @@
 struct cpudev_state {
     _Atomic bool ready;         /* cpudev_init() succeeded */
     _Atomic bool driver_inited; /* cuInit(0) was called */
+    _Atomic bool exited;        /* cpudev_exit() was called */
     struct cpudev_config cfg;   /* resolved: no zero "defaults" left */
     CUuuid uuid;
     int host_numa_id;           /* -1 when the host has no NUMA nodes */
@@ -76,7 +79,6 @@ bool reg_has_locked(const void *h, enum handle_kind kind);
 /* ---- contexts (context.c) ---- */
 
 struct ctx {
-    int refs;
     bool primary;
     bool active;            /* primary: retained and not reset; others: until destroyed */
     uint64_t serial;        /* identity of this struct, for thread bindings */
@@ -95,7 +97,6 @@ struct ctx {
 CUresult ctx_current_locked(struct ctx **out);
 /* h, or the current context when h is NULL. */
 CUresult ctx_get_locked(CUcontext h, struct ctx **out);
-void ctx_unref_locked(struct ctx *c);
 bool ctx_flags_valid(unsigned flags, CUresult *err);
 /* Create the primary context's structure (init). */
 bool ctx_init_primary(void);
@@ -176,8 +177,9 @@ CUresult stream_resolve_locked(CUstream h, struct stream **out);
  * caller). */
 CUresult stream_create_locked(struct ctx *c, unsigned flags, int priority, bool legacy,
                               struct stream **out);
-/* Stop accepting work; the worker drains the queue and exits. */
-void stream_close_locked(struct stream *s);
+/* Drop the handle (registry entry, or the context's legacy slot) and its
+ * reference; the worker finishes the queued work, then exits. */
+void stream_destroy_locked(struct stream *s);
 void stream_unref_locked(struct stream *s);
 struct op *op_new(enum op_kind kind);
 void op_discard_locked(struct op *op); /* an op never submitted */
@@ -230,5 +232,7 @@ void mem_free_owned(uint64_t ctx_id);
 bool mem_range_ok(CUdeviceptr p, size_t n);
 /* True if p lies in the reserved device address range. */
 bool mem_in_va(uint64_t p);
+/* Return this process's usage to the shared budget; no allocation after. */
+void mem_exit(void);
 
 #endif
