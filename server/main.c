@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,46 @@
 #include "worker.h"
 
 #define MAX_LISTEN 8
+#define MAX_WORKERS 1024
+
+/* Shared with every worker: CPU-device memory in use by all tenants, and each
+ * worker's part of it, so that a worker's memory is given back when it dies,
+ * even by SIGKILL. */
+struct shared_stats {
+    _Atomic uint64_t used;
+    struct {
+        _Atomic int pid; /* 0 free, -1 being forked */
+        _Atomic uint64_t used;
+    } slot[MAX_WORKERS];
+};
+static struct shared_stats *stats;
+
+static int slot_claim(void)
+{
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        int free_ = 0;
+        if (atomic_compare_exchange_strong(&stats->slot[i].pid, &free_, -1))
+            return i;
+    }
+    return -1;
+}
+
+static void slot_release(int i)
+{
+    atomic_fetch_sub(&stats->used, atomic_exchange(&stats->slot[i].used, 0));
+    atomic_store(&stats->slot[i].pid, 0);
+}
+
+static void reap(void)
+{
+    pid_t pid;
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+        for (int i = 0; i < MAX_WORKERS; i++)
+            if (atomic_load(&stats->slot[i].pid) == pid) {
+                slot_release(i);
+                break;
+            }
+}
 
 static volatile sig_atomic_t stopping;
 static void on_stop(int sig) { stopping = 1; }
@@ -178,11 +219,12 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    cfg.shared_used = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (cfg.shared_used == MAP_FAILED) {
+    stats = mmap(NULL, sizeof *stats, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (stats == MAP_FAILED) {
         rgpu_err("mmap: %s", strerror(errno));
         return 1;
     }
+    cfg.shared_used = &stats->used;
 
     struct pollfd pfd[MAX_LISTEN];
     struct rgpu_addr addrs[MAX_LISTEN];
@@ -210,8 +252,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     while (!stopping) {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
+        reap();
         int n = poll(pfd, (nfds_t)nlisten, 1000);
         if (n < 0 && errno != EINTR) {
             rgpu_err("poll: %s", strerror(errno));
@@ -223,6 +264,12 @@ int main(int argc, char **argv)
             int fd = rgpu_accept(pfd[i].fd);
             if (fd < 0)
                 continue;
+            int slot = slot_claim();
+            if (slot < 0) {
+                rgpu_err("more than %d workers; refusing a connection", MAX_WORKERS);
+                close(fd);
+                continue;
+            }
             pid_t parent = getpid();
             pid_t pid = fork();
             if (pid == 0) {
@@ -236,6 +283,7 @@ int main(int argc, char **argv)
                 signal(SIGTERM, SIG_DFL);
                 signal(SIGINT, SIG_DFL);
                 signal(SIGCHLD, SIG_DFL);
+                cfg.worker_used = &stats->slot[slot].used;
                 static struct rgpu_backend be;
                 bool ok = use_nvidia ? rgpu_backend_nvidia(&be, err, sizeof err)
                                      : rgpu_backend_cpu(&be, &cfg, err, sizeof err);
@@ -245,10 +293,13 @@ int main(int argc, char **argv)
                 }
                 worker_run(fd, &be);
             }
-            if (pid < 0)
+            if (pid < 0) {
                 rgpu_err("fork: %s", strerror(errno));
-            else
+                slot_release(slot);
+            } else {
+                atomic_store(&stats->slot[slot].pid, (int)pid);
                 rgpu_info("worker %d serves a new connection", (int)pid);
+            }
             close(fd);
         }
     }
