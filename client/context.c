@@ -272,8 +272,8 @@ static CUresult primary_reset(CUdevice dev)
     struct rgpu_args_cuDevicePrimaryCtxReset_v2 a = {.dev = dev};
     r = rgpu_remote(RGPU_ID_cuDevicePrimaryCtxReset_v2, &a);
     if (r == CUDA_SUCCESS && dev < 16) {
+        /* the retain count survives a reset; the resources do not */
         pthread_mutex_lock(&lock);
-        primary_refs[dev] = 0;
         CUcontext c = primary_ctx[dev];
         pthread_mutex_unlock(&lock);
         if (c)

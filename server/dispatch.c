@@ -156,10 +156,9 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     }
     case RGPU_ID_cuDevicePrimaryCtxReset_v2: {
         struct rgpu_args_cuDevicePrimaryCtxReset_v2 *a = args;
-        if (a->dev >= 0 && a->dev < 16 && hs->primary[a->dev]) {
-            hs->primary_refs[a->dev] = 0;
+        /* Reset tears the context's resources down but keeps its retain count. */
+        if (a->dev >= 0 && a->dev < 16 && hs->primary[a->dev])
             handles_drop_owned(hs, hs->primary[a->dev], false);
-        }
         break;
     }
     default:
