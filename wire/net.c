@@ -240,7 +240,10 @@ int rgpu_skip(int fd, uint64_t n)
 int rgpu_writev_full(int fd, struct iovec *iov, int iovcnt)
 {
     while (iovcnt > 0) {
-        ssize_t w = writev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt);
+        /* sendmsg, not writev: MSG_NOSIGNAL keeps a dead peer from killing
+         * the application (the client lives inside someone else's process). */
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)(iovcnt > IOV_MAX ? IOV_MAX : iovcnt)};
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

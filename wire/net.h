@@ -35,6 +35,7 @@ int rgpu_accept(int lfd);
 
 /* 0 on success, -1 on error or end of stream (errno 0 at a clean EOF). */
 int rgpu_read_full(int fd, void *p, size_t n);
+/* Sockets only: a closed peer gives EPIPE, never SIGPIPE. */
 int rgpu_writev_full(int fd, struct iovec *iov, int iovcnt);
 /* Discard n bytes from fd. */
 int rgpu_skip(int fd, uint64_t n);
