@@ -15,6 +15,7 @@
 #include <cuda.h>
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +23,8 @@
 #include <string.h>
 #include <time.h>
 
-static int it_failures;
+/* atomic: tests with several threads record failures concurrently */
+static _Atomic int it_failures;
 
 static inline const char *it_errname(CUresult r)
 {
@@ -163,7 +165,7 @@ static inline void it_fail(const char *file, int line, const char *fmt, ...)
 #define TEST_DONE()                                                                                \
     do {                                                                                           \
         if (it_failures) {                                                                         \
-            fprintf(stderr, "%s: %d check(s) FAILED\n", __FILE__, it_failures);                   \
+            fprintf(stderr, "%s: %d check(s) FAILED\n", __FILE__, (int)it_failures);                   \
             return 1;                                                                              \
         }                                                                                          \
         printf("%s: all checks passed\n", __FILE__);                                               \

@@ -79,7 +79,10 @@ static void bad_ranges(void)
     EXPECT_RESULT(cuMemcpyDtoD(a + n - 1, b, 2), CUDA_ERROR_INVALID_VALUE);
     EXPECT_RESULT(cuMemsetD8(a + n - 10, 0xEE, 11), CUDA_ERROR_INVALID_VALUE);
     EXPECT_RESULT(cuMemsetD32(a + n - 8, 0xEEEEEEEEu, 3), CUDA_ERROR_INVALID_VALUE);
-    EXPECT_RESULT(cuMemsetD2D8(a, 1024, 0xEE, 1024, 5), CUDA_ERROR_INVALID_VALUE); /* 5 rows of 1024 > 4096 */
+    /* 2D: the third row (a+4048 .. a+5048) straddles the end of a. (A row that
+     * lies wholly in the next allocation would be legal: b may follow a directly.) */
+    EXPECT_RESULT(cuMemsetD2D8(a + 2000, 1024, 0xEE, 1000, 3), CUDA_ERROR_INVALID_VALUE);
+    EXPECT_RESULT(cuMemsetD2D32(a + 2000, 1024, 0xEEEEEEEEu, 250, 3), CUDA_ERROR_INVALID_VALUE);
     EXPECT_RESULT(cuMemcpy(a + 1, (CUdeviceptr)(uintptr_t)h, n), CUDA_ERROR_INVALID_VALUE);
     /* a huge length that wraps around the address space */
     EXPECT_RESULT(cuMemsetD8(a + 16, 0xEE, (size_t)-8), CUDA_ERROR_INVALID_VALUE);
@@ -99,9 +102,21 @@ static void bad_ranges(void)
     c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
     c.dstDevice = a;
     c.dstPitch = 1024;
-    c.dstY = 1;
+    c.dstXInBytes = 600;
     c.WidthInBytes = 512;
-    c.Height = 4; /* rows 1..4: the last row starts at 4096 */
+    c.Height = 4; /* the last row, a+3672 .. a+4184, straddles the end of a */
+    EXPECT_RESULT(cuMemcpy2D(&c), CUDA_ERROR_INVALID_VALUE);
+    /* and as the source of a device->host copy */
+    memset(&c, 0, sizeof c);
+    c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    c.srcDevice = a;
+    c.srcPitch = 1024;
+    c.srcXInBytes = 600;
+    c.dstMemoryType = CU_MEMORYTYPE_HOST;
+    c.dstHost = h;
+    c.dstPitch = 512;
+    c.WidthInBytes = 512;
+    c.Height = 4;
     EXPECT_RESULT(cuMemcpy2D(&c), CUDA_ERROR_INVALID_VALUE);
 
     /* nothing was written, to a or to b */
@@ -119,7 +134,7 @@ static void bad_ranges(void)
     EXPECT_ASYNC_ERROR(cuMemcpyHtoDAsync((CUdeviceptr)0xdead0000ull, h, 16, s), cuStreamSynchronize(s));
     EXPECT_ASYNC_ERROR(cuMemcpyDtoHAsync(h, a + n - 1, 2, s), cuStreamSynchronize(s));
     EXPECT_ASYNC_ERROR(cuMemcpyDtoDAsync(b, a + 8, n, s), cuStreamSynchronize(s));
-    EXPECT_ASYNC_ERROR(cuMemsetD8Async(a + n, 1, 1, s), cuStreamSynchronize(s));
+    EXPECT_ASYNC_ERROR(cuMemsetD8Async(a + n - 1, 1, 2, s), cuStreamSynchronize(s));
     EXPECT_ASYNC_ERROR(cuMemsetD16Async(a + n - 2, 1, 2, NULL), cuCtxSynchronize());
     EXPECT_ASYNC_ERROR(cuMemcpyHtoDAsync(a + n - 1, h, 2, NULL), cuStreamSynchronize(NULL));
     CHECK(cuMemcpyDtoH(back, a, n));

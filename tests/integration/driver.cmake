@@ -1,0 +1,91 @@
+# Integration tests of the driver API through rgpud: ordinary CUDA driver-API
+# programs linked against rgpu's libcuda.so.1 (target rgpu_cuda), each run by
+# run_with_server.sh against a private rgpud (--backend cpu) over a unix
+# socket and over loopback TCP. Test names: driver.<program>.<transport>,
+# robust.<case>.<transport>, demo.unix.
+
+set(RGPU_IT_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(RGPU_IT_RUNNER ${RGPU_IT_DIR}/run_with_server.sh)
+# also for the deferred demo registration, which runs in another directory scope
+set_property(GLOBAL PROPERTY RGPU_IT_RUNNER ${RGPU_IT_RUNNER})
+set(RGPU_IT_TRANSPORTS unix tcp)
+
+# rgpu_it_program(name sources...): a test program built like any CUDA
+# application: toolkit headers, our libcuda.so.1, never the toolkit's.
+function(rgpu_it_program name)
+  add_executable(rgpu_it_${name} ${ARGN})
+  set_target_properties(rgpu_it_${name} PROPERTIES OUTPUT_NAME ${name}
+    RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
+  target_include_directories(rgpu_it_${name} PRIVATE ${RGPU_IT_DIR} ${CUDAToolkit_INCLUDE_DIRS})
+  target_link_libraries(rgpu_it_${name} PRIVATE rgpu_cuda Threads::Threads ${CMAKE_DL_LIBS})
+endfunction()
+
+# rgpu_it_test(name transport [ENV var=value...] COMMAND program args...)
+function(rgpu_it_test name transport)
+  cmake_parse_arguments(T "" "" "ENV;COMMAND" ${ARGN})
+  get_property(runner GLOBAL PROPERTY RGPU_IT_RUNNER)
+  add_test(NAME ${name}.${transport} COMMAND ${runner} ${transport} ${T_COMMAND})
+  set_tests_properties(${name}.${transport} PROPERTIES
+    TIMEOUT 300
+    LABELS "integration"
+    ENVIRONMENT "RGPU_RGPUD=$<TARGET_FILE:rgpud>;RGPU_LIB_DIR=$<TARGET_FILE_DIR:rgpu_cuda>;RGPU_BUILD_DIR=${CMAKE_BINARY_DIR};RGPU_TEST_TIMEOUT=280;${T_ENV}")
+endfunction()
+
+rgpu_it_program(devices ${RGPU_IT_DIR}/devices.c)
+rgpu_it_program(contexts ${RGPU_IT_DIR}/contexts.c)
+rgpu_it_program(memory ${RGPU_IT_DIR}/memory.c)
+rgpu_it_program(errors ${RGPU_IT_DIR}/errors.c)
+rgpu_it_program(streams ${RGPU_IT_DIR}/streams.c ${RGPU_IT_DIR}/streams_ptds.c)
+rgpu_it_program(robust_kill_client ${RGPU_IT_DIR}/robust_kill_client.c)
+rgpu_it_program(robust_kill_server ${RGPU_IT_DIR}/robust_kill_server.c)
+
+# The raw-protocol client speaks wire/proto.h itself: it takes the call ids
+# from wire/calls.h and links nothing of rgpu (not even libcuda).
+add_executable(rgpu_it_robust_wire ${RGPU_IT_DIR}/robust_wire.c)
+set_target_properties(rgpu_it_robust_wire PROPERTIES OUTPUT_NAME robust_wire
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
+target_include_directories(rgpu_it_robust_wire PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
+  ${CUDAToolkit_INCLUDE_DIRS})
+# it runs the devices program as "a normal client" between its cases
+add_dependencies(rgpu_it_robust_wire rgpu_it_devices)
+
+foreach(tr ${RGPU_IT_TRANSPORTS})
+  foreach(prog devices contexts memory errors streams)
+    rgpu_it_test(driver.${prog} ${tr} COMMAND $<TARGET_FILE:rgpu_it_${prog}>)
+  endforeach()
+  rgpu_it_test(robust.wire ${tr}
+    COMMAND $<TARGET_FILE:rgpu_it_robust_wire> $<TARGET_FILE:rgpu_it_devices>)
+  rgpu_it_test(robust.kill_client ${tr} COMMAND $<TARGET_FILE:rgpu_it_robust_kill_client>)
+  rgpu_it_test(robust.kill_server_hostfn ${tr} ENV RGPU_TEST_SERVER_MAY_DIE=1
+    COMMAND $<TARGET_FILE:rgpu_it_robust_kill_server> hostfn)
+  foreach(mode htod dtoh)
+    rgpu_it_test(robust.kill_server_${mode} ${tr} ENV RGPU_TEST_SERVER_MAY_DIE=1
+      COMMAND $<TARGET_FILE:rgpu_it_robust_kill_server> ${mode})
+  endforeach()
+endforeach()
+
+# The tests that move 1 GiB each way keep ~2-3 GiB of host memory busy (client
+# buffer + device memory in the server): never run more than one at a time.
+foreach(tr ${RGPU_IT_TRANSPORTS})
+  set_property(TEST driver.memory.${tr} robust.kill_client.${tr} robust.kill_server_htod.${tr}
+    robust.kill_server_dtoh.${tr} APPEND PROPERTY RESOURCE_LOCK rgpu_it_big_memory)
+endforeach()
+
+# demo/ (an nvcc-built program) is wired into the build by the top-level
+# CMakeLists; it publishes its executable in the global property
+# RGPU_DEMO_EXE. Register its test once every directory has been processed.
+function(rgpu_it_register_demo)
+  get_property(exe GLOBAL PROPERTY RGPU_DEMO_EXE)
+  if(exe)
+    rgpu_it_test(demo unix COMMAND ${exe})
+  else()
+    get_property(runner GLOBAL PROPERTY RGPU_IT_RUNNER)
+    add_test(NAME demo.unix COMMAND ${runner} unix demo-not-built)
+    set_tests_properties(demo.unix PROPERTIES DISABLED TRUE LABELS "integration")
+  endif()
+endfunction()
+if(CMAKE_VERSION VERSION_GREATER_EQUAL 3.19)
+  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL rgpu_it_register_demo)
+else()
+  rgpu_it_register_demo()
+endif()

@@ -1,0 +1,560 @@
+/*
+ * robust_wire.c — malformed and hostile input on raw connections to rgpud.
+ *
+ * usage: robust_wire CLIENT [ARGS...]   (through run_with_server.sh)
+ *
+ * Speaks the wire protocol of wire/proto.h by hand: garbage, truncated
+ * frames, bad magic, unknown message types, absurd lengths, requests before
+ * HELLO, unknown call ids, malformed arguments, forged handles and contexts.
+ * After each case CLIENT (a normal CUDA program, e.g. the devices test) must
+ * still succeed, the server must still be running, and where framing is
+ * broken the server must close that connection (proto.h: "A receiver that
+ * sees a bad magic, an unknown type, or a length over its limits closes the
+ * connection"). A well-formed request with a forged handle must get an error
+ * REPLY, and the same connection must keep working.
+ */
+#include "calls.h" /* call ids, generated from wire/calls.def */
+#include "proto.h"
+#include "robust_util.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static int failures;
+static char **client_argv;
+static pid_t server_pid;
+static pid_t baseline[256];
+static int nbaseline;
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        failures++;                                                                                \
+    } while (0)
+
+/* ---- connections ---- */
+static int connect_server(void)
+{
+    const char *addr = getenv("RGPU_SERVER");
+    if (!addr) {
+        fprintf(stderr, "FAIL: RGPU_SERVER is not set\n");
+        exit(1);
+    }
+    int fd = -1;
+    if (strncmp(addr, "unix:", 5) == 0) {
+        struct sockaddr_un sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sun_family = AF_UNIX;
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", addr + 5);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    } else if (strncmp(addr, "tcp:", 4) == 0) {
+        char host[256];
+        snprintf(host, sizeof host, "%s", addr + 4);
+        char *colon = strrchr(host, ':');
+        if (!colon) {
+            fprintf(stderr, "FAIL: bad RGPU_SERVER %s\n", addr);
+            exit(1);
+        }
+        *colon = 0;
+        struct addrinfo hints, *res;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(host, colon + 1, &hints, &res) == 0) {
+            fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+                close(fd);
+                fd = -1;
+            }
+            freeaddrinfo(res);
+        }
+        if (fd >= 0) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+    }
+    if (fd < 0) {
+        fprintf(stderr, "FAIL: cannot connect to %s: %s\n", addr, strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+static int send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* read exactly n bytes within timeout_s; 1 ok, 0 EOF/reset, -1 timeout */
+static int recv_all(int fd, void *p, size_t n, double timeout_s)
+{
+    char *c = p;
+    double t0 = ru_now();
+    while (n) {
+        double left = timeout_s - (ru_now() - t0);
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            return -1;
+        ssize_t r = recv(fd, c, n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return 0;
+        c += r;
+        n -= (size_t)r;
+    }
+    return 1;
+}
+
+/* after a framing error the server must close: reads hit EOF (anything it
+ * sent before closing is drained). 1 closed, 0 still open after timeout_s. */
+static int expect_closed(int fd, double timeout_s)
+{
+    double t0 = ru_now();
+    char buf[4096];
+    while (ru_now() - t0 < timeout_s) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, 100);
+        if (pr > 0) {
+            ssize_t r = recv(fd, buf, sizeof buf, 0);
+            if (r <= 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static struct rgpu_hdr mkhdr(uint16_t type, uint16_t call, uint32_t seq, uint64_t ctx, uint32_t args_len,
+                             uint64_t bulk_len)
+{
+    struct rgpu_hdr h;
+    memset(&h, 0, sizeof h);
+    h.magic = RGPU_MAGIC;
+    h.type = type;
+    h.call = call;
+    h.seq = seq;
+    h.tid = (uint32_t)getpid();
+    h.ctx = ctx;
+    h.args_len = args_len;
+    h.bulk_len = bulk_len;
+    return h;
+}
+
+static void send_msg(int fd, struct rgpu_hdr h, const void *args, size_t n)
+{
+    if (send_all(fd, &h, sizeof h) != 0 || (n && send_all(fd, args, n) != 0))
+        FAIL("send to the server failed: %s", strerror(errno));
+}
+
+/* HELLO + WELCOME; returns the number of devices (or -1) */
+static int handshake(int fd)
+{
+    struct rgpu_hello hello;
+    memset(&hello, 0, sizeof hello);
+    hello.proto_version = RGPU_PROTO_VERSION;
+    hello.pid = (uint32_t)getpid();
+    snprintf(hello.host, sizeof hello.host, "robust_wire");
+    send_msg(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof hello, 0), &hello, sizeof hello);
+    struct rgpu_hdr h;
+    if (recv_all(fd, &h, sizeof h, 10) != 1) {
+        FAIL("no WELCOME header after HELLO");
+        return -1;
+    }
+    if (h.magic != RGPU_MAGIC || h.type != RGPU_MSG_WELCOME) {
+        FAIL("reply to HELLO: magic %#x type %u, expected WELCOME (%d)", h.magic, h.type, RGPU_MSG_WELCOME);
+        return -1;
+    }
+    if (h.args_len < sizeof(struct rgpu_welcome) || h.args_len > RGPU_MAX_ARGS_LEN || h.bulk_len > (1u << 20)) {
+        FAIL("WELCOME lengths args_len=%u bulk_len=%llu", h.args_len, (unsigned long long)h.bulk_len);
+        return -1;
+    }
+    size_t total = h.args_len + (size_t)h.bulk_len;
+    unsigned char *buf = malloc(total);
+    if (recv_all(fd, buf, total, 10) != 1) {
+        FAIL("WELCOME body truncated");
+        free(buf);
+        return -1;
+    }
+    struct rgpu_welcome w;
+    memcpy(&w, buf, sizeof w);
+    free(buf);
+    if (w.proto_version != RGPU_PROTO_VERSION)
+        FAIL("WELCOME proto_version %u, expected %u", w.proto_version, RGPU_PROTO_VERSION);
+    if (w.ndev < 1)
+        FAIL("WELCOME ndev %d", w.ndev);
+    /* the device list follows the welcome struct (as arguments or as bulk) */
+    if (h.args_len + h.bulk_len != sizeof w + (size_t)w.ndev * sizeof(struct rgpu_dev_info))
+        FAIL("WELCOME args_len %u + bulk_len %llu, expected %zu in all for %d device(s)", h.args_len,
+             (unsigned long long)h.bulk_len, sizeof w + (size_t)w.ndev * sizeof(struct rgpu_dev_info), w.ndev);
+    return w.ndev;
+}
+
+/* read one REPLY (skipping nothing else: no async work is pending here).
+ * Returns 1 with *hdr and up to cap bytes of arguments, 0 if the connection
+ * closed, -1 on timeout. */
+static int read_reply(int fd, struct rgpu_hdr *hdr, void *args, size_t cap, double timeout_s)
+{
+    int r = recv_all(fd, hdr, sizeof *hdr, timeout_s);
+    if (r != 1)
+        return r;
+    if (hdr->magic != RGPU_MAGIC) {
+        FAIL("reply with bad magic %#x", hdr->magic);
+        return 0;
+    }
+    size_t total = hdr->args_len + (size_t)hdr->bulk_len;
+    if (hdr->args_len > RGPU_MAX_ARGS_LEN || hdr->bulk_len > (64u << 20)) {
+        FAIL("reply with absurd lengths args_len=%u bulk_len=%llu", hdr->args_len,
+             (unsigned long long)hdr->bulk_len);
+        return 0;
+    }
+    unsigned char *buf = malloc(total ? total : 1);
+    r = recv_all(fd, buf, total, timeout_s);
+    if (r == 1 && args)
+        memcpy(args, buf, hdr->args_len < cap ? hdr->args_len : cap);
+    free(buf);
+    return r;
+}
+
+/* ---- checks between cases ---- */
+static void server_still_serves(const char *after)
+{
+    if (kill(server_pid, 0) != 0) {
+        FAIL("after %s: rgpud (pid %d) is gone", after, (int)server_pid);
+        fprintf(stderr, "robust_wire: aborting, the server died\n");
+        exit(1);
+    }
+    int st = ru_run(client_argv, 60, 1);
+    if (st != 0)
+        FAIL("after %s: normal client %s exited with %d, expected 0", after, client_argv[0], st);
+}
+
+/* every worker of a connection we closed goes away */
+static void workers_gone(const char *after)
+{
+    pid_t now[256];
+    double t0 = ru_now();
+    int extra;
+    do {
+        int n = ru_children(server_pid, now, 256);
+        extra = 0;
+        for (int i = 0; i < n; i++)
+            if (!ru_contains(baseline, nbaseline, now[i]))
+                extra++;
+        if (!extra)
+            return;
+        ru_sleep_ms(50);
+    } while (ru_now() - t0 < 5);
+    FAIL("after %s: %d worker process(es) still present 5 s after their connections closed", after, extra);
+}
+
+#define CASE(name) fprintf(stderr, "robust_wire: case: %s\n", name)
+
+static void close_case(int fd, const char *name)
+{
+    close(fd);
+    workers_gone(name);
+    server_still_serves(name);
+}
+
+/* bytes that break framing: the server must close the connection */
+static void framing_case(const char *name, const void *bytes, size_t n)
+{
+    CASE(name);
+    int fd = connect_server();
+    send_all(fd, bytes, n);
+    if (!expect_closed(fd, 5))
+        FAIL("%s: the server did not close the connection within 5 s", name);
+    close_case(fd, name);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s CLIENT [ARGS...]\n", argv[0]);
+        return 2;
+    }
+    client_argv = argv + 1;
+    server_pid = ru_server_pid();
+    signal(SIGPIPE, SIG_IGN);
+    nbaseline = ru_children(server_pid, baseline, 256);
+
+    server_still_serves("start");
+
+    /* 1. connect and close without a byte */
+    CASE("empty connection");
+    close_case(connect_server(), "empty connection");
+
+    /* 2. garbage */
+    {
+        unsigned char g[4096];
+        uint64_t s = 0x1234567;
+        for (size_t i = 0; i < sizeof g; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            g[i] = (unsigned char)(s >> 56);
+        }
+        framing_case("4 KiB of garbage", g, sizeof g);
+        memset(g, 0, sizeof g);
+        framing_case("4 KiB of zeros", g, sizeof g);
+    }
+
+    /* 3. truncated frames: half a header, a header without its arguments */
+    {
+        CASE("truncated header");
+        struct rgpu_hello hello;
+        memset(&hello, 0, sizeof hello);
+        hello.proto_version = RGPU_PROTO_VERSION;
+        struct rgpu_hdr h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof hello, 0);
+        int fd = connect_server();
+        send_all(fd, &h, 20);
+        /* while it hangs half-sent, other clients are served */
+        server_still_serves("a connection stalled mid-header");
+        close_case(fd, "truncated header");
+
+        CASE("header without its arguments");
+        fd = connect_server();
+        send_all(fd, &h, sizeof h);
+        send_all(fd, &hello, 10);
+        server_still_serves("a connection stalled mid-arguments");
+        close_case(fd, "header without its arguments");
+    }
+
+    /* 4. bad magic, unknown type, absurd lengths */
+    {
+        struct rgpu_hdr h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, 0, 0);
+        h.magic = 0x12345678;
+        framing_case("bad magic", &h, sizeof h);
+        h = mkhdr(99, 0, 0, 0, 0, 0);
+        framing_case("unknown message type 99", &h, sizeof h);
+        h = mkhdr(0, 0, 0, 0, 0, 0);
+        framing_case("message type 0", &h, sizeof h);
+        h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, 0xFFFFFFFFu, 0);
+        framing_case("HELLO with args_len 0xFFFFFFFF", &h, sizeof h);
+        h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, RGPU_MAX_ARGS_LEN + 1, 0);
+        framing_case("HELLO with args_len over the limit", &h, sizeof h);
+        h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof(struct rgpu_hello), UINT64_MAX);
+        framing_case("HELLO with bulk_len 2^64-1", &h, sizeof h);
+        h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof(struct rgpu_hello), RGPU_MAX_BULK_LEN + 1);
+        framing_case("HELLO with bulk_len over the limit", &h, sizeof h);
+    }
+
+    /* 5. protocol order: a REQUEST before HELLO, a server-only message type */
+    {
+        CASE("REQUEST before HELLO");
+        int fd = connect_server();
+        int dev = 0;
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev, sizeof dev);
+        struct rgpu_hdr rh;
+        uint64_t out[4];
+        int r = read_reply(fd, &rh, out, sizeof out, 5);
+        if (r == 1 && (rh.type != RGPU_MSG_REPLY || rh.result == CUDA_SUCCESS))
+            FAIL("REQUEST before HELLO: got type %u result %d, expected an error REPLY or a closed connection",
+                 rh.type, rh.result);
+        if (r == -1)
+            FAIL("REQUEST before HELLO: no answer and not closed within 5 s");
+        close_case(fd, "REQUEST before HELLO");
+
+        CASE("WELCOME sent by a client");
+        fd = connect_server();
+        struct rgpu_welcome w;
+        memset(&w, 0, sizeof w);
+        send_msg(fd, mkhdr(RGPU_MSG_WELCOME, 0, 0, 0, sizeof w, 0), &w, sizeof w);
+        expect_closed(fd, 2);
+        close_case(fd, "WELCOME sent by a client");
+
+        CASE("HELLO with a wrong protocol version");
+        fd = connect_server();
+        struct rgpu_hello hello;
+        memset(&hello, 0, sizeof hello);
+        hello.proto_version = 0x7777;
+        send_msg(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof hello, 0), &hello, sizeof hello);
+        r = read_reply(fd, &rh, NULL, 0, 5);
+        if (r == 1 && rh.type == RGPU_MSG_WELCOME && rh.result == CUDA_SUCCESS) {
+            /* accepted: the server must then speak version 1 and say so, checked by handshake() elsewhere */
+        }
+        close_case(fd, "HELLO with a wrong protocol version");
+
+        CASE("HELLO with short arguments");
+        fd = connect_server();
+        send_msg(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, 3, 0), "abc", 3);
+        r = read_reply(fd, &rh, NULL, 0, 5);
+        if (r == 1 && rh.type == RGPU_MSG_WELCOME && rh.result == CUDA_SUCCESS)
+            FAIL("HELLO with 3 bytes of arguments was welcomed");
+        close_case(fd, "HELLO with short arguments");
+    }
+
+    /* 6. after a good HELLO: unknown call ids, malformed arguments, forged handles */
+    {
+        CASE("handshake and forged handles");
+        int fd = connect_server();
+        if (handshake(fd) < 1) {
+            close(fd);
+            fprintf(stderr, "robust_wire: handshake failed, skipping the request cases\n");
+            goto done;
+        }
+        struct rgpu_hdr rh;
+        unsigned char out[64];
+        uint32_t seq = 100;
+
+        /* retain the primary context to get a real context handle */
+        int dev = 0;
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, ++seq, 0, sizeof dev, 0), &dev,
+                 sizeof dev);
+        uint64_t ctx = 0;
+        int r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result != CUDA_SUCCESS ||
+            rh.args_len != sizeof(uint64_t)) {
+            FAIL("cuDevicePrimaryCtxRetain over the wire: r=%d type %u seq %u (want %u) result %d args_len %u", r,
+                 rh.type, rh.seq, seq, rh.result, rh.args_len);
+            close(fd);
+            goto done;
+        }
+        memcpy(&ctx, out, sizeof ctx);
+        if (!ctx)
+            FAIL("cuDevicePrimaryCtxRetain returned a NULL context");
+
+        /* a forged stream: an error REPLY, then the connection still works */
+        uint64_t forged = 0x1234;
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuStreamSynchronize, ++seq, ctx, sizeof forged, 0), &forged,
+                 sizeof forged);
+        r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r != 1)
+            FAIL("cuStreamSynchronize(forged stream %#llx): %s", (unsigned long long)forged,
+                 r == 0 ? "the connection was closed" : "no reply within 10 s");
+        else if (rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
+            FAIL("cuStreamSynchronize(forged stream): got type %u seq %u result %d, expected an error REPLY seq %u",
+                 rh.type, rh.seq, rh.result, seq);
+        else
+            fprintf(stderr, "robust_wire: forged stream -> error %d\n", rh.result);
+
+        forged = 0xdeadbeefcafe0000ull;
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuEventQuery, ++seq, ctx, sizeof forged, 0), &forged,
+                 sizeof forged);
+        r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
+            FAIL("cuEventQuery(forged event): r=%d type %u seq %u result %d, expected an error REPLY", r, rh.type,
+                 rh.seq, rh.result);
+
+        /* a forged context in the header */
+        size_t bytes = 4096;
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, 0xfeedface0000ull, sizeof bytes, 0),
+                 &bytes, sizeof bytes);
+        r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
+            FAIL("cuMemAlloc with a forged context: r=%d type %u seq %u result %d, expected an error REPLY", r,
+                 rh.type, rh.seq, rh.result);
+
+        /* the NULL stream of the real context synchronises fine */
+        uint64_t null_stream = 0;
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuStreamSynchronize, ++seq, ctx, sizeof null_stream, 0),
+                 &null_stream, sizeof null_stream);
+        r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result != CUDA_SUCCESS)
+            FAIL("cuStreamSynchronize(NULL) after the forged handles: r=%d type %u seq %u result %d, expected "
+                 "CUDA_SUCCESS",
+                 r, rh.type, rh.seq, rh.result);
+
+        /* a real allocation on this connection works */
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, sizeof bytes, 0), &bytes,
+                 sizeof bytes);
+        r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result != CUDA_SUCCESS)
+            FAIL("cuMemAlloc over the wire: r=%d type %u seq %u result %d, expected CUDA_SUCCESS", r, rh.type,
+                 rh.seq, rh.result);
+
+        /* malformed arguments of a known call: 3 bytes where 8 are due */
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, 3, 0), "abc", 3);
+        r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r == 1 && (rh.type != RGPU_MSG_REPLY || rh.result == CUDA_SUCCESS))
+            FAIL("cuMemAlloc with 3 bytes of arguments: type %u result %d, expected an error REPLY or a close",
+                 rh.type, rh.result);
+        if (r == -1)
+            FAIL("cuMemAlloc with 3 bytes of arguments: no answer and not closed within 10 s");
+        int open_after = r == 1;
+
+        /* unknown call ids (framing intact: error REPLY or close, no crash) */
+        static const uint16_t bad_ids[] = {RGPU_NCALLS, RGPU_NCALLS + 7, 0xFFFF, RGPU_ID_NONE, RGPU_ID_cuInit};
+        for (size_t i = 0; open_after && i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, bad_ids[i], ++seq, ctx, 8, 0), &forged, 8);
+            r = read_reply(fd, &rh, out, sizeof out, 10);
+            if (r == 1 && (rh.type != RGPU_MSG_REPLY || rh.result == CUDA_SUCCESS))
+                FAIL("call id %u: type %u result %d, expected an error REPLY or a close", bad_ids[i], rh.type,
+                     rh.result);
+            if (r == -1)
+                FAIL("call id %u: no answer and not closed within 10 s", bad_ids[i]);
+            open_after = r == 1;
+        }
+        close_case(fd, "forged handles and unknown call ids");
+    }
+
+    /* 7. hostile bulk lengths on a real call */
+    {
+        CASE("HtoD announcing 512 GiB of bulk, then hanging up");
+        int fd = connect_server();
+        if (handshake(fd) >= 1) {
+            int dev = 0;
+            struct rgpu_hdr rh;
+            unsigned char out[64];
+            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev,
+                     sizeof dev);
+            uint64_t ctx = 0;
+            if (read_reply(fd, &rh, out, sizeof out, 10) == 1 && rh.result == CUDA_SUCCESS)
+                memcpy(&ctx, out, sizeof ctx);
+            /* args: dstDevice, len(srcHost), ByteCount, hStream */
+            uint64_t args[4] = {0x10000, 1ull << 39, 1ull << 39, 0};
+            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemcpyHtoDAsync_v2, 2, ctx, sizeof args, 1ull << 39),
+                     args, sizeof args);
+            char junk[65536];
+            memset(junk, 0x5a, sizeof junk);
+            send_all(fd, junk, sizeof junk);
+        }
+        close_case(fd, "HtoD announcing 512 GiB");
+
+        CASE("HtoD whose length disagrees with its bulk");
+        fd = connect_server();
+        if (handshake(fd) >= 1) {
+            uint64_t args[4] = {0x10000, 100, 50, 0};
+            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemcpyHtoDAsync_v2, 2, 0, sizeof args, 100), args,
+                     sizeof args);
+            char junk[100];
+            memset(junk, 0x5a, sizeof junk);
+            send_all(fd, junk, sizeof junk);
+            ru_sleep_ms(200);
+        }
+        close_case(fd, "HtoD whose length disagrees with its bulk");
+    }
+
+done:
+    server_still_serves("all cases");
+    if (failures) {
+        fprintf(stderr, "robust_wire: %d check(s) FAILED\n", failures);
+        return 1;
+    }
+    printf("robust_wire: all checks passed\n");
+    return 0;
+}
