@@ -308,9 +308,13 @@ int main(int argc, char **argv)
         if (addrs[i].is_unix)
             unlink(addrs[i].path);
     }
-    /* Workers belong to their clients; a stopping server ends them. */
-    signal(SIGTERM, SIG_IGN);
-    kill(0, SIGTERM);
+    /* A stopping server ends its workers (and only them: rgpud may share its
+     * process group with whoever started it). */
+    for (int i = 0; i < MAX_WORKERS; i++) {
+        int pid = atomic_load(&stats->slot[i].pid);
+        if (pid > 0)
+            kill(pid, SIGTERM);
+    }
     while (wait(NULL) > 0)
         ;
     return 0;
