@@ -5,7 +5,7 @@
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
-DEPS_PKGS = cmake libcmocka-dev libzstd-dev liblz4-dev python3
+DEPS_PKGS = cmake libcmocka-dev libzstd-dev liblz4-dev libxxhash-dev python3
 
 .PHONY: all build demo check deps clean
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "funcinfo.h"
 #include "handles.h"
 
 #define MAX_CTX 256
@@ -210,6 +211,7 @@ RGPU_API CUresult cuCtxDestroy_v2(CUcontext ctx)
     if (r == CUDA_SUCCESS) {
         forget(ctx);
         rgpu_handles_drop_ctx(ctx);
+        rgpu_func_info_flush();
     }
     return r;
 }
@@ -256,8 +258,10 @@ static CUresult primary_release(CUdevice dev)
         bool last = primary_refs[dev] > 0 && --primary_refs[dev] == 0;
         CUcontext c = primary_ctx[dev];
         pthread_mutex_unlock(&lock);
-        if (last)
+        if (last) {
             rgpu_handles_drop_ctx(c);
+            rgpu_func_info_flush();
+        }
     }
     return r;
 }
@@ -278,6 +282,7 @@ static CUresult primary_reset(CUdevice dev)
         pthread_mutex_unlock(&lock);
         if (c)
             rgpu_handles_drop_ctx(c);
+        rgpu_func_info_flush();
     }
     return r;
 }

@@ -31,6 +31,7 @@ static void added_none(const void *p) {}
 #define FILL_OPTOUT(T, x) a.x##_want = x != NULL;
 #define FILL_INBUF(T, x, len) a.x = x;
 #define FILL_OUTBUF(T, x, len) a.x = x;
+#define FILL_INSTR(T, x) a.x = x;
 #define FILL_NONE(_)
 #define FILL(t) RGPU_DIR(FILL_, t)
 
@@ -40,6 +41,7 @@ static void added_none(const void *p) {}
 #define STORE_OPTOUT(T, x) if (x) *x = a.x;
 #define STORE_INBUF(T, x, len)
 #define STORE_OUTBUF(T, x, len)
+#define STORE_INSTR(T, x)
 #define STORE_NONE(_)
 #define STORE(t) RGPU_DIR(STORE_, t)
 

@@ -6,10 +6,12 @@
  * A context is "active" between activation and teardown. Activation gives it
  * a new id (cuCtxGetId) and a legacy default stream; teardown closes its
  * streams and events, waits for the work already queued, and frees the
- * memory allocated during that activation. The primary context's structure
- * lives for the whole process: retaining it from zero activates it, and
- * releasing it to zero or resetting it tears it down. Created contexts are
- * activated at cuCtxCreate and freed by cuCtxDestroy.
+ * memory allocated during that activation, with the modules loaded into it.
+ * A failed kernel launch makes the activation sticky (struct ctx): only a
+ * new activation (destroy and create, or reset) clears it. The primary
+ * context's structure lives for the whole process: retaining it from zero
+ * activates it, and releasing it to zero or resetting it tears it down.
+ * Created contexts are activated at cuCtxCreate and freed by cuCtxDestroy.
  *
  * The current context is a thread-local binding. It records the context's
  * serial number as well as its address, so a binding to a destroyed context
@@ -91,9 +93,19 @@ static void default_limits(struct ctx *c)
 
 /* ---- activation and teardown ---- */
 
+CUresult ctx_sticky_locked(struct ctx *c, uint64_t id)
+{
+    /* Dereference only what the registry vouches for; a new activation
+     * (a reset primary context) starts clean. */
+    if (!reg_has_locked(c, H_CTX) || c->id != id)
+        return CUDA_SUCCESS;
+    return c->sticky;
+}
+
 static CUresult activate_locked(struct ctx *c)
 {
     c->id = cpudev_new_id_locked();
+    c->sticky = CUDA_SUCCESS;
     default_limits(c);
     struct stream *s;
     CUresult r = stream_create_locked(c, CU_STREAM_DEFAULT, 0, true, &s);
@@ -131,6 +143,7 @@ static void teardown_locked(struct ctx *c)
     c->legacy = NULL;
     while (has_streams_of(c, id))
         pthread_cond_wait(&cpudev.done, &cpudev.mu);
+    modules_teardown_locked(c);
     mem_free_owned(id);
 }
 
@@ -346,8 +359,11 @@ CUresult cpudev_cuCtxSynchronize(void)
     r = ctx_current_locked(&c);
     if (r == CUDA_SUCCESS && !ws_add_ctx_locked(&ws, c))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS) {
+        uint64_t id = c->id; /* c may be destroyed while we wait */
         ws_wait_locked(&ws);
+        r = ctx_sticky_locked(c, id);
+    }
     ws_release_locked(&ws);
     cpudev_unlock();
     return r;

@@ -68,6 +68,22 @@ bool cpudev_init(const struct cpudev_config *cfg, char *err, size_t errlen);
  *    host addresses of this process: translate client addresses first.
  *  - Stream priorities are recorded and reported, not enforced: every
  *    stream has its own worker thread.
+ *  - Images (cuModuleLoadData, cuLibraryLoadData) are measured by their own
+ *    headers (FATBIN_LEN_UNKNOWN) and a __fatBinC_Wrapper_t is followed:
+ *    pass only bytes checked to be one fatbin, cubin or NUL-terminated PTX.
+ *    Only PTX runs: a cubin, or a fatbin without PTX this device can run, is
+ *    CUDA_ERROR_NO_BINARY_FOR_GPU. Libraries load lazily into each context.
+ *    A CUkernel is accepted wherever a CUfunction is.
+ *  - Kernel launches are asynchronous like copies; their parameters are
+ *    copied at the call (kernelParams, or packed through `extra`). Device
+ *    printf output is written to this process's stdout (fd 1). A launch that
+ *    faults (ILLEGAL_ADDRESS, MISALIGNED_ADDRESS, LAUNCH_FAILED, ...) makes
+ *    its context sticky, as on hardware: later launches and enqueues,
+ *    stream, event and context synchronisation, stream and event queries and
+ *    cuMemFree in that context return the error until the context is
+ *    destroyed or the primary context reset.
+ *  - cuModuleUnload and cuLibraryUnload wait for the work queued in the
+ *    contexts the code is loaded in (blocking calls).
  */
 #define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(DRIVER, kind))(CUresult cpudev_##name(RGPU_PARAMS(__VA_ARGS__));)
 #include "calls.def"

@@ -134,6 +134,8 @@ CUresult cpudev_cuEventQuery(CUevent hEvent)
     struct event *e;
     cpudev_lock();
     CUresult r = lookup_locked(hEvent, &e);
+    if (r == CUDA_SUCCESS && e->ctx->sticky)
+        r = e->ctx->sticky; /* a failed launch in its context */
     if (r == CUDA_SUCCESS && !complete(e))
         r = CUDA_ERROR_NOT_READY;
     cpudev_unlock();
@@ -155,8 +157,12 @@ CUresult cpudev_cuEventSynchronize(CUevent hEvent)
      * or destroyed meanwhile. */
     if (r == CUDA_SUCCESS && e->s && !ws_add_locked(&ws, e->s, e->seq))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS) {
+        struct ctx *c = e->ctx; /* e and c may go while we wait */
+        uint64_t id = c->id;
         ws_wait_locked(&ws);
+        r = ctx_sticky_locked(c, id);
+    }
     ws_release_locked(&ws);
     cpudev_unlock();
     return r;

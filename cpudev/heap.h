@@ -25,6 +25,7 @@ struct heap_block {
     uint64_t owner;    /* owner tag, e.g. a context activation id */
     uint64_t id;       /* unique allocation id */
     void *owner_ptr;   /* reported back as is */
+    bool internal;     /* made by the device for itself (module globals) */
     /* tree */
     struct heap_block *l, *r;
     uint64_t max_free; /* largest free block in this subtree */

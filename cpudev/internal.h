@@ -17,6 +17,9 @@
  * its streams have exited (the primary context never is). A
  * handle passed in is looked up in the registry before it is dereferenced,
  * so a forged or stale handle is rejected, never followed.
+ *
+ * Code (modules, libraries, functions, kernels, launches) has its own
+ * internal header, module.h, on top of this one.
  */
 #ifndef RGPU_CPUDEV_INTERNAL_H
 #define RGPU_CPUDEV_INTERNAL_H
@@ -71,7 +74,9 @@ bool cpudev_attribute(CUdevice_attribute attr, int *value);
 
 /* ---- handle registry (registry.c), cpudev.mu held ---- */
 
-enum handle_kind { H_CTX = 1, H_STREAM, H_EVENT };
+/* H_FUNC and H_KERNEL are both accepted wherever the driver takes a
+ * CUfunction (cudart launches a CUkernel as a CUfunction). */
+enum handle_kind { H_CTX = 1, H_STREAM, H_EVENT, H_MODULE, H_FUNC, H_LIBRARY, H_KERNEL };
 bool reg_add_locked(const void *h, enum handle_kind kind); /* false: out of memory */
 void reg_del_locked(const void *h);
 bool reg_has_locked(const void *h, enum handle_kind kind);
@@ -90,8 +95,17 @@ struct ctx {
     struct stream *legacy;  /* the legacy default stream while active */
     struct stream *streams; /* every stream whose worker still runs, legacy included */
     struct event *events;   /* every live event */
+    struct module *modules; /* modules loaded in this activation (module.c) */
+    /* The first launch failure of this activation (ILLEGAL_ADDRESS, ...):
+     * sticky, as on hardware. Returned by every later launch, enqueue and
+     * synchronisation in the context until it is destroyed or reset. */
+    CUresult sticky;
     struct ctx *next;       /* cpudev.ctxs */
 };
+
+/* The sticky error of activation id of c, or CUDA_SUCCESS; c may have been
+ * destroyed meanwhile (then CUDA_SUCCESS: nothing is left to report). */
+CUresult ctx_sticky_locked(struct ctx *c, uint64_t id);
 
 /* The calling thread's current context, usable (active). */
 CUresult ctx_current_locked(struct ctx **out);
@@ -111,6 +125,7 @@ enum op_kind {
     OP_HOSTFN,  /* fn(arg) on the worker thread */
     OP_RECORD,  /* timestamp an event */
     OP_WAIT,    /* nothing: only its dependencies matter */
+    OP_LAUNCH,  /* run a kernel (launch.c); skipped once the context is sticky */
 };
 
 struct dep {
@@ -150,6 +165,7 @@ struct op {
             struct event *ev; /* referenced */
             uint64_t gen;
         } rec;
+        struct launch *launch; /* malloc'd, freed with the op */
     } u;
 };
 
@@ -220,12 +236,25 @@ void event_fire_locked(struct event *e, uint64_t gen); /* the record op ran */
 void event_unref_locked(struct event *e);
 void event_unlink_locked(struct event *e);               /* from its context's list */
 
+/* ---- modules and launches (module.c, launch.c; details in module.h) ---- */
+
+/* Forget the modules of c's activation that is being torn down (its queued
+ * work has completed; mem_free_owned frees their globals). */
+void modules_teardown_locked(struct ctx *c);
+/* Run a launch operation's kernel; cpudev.mu not held. */
+CUresult launch_run(struct launch *l);
+
 /* ---- memory (memory.c) ---- */
 
 bool mem_init(uint64_t base, uint64_t size, char *err, size_t errlen);
 /* Allocate bytes (> 0) for the current activation of c: a block rounded up
  * to 256 bytes; queries report bytes. OUT_OF_MEMORY past the budget. */
 CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out);
+/* The same for the device's own use (module globals): never freed by
+ * cuMemFree, only by mem_free_block or with the activation. */
+CUresult mem_alloc_internal_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out);
+/* Free the internal allocation starting at p; false if there is none. */
+bool mem_free_block(CUdeviceptr p);
 /* Free every allocation of one activation of a context. */
 void mem_free_owned(uint64_t ctx_id);
 /* True if [p, p + n) lies inside one live allocation (n > 0). */

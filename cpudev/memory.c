@@ -115,7 +115,7 @@ static void budget_give(uint64_t n)
 
 /* ---- allocation and release; heap write-locked ---- */
 
-CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
+static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, CUdeviceptr *out)
 {
     if (!bytes)
         return CUDA_ERROR_INVALID_VALUE;
@@ -131,6 +131,7 @@ CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
             b->owner = c->id;
             b->owner_ptr = c;
             b->id = mem.next_id++;
+            b->internal = internal;
             *out = (CUdeviceptr)b->start;
             r = CUDA_SUCCESS;
         } else {
@@ -139,6 +140,16 @@ CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
     }
     pthread_rwlock_unlock(&mem.lock);
     return r;
+}
+
+CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
+{
+    return alloc_locked(c, bytes, false, out);
+}
+
+CUresult mem_alloc_internal_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
+{
+    return alloc_locked(c, bytes, true, out);
 }
 
 /* Free the allocation at p and hand its pages back to the host. */
@@ -163,6 +174,15 @@ static bool free_block_wrlocked(uint64_t p)
     if (a < z)
         madvise((void *)(uintptr_t)a, z - a, MADV_DONTNEED);
     return true;
+}
+
+bool mem_free_block(CUdeviceptr p)
+{
+    pthread_rwlock_wrlock(&mem.lock);
+    const struct heap_block *b = heap_find(&mem.heap, p);
+    bool ok = b && b->used && b->internal && free_block_wrlocked(p);
+    pthread_rwlock_unlock(&mem.lock);
+    return ok;
 }
 
 void mem_exit(void)
@@ -206,12 +226,12 @@ bool mem_range_ok(CUdeviceptr p, size_t n)
     return ok;
 }
 
-/* True if p is the start of a live allocation. */
+/* True if p is the start of a live allocation the caller made. */
 static bool is_alloc_start(uint64_t p)
 {
     pthread_rwlock_rdlock(&mem.lock);
     const struct heap_block *b = heap_find(&mem.heap, p);
-    bool ok = b && b->used && b->start == p;
+    bool ok = b && b->used && b->start == p && !b->internal;
     pthread_rwlock_unlock(&mem.lock);
     return ok;
 }
@@ -233,6 +253,8 @@ CUresult cpudev_cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
     struct ctx *c;
     cpudev_lock();
     CUresult r = ctx_current_locked(&c);
+    if (r == CUDA_SUCCESS && c->sticky)
+        r = c->sticky; /* a faulted context allocates nothing, as on hardware */
     if (r == CUDA_SUCCESS)
         r = mem_alloc_locked(c, bytesize, dptr);
     cpudev_unlock();
@@ -258,6 +280,8 @@ CUresult cpudev_cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t Wid
     CUdeviceptr p = 0;
     cpudev_lock();
     CUresult r = ctx_current_locked(&c);
+    if (r == CUDA_SUCCESS && c->sticky)
+        r = c->sticky;
     if (r == CUDA_SUCCESS)
         r = mem_alloc_locked(c, bytes, &p);
     cpudev_unlock();
@@ -285,9 +309,14 @@ CUresult cpudev_cuMemFree_v2(CUdeviceptr dptr)
     if (r == CUDA_SUCCESS && !ws_add_device_locked(&ws))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS) {
+        uint64_t id = c->id; /* c may be destroyed while we wait */
         ws_wait_locked(&ws);
+        r = ctx_sticky_locked(c, id); /* a faulted context frees nothing, as on hardware */
+    }
+    if (r == CUDA_SUCCESS) {
         pthread_rwlock_wrlock(&mem.lock);
-        if (!free_block_wrlocked(dptr))
+        const struct heap_block *b = heap_find(&mem.heap, dptr);
+        if (!b || b->internal || !free_block_wrlocked(dptr))
             r = CUDA_ERROR_INVALID_VALUE; /* freed by another thread meanwhile */
         pthread_rwlock_unlock(&mem.lock);
     }

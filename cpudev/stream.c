@@ -17,6 +17,11 @@
  *
  * A destroyed stream's worker finishes its queue; the structure goes with
  * the last reference. Waits loop on cpudev.done, broadcast at completions.
+ *
+ * A kernel launch that fails makes its context sticky (struct ctx): the
+ * context's later launches are skipped (other operations still run, so
+ * waits end and host functions are called), and submitting work, querying
+ * or synchronising a stream of the context returns the error.
  */
 #include "internal.h"
 
@@ -46,6 +51,8 @@ static void op_free_locked(struct op *op)
     free(op->deps);
     if (op->kind == OP_RECORD)
         event_unref_locked(op->u.rec.ev);
+    if (op->kind == OP_LAUNCH)
+        free(op->u.launch);
     free(op);
 }
 
@@ -66,7 +73,7 @@ static void fill(char *dst, size_t n, unsigned es, uint32_t v)
 }
 
 /* Run the data part of an operation; cpudev.mu not held. */
-static void run(struct op *op)
+static CUresult run(struct op *op)
 {
     switch (op->kind) {
     case OP_COPY:
@@ -85,10 +92,13 @@ static void run(struct op *op)
     case OP_HOSTFN:
         op->u.host.fn(op->u.host.arg);
         break;
+    case OP_LAUNCH:
+        return launch_run(op->u.launch);
     case OP_RECORD:
     case OP_WAIT:
         break;
     }
+    return CUDA_SUCCESS;
 }
 
 static bool deps_met(const struct op *op)
@@ -127,9 +137,13 @@ static void *worker(void *arg)
         if (op->kind == OP_RECORD) {
             event_fire_locked(op->u.rec.ev, op->u.rec.gen);
         } else if (op->kind != OP_WAIT) {
+            /* The context's activation outlives the streams it owns. */
+            bool skip = op->kind == OP_LAUNCH && s->ctx->sticky;
             cpudev_unlock();
-            run(op);
+            CUresult r = skip ? CUDA_SUCCESS : run(op);
             cpudev_lock();
+            if (r != CUDA_SUCCESS && !s->ctx->sticky)
+                s->ctx->sticky = r;
         }
         s->head = op->next;
         if (!s->head)
@@ -227,6 +241,8 @@ static bool blocking(const struct stream *s) { return !s->legacy && !(s->flags &
 CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep *extra)
 {
     struct ctx *c = s->ctx;
+    if (c->sticky)
+        return c->sticky;
     int n = 0;
     if (s->legacy) {
         for (struct stream *t = c->streams; t; t = t->next)
@@ -382,8 +398,12 @@ CUresult cpudev_cuStreamSynchronize(CUstream hStream)
     r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS && !ws_add_locked(&ws, s, s->submitted))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS) {
+        struct ctx *c = s->ctx; /* may be destroyed while we wait */
+        uint64_t id = s->ctx_id;
         ws_wait_locked(&ws);
+        r = ctx_sticky_locked(c, id);
+    }
     ws_release_locked(&ws);
     cpudev_unlock();
     return r;
@@ -395,6 +415,8 @@ CUresult cpudev_cuStreamQuery(CUstream hStream)
     struct stream *s;
     cpudev_lock();
     CUresult r = stream_resolve_locked(hStream, &s);
+    if (r == CUDA_SUCCESS && s->ctx->sticky)
+        r = s->ctx->sticky;
     if (r == CUDA_SUCCESS && pending(s))
         r = CUDA_ERROR_NOT_READY;
     cpudev_unlock();

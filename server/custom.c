@@ -253,6 +253,10 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_cuMemcpyDtoHAsync_v2: return dtoh(c);
     case RGPU_ID_rgpu_memcpy2d: return memcpy2d(c);
     case RGPU_ID_cuLaunchHostFunc: return host_func(c);
+    case RGPU_ID_rgpu_module_load: return modules_load(c);
+    case RGPU_ID_rgpu_library_load: return modules_library_load(c);
+    case RGPU_ID_rgpu_func_name: return modules_func_name(c);
+    case RGPU_ID_rgpu_launch: return modules_launch(c);
     default: return CUDA_ERROR_NOT_SUPPORTED;
     }
 }

@@ -48,19 +48,39 @@ static CUresult check_event(struct srv_call *c, CUevent *h)
     return CUDA_ERROR_INVALID_HANDLE;
 }
 
+static CUresult check_typed(struct srv_call *c, const void *h, int type)
+{
+    if (!h || handles_has(&c->w->handles, type, h))
+        return CUDA_SUCCESS;
+    return CUDA_ERROR_INVALID_HANDLE;
+}
+static CUresult check_module(struct srv_call *c, CUmodule *h) { return check_typed(c, *h, HT_MODULE); }
+static CUresult check_func(struct srv_call *c, CUfunction *h) { return check_typed(c, *h, HT_FUNC); }
+static CUresult check_kernel(struct srv_call *c, CUkernel *h) { return check_typed(c, *h, HT_FUNC); }
+static CUresult check_library(struct srv_call *c, CUlibrary *h) { return check_typed(c, *h, HT_LIBRARY); }
 static CUresult check_none(struct srv_call *c, const void *p) { return CUDA_SUCCESS; }
 
 #define CHECK_ARG(x)                                                                               \
-    _Generic((x), CUcontext: check_ctx, CUstream: check_stream, CUevent: check_event, default: check_none)(c, &(x))
+    _Generic((x), CUcontext: check_ctx, CUstream: check_stream, CUevent: check_event,               \
+             CUmodule: check_module, CUfunction: check_func, CUkernel: check_kernel,                 \
+             CUlibrary: check_library, default: check_none)(c, &(x))
 
 /* ---- registration of created handles ---- */
 static CUcontext cur_ctx(struct srv_call *c) { return (CUcontext)(uintptr_t)c->hdr.ctx; }
 static void reg_ctx(struct srv_call *c, CUcontext *h) { handles_add(&c->w->handles, HT_CTX, *h, *h); }
 static void reg_stream(struct srv_call *c, CUstream *h) { handles_add(&c->w->handles, HT_STREAM, *h, cur_ctx(c)); }
 static void reg_event(struct srv_call *c, CUevent *h) { handles_add(&c->w->handles, HT_EVENT, *h, cur_ctx(c)); }
+/* Functions and kernels are owned by the context here; after_call re-files
+ * them under the module or library they came from. */
+static void reg_module(struct srv_call *c, CUmodule *h) { handles_add(&c->w->handles, HT_MODULE, *h, cur_ctx(c)); }
+static void reg_func(struct srv_call *c, CUfunction *h) { handles_add(&c->w->handles, HT_FUNC, *h, cur_ctx(c)); }
+static void reg_kernel(struct srv_call *c, CUkernel *h) { handles_add(&c->w->handles, HT_FUNC, *h, cur_ctx(c)); }
+/* Libraries do not belong to a context (CUDA 12 context-independent loading). */
+static void reg_library(struct srv_call *c, CUlibrary *h) { handles_add(&c->w->handles, HT_LIBRARY, *h, NULL); }
 static void reg_none(struct srv_call *c, const void *p) {}
 #define REG_OUT(x)                                                                                 \
-    _Generic((x), CUcontext: reg_ctx, CUstream: reg_stream, CUevent: reg_event, default: reg_none)(c, &(x))
+    _Generic((x), CUcontext: reg_ctx, CUstream: reg_stream, CUevent: reg_event, CUmodule: reg_module,  \
+             CUfunction: reg_func, CUkernel: reg_kernel, CUlibrary: reg_library, default: reg_none)(c, &(x))
 
 /* ---- per-direction pieces ---- */
 #define SRV_PRE_IN(T, x) if ((r = CHECK_ARG(a->x)) != CUDA_SUCCESS) return r;
@@ -71,6 +91,7 @@ static void reg_none(struct srv_call *c, const void *p) {}
 #define SRV_PRE_OUTBUF(T, x, len)                                                                  \
     a->x = dispatch_outbuf(c, a->x##_len);                                                         \
     if (a->x##_len && !a->x) return CUDA_ERROR_OUT_OF_MEMORY;
+#define SRV_PRE_INSTR(T, x)
 #define SRV_PRE_NONE(_)
 #define SRV_PRE(t) RGPU_DIR(SRV_PRE_, t)
 
@@ -80,15 +101,17 @@ static void reg_none(struct srv_call *c, const void *p) {}
 #define SRV_ARG_OPTOUT(T, x) (a->x##_want ? &a->x : NULL)
 #define SRV_ARG_INBUF(T, x, len) a->x
 #define SRV_ARG_OUTBUF(T, x, len) a->x
+#define SRV_ARG_INSTR(T, x) a->x
 #define SRV_ARG_NONE(_)
 #define SRV_ARG(t) RGPU_DIR(SRV_ARG_, t)
 
 #define SRV_POST_IN(T, x)
-#define SRV_POST_DEL(T, x) handles_del(&c->w->handles, (const void *)a->x);
+#define SRV_POST_DEL(T, x) handles_del_tree(&c->w->handles, (const void *)a->x);
 #define SRV_POST_OUT(T, x) REG_OUT(a->x);
 #define SRV_POST_OPTOUT(T, x)
 #define SRV_POST_INBUF(T, x, len)
 #define SRV_POST_OUTBUF(T, x, len)
+#define SRV_POST_INSTR(T, x)
 #define SRV_POST_NONE(_)
 #define SRV_POST(t) RGPU_DIR(SRV_POST_, t)
 
@@ -135,6 +158,46 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         break;
     }
     switch (id) {
+    case RGPU_ID_cuModuleGetFunction: {
+        struct rgpu_args_cuModuleGetFunction *a = args;
+        handles_add(hs, HT_FUNC, a->hfunc, (CUcontext)a->hmod);
+        break;
+    }
+    case RGPU_ID_cuLibraryGetKernel: {
+        struct rgpu_args_cuLibraryGetKernel *a = args;
+        handles_add(hs, HT_FUNC, a->pKernel, (CUcontext)a->library);
+        break;
+    }
+    case RGPU_ID_cuLibraryGetModule: {
+        struct rgpu_args_cuLibraryGetModule *a = args;
+        handles_add(hs, HT_MODULE, a->pMod, (CUcontext)a->library);
+        break;
+    }
+    case RGPU_ID_cuKernelGetFunction: {
+        struct rgpu_args_cuKernelGetFunction *a = args;
+        handles_add(hs, HT_FUNC, a->pFunc, (CUcontext)a->kernel);
+        break;
+    }
+    case RGPU_ID_cuModuleEnumerateFunctions: {
+        struct rgpu_args_cuModuleEnumerateFunctions *a = args;
+        for (unsigned i = 0; i < a->numFunctions; i++)
+            if (a->functions[i]) /* unused slots come back NULL */
+                handles_add(hs, HT_FUNC, a->functions[i], (CUcontext)a->mod);
+        break;
+    }
+    case RGPU_ID_cuLibraryEnumerateKernels: {
+        struct rgpu_args_cuLibraryEnumerateKernels *a = args;
+        for (unsigned i = 0; i < a->numKernels; i++)
+            if (a->kernels[i])
+                handles_add(hs, HT_FUNC, a->kernels[i], (CUcontext)a->lib);
+        break;
+    }
+    case RGPU_ID_cuModuleUnload:
+        modules_forget_image(((struct rgpu_args_cuModuleUnload *)args)->hmod);
+        break;
+    case RGPU_ID_cuLibraryUnload:
+        modules_forget_image(((struct rgpu_args_cuLibraryUnload *)args)->library);
+        break;
     case RGPU_ID_cuCtxDestroy_v2:
         handles_drop_owned(hs, ((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx, true);
         break;
@@ -185,3 +248,8 @@ CUresult dispatch_exec(struct srv_call *c)
 }
 
 CUresult dispatch_check_stream(struct srv_call *c, CUstream *s) { return check_stream(c, s); }
+CUresult dispatch_check_func(struct srv_call *c, CUfunction *f) { return check_func(c, f); }
+void dispatch_register(struct srv_call *c, int type, const void *h)
+{
+    handles_add(&c->w->handles, type, h, type == HT_LIBRARY ? NULL : cur_ctx(c));
+}

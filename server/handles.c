@@ -65,22 +65,71 @@ void handles_del(struct handles *hs, const void *h)
     pthread_mutex_unlock(&hs->lock);
 }
 
+/* Drop every entry owned by one of roots[0..n), then what those owned, and so
+ * on: a context owns modules, a module owns functions. */
 struct drop_arg {
-    uintptr_t ctx;
-    bool with_ctx;
+    uintptr_t *keys;
+    size_t n, cap;
+    size_t from, to; /* owners looked at in this pass: keys[from..to) */
+    bool oom;
 };
 
-static bool owned_by(const struct ptrset_entry *e, void *p)
+static bool owned_by_pass(const struct ptrset_entry *e, void *p)
 {
-    const struct drop_arg *a = p;
-    return (e->type != HT_CTX && e->owner == a->ctx) || (a->with_ctx && e->key == a->ctx);
+    struct drop_arg *a = p;
+    for (size_t i = a->from; i < a->to; i++) {
+        if (e->owner != a->keys[i] || (e->type == HT_CTX && e->key == e->owner))
+            continue;
+        if (a->n == a->cap) {
+            size_t cap = a->cap ? a->cap * 2 : 64;
+            uintptr_t *k = realloc(a->keys, cap * sizeof *k);
+            if (!k) {
+                a->oom = true;
+                return true; /* still drop it; its children may stay behind */
+            }
+            a->keys = k;
+            a->cap = cap;
+        }
+        a->keys[a->n++] = e->key;
+        return true;
+    }
+    return false;
+}
+
+static void drop_tree_locked(struct handles *hs, uintptr_t root)
+{
+    struct drop_arg a = {.keys = malloc(64 * sizeof(uintptr_t)), .cap = 64};
+    if (!a.keys) {
+        rgpu_err("out of memory while forgetting the handles of %#lx", (unsigned long)root);
+        return;
+    }
+    a.keys[0] = root;
+    a.n = 1;
+    a.to = 1;
+    while (a.from < a.to) {
+        ptrset_filter(&hs->set, owned_by_pass, &a);
+        a.from = a.to;
+        a.to = a.n;
+    }
+    if (a.oom)
+        rgpu_err("out of memory while forgetting handles; some stale handles stay known");
+    free(a.keys);
 }
 
 void handles_drop_owned(struct handles *hs, CUcontext ctx, bool with_ctx)
 {
-    struct drop_arg a = {(uintptr_t)ctx, with_ctx};
     pthread_mutex_lock(&hs->lock);
-    ptrset_filter(&hs->set, owned_by, &a);
+    drop_tree_locked(hs, (uintptr_t)ctx);
+    if (with_ctx)
+        ptrset_del(&hs->set, (uintptr_t)ctx);
+    pthread_mutex_unlock(&hs->lock);
+}
+
+void handles_del_tree(struct handles *hs, const void *h)
+{
+    pthread_mutex_lock(&hs->lock);
+    drop_tree_locked(hs, (uintptr_t)h);
+    ptrset_del(&hs->set, (uintptr_t)h);
     pthread_mutex_unlock(&hs->lock);
 }
 

@@ -18,7 +18,8 @@
 #include "cuda_api.h"
 #include "ptrset.h"
 
-enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT };
+/* CUkernel and CUfunction handles are interchangeable: both are HT_FUNC. */
+enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_LIBRARY };
 
 struct handles {
     pthread_mutex_t lock;
@@ -33,7 +34,10 @@ void handles_init(struct handles *hs);
 bool handles_has(struct handles *hs, int type, const void *h);
 void handles_add(struct handles *hs, int type, const void *h, CUcontext owner);
 void handles_del(struct handles *hs, const void *h);
-/* Forget every handle owned by ctx (and ctx itself when with_ctx). */
+/* Forget h and everything it owns (a module and its functions). */
+void handles_del_tree(struct handles *hs, const void *h);
+/* Forget every handle owned by ctx, and what those own in turn (a module's
+ * functions), and ctx itself when with_ctx. */
 void handles_drop_owned(struct handles *hs, CUcontext ctx, bool with_ctx);
 /* The per-thread default stream of (tid, ctx), or NULL if none yet. */
 void handles_add_per_thread(struct handles *hs, CUstream s, uint32_t tid, CUcontext owner);

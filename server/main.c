@@ -23,6 +23,7 @@
 
 #include "backend.h"
 #include "cpudev.h"
+#include "imagecache.h"
 #include "log.h"
 #include "net.h"
 #include "worker.h"
@@ -86,6 +87,7 @@ static void usage(FILE *f)
             "  --cpu-name NAME    CPU device name\n"
             "  --cpu-cc X.Y       CPU device compute capability (default 12.0)\n"
             "  --cpu-sms N        CPU device multiprocessor count (default: host cores)\n"
+            "  --image-cache SIZE module images kept for all clients (default 1G)\n"
             "  --help             this text\n\n"
             "Environment: RGPU_NVIDIA_LIB names the NVIDIA driver to load (default libcuda.so.1).\n",
             RGPU_DEFAULT_SERVER);
@@ -156,7 +158,9 @@ int main(int argc, char **argv)
         {"listen", required_argument, 0, 'l'}, {"backend", required_argument, 0, 'b'},
         {"log-level", required_argument, 0, 'v'}, {"cpu-mem", required_argument, 0, 'm'},
         {"cpu-name", required_argument, 0, 'n'}, {"cpu-cc", required_argument, 0, 'c'},
-        {"cpu-sms", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"cpu-sms", required_argument, 0, 's'}, {"image-cache", required_argument, 0, 'i'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    uint64_t image_cache = 1ull << 30;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -189,6 +193,12 @@ int main(int argc, char **argv)
             }
             break;
         case 's': cfg.sm_count = atoi(optarg); break;
+        case 'i':
+            if (!(image_cache = parse_size(optarg))) {
+                fprintf(stderr, "rgpud: bad size '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -243,6 +253,9 @@ int main(int argc, char **argv)
         }
         rgpu_log(RGPU_LOG_INFO, "listening on %s (backend %s)", listen_addrs[i], use_nvidia ? "nvidia" : "cpu");
     }
+
+    if (!imagecache_init(image_cache, err, sizeof err))
+        rgpu_warn("%s; every client will send its module images", err);
 
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGTERM, &sa, NULL);
@@ -317,5 +330,6 @@ int main(int argc, char **argv)
     }
     while (wait(NULL) > 0)
         ;
+    imagecache_cleanup();
     return 0;
 }

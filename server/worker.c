@@ -123,6 +123,21 @@ static void trace_call(const struct srv_call *c, CUresult r)
     free(buf);
 }
 
+/* The context a request ends (destroy, reset, last release), or 0. */
+static uint64_t ends_context(const struct srv_call *c)
+{
+    switch ((enum rgpu_call_id)c->hdr.call) {
+    case RGPU_ID_cuCtxDestroy_v2:
+        return (uint64_t)(uintptr_t)((struct rgpu_args_cuCtxDestroy_v2 *)c->args)->ctx;
+    case RGPU_ID_cuDevicePrimaryCtxReset_v2: {
+        int dev = ((struct rgpu_args_cuDevicePrimaryCtxReset_v2 *)c->args)->dev;
+        return dev >= 0 && dev < 16 ? (uint64_t)(uintptr_t)c->w->handles.primary[dev] : 0;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* Execute a decoded request and answer it; frees c. */
 static void execute(struct srv_call *c)
 {
@@ -137,8 +152,11 @@ static void execute(struct srv_call *c)
         if (r != CUDA_SUCCESS)
             latch(w, c->hdr.ctx, r);
     } else {
-        /* Synchronising calls deliver what earlier no-reply calls latched. */
-        if (d->blocks && r == CUDA_SUCCESS)
+        /* Synchronising calls deliver what earlier no-reply calls latched;
+         * calls that end a context discard what it latched. */
+        if (ends_context(c))
+            take_latched(w, ends_context(c));
+        else if (d->blocks && r == CUDA_SUCCESS)
             r = take_latched(w, c->hdr.ctx);
         struct rgpu_hdr h = {.type = RGPU_MSG_REPLY, .call = c->hdr.call, .seq = c->hdr.seq, .result = r};
         struct rgpu_wbuf wb;

@@ -59,8 +59,14 @@ void worker_ctx_changed(void);
 CUresult dispatch_exec(struct srv_call *c);
 void *dispatch_outbuf(struct srv_call *c, uint64_t len);
 
-/* Hand-written handlers of X_ASYNC and W_ASYNC rows (custom.c). */
+/* Hand-written handlers of X_ASYNC and W_ rows (custom.c, modules.c). */
 CUresult custom_exec(struct srv_call *c);
+CUresult modules_load(struct srv_call *c);
+CUresult modules_library_load(struct srv_call *c);
+CUresult modules_func_name(struct srv_call *c);
+CUresult modules_launch(struct srv_call *c);
+/* A module or library was unloaded: free the image kept for it. */
+void modules_forget_image(const void *handle);
 
 /* Run fn(arg) on a pool thread (blocking backend calls). */
 void waiters_submit(void (*fn)(void *), void *arg);
@@ -69,6 +75,8 @@ void waiters_submit(void (*fn)(void *), void *arg);
 
 /* Stream argument validation shared by generated and custom handlers. */
 CUresult dispatch_check_stream(struct srv_call *c, CUstream *s);
+CUresult dispatch_check_func(struct srv_call *c, CUfunction *f);
+void dispatch_register(struct srv_call *c, int type, const void *h);
 void custom_callback_done(struct worker *w, uint64_t id);
 void custom_connection_lost(struct worker *w);
 #endif

@@ -24,6 +24,7 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= RGPU_NATTR, "RGPU_NATTR must cover eve
 #define RGPU_ER_OPTOUT(T, x) rgpu_wbuf_put_u8(w, a->x##_want);
 #define RGPU_ER_INBUF(T, x, len) a->x##_len = (uint64_t)(len); rgpu_wbuf_put_u64(w, a->x##_len); rgpu_wbuf_bulk(w, a->x, a->x##_len);
 #define RGPU_ER_OUTBUF(T, x, len) a->x##_len = (uint64_t)(len); rgpu_wbuf_put_u64(w, a->x##_len);
+#define RGPU_ER_INSTR(T, x) a->x##_len = a->x ? strlen(a->x) + 1 : 0; rgpu_wbuf_put_u64(w, a->x##_len); rgpu_wbuf_bulk(w, a->x, a->x##_len);
 #define RGPU_ER_NONE(_)
 #define RGPU_ER(t) RGPU_DIR(RGPU_ER_, t)
 
@@ -34,6 +35,11 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= RGPU_NATTR, "RGPU_NATTR must cover eve
 #define RGPU_DR_OPTOUT(T, x) rgpu_rbuf_get_u8(r, &a->x##_want); if (a->x##_want > 1) return false;
 #define RGPU_DR_INBUF(T, x, len) rgpu_rbuf_get_u64(r, &a->x##_len); a->x = (T)rgpu_rbuf_take_bulk(r, a->x##_len);
 #define RGPU_DR_OUTBUF(T, x, len) rgpu_rbuf_get_u64(r, &a->x##_len); if (a->x##_len > RGPU_MAX_BULK_LEN) return false;
+#define RGPU_DR_INSTR(T, x)                                                                        \
+    rgpu_rbuf_get_u64(r, &a->x##_len);                                                             \
+    if (a->x##_len > RGPU_MAX_STRING) return false;                                                \
+    a->x = a->x##_len ? (T)rgpu_rbuf_take_bulk(r, a->x##_len) : NULL;                              \
+    if (a->x##_len && (!a->x || a->x[a->x##_len - 1] != 0)) return false;
 #define RGPU_DR_NONE(_)
 #define RGPU_DR(t) RGPU_DIR(RGPU_DR_, t)
 /* second pass, all arguments known: lengths must match their expressions */
@@ -43,6 +49,7 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= RGPU_NATTR, "RGPU_NATTR must cover eve
 #define RGPU_DL_OPTOUT(T, x)
 #define RGPU_DL_INBUF(T, x, len) if (a->x##_len != (uint64_t)(len)) return false;
 #define RGPU_DL_OUTBUF(T, x, len) if (a->x##_len != (uint64_t)(len)) return false;
+#define RGPU_DL_INSTR(T, x)
 #define RGPU_DL_NONE(_)
 #define RGPU_DL(t) RGPU_DIR(RGPU_DL_, t)
 
@@ -53,6 +60,7 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= RGPU_NATTR, "RGPU_NATTR must cover eve
 #define RGPU_EP_OPTOUT(T, x) if (a->x##_want) rgpu_wbuf_put(w, &a->x, sizeof(T));
 #define RGPU_EP_INBUF(T, x, len)
 #define RGPU_EP_OUTBUF(T, x, len) rgpu_wbuf_bulk(w, a->x, a->x##_len);
+#define RGPU_EP_INSTR(T, x)
 #define RGPU_EP_NONE(_)
 #define RGPU_EP(t) RGPU_DIR(RGPU_EP_, t)
 
@@ -63,6 +71,7 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= RGPU_NATTR, "RGPU_NATTR must cover eve
 #define RGPU_DP_OPTOUT(T, x) if (a->x##_want) rgpu_rbuf_get(r, &a->x, sizeof(T));
 #define RGPU_DP_INBUF(T, x, len)
 #define RGPU_DP_OUTBUF(T, x, len)
+#define RGPU_DP_INSTR(T, x)
 #define RGPU_DP_NONE(_)
 #define RGPU_DP(t) RGPU_DIR(RGPU_DP_, t)
 
@@ -73,6 +82,7 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= RGPU_NATTR, "RGPU_NATTR must cover eve
 #define RGPU_RD_OPTOUT(T, x)
 #define RGPU_RD_INBUF(T, x, len)
 #define RGPU_RD_OUTBUF(T, x, len) if (n < max && a->x##_len) { iov[n].iov_base = (void *)a->x; iov[n].iov_len = a->x##_len; n++; }
+#define RGPU_RD_INSTR(T, x)
 #define RGPU_RD_NONE(_)
 #define RGPU_RD(t) RGPU_DIR(RGPU_RD_, t)
 
@@ -95,6 +105,7 @@ static void trace_val(FILE *f, const char *name, const void *p, size_t n, int *f
 #define RGPU_T_OPTOUT(T, x) if (outs && a->x##_want) trace_val(f, #x, &a->x, sizeof(T), &first);
 #define RGPU_T_INBUF(T, x, len) if (!outs) { fprintf(f, "%s" #x "=[%llu bytes]", first ? "" : ", ", (unsigned long long)a->x##_len); first = 0; }
 #define RGPU_T_OUTBUF(T, x, len) if (outs) { fprintf(f, "%s" #x "=[%llu bytes]", first ? "" : ", ", (unsigned long long)a->x##_len); first = 0; }
+#define RGPU_T_INSTR(T, x) if (!outs) { fprintf(f, "%s" #x "=\"%.64s\"", first ? "" : ", ", a->x ? a->x : "(null)"); first = 0; }
 #define RGPU_T_NONE(_)
 #define RGPU_T(t) RGPU_DIR(RGPU_T_, t)
 

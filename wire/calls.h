@@ -12,6 +12,7 @@
 #include "cuda_api.h"
 #include "codec.h"
 #include "pp.h"
+#include "proto.h"
 
 #include <stdio.h>
 
@@ -24,6 +25,7 @@
 #define RGPU_K_REMOTE_C_BLOCK 1
 #define RGPU_K_REMOTE_C_ASYNC 1
 #define RGPU_K_REMOTE_X_ASYNC 1
+#define RGPU_K_REMOTE_W_SYNC 1
 #define RGPU_K_REMOTE_W_ASYNC 1
 
 #define RGPU_K_REPLY_LOCAL 0
@@ -34,6 +36,7 @@
 #define RGPU_K_REPLY_C_BLOCK 1
 #define RGPU_K_REPLY_C_ASYNC 0
 #define RGPU_K_REPLY_X_ASYNC 0
+#define RGPU_K_REPLY_W_SYNC 1
 #define RGPU_K_REPLY_W_ASYNC 0
 
 #define RGPU_K_BLOCKS_LOCAL 0
@@ -44,6 +47,7 @@
 #define RGPU_K_BLOCKS_C_BLOCK 1
 #define RGPU_K_BLOCKS_C_ASYNC 0
 #define RGPU_K_BLOCKS_X_ASYNC 0
+#define RGPU_K_BLOCKS_W_SYNC 0
 #define RGPU_K_BLOCKS_W_ASYNC 0
 
 /* client stub generated from the row? */
@@ -55,6 +59,7 @@
 #define RGPU_K_CSTUB_C_BLOCK 0
 #define RGPU_K_CSTUB_C_ASYNC 0
 #define RGPU_K_CSTUB_X_ASYNC 0
+#define RGPU_K_CSTUB_W_SYNC 0
 #define RGPU_K_CSTUB_W_ASYNC 0
 
 /* server dispatch generated from the row? (X_ and W_ rows have handlers in server/custom.c) */
@@ -66,6 +71,7 @@
 #define RGPU_K_SGEN_C_BLOCK 1
 #define RGPU_K_SGEN_C_ASYNC 1
 #define RGPU_K_SGEN_X_ASYNC 0
+#define RGPU_K_SGEN_W_SYNC 0
 #define RGPU_K_SGEN_W_ASYNC 0
 
 /* a driver function of this name exists (backend table entry)? */
@@ -77,6 +83,7 @@
 #define RGPU_K_DRIVER_C_BLOCK 1
 #define RGPU_K_DRIVER_C_ASYNC 1
 #define RGPU_K_DRIVER_X_ASYNC 1
+#define RGPU_K_DRIVER_W_SYNC 0
 #define RGPU_K_DRIVER_W_ASYNC 0
 
 #define RGPU_K(prop, kind) RGPU_CAT(RGPU_K_##prop##_, kind)
@@ -91,6 +98,7 @@
 #define RGPU_P_OUT(T, x) T *x
 #define RGPU_P_OPTOUT(T, x) T *x
 #define RGPU_P_INBUF(T, x, len) T x
+#define RGPU_P_INSTR(T, x) T x
 #define RGPU_P_OUTBUF(T, x, len) T x
 #define RGPU_P_NONE(_) void
 #define RGPU_PARAM(t) RGPU_DIR(RGPU_P_, t)
@@ -102,6 +110,7 @@
 #define RGPU_S_OUT(T, x) T x;
 #define RGPU_S_OPTOUT(T, x) T x; uint8_t x##_want;
 #define RGPU_S_INBUF(T, x, len) T x; uint64_t x##_len;
+#define RGPU_S_INSTR(T, x) T x; uint64_t x##_len;
 #define RGPU_S_OUTBUF(T, x, len) T x; uint64_t x##_len;
 #define RGPU_S_NONE(_)
 #define RGPU_FIELD(t) RGPU_DIR(RGPU_S_, t)
@@ -137,6 +146,8 @@ extern const struct rgpu_call_desc rgpu_calls[RGPU_NCALLS];
 
 /* Length helpers used by length expressions in calls.def. */
 size_t rgpu_pointer_attribute_size(CUpointer_attribute attr);
+/* Longest string argument (INSTR), NUL included. */
+#define RGPU_MAX_STRING 4096
 uint64_t rgpu_memcpy2d_inbuf_len(const CUDA_MEMCPY2D *c);
 
 #endif

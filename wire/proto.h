@@ -83,6 +83,19 @@ struct rgpu_dev_info {
     int32_t attr_err[RGPU_NATTR]; /* CUresult the backend gave for attribute i */
 };
 
+/* An image (fatbin, cubin or PTX) named by its content: XXH3-128 of its bytes. */
+struct rgpu_image_ref {
+    uint64_t hash[2];
+    uint64_t size;
+};
+
+/* A launch configuration on the wire. */
+struct rgpu_launch_cfg {
+    uint32_t grid[3], block[3];
+    uint32_t shared_bytes;
+    uint32_t reserved;
+};
+
 /* CALLBACK arguments (server -> client) and CALLBACK_DONE (client -> server) */
 struct rgpu_callback {
     uint64_t id;        /* server's token, echoed in CALLBACK_DONE */

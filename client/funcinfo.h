@@ -1,0 +1,28 @@
+/*
+ * funcinfo.h — what the client caches about each function (or kernel):
+ * name, parameter layout, launch limits. Fetched from the server once per
+ * function; launches then validate and pack locally without a round trip.
+ */
+#ifndef RGPU_CLIENT_FUNCINFO_H
+#define RGPU_CLIENT_FUNCINFO_H
+
+#include "client.h"
+
+struct rgpu_func_info {
+    char *name;
+    int nparams;
+    size_t *param_offset, *param_size;
+    size_t param_bytes;      /* end of the last parameter */
+    int max_threads;         /* CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK */
+    int max_dynamic_shared;  /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
+};
+
+/* The cached info of f, fetching it first if need be. The pointer stays valid
+ * for the life of the process. */
+CUresult rgpu_func_info(CUfunction f, struct rgpu_func_info **out);
+/* Forget f (its attributes changed), or every function (modules unloaded,
+ * contexts destroyed: addresses may be reused). */
+void rgpu_func_info_forget(CUfunction f);
+void rgpu_func_info_flush(void);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * launch.c — kernel launches and the calls that change what a launch may do.
+ *
+ * A launch is checked here against the device's and the function's limits,
+ * so that an invalid configuration fails at call time as with the driver;
+ * its parameters are packed in the function's layout and sent without
+ * waiting for a reply. Errors that only the device can see (a bad address
+ * inside the kernel) come back at the next synchronisation.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "context.h"
+#include "funcinfo.h"
+#include "handles.h"
+
+static int dev_attr(CUdevice dev, CUdevice_attribute a)
+{
+    const struct rgpu_dev_info *d = rgpu_conn_device(dev);
+    return d && !d->attr_err[a] ? d->attr[a] : 0;
+}
+
+static CUresult check_config(const struct rgpu_func_info *fi, const unsigned g[3], const unsigned b[3],
+                             unsigned shmem)
+{
+    CUdevice dev;
+    CUcontext ctx = rgpu_ctx_current();
+    if (!ctx || !rgpu_ctx_device(ctx, &dev))
+        return CUDA_ERROR_INVALID_CONTEXT;
+    static const CUdevice_attribute gmax[3] = {CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y,
+                                               CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z};
+    static const CUdevice_attribute bmax[3] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y,
+                                               CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z};
+    for (int i = 0; i < 3; i++) {
+        if (g[i] == 0 || b[i] == 0 || g[i] > (unsigned)dev_attr(dev, gmax[i]) || b[i] > (unsigned)dev_attr(dev, bmax[i]))
+            return CUDA_ERROR_INVALID_VALUE;
+    }
+    uint64_t threads = (uint64_t)b[0] * b[1] * b[2];
+    if (threads > (uint64_t)dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (fi->max_threads > 0 && threads > (uint64_t)fi->max_threads)
+        return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    if (shmem > (unsigned)fi->max_dynamic_shared)
+        return CUDA_ERROR_INVALID_VALUE;
+    return CUDA_SUCCESS;
+}
+
+/* The packed parameter buffer: from `extra` as given, or gathered from
+ * kernelParams in the function's layout (*owned to free). */
+static CUresult pack_params(const struct rgpu_func_info *fi, void **kernelParams, void **extra, const void **buf,
+                            size_t *len, void **owned)
+{
+    *owned = NULL;
+    if (kernelParams && extra)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (extra) {
+        const void *p = NULL;
+        size_t n = 0;
+        bool have_p = false, have_n = false;
+        for (int i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+            if (i > 64)
+                return CUDA_ERROR_INVALID_VALUE;
+            if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) {
+                p = extra[i + 1];
+                have_p = true;
+            } else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) {
+                if (!extra[i + 1])
+                    return CUDA_ERROR_INVALID_VALUE;
+                n = *(size_t *)extra[i + 1];
+                have_n = true;
+            } else {
+                return CUDA_ERROR_INVALID_VALUE;
+            }
+        }
+        if (!have_p || !have_n || (n && !p) || n < fi->param_bytes)
+            return CUDA_ERROR_INVALID_VALUE;
+        *buf = p;
+        *len = n;
+        return CUDA_SUCCESS;
+    }
+    if (fi->nparams == 0) {
+        *buf = NULL;
+        *len = 0;
+        return CUDA_SUCCESS;
+    }
+    if (!kernelParams)
+        return CUDA_ERROR_INVALID_VALUE;
+    char *b = calloc(1, fi->param_bytes);
+    if (!b)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    for (int i = 0; i < fi->nparams; i++) {
+        if (!kernelParams[i]) {
+            free(b);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        memcpy(b + fi->param_offset[i], kernelParams[i], fi->param_size[i]);
+    }
+    *buf = b;
+    *len = fi->param_bytes;
+    *owned = b;
+    return CUDA_SUCCESS;
+}
+
+static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                       unsigned shmem, CUstream s, void **kernelParams, void **extra)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!f)
+        return CUDA_ERROR_INVALID_HANDLE;
+    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
+        return r;
+    struct rgpu_func_info *fi;
+    if ((r = rgpu_func_info(f, &fi)) != CUDA_SUCCESS)
+        return r;
+    const unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
+    if ((r = check_config(fi, g, b, shmem)) != CUDA_SUCCESS)
+        return r;
+    const void *params;
+    size_t len;
+    void *owned;
+    if ((r = pack_params(fi, kernelParams, extra, &params, &len, &owned)) != CUDA_SUCCESS)
+        return r;
+    struct rgpu_args_rgpu_launch a = {.f = f, .cfg = {{gx, gy, gz}, {bx, by, bz}, shmem, 0}, .hStream = s,
+                                      .params = params, .params_len = len};
+    r = rgpu_remote(RGPU_ID_rgpu_launch, &a);
+    free(owned);
+    return r;
+}
+
+RGPU_API CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
+                                 unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
+                                 unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra)
+{
+    return launch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+                  kernelParams, extra);
+}
+
+RGPU_API CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                      unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+                                      unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+                                      void **kernelParams, void **extra)
+{
+    return launch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes,
+                  hStream ? hStream : CU_STREAM_PER_THREAD, kernelParams, extra);
+}
+
+/* ---- calls that change launch limits or invalidate functions ---- */
+RGPU_API CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuFuncSetAttribute a = {.hfunc = hfunc, .attrib = attrib, .value = value};
+    r = rgpu_remote(RGPU_ID_cuFuncSetAttribute, &a);
+    if (r == CUDA_SUCCESS)
+        rgpu_func_info_forget(hfunc);
+    return r;
+}
+
+RGPU_API CUresult cuKernelSetAttribute(CUfunction_attribute attrib, int val, CUkernel kernel, CUdevice dev)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuKernelSetAttribute a = {.attrib = attrib, .val = val, .kernel = kernel, .dev = dev};
+    r = rgpu_remote(RGPU_ID_cuKernelSetAttribute, &a);
+    if (r == CUDA_SUCCESS)
+        rgpu_func_info_forget((CUfunction)kernel);
+    return r;
+}
+
+RGPU_API CUresult cuModuleUnload(CUmodule hmod)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuModuleUnload a = {.hmod = hmod};
+    r = rgpu_remote(RGPU_ID_cuModuleUnload, &a);
+    if (r == CUDA_SUCCESS)
+        rgpu_func_info_flush();
+    return r;
+}
+
+RGPU_API CUresult cuLibraryUnload(CUlibrary library)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuLibraryUnload a = {.library = library};
+    r = rgpu_remote(RGPU_ID_cuLibraryUnload, &a);
+    if (r == CUDA_SUCCESS)
+        rgpu_func_info_flush();
+    return r;
+}

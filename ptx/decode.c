@@ -1,0 +1,806 @@
+/*
+ * decode.c — one PTX instruction (opcode with modifiers, parsed operands) to
+ * one or more fixed-size `struct ins` (internal.h).
+ *
+ * The opcode is split at '.'; the base name is looked up in ops.def and the
+ * modifiers are classified once (types in order, state space, rounding,
+ * vector width, flags). Modifiers that only tune caching or memory ordering
+ * on a GPU (.nc, .L2::128B, .relaxed.gpu, .volatile, ...) are accepted and
+ * dropped: on the CPU every access is coherent and in program order per
+ * thread, and atomics are sequentially consistent. Anything else the decoder
+ * does not understand is an error naming the modifier, never ignored.
+ *
+ * Operands become references (internal.h): a register slot, a pool constant
+ * converted to the operand's type, or an address (base register, symbol kind,
+ * displacement). A special register or symbol used where a value is expected
+ * is first moved into a fresh scratch register by an extra instruction, so
+ * the executor only ever reads registers and constants.
+ */
+#include "parse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct { const char *name; int fam; } optab[] = {
+#define PTX_OP(name, e, fam) {name, FAM_##fam},
+#include "ops.def"
+#undef PTX_OP
+};
+
+const char *ptx_op_name(int op)
+{
+    if (op >= 0 && op < OP__COUNT) return optab[op].name;
+    switch (op) {
+    case OP_MOV_SREG: return "mov(sreg)";
+    case OP_MOV_ADDR: return "mov(addr)";
+    case OP_MOV_PACK: return "mov(pack)";
+    case OP_MOV_UNPACK: return "mov(unpack)";
+    case OP_VPRINTF: return "vprintf";
+    }
+    return "?";
+}
+
+const uint8_t ptx_type_size[T__COUNT] = {
+    [T_B8] = 1, [T_B16] = 2, [T_B32] = 4, [T_B64] = 8, [T_B128] = 16,
+    [T_U8] = 1, [T_U16] = 2, [T_U32] = 4, [T_U64] = 8,
+    [T_S8] = 1, [T_S16] = 2, [T_S32] = 4, [T_S64] = 8,
+    [T_F16] = 2, [T_F16X2] = 4, [T_BF16] = 2, [T_BF16X2] = 4, [T_F32] = 4, [T_F64] = 8,
+    [T_PRED] = 1, [T_TF32] = 4, [T_E4M3X2] = 2, [T_E5M2X2] = 2,
+};
+
+void parse_add_labelfix(struct pctx *p, int ins, const char *name, int len, int line);
+
+/* ---- modifiers ---- */
+struct mods {
+    int t[4], nt;
+    int space;        /* -1: none */
+    int rnd;
+    uint16_t fl;
+    int vec;
+    bool to;          /* cvta.to */
+    const char *w[16]; int wl[16]; int nw; /* op-specific words, not yet consumed */
+    int line;
+};
+
+static bool weq(const char *s, int n, const char *lit) { return (int)strlen(lit) == n && memcmp(s, lit, (size_t)n) == 0; }
+
+static void split_mods(struct pctx *p, const char *s, int n, struct mods *md)
+{
+    memset(md, 0, sizeof *md);
+    md->space = -1;
+    md->vec = 1;
+    int i = 0;
+    while (i < n) {
+        int j = i;
+        while (j < n && s[j] != '.') j++;
+        const char *w = s + i;
+        int wl = j - i;
+        i = j + 1;
+        if (wl == 0) perr(p, md->line, "empty modifier in '%.*s'", n, s);
+        int t = parse_type_name(w, wl);
+        if (t != T_NONE) {
+            if (md->nt == 4) perr(p, md->line, "too many types in '%.*s'", n, s);
+            md->t[md->nt++] = t;
+            continue;
+        }
+#define W(lit) weq(w, wl, lit)
+        if (W("global")) md->space = SP_GLOBAL;
+        else if (W("shared") || W("shared::cta")) md->space = SP_SHARED;
+        else if (W("local")) md->space = SP_LOCAL;
+        else if (W("param") || W("param::entry") || W("param::func")) md->space = SP_PARAM;
+        else if (W("const")) md->space = SP_CONST;
+        else if (W("rn")) md->rnd = RND_RN;
+        else if (W("rz")) md->rnd = RND_RZ;
+        else if (W("rm")) md->rnd = RND_RM;
+        else if (W("rp")) md->rnd = RND_RP;
+        else if (W("rna")) md->rnd = RND_RNA;
+        else if (W("rni")) md->rnd = RND_RNI;
+        else if (W("rzi")) md->rnd = RND_RZI;
+        else if (W("rmi")) md->rnd = RND_RMI;
+        else if (W("rpi")) md->rnd = RND_RPI;
+        else if (W("rs")) md->rnd = RND_RS;
+        else if (W("v2")) md->vec = 2;
+        else if (W("v4")) md->vec = 4;
+        else if (W("v8")) md->vec = 8;
+        else if (W("ftz")) md->fl |= F_FTZ;
+        else if (W("sat") || W("satfinite")) md->fl |= F_SAT;
+        else if (W("approx")) md->fl |= F_APPROX;
+        else if (W("full")) md->fl |= F_FULL;
+        else if (W("wide")) md->fl |= F_WIDE;
+        else if (W("uni")) md->fl |= F_UNI;
+        else if (W("cc")) md->fl |= F_CC;
+        else if (W("NaN")) md->fl |= F_NAN;
+        else if (W("xorsign")) md->fl |= F_XORSIGN;
+        else if (W("shiftamt")) md->fl |= F_SHIFTAMT;
+        else if (W("clamp")) md->fl |= F_CLAMP;
+        else if (W("wrap")) { }
+        else if (W("sync")) md->fl |= F_SYNC;
+        else if (W("relu")) md->fl |= F_RELU;
+        else if (W("to")) md->to = true;
+        else if (W("aligned") || W("volatile") || W("relaxed") || W("acquire") || W("release") ||
+                 W("acq_rel") || W("weak") || W("mmio") || W("sc") || W("cta") || W("gpu") ||
+                 W("sys") || W("nc") || W("ca") || W("cg") || W("cs") || W("lu") || W("cv") ||
+                 W("wb") || W("wt") || W("noftz") || W("unified") ||
+                 (wl > 4 && (memcmp(w, "L1::", 4) == 0 || memcmp(w, "L2::", 4) == 0)) ||
+                 (wl > 7 && memcmp(w, "level::", 7) == 0)) { }
+        else {
+            if (md->nw == 16) perr(p, md->line, "too many modifiers in '%.*s'", n, s);
+            md->w[md->nw] = w;
+            md->wl[md->nw++] = wl;
+        }
+#undef W
+    }
+}
+
+/* take an op-specific word if present */
+static bool take(struct mods *md, const char *lit)
+{
+    for (int i = 0; i < md->nw; i++)
+        if (weq(md->w[i], md->wl[i], lit)) {
+            md->w[i] = md->w[md->nw - 1];
+            md->wl[i] = md->wl[md->nw - 1];
+            md->nw--;
+            return true;
+        }
+    return false;
+}
+static void no_leftovers(struct pctx *p, struct mods *md, const char *opc, int olen)
+{
+    if (md->nw) perr(p, md->line, "unsupported modifier '.%.*s' in '%.*s'", md->wl[0], md->w[0], olen, opc);
+}
+static int cmp_word(struct mods *md)
+{
+    static const char *names[] = {"eq", "ne", "lt", "le", "gt", "ge", "lo", "ls", "hi", "hs", "equ", "neu",
+                                  "ltu", "leu", "gtu", "geu", "num", "nan"};
+    for (int k = 0; k < 18; k++)
+        if (take(md, names[k])) return k + 1;
+    return 0;
+}
+static int aop_word(struct mods *md)
+{
+    static const char *names[] = {"add", "min", "max", "inc", "dec", "and", "or", "xor", "exch", "cas", "popc"};
+    for (int k = 0; k < 11; k++)
+        if (take(md, names[k])) return k + 1;
+    return 0;
+}
+
+/* ---- operands ---- */
+static const struct { const char *n; int sr; int comp; } sregs[] = {
+    {"%tid.x", SR_TID, 0}, {"%tid.y", SR_TID, 1}, {"%tid.z", SR_TID, 2},
+    {"%ntid.x", SR_NTID, 0}, {"%ntid.y", SR_NTID, 1}, {"%ntid.z", SR_NTID, 2},
+    {"%ctaid.x", SR_CTAID, 0}, {"%ctaid.y", SR_CTAID, 1}, {"%ctaid.z", SR_CTAID, 2},
+    {"%nctaid.x", SR_NCTAID, 0}, {"%nctaid.y", SR_NCTAID, 1}, {"%nctaid.z", SR_NCTAID, 2},
+    {"%laneid", SR_LANEID, 0}, {"%warpid", SR_WARPID, 0}, {"%nwarpid", SR_NWARPID, 0},
+    {"%smid", SR_SMID, 0}, {"%nsmid", SR_NSMID, 0}, {"%gridid", SR_GRIDID, 0},
+    {"%clock", SR_CLOCK, 0}, {"%clock64", SR_CLOCK64, 0}, {"%clock_hi", SR_CLOCK_HI, 0},
+    {"%globaltimer", SR_GLOBALTIMER, 0}, {"%globaltimer_lo", SR_GLOBALTIMER_LO, 0},
+    {"%globaltimer_hi", SR_GLOBALTIMER_HI, 0},
+    {"%lanemask_eq", SR_LANEMASK_EQ, 0}, {"%lanemask_lt", SR_LANEMASK_LT, 0},
+    {"%lanemask_le", SR_LANEMASK_LE, 0}, {"%lanemask_gt", SR_LANEMASK_GT, 0},
+    {"%lanemask_ge", SR_LANEMASK_GE, 0}, {"%dynamic_smem_size", SR_DYN_SMEM, 0},
+    {"%total_smem_size", SR_TOTAL_SMEM, 0},
+    {"%clusterid.x", SR_CLUSTERID, 0}, {"%clusterid.y", SR_CLUSTERID, 1}, {"%clusterid.z", SR_CLUSTERID, 2},
+    {"%nclusterid.x", SR_NCLUSTERID, 0}, {"%nclusterid.y", SR_NCLUSTERID, 1}, {"%nclusterid.z", SR_NCLUSTERID, 2},
+    {"%cluster_ctaid.x", SR_CLUSTER_CTAID, 0}, {"%cluster_ctaid.y", SR_CLUSTER_CTAID, 1},
+    {"%cluster_ctaid.z", SR_CLUSTER_CTAID, 2},
+    {"%cluster_nctaid.x", SR_CLUSTER_NCTAID, 0}, {"%cluster_nctaid.y", SR_CLUSTER_NCTAID, 1},
+    {"%cluster_nctaid.z", SR_CLUSTER_NCTAID, 2},
+    {"%cluster_ctarank", SR_CLUSTER_CTARANK, 0}, {"%cluster_nctarank", SR_CLUSTER_NCTARANK, 0},
+    {"%is_explicit_cluster", SR_IS_EXPLICIT_CLUSTER, 0},
+};
+
+static int find_sreg(const char *s, int n, int *comp)
+{
+    for (size_t k = 0; k < sizeof sregs / sizeof sregs[0]; k++)
+        if (weq(s, n, sregs[k].n)) { *comp = sregs[k].comp; return sregs[k].sr; }
+    if (n > 7 && memcmp(s, "%envreg", 7) == 0) { *comp = atoi(s + 7); return SR_ENVREG; }
+    if (n == 4 && memcmp(s, "%pm", 3) == 0) { *comp = s[3] - '0'; return SR_PM; }
+    if (n > 20 && memcmp(s, "%reserved_smem_offset", 21) == 0) { *comp = 0; return SR_RESERVED_SMEM; }
+    return 0;
+}
+
+static struct ins ins_init(struct pctx *p, int op)
+{
+    struct ins i;
+    memset(&i, 0, sizeof i);
+    i.op = (uint16_t)op;
+    i.guard = -1;
+    i.abase = REF_NONE;
+    for (int k = 0; k < INS_MAXOPS; k++) i.o[k] = REF_NONE;
+    i.vec = 1;
+    i.line = (uint32_t)p->line;
+    return i;
+}
+static void put(struct pctx *p, const struct ins *i) { *emit(p) = *i; }
+
+/* address of a symbol -> akind/asym/imm */
+static void sym_address(struct pctx *p, struct sym *y, struct ins *i, const char *name, int len)
+{
+    switch (y->kind) {
+    case S_GLOBAL: i->akind = AK_GLOBAL; i->asym = y->a; break;
+    case S_SHARED: i->akind = AK_SHARED; i->imm += y->a; break;
+    case S_DYNSHARED: i->akind = AK_DYNSHARED; break;
+    case S_FRAME: i->akind = AK_FRAME; i->imm += y->a; break;
+    case S_KPARAM: i->akind = AK_KPARAM; i->imm += y->a; break;
+    default: perr(p, p->line, "'%.*s' has no address", len, name);
+    }
+}
+
+static uint64_t imm_for_type(struct pctx *p, const struct ropnd *o, int t)
+{
+    switch (t) {
+    case T_F32: case T_TF32:
+        switch (o->kind) {
+        case RO_F32: return o->u;
+        case RO_F64: return f32_bits((float)bits_f64(o->u));
+        case RO_FLOAT: return f32_bits((float)o->d);
+        default: return f32_bits((float)(int64_t)o->u);
+        }
+    case T_F64:
+        switch (o->kind) {
+        case RO_F32: return f64_bits((double)bits_f32(o->u));
+        case RO_F64: return o->u;
+        case RO_FLOAT: return f64_bits(o->d);
+        default: return f64_bits((double)(int64_t)o->u);
+        }
+    case T_F16: case T_BF16:
+        switch (o->kind) {
+        case RO_F32: return t == T_F16 ? f32_to_f16(bits_f32(o->u), RND_RN) : f32_to_bf16(bits_f32(o->u), RND_RN);
+        case RO_F64: return t == T_F16 ? f64_to_f16(bits_f64(o->u), RND_RN, false) : f64_to_bf16(bits_f64(o->u), RND_RN);
+        case RO_FLOAT: return t == T_F16 ? f64_to_f16(o->d, RND_RN, false) : f64_to_bf16(o->d, RND_RN);
+        default: return o->u & 0xffff;
+        }
+    case T_PRED:
+        if (o->kind != RO_INT) perr(p, p->line, "a predicate constant must be 0 or 1");
+        return o->u != 0;
+    default:
+        switch (o->kind) {
+        case RO_INT: return o->u;
+        case RO_F32: return o->u; /* bits (e.g. mov.b32 %r, 0f3F800000) */
+        case RO_F64: return o->u;
+        case RO_FLOAT: return (uint64_t)(int64_t)o->d;
+        }
+    }
+    return 0;
+}
+
+/* a source operand of type t */
+static uint32_t src(struct pctx *p, const struct ropnd *o, int t)
+{
+    switch (o->kind) {
+    case RO_NAME: {
+        uint32_t slot;
+        struct sym *y = sym_lookup(p, o->name, o->len, &slot);
+        if (y && (y->kind == S_REG || y->kind == S_REGRANGE)) {
+            if (o->off) perr(p, p->line, "register '%.*s' with an offset", o->len, o->name);
+            return REF_REG(slot) | (o->neg ? REF_NEGBIT : 0);
+        }
+        if (o->neg) perr(p, p->line, "'!' applies to predicates only");
+        int comp, sr = find_sreg(o->name, o->len, &comp);
+        if (sr) {
+            struct ins i = ins_init(p, OP_MOV_SREG);
+            i.sub = (uint8_t)sr;
+            i.rnd = (uint8_t)comp;
+            i.t = (uint8_t)t;
+            i.o[0] = REF_REG(new_reg(p, t));
+            put(p, &i);
+            return i.o[0];
+        }
+        if (!y) perr(p, p->line, "undefined identifier '%.*s'", o->len, o->name);
+        struct ins i = ins_init(p, OP_MOV_ADDR);
+        i.imm = o->off;
+        sym_address(p, y, &i, o->name, o->len);
+        i.t = (uint8_t)t;
+        i.o[0] = REF_REG(new_reg(p, t));
+        put(p, &i);
+        return i.o[0];
+    }
+    case RO_INT: case RO_F32: case RO_F64: case RO_FLOAT:
+        if (o->neg) perr(p, p->line, "'!' applies to predicates only");
+        return pool_const(p, imm_for_type(p, o, t));
+    case RO_SINK: perr(p, p->line, "'_' is not a source");
+    default: perr(p, p->line, "expected a register or constant");
+    }
+}
+
+static uint32_t dst_name(struct pctx *p, const char *name, int len)
+{
+    uint32_t slot;
+    struct sym *y = sym_lookup(p, name, len, &slot);
+    if (!y || (y->kind != S_REG && y->kind != S_REGRANGE))
+        perr(p, p->line, "'%.*s' is not a register", len, name);
+    return REF_REG(slot);
+}
+static uint32_t dst(struct pctx *p, const struct ropnd *o)
+{
+    if (o->kind == RO_SINK) return REF_REG(new_reg(p, T_B64));
+    if (o->kind != RO_NAME) perr(p, p->line, "expected a destination register");
+    return dst_name(p, o->name, o->len);
+}
+
+static void addr(struct pctx *p, const struct ropnd *o, struct ins *i)
+{
+    if (o->kind != RO_ADDR) perr(p, p->line, "expected an address [..]");
+    i->imm = o->off;
+    i->akind = AK_NONE;
+    if (!o->len) return;
+    uint32_t slot;
+    struct sym *y = sym_lookup(p, o->name, o->len, &slot);
+    if (y && (y->kind == S_REG || y->kind == S_REGRANGE)) {
+        i->abase = REF_REG(slot);
+        if (ptx_type_size[y->t] == 4) i->fl |= F_ADDR32;
+        return;
+    }
+    if (!y) perr(p, p->line, "undefined identifier '%.*s'", o->len, o->name);
+    sym_address(p, y, i, o->name, o->len);
+}
+
+static void want_ops(struct pctx *p, int n, int lo, int hi, const char *opc, int olen)
+{
+    if (n < lo || n > hi) perr(p, p->line, "'%.*s' takes %d operand%s, not %d", olen, opc, lo, lo == 1 ? "" : "s", n);
+}
+
+static int one_type(struct pctx *p, struct mods *md, const char *opc, int olen)
+{
+    if (md->nt != 1) perr(p, md->line, "'%.*s' needs exactly one type", olen, opc);
+    return md->t[0];
+}
+
+static int family_of(int t)
+{
+    if (t == T_F32 || t == T_F64) return X_FLOAT;
+    if (t == T_F16 || t == T_F16X2 || t == T_BF16 || t == T_BF16X2) return X_HALF;
+    return X_INT;
+}
+
+/* ---- per-family decoders ---- */
+static void dec_call(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n)
+{
+    take(md, "uni");
+    int k = 0;
+    struct ropnd *rets = NULL, *args = NULL;
+    if (k < n && ops[k].kind == RO_LIST) rets = &ops[k++];
+    if (k >= n || ops[k].kind != RO_NAME) perr(p, p->line, "call: expected a function name");
+    struct ropnd *fn = &ops[k++];
+    if (k < n && ops[k].kind == RO_LIST) args = &ops[k++];
+    if (k < n) perr(p, p->line, "indirect calls through a prototype are not supported");
+    struct sym *y = sym_lookup(p, fn->name, fn->len, NULL);
+    if (!y || y->kind != S_FUNC) {
+        if (y && (y->kind == S_REG || y->kind == S_REGRANGE))
+            perr(p, p->line, "indirect calls (call through a register) are not supported");
+        perr(p, p->line, "call to undeclared function '%.*s'", fn->len, fn->name);
+    }
+    struct func *f = &p->m->funcs[y->a];
+    int nret = rets ? rets->nel : 0, narg = args ? args->nel : 0;
+    if (weq(f->name, (int)strlen(f->name), "vprintf") && !f->defined) {
+        /* device printf: formatted on the host (printf.c); o[] hold frame offsets */
+        if (narg != 2 || nret > 1) perr(p, p->line, "vprintf takes (fmt, args)");
+        i->op = OP_VPRINTF;
+        for (int a = 0; a < 2 + nret; a++) {
+            struct ropnd *o = a < 2 ? &args->el[a] : &rets->el[0];
+            struct sym *s = o->kind == RO_NAME ? sym_lookup(p, o->name, o->len, NULL) : NULL;
+            if (!s || s->kind != S_FRAME) perr(p, p->line, "vprintf: arguments must be .param variables");
+            i->o[a < 2 ? 1 + a : 0] = s->a;
+        }
+        return;
+    }
+    if (nret != f->nrets || narg != f->nparams)
+        perr(p, p->line, "call to '%s' with %d return values and %d arguments; it has %d and %d", f->name, nret,
+             narg, f->nrets, f->nparams);
+    if (narg > 32 || nret > 4) perr(p, p->line, "call: too many arguments");
+    struct ptx_module *m = p->m;
+    if (m->ncalls >= p->capcalls) {
+        p->capcalls = p->capcalls ? p->capcalls * 2 : 16;
+        m->calls = xrealloc(p, m->calls, sizeof *m->calls * (size_t)p->capcalls);
+    }
+    struct callsite *c = &m->calls[m->ncalls];
+    memset(c, 0, sizeof *c);
+    c->func = (int)y->a;
+    c->nret = nret;
+    c->narg = narg;
+    for (int a = 0; a < nret; a++) {
+        struct ropnd *o = &rets->el[a];
+        struct sym *s = o->kind == RO_NAME ? sym_lookup(p, o->name, o->len, NULL) : NULL;
+        if (!s || s->kind != S_FRAME) perr(p, p->line, "call: return value must be a .param variable");
+        c->ret_off[a] = s->a;
+    }
+    for (int a = 0; a < narg; a++) {
+        struct ropnd *o = &args->el[a];
+        c->arg_size[a] = (uint16_t)f->params[a].size;
+        c->arg_reg[a] = REF_NONE;
+        uint32_t slot;
+        struct sym *s = o->kind == RO_NAME ? sym_lookup(p, o->name, o->len, &slot) : NULL;
+        if (s && s->kind == S_FRAME) c->arg_off[a] = s->a;
+        else c->arg_reg[a] = src(p, o, T_B64);
+    }
+    i->asym = (uint32_t)m->ncalls++;
+}
+
+static void dec_bar(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, bool barrier)
+{
+    take(md, "cta");
+    if (take(md, "warp")) {
+        if (!(md->fl & F_SYNC)) perr(p, p->line, "bar.warp needs .sync");
+        i->sub = BAR_WARP;
+        want_ops(p, n, 1, 1, "bar.warp.sync", 13);
+        i->o[0] = src(p, &ops[0], T_B32);
+        return;
+    }
+    int k = 0;
+    if (md->fl & F_SYNC) i->sub = BAR_SYNC;
+    else if (take(md, "arrive")) i->sub = BAR_ARRIVE;
+    else if (take(md, "red")) {
+        i->sub = BAR_RED;
+        int a = aop_word(md);
+        if (a != AOP_POPC && a != AOP_AND && a != AOP_OR) perr(p, p->line, "bar.red needs .popc, .and or .or");
+        i->bop = (uint8_t)a;
+        if (n < 3) perr(p, p->line, "bar.red: d, a{, b}, {!}c");
+        i->o[3] = dst(p, &ops[k++]);
+        i->o[2] = src(p, &ops[n - 1], T_PRED);
+        n--;
+    } else if (barrier) i->sub = BAR_SYNC; /* barrier{.cta} == barrier.sync */
+    else perr(p, p->line, "bar needs .sync, .arrive or .red");
+    if (n - k < 1 || n - k > 2) perr(p, p->line, "bar: barrier id{, thread count}");
+    i->o[0] = src(p, &ops[k], T_U32);
+    if (n - k == 2) i->o[1] = src(p, &ops[k + 1], T_U32);
+    md->fl &= (uint16_t)~F_SYNC;
+}
+
+static void dec_ldst(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, bool st)
+{
+    i->t = (uint8_t)one_type(p, md, "ld/st", 5);
+    if (i->t == T_B128 || i->t == T_PRED) perr(p, p->line, "ld/st of .b128 or .pred is not supported");
+    i->vec = (uint8_t)md->vec;
+    i->space = (uint8_t)(md->space < 0 ? SP_GENERIC : md->space);
+    if (n < 2) perr(p, p->line, "ld/st: two operands");
+    struct ropnd *a = st ? &ops[0] : &ops[1];
+    struct ropnd *v = st ? &ops[1] : &ops[0];
+    /* n == 3: a cache policy operand; ignored */
+    if (n > 3) perr(p, p->line, "ld/st: too many operands");
+    addr(p, a, i);
+    int cnt = v->kind == RO_VEC ? v->nel : 1;
+    if (cnt != md->vec) perr(p, p->line, "ld/st: vector operand of %d elements for .v%d", cnt, md->vec);
+    for (int k = 0; k < cnt; k++) {
+        const struct ropnd *e = v->kind == RO_VEC ? &v->el[k] : v;
+        i->o[k] = st ? src(p, e, i->t) : dst(p, e);
+    }
+    if (i->akind == AK_KPARAM && i->space != SP_PARAM && i->space != SP_GENERIC)
+        perr(p, p->line, "kernel parameter accessed through the wrong state space");
+}
+
+static void dec_mov(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n)
+{
+    i->t = (uint8_t)one_type(p, md, "mov", 3);
+    want_ops(p, n, 2, 2, "mov", 3);
+    int ts = ptx_type_size[i->t];
+    if (ops[0].kind == RO_VEC) { /* unpack */
+        int k = ops[0].nel;
+        if (k < 2 || k > 4 || ts % k) perr(p, p->line, "mov: bad unpack");
+        i->op = OP_MOV_UNPACK;
+        i->vec = (uint8_t)k;
+        i->t2 = (uint8_t)(ts / k);
+        i->o[k] = src(p, &ops[1], i->t);
+        for (int e = 0; e < k; e++) i->o[e] = dst(p, &ops[0].el[e]);
+        return;
+    }
+    if (ops[1].kind == RO_VEC) { /* pack */
+        int k = ops[1].nel;
+        if (k < 2 || k > 4 || ts % k) perr(p, p->line, "mov: bad pack");
+        i->op = OP_MOV_PACK;
+        i->vec = (uint8_t)k;
+        i->t2 = (uint8_t)(ts / k);
+        int et = ts / k == 1 ? T_B8 : ts / k == 2 ? T_B16 : ts / k == 4 ? T_B32 : T_B64;
+        for (int e = 0; e < k; e++) i->o[1 + e] = src(p, &ops[1].el[e], et);
+        i->o[0] = dst(p, &ops[0]);
+        return;
+    }
+    i->o[0] = dst(p, &ops[0]);
+    if (ops[1].kind == RO_NAME) {
+        uint32_t slot;
+        struct sym *y = sym_lookup(p, ops[1].name, ops[1].len, &slot);
+        if (!(y && (y->kind == S_REG || y->kind == S_REGRANGE))) {
+            int comp, sr = find_sreg(ops[1].name, ops[1].len, &comp);
+            if (sr) { i->op = OP_MOV_SREG; i->sub = (uint8_t)sr; i->rnd = (uint8_t)comp; return; }
+            if (!y) perr(p, p->line, "undefined identifier '%.*s'", ops[1].len, ops[1].name);
+            if (y->kind == S_FUNC) perr(p, p->line, "function addresses are not supported");
+            i->op = OP_MOV_ADDR;
+            i->imm = ops[1].off;
+            sym_address(p, y, i, ops[1].name, ops[1].len);
+            return;
+        }
+    }
+    i->o[1] = src(p, &ops[1], i->t);
+}
+
+static void dec_atom(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, bool red)
+{
+    i->space = (uint8_t)(md->space < 0 ? SP_GENERIC : md->space);
+    if (i->space != SP_GLOBAL && i->space != SP_SHARED && i->space != SP_GENERIC)
+        perr(p, p->line, "atom/red: only .global, .shared and generic addresses");
+    int a = aop_word(md);
+    if (!a || a == AOP_POPC) perr(p, p->line, "atom/red: missing operation");
+    i->sub = (uint8_t)a;
+    i->t = (uint8_t)one_type(p, md, "atom", 4);
+    if (md->vec != 1) perr(p, p->line, "vector atomics are not supported");
+    int k = 0;
+    if (!red) i->o[0] = dst(p, &ops[k++]);
+    if (k >= n) perr(p, p->line, "atom/red: missing address");
+    addr(p, &ops[k++], i);
+    int need = a == AOP_CAS ? 2 : 1;
+    if (n - k < need) perr(p, p->line, "atom/red: missing operand");
+    i->o[1] = src(p, &ops[k++], i->t);
+    if (a == AOP_CAS) i->o[2] = src(p, &ops[k++], i->t);
+    /* a trailing operand is a cache policy: ignored */
+}
+
+static void dec_setp(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, bool set)
+{
+    i->sub = (uint8_t)cmp_word(md);
+    if (!i->sub) perr(p, p->line, "setp/set: missing comparison");
+    if (take(md, "and")) i->bop = BOP_AND;
+    else if (take(md, "or")) i->bop = BOP_OR;
+    else if (take(md, "xor")) i->bop = BOP_XOR;
+    if (set) {
+        if (md->nt != 2) perr(p, p->line, "set needs .dtype.stype");
+        i->t2 = (uint8_t)md->t[0]; /* destination type */
+        i->t = (uint8_t)md->t[1];
+    } else {
+        i->t = (uint8_t)one_type(p, md, "setp", 4);
+    }
+    want_ops(p, n, i->bop ? 4 : 3, i->bop ? 4 : 3, "setp", 4);
+    if (ops[0].kind != RO_NAME && ops[0].kind != RO_SINK) perr(p, p->line, "setp: bad destination");
+    i->o[0] = ops[0].kind == RO_SINK ? REF_REG(new_reg(p, T_PRED)) : dst_name(p, ops[0].name, ops[0].len);
+    if (ops[0].len2) i->o[1] = dst_name(p, ops[0].name2, ops[0].len2);
+    i->o[2] = src(p, &ops[1], i->t);
+    i->o[3] = src(p, &ops[2], i->t);
+    if (i->bop) i->o[4] = src(p, &ops[3], T_PRED);
+    i->xf = (uint8_t)family_of(i->t);
+}
+
+static void dec_arith(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc, int olen)
+{
+    int op = i->op;
+    switch (op) {
+    case OP_SETP: dec_setp(p, i, md, ops, n, false); return;
+    case OP_SET: dec_setp(p, i, md, ops, n, true); return;
+    case OP_CVT: {
+        if (md->nt != 2) perr(p, p->line, "cvt needs .dtype.atype");
+        i->t = (uint8_t)md->t[0];
+        i->t2 = (uint8_t)md->t[1];
+        i->rnd = (uint8_t)md->rnd;
+        i->xf = X_CVT;
+        bool pair = i->t == T_F16X2 || i->t == T_BF16X2 || i->t == T_E4M3X2 || i->t == T_E5M2X2;
+        want_ops(p, n, pair ? 3 : 2, pair ? 3 : 2, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        i->o[1] = src(p, &ops[1], i->t2);
+        if (pair) i->o[2] = src(p, &ops[2], i->t2);
+        return;
+    }
+    case OP_TESTP: {
+        static const char *cls[] = {"finite", "infinite", "number", "notanumber", "normal", "subnormal"};
+        for (int k = 0; k < 6; k++)
+            if (take(md, cls[k])) i->sub = (uint8_t)(k + 1);
+        if (!i->sub) perr(p, p->line, "testp: missing class");
+        i->t = (uint8_t)one_type(p, md, opc, olen);
+        want_ops(p, n, 2, 2, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        i->o[1] = src(p, &ops[1], i->t);
+        i->xf = X_FLOAT;
+        return;
+    }
+    case OP_SLCT: {
+        if (md->nt != 2) perr(p, p->line, "slct needs .dtype.ctype");
+        i->t = (uint8_t)md->t[0];
+        i->t2 = (uint8_t)md->t[1];
+        want_ops(p, n, 4, 4, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        i->o[1] = src(p, &ops[1], i->t);
+        i->o[2] = src(p, &ops[2], i->t);
+        i->o[3] = src(p, &ops[3], i->t2);
+        i->xf = X_INT;
+        return;
+    }
+    default: break;
+    }
+    /* the rest: one type (dp4a/dp2a: two), d, sources */
+    if (op == OP_DP4A || op == OP_DP2A) {
+        if (md->nt != 2) perr(p, p->line, "dp4a/dp2a need .atype.btype");
+        i->t = (uint8_t)md->t[0];
+        i->t2 = (uint8_t)md->t[1];
+        if (op == OP_DP2A) { if (take(md, "hi")) i->fl |= F_HI; else if (take(md, "lo")) i->fl |= F_LO; else perr(p, p->line, "dp2a needs .lo or .hi"); }
+    } else if (op == OP_BFIND && md->nt == 1) {
+        i->t = (uint8_t)md->t[0];
+    } else {
+        i->t = (uint8_t)one_type(p, md, opc, olen);
+    }
+    if (take(md, "hi")) i->fl |= F_HI;
+    if (take(md, "lo")) i->fl |= F_LO;
+    if (take(md, "abs")) i->fl |= F_ABS;
+    if (op == OP_SHF) {
+        if (take(md, "l")) i->sub = 1;
+        else if (take(md, "r")) i->sub = 2;
+        else perr(p, p->line, "shf needs .l or .r");
+    }
+    if (op == OP_PRMT) {
+        static const char *modes[] = {"f4e", "b4e", "rc8", "ecl", "ecr", "rc16"};
+        for (int k = 0; k < 6; k++)
+            if (take(md, modes[k])) i->sub = (uint8_t)(k + 1);
+    }
+    if (op == OP_SZEXT) {
+        if (take(md, "clamp")) i->fl |= F_CLAMP;
+    }
+    int nsrc;
+    int stype[4] = {i->t, i->t, i->t, i->t};
+    switch (op) {
+    case OP_ABS: case OP_NEG: case OP_NOT: case OP_CNOT: case OP_RCP: case OP_SQRT: case OP_RSQRT:
+    case OP_SIN: case OP_COS: case OP_LG2: case OP_EX2: case OP_TANH: case OP_POPC: case OP_CLZ:
+    case OP_BREV: case OP_BFIND: nsrc = 1; break;
+    case OP_MAD: case OP_FMA: case OP_MADC: case OP_MAD24: case OP_SAD: case OP_SELP: case OP_SHF:
+    case OP_PRMT: case OP_DP4A: case OP_DP2A: case OP_FNS: case OP_BFE: nsrc = 3; break;
+    case OP_BFI: case OP_LOP3: nsrc = 4; break;
+    case OP_MIN: case OP_MAX: nsrc = n - 1 >= 3 ? 3 : 2; break; /* min.relu / three-input min (sm_100) */
+    default: nsrc = 2; break;
+    }
+    if (op == OP_SHL || op == OP_SHR) stype[1] = T_U32;
+    if (op == OP_BFE) stype[1] = stype[2] = T_U32;
+    if (op == OP_BFI) stype[2] = stype[3] = T_U32;
+    if (op == OP_SELP) stype[2] = T_PRED;
+    if (op == OP_SHF) stype[2] = T_U32;
+    if (op == OP_FNS) stype[0] = stype[1] = stype[2] = T_U32;
+    if (op == OP_BMSK || op == OP_SZEXT) stype[0] = stype[1] = T_U32;
+    if (op == OP_DP4A || op == OP_DP2A) { stype[0] = i->t; stype[1] = i->t2; stype[2] = T_U32; }
+    if ((op == OP_MAD && (i->fl & F_WIDE))) stype[2] = T_S64;
+    if (op == OP_LOP3) stype[3] = T_U32;
+    want_ops(p, n, nsrc + 1, nsrc + 1, opc, olen);
+    i->o[0] = dst(p, &ops[0]);
+    for (int k = 0; k < nsrc; k++) i->o[1 + k] = src(p, &ops[1 + k], stype[k]);
+    switch (op) {
+    case OP_BFE: case OP_BFI: case OP_BMSK: case OP_PRMT: case OP_LOP3: case OP_SHF: case OP_POPC:
+    case OP_CLZ: case OP_BREV: case OP_BFIND: case OP_FNS: case OP_DP4A: case OP_DP2A: case OP_SZEXT:
+        i->xf = X_BITS;
+        break;
+    default:
+        i->xf = (uint8_t)family_of(i->t);
+    }
+    if (op == OP_COPYSIGN && i->xf != X_FLOAT) perr(p, p->line, "copysign: .f32 or .f64");
+}
+
+static void dec_warp(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc, int olen)
+{
+    bool sync = (md->fl & F_SYNC) != 0;
+    if (sync) i->fl |= F_SYNC;
+    switch (i->op) {
+    case OP_ACTIVEMASK:
+        want_ops(p, n, 1, 1, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        return;
+    case OP_SHFL: {
+        if (take(md, "up")) i->sub = SHFL_UP;
+        else if (take(md, "down")) i->sub = SHFL_DOWN;
+        else if (take(md, "bfly")) i->sub = SHFL_BFLY;
+        else if (take(md, "idx")) i->sub = SHFL_IDX;
+        else perr(p, p->line, "shfl: missing mode");
+        i->t = (uint8_t)one_type(p, md, opc, olen);
+        want_ops(p, n, sync ? 5 : 4, sync ? 5 : 4, opc, olen);
+        if (ops[0].kind != RO_NAME && ops[0].kind != RO_SINK) perr(p, p->line, "shfl: bad destination");
+        i->o[0] = dst(p, &ops[0]);
+        if (ops[0].len2) i->o[4] = dst_name(p, ops[0].name2, ops[0].len2);
+        i->o[1] = src(p, &ops[1], T_B32);
+        i->o[2] = src(p, &ops[2], T_B32);
+        i->o[3] = src(p, &ops[3], T_B32);
+        if (sync) i->o[5] = src(p, &ops[4], T_B32);
+        return;
+    }
+    case OP_VOTE: {
+        if (take(md, "all")) i->sub = VOTE_ALL;
+        else if (take(md, "any")) i->sub = VOTE_ANY;
+        else if (take(md, "uni")) i->sub = VOTE_UNI;
+        else if (take(md, "ballot")) i->sub = VOTE_BALLOT;
+        else if (md->fl & F_UNI) { i->sub = VOTE_UNI; md->fl &= (uint16_t)~F_UNI; }
+        else perr(p, p->line, "vote: missing mode");
+        i->t = (uint8_t)one_type(p, md, opc, olen);
+        want_ops(p, n, sync ? 3 : 2, sync ? 3 : 2, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        i->o[1] = src(p, &ops[1], T_PRED);
+        if (sync) i->o[2] = src(p, &ops[2], T_B32);
+        return;
+    }
+    case OP_MATCH: {
+        if (take(md, "any")) i->sub = MATCH_ANY;
+        else if (take(md, "all")) i->sub = MATCH_ALL;
+        else perr(p, p->line, "match: missing mode");
+        i->t = (uint8_t)one_type(p, md, opc, olen);
+        want_ops(p, n, 3, 3, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        if (ops[0].len2) i->o[3] = dst_name(p, ops[0].name2, ops[0].len2);
+        i->o[1] = src(p, &ops[1], i->t);
+        i->o[2] = src(p, &ops[2], T_B32);
+        i->fl |= F_SYNC;
+        return;
+    }
+    case OP_REDUX: {
+        int a = aop_word(md);
+        if (!a || a == AOP_INC || a == AOP_DEC || a == AOP_EXCH || a == AOP_CAS) perr(p, p->line, "redux: bad operation");
+        i->bop = (uint8_t)a;
+        if (take(md, "abs")) i->fl |= F_ABS;
+        i->t = (uint8_t)one_type(p, md, opc, olen);
+        want_ops(p, n, 3, 3, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        i->o[1] = src(p, &ops[1], i->t);
+        i->o[2] = src(p, &ops[2], T_B32);
+        i->fl |= F_SYNC;
+        return;
+    }
+    }
+}
+
+void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, int n, int32_t guard, int line)
+{
+    int blen = 0;
+    while (blen < olen && opc[blen] != '.') blen++;
+    int op = -1;
+    for (int k = 0; k < OP__COUNT; k++)
+        if (weq(opc, blen, optab[k].name)) { op = k; break; }
+    if (op < 0) perr(p, line, "unknown instruction '%.*s'", olen, opc);
+    struct mods md;
+    md.line = line;
+    split_mods(p, opc + blen + (blen < olen), olen - blen - (blen < olen), &md);
+    struct ins i = ins_init(p, op);
+    i.line = (uint32_t)line;
+    i.fl = md.fl;
+    i.rnd = (uint8_t)md.rnd;
+    switch (optab[op].fam) {
+    case FAM_UNSUP:
+        perr(p, line, "instruction '%.*s' is not supported yet", olen, opc);
+    case FAM_CTRL:
+        switch (op) {
+        case OP_BRA:
+            want_ops(p, n, 1, 1, opc, olen);
+            if (ops[0].kind != RO_NAME) perr(p, line, "bra: expected a label");
+            parse_add_labelfix(p, p->m->ncode, ops[0].name, ops[0].len, line);
+            /* the fixup names the index the instruction will get: emit nothing before it */
+            i.guard = guard;
+            put(p, &i);
+            return;
+        case OP_CALL: dec_call(p, &i, &md, ops, n); break;
+        case OP_BAR: dec_bar(p, &i, &md, ops, n, false); break;
+        case OP_BARRIER: i.op = OP_BAR; dec_bar(p, &i, &md, ops, n, true); break;
+        case OP_NANOSLEEP: if (n) (void)src(p, &ops[0], T_U32); md.nt = 0; break;
+        case OP_GRIDDEP: take(&md, "launch_dependents"); take(&md, "wait"); break;
+        case OP_MEMBAR: case OP_FENCE:
+            take(&md, "proxy"); take(&md, "async"); take(&md, "alias"); take(&md, "cluster");
+            md.space = -1; break;
+        case OP_RET: case OP_EXIT: case OP_TRAP: case OP_BRKPT: case OP_PMEVENT: break;
+        }
+        md.fl &= (uint16_t)~(F_UNI | F_SYNC);
+        if (op != OP_NANOSLEEP && op != OP_PMEVENT && op != OP_BAR && op != OP_BARRIER && op != OP_CALL &&
+            n > 0)
+            perr(p, line, "'%.*s' takes no operands", olen, opc);
+        break;
+    case FAM_MOVE: dec_mov(p, &i, &md, ops, n); break;
+    case FAM_MEM:
+        switch (op) {
+        case OP_LD: case OP_LDU: i.op = OP_LD; dec_ldst(p, &i, &md, ops, n, false); break;
+        case OP_ST: dec_ldst(p, &i, &md, ops, n, true); break;
+        case OP_PREFETCH: case OP_PREFETCHU: take(&md, "tensormap"); md.space = -1; break;
+        case OP_CVTA: case OP_ISSPACEP:
+            i.space = (uint8_t)(md.space < 0 ? SP_GENERIC : md.space);
+            if (md.space < 0) perr(p, line, "%.*s: missing state space", olen, opc);
+            i.sub = md.to;
+            i.t = (uint8_t)one_type(p, &md, opc, olen);
+            want_ops(p, n, 2, 2, opc, olen);
+            i.o[0] = dst(p, &ops[0]);
+            i.o[1] = src(p, &ops[1], T_U64);
+            break;
+        }
+        break;
+    case FAM_ATOM: dec_atom(p, &i, &md, ops, n, op == OP_RED); break;
+    case FAM_ARITH: dec_arith(p, &i, &md, ops, n, opc, olen); break;
+    case FAM_WARP: dec_warp(p, &i, &md, ops, n, opc, olen); break;
+    }
+    no_leftovers(p, &md, opc, olen);
+    i.guard = guard;
+    i.line = (uint32_t)line;
+    put(p, &i);
+}

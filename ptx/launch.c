@@ -1,0 +1,212 @@
+/*
+ * launch.c — running a grid: blocks are handed out to `host_threads` worker
+ * threads through an atomic counter; each worker runs one block at a time,
+ * all of its warps cooperatively on that one thread (round robin with a time
+ * slice, so warps that spin on shared memory still let the others progress;
+ * a barrier parks a warp until every expected thread has arrived).
+ *
+ * Per-worker state (warps, register stacks, local and shared memory) is
+ * allocated once per launch and reused for every block the worker runs, so
+ * the interpreter itself never allocates (only a deep recursion may grow a
+ * register stack). The first error of any block stops every worker; its
+ * CUresult is the launch's result.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define SLICE 4096                 /* instructions a warp runs before the next gets a turn */
+#define RECURSION_RESERVE 16384    /* extra per-thread stack when the call graph is recursive */
+
+struct worker {
+    struct launch_state *L;
+    unsigned idx;
+    struct block b;
+    uint64_t *next_block;          /* shared counter */
+    uint64_t nblocks;
+    pthread_t th;
+};
+
+static uint64_t launch_counter;
+
+static int worker_alloc(struct worker *wk)
+{
+    struct launch_state *L = wk->L;
+    struct block *b = &wk->b;
+    memset(b, 0, sizeof *b);
+    b->L = L;
+    b->worker = wk->idx;
+    b->nwarps = (int)((L->nthreads + WARP - 1) / WARP);
+    b->warps = calloc((size_t)b->nwarps, sizeof *b->warps);
+    b->shared_size = L->shared_size;
+    b->shared = calloc(1, L->shared_size ? L->shared_size : 1);
+    if (!b->warps || !b->shared) return -1;
+    for (int k = 0; k < b->nwarps; k++) {
+        struct warp *w = &b->warps[k];
+        w->b = b;
+        w->id = k;
+        w->reg_cap = (uint32_t)(L->kf->reg_need + (L->kf->recursive ? 256 : 0) + 1);
+        w->rstack = calloc((size_t)w->reg_cap * WARP, sizeof(uint64_t));
+        w->cap_frames = 8;
+        w->frames = calloc((size_t)w->cap_frames, sizeof *w->frames);
+        w->local = calloc(WARP, L->local_size ? L->local_size : 1);
+        if (!w->rstack || !w->frames || !w->local) return -1;
+    }
+    return 0;
+}
+
+static void worker_free(struct worker *wk)
+{
+    struct block *b = &wk->b;
+    if (b->warps)
+        for (int k = 0; k < b->nwarps; k++) {
+            free(b->warps[k].rstack);
+            free(b->warps[k].frames);
+            free(b->warps[k].local);
+        }
+    free(b->warps);
+    free(b->shared);
+}
+
+static void block_init(struct worker *wk, uint64_t blk)
+{
+    struct launch_state *L = wk->L;
+    const struct ptx_launch *l = L->l;
+    struct block *b = &wk->b;
+    b->ctaid[0] = (unsigned)(blk % l->grid[0]);
+    b->ctaid[1] = (unsigned)(blk / l->grid[0] % l->grid[1]);
+    b->ctaid[2] = (unsigned)(blk / ((uint64_t)l->grid[0] * l->grid[1]));
+    b->live_threads = (int)L->nthreads;
+    memset(b->bar, 0, sizeof b->bar);
+    for (int k = 0; k < b->nwarps; k++) {
+        struct warp *w = &b->warps[k];
+        unsigned first = (unsigned)k * WARP;
+        unsigned n = L->nthreads - first < WARP ? L->nthreads - first : WARP;
+        w->valid = n == WARP ? FULL_MASK : (1u << n) - 1;
+        w->exited = ~w->valid;
+        w->cur = w->valid;
+        w->pc = L->kf->first;
+        w->merge_pc = INT32_MAX;
+        w->bar_blocked = w->sync_blocked = 0;
+        w->force_sync = w->force_next = false;
+        w->done = false;
+        w->nframes = 1;
+        w->frames[0] = (struct frame){.func = (int)(L->kf - L->m->funcs), .call_pc = -1, .members = w->valid};
+        w->regs = w->rstack;
+        w->vnext = 0;
+        memset(w->vlo, 0, sizeof w->vlo);
+        memset(w->vhi, 0, sizeof w->vhi);
+        for (int ln = 0; ln < WARP; ln++) {
+            unsigned t = first + (unsigned)ln;
+            w->tid[0][ln] = t % l->block[0];
+            w->tid[1][ln] = t / l->block[0] % l->block[1];
+            w->tid[2][ln] = t / (l->block[0] * l->block[1]);
+            w->lane_red_dst[ln] = UINT32_MAX;
+        }
+    }
+}
+
+static void block_run(struct worker *wk)
+{
+    struct block *b = &wk->b;
+    struct launch_state *L = wk->L;
+    for (;;) {
+        bool all_done = true, progress = false;
+        for (int k = 0; k < b->nwarps; k++) {
+            struct warp *w = &b->warps[k];
+            if (w->done) continue;
+            long budget = SLICE;
+            int r = ptx_run_warp(b, w, &budget);
+            if (r == W_ERROR || xfailed(L)) return;
+            if (budget < SLICE) progress = true;
+            if (r != W_DONE) all_done = false;
+            else progress = true;
+        }
+        if (all_done) return;
+        if (!progress) {
+            /* stuck: let parked warp-synchronous groups run, else it is a deadlock */
+            bool any = false;
+            for (int k = 0; k < b->nwarps; k++)
+                if (!b->warps[k].done && b->warps[k].sync_blocked) { b->warps[k].force_next = true; any = true; }
+            if (any) continue;
+            int id = 0;
+            while (id < 15 && !b->bar[id].arrived) id++;
+            xfail(L, CUDA_ERROR_LAUNCH_FAILED, NULL,
+                  "deadlock in block (%u,%u,%u): barrier %d has %d of %d threads", b->ctaid[0], b->ctaid[1],
+                  b->ctaid[2], id, b->bar[id].arrived, b->bar[id].expected ? b->bar[id].expected : b->live_threads);
+            return;
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *wk = arg;
+    for (;;) {
+        if (xfailed(wk->L)) break;
+        uint64_t blk = __atomic_fetch_add(wk->next_block, 1, __ATOMIC_RELAXED);
+        if (blk >= wk->nblocks) break;
+        block_init(wk, blk);
+        block_run(wk);
+    }
+    return NULL;
+}
+
+CUresult ptx_launch_run(const struct ptx_launch *l)
+{
+    if (!l || !l->kernel || !l->memory.valid) return CUDA_ERROR_INVALID_VALUE;
+    const struct ptx_module *m = l->kernel->m;
+    const struct func *kf = &m->funcs[l->kernel->func];
+    for (int k = 0; k < 3; k++)
+        if (!l->grid[k] || !l->block[k]) return CUDA_ERROR_INVALID_VALUE;
+    uint64_t nthreads = (uint64_t)l->block[0] * l->block[1] * l->block[2];
+    if (nthreads > 1024) return CUDA_ERROR_INVALID_VALUE;
+    if (kf->param_bytes && !l->params) return CUDA_ERROR_INVALID_VALUE;
+    if (m->nglobals && !l->global_addrs) return CUDA_ERROR_INVALID_VALUE;
+    struct launch_state L;
+    memset(&L, 0, sizeof L);
+    L.l = l;
+    L.m = m;
+    L.kf = kf;
+    L.nthreads = (unsigned)nthreads;
+    L.local_size = ((size_t)kf->stack_need + (kf->recursive ? RECURSION_RESERVE : 0) + 15) & ~(size_t)15;
+    size_t align = m->dyn_shared_align ? m->dyn_shared_align : 16;
+    L.dyn_off = (m->shared_static + align - 1) / align * align;
+    L.shared_size = L.dyn_off + l->dynamic_shared;
+    if (L.shared_size > ((size_t)1 << 32)) return CUDA_ERROR_INVALID_VALUE;
+    L.gridid = __atomic_add_fetch(&launch_counter, 1, __ATOMIC_RELAXED);
+    L.errbuf = l->errbuf;
+    L.errlen = l->errlen;
+    if (L.errbuf && L.errlen) L.errbuf[0] = 0;
+    uint64_t nblocks = (uint64_t)l->grid[0] * l->grid[1] * l->grid[2];
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nw = l->host_threads > 0 ? l->host_threads : (int)(ncpu > 0 ? ncpu : 1);
+    if ((uint64_t)nw > nblocks) nw = (int)nblocks;
+    L.nworkers = nw;
+    struct worker *wk = calloc((size_t)nw, sizeof *wk);
+    if (!wk) return CUDA_ERROR_OUT_OF_MEMORY;
+    uint64_t next_block = 0;
+    int started = 0;
+    CUresult rc = CUDA_SUCCESS;
+    for (int k = 0; k < nw; k++) {
+        wk[k].L = &L;
+        wk[k].idx = (unsigned)k;
+        wk[k].next_block = &next_block;
+        wk[k].nblocks = nblocks;
+        if (worker_alloc(&wk[k]) < 0) { rc = CUDA_ERROR_OUT_OF_MEMORY; nw = k + 1; goto out; }
+    }
+    for (int k = 1; k < nw; k++) {
+        if (pthread_create(&wk[k].th, NULL, worker_main, &wk[k]) != 0) break;
+        started = k;
+    }
+    worker_main(&wk[0]);
+    for (int k = 1; k <= started; k++) pthread_join(wk[k].th, NULL);
+    rc = (CUresult)L.error;
+out:
+    for (int k = 0; k < nw; k++) worker_free(&wk[k]);
+    free(wk);
+    return rc;
+}

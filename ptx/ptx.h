@@ -1,0 +1,111 @@
+/*
+ * ptx.h — the PTX machine of the CPU device: parse PTX text once into a
+ * decoded module, then run kernels of it on host threads.
+ *
+ * A module is immutable after ptx_module_parse() and may be used by several
+ * launches at once. A launch executes a grid of blocks; blocks run in
+ * parallel on host threads, the threads of a block run as warps of 32 lanes
+ * with divergence and reconvergence. Device memory is identity-mapped in the
+ * calling process (a device address is the host address of its bytes); every
+ * global or generic access is checked against the valid ranges the caller
+ * provides, and a bad access ends the launch with CUDA_ERROR_ILLEGAL_ADDRESS
+ * instead of touching memory.
+ *
+ * The API speaks CUresult so the CPU device can return results unchanged.
+ */
+#ifndef RGPU_PTX_H
+#define RGPU_PTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cuda_api.h"
+
+struct ptx_module;
+struct ptx_kernel;
+
+/* ---- loading ---- */
+
+/* Parse and decode PTX text (len bytes, NUL not required). On failure returns
+ * CUDA_ERROR_INVALID_PTX (syntax, unknown instruction, undefined symbol) or
+ * CUDA_ERROR_UNSUPPORTED_PTX_VERSION, with a message naming line and reason in
+ * err. Debug sections and directives that do not affect execution are
+ * ignored. */
+CUresult ptx_module_parse(const char *text, size_t len, struct ptx_module **out, char *err, size_t errlen);
+void ptx_module_free(struct ptx_module *m);
+
+/* ---- kernels (.entry) ---- */
+int ptx_module_kernel_count(const struct ptx_module *m);
+const struct ptx_kernel *ptx_module_kernel(const struct ptx_module *m, int i);
+const struct ptx_kernel *ptx_module_find_kernel(const struct ptx_module *m, const char *name);
+
+struct ptx_kernel_info {
+    const char *name;
+    int nparams;
+    size_t param_bytes;       /* size of the packed parameter buffer */
+    size_t static_shared;     /* bytes of .shared declared in the kernel and functions it calls */
+    size_t local_per_thread;  /* bytes of .local per thread */
+    int num_regs;             /* an estimate reported as CU_FUNC_ATTRIBUTE_NUM_REGS */
+    unsigned maxntid[3];      /* .maxntid, 0 if absent */
+    unsigned reqntid[3];      /* .reqntid, 0 if absent */
+    unsigned minnctapersm;    /* .minnctapersm, 0 if absent */
+    int ptx_version;          /* e.g. 90 for .version 9.0 */
+    int target_sm;            /* e.g. 120 for .target sm_120 */
+};
+void ptx_kernel_get_info(const struct ptx_kernel *k, struct ptx_kernel_info *info);
+
+/* Parameter i: its offset and size in the packed buffer (as the driver's
+ * cuFuncGetParamInfo reports them: natural alignment, .align honoured). */
+void ptx_kernel_param(const struct ptx_kernel *k, int i, size_t *offset, size_t *size);
+
+/* ---- module-scope variables (.global and .const, with initialisers) ---- */
+struct ptx_global_info {
+    const char *name;
+    size_t size, align;
+    const void *init;   /* initial bytes (init_len <= size; the rest is zero) */
+    size_t init_len;
+    bool is_const;      /* .const, else .global */
+    bool is_extern;     /* declared .extern: must be resolved by the loader */
+};
+int ptx_module_global_count(const struct ptx_module *m);
+void ptx_module_global(const struct ptx_module *m, int i, struct ptx_global_info *info);
+
+/* Initialisers may hold addresses of module variables (`.u64 p = generic(x)`,
+ * `{sym, sym+8}`): after copying `init` into the variable's memory at
+ * `bytes`, call this with every variable's device address to patch them in. */
+void ptx_module_global_relocate(const struct ptx_module *m, int i, const uint64_t *global_addrs, void *bytes);
+
+/* ---- running ---- */
+struct ptx_memory {
+    /* Is [addr, addr+n) valid device memory? Called for accesses that the
+     * engine cannot prove valid from its own cache of ranges; must be
+     * thread-safe and cheap. */
+    bool (*valid)(void *ctx, uint64_t addr, uint64_t n);
+    void *ctx;
+};
+
+struct ptx_launch {
+    const struct ptx_kernel *kernel;
+    unsigned grid[3], block[3];
+    size_t dynamic_shared;          /* bytes of .extern .shared */
+    const void *params;             /* packed as ptx_kernel_param describes */
+    const uint64_t *global_addrs;   /* device address of each module global, by index */
+    struct ptx_memory memory;
+    int host_threads;               /* blocks run on this many threads; 0 = online cores */
+    /* Device printf (vprintf): formatted text is handed here (may be NULL: dropped). */
+    void (*print)(void *ctx, const char *text, size_t len);
+    void *print_ctx;
+    /* Optional (may be NULL): on failure, a description of the first error
+     * (PTX line, instruction, faulting address or reason). */
+    char *errbuf;
+    size_t errlen;
+};
+
+/* Run the whole grid; returns when every block has finished. CUDA_SUCCESS,
+ * CUDA_ERROR_ILLEGAL_ADDRESS (bad global/generic/shared/local access),
+ * CUDA_ERROR_LAUNCH_FAILED (trap), CUDA_ERROR_ILLEGAL_INSTRUCTION,
+ * CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_INVALID_VALUE (bad launch). */
+CUresult ptx_launch_run(const struct ptx_launch *l);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * modules.c — server handlers for module and library loading, function
+ * names and kernel launches (W_ rows of calls.def).
+ *
+ * An image arrives either with its bytes (verified against its hash, then
+ * cached for every worker) or as a bare hash that the image cache must
+ * resolve (CUDA_ERROR_NOT_FOUND tells the client to send the bytes). Before a
+ * backend sees an image, its extent is checked against what arrived: the
+ * backends only get a pointer, and a forged size field must not make them
+ * read past the buffer. The bytes stay alive as long as the module or
+ * library, since a lazily loading driver may read them later.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fatbin.h"
+#include "imagecache.h"
+#include "imagehash.h"
+#include "log.h"
+#include "worker.h"
+
+struct kept_image {
+    struct kept_image *next;
+    const void *handle;
+    void *bytes;
+};
+static struct kept_image *kept;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void keep(const void *handle, void *bytes)
+{
+    struct kept_image *k = malloc(sizeof *k);
+    if (!k) {
+        /* better a small leak than a driver reading freed memory */
+        rgpu_warn("out of memory remembering an image; it stays allocated");
+        return;
+    }
+    *k = (struct kept_image){NULL, handle, bytes};
+    pthread_mutex_lock(&kept_lock);
+    k->next = kept;
+    kept = k;
+    pthread_mutex_unlock(&kept_lock);
+}
+
+void modules_forget_image(const void *handle)
+{
+    pthread_mutex_lock(&kept_lock);
+    for (struct kept_image **pp = &kept; *pp; pp = &(*pp)->next)
+        if ((*pp)->handle == handle) {
+            struct kept_image *k = *pp;
+            *pp = k->next;
+            free(k->bytes);
+            free(k);
+            break;
+        }
+    pthread_mutex_unlock(&kept_lock);
+}
+
+/* The image's bytes (owned by the caller afterwards), or an error. */
+static CUresult image_bytes(struct srv_call *c, const struct rgpu_image_ref *ref, const void *sent, uint64_t sent_len,
+                            void **out)
+{
+    size_t len;
+    void *buf;
+    if (sent_len) {
+        if (sent_len != ref->size)
+            return CUDA_ERROR_INVALID_VALUE;
+        struct rgpu_image_ref got = rgpu_image_ref_of(sent, sent_len);
+        if (got.hash[0] != ref->hash[0] || got.hash[1] != ref->hash[1])
+            return CUDA_ERROR_INVALID_VALUE;
+        buf = c->bulk; /* sent points into it */
+        c->bulk = NULL;
+        len = sent_len;
+        imagecache_put(ref, buf, len);
+    } else if (!(buf = imagecache_get(ref, &len))) {
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    const void *span;
+    size_t span_len;
+    char err[160];
+    if (fatbin_span(buf, len, &span, &span_len, err, sizeof err) != 0 || span != buf || span_len > len) {
+        rgpu_warn("refusing a module image: %s", err);
+        free(buf);
+        return CUDA_ERROR_INVALID_IMAGE;
+    }
+    *out = buf;
+    return CUDA_SUCCESS;
+}
+
+CUresult modules_load(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_module_load *a = c->args;
+    void *img;
+    CUresult r = image_bytes(c, &a->ref, a->image, a->image_len, &img);
+    if (r != CUDA_SUCCESS)
+        return r;
+    r = c->w->be->cuModuleLoadData(&a->module, img);
+    if (r != CUDA_SUCCESS) {
+        free(img);
+        return r;
+    }
+    dispatch_register(c, HT_MODULE, a->module);
+    keep(a->module, img);
+    return CUDA_SUCCESS;
+}
+
+CUresult modules_library_load(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_library_load *a = c->args;
+    void *img;
+    CUresult r = image_bytes(c, &a->ref, a->image, a->image_len, &img);
+    if (r != CUDA_SUCCESS)
+        return r;
+    r = c->w->be->cuLibraryLoadData(&a->library, img, NULL, NULL, 0, NULL, NULL, 0);
+    if (r != CUDA_SUCCESS) {
+        free(img);
+        return r;
+    }
+    dispatch_register(c, HT_LIBRARY, a->library);
+    keep(a->library, img);
+    return CUDA_SUCCESS;
+}
+
+CUresult modules_func_name(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_func_name *a = c->args;
+    CUresult r = dispatch_check_func(c, &a->hfunc);
+    const char *name = NULL;
+    if (r == CUDA_SUCCESS)
+        r = c->w->be->cuFuncGetName(&name, a->hfunc);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!name || strlen(name) >= RGPU_MAX_STRING)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!(a->name = dispatch_outbuf(c, a->name_len)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    strcpy(a->name, name);
+    return CUDA_SUCCESS;
+}
+
+CUresult modules_launch(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_launch *a = c->args;
+    CUresult r = dispatch_check_func(c, &a->f);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_stream(c, &a->hStream);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!a->f)
+        return CUDA_ERROR_INVALID_HANDLE;
+    size_t size = a->params_len;
+    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
+                     CU_LAUNCH_PARAM_END};
+    const struct rgpu_launch_cfg *g = &a->cfg;
+    /* Both backends copy the parameters before cuLaunchKernel returns. */
+    return c->w->be->cuLaunchKernel(a->f, g->grid[0], g->grid[1], g->grid[2], g->block[0], g->block[1], g->block[2],
+                                    g->shared_bytes, a->hStream, NULL, size ? extra : NULL);
+}
