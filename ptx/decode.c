@@ -65,9 +65,10 @@ struct mods {
 
 static bool weq(const char *s, int n, const char *lit) { return (int)strlen(lit) == n && memcmp(s, lit, (size_t)n) == 0; }
 
-static void split_mods(struct pctx *p, const char *s, int n, struct mods *md)
+static void split_mods(struct pctx *p, const char *s, int n, struct mods *md, int line)
 {
     memset(md, 0, sizeof *md);
+    md->line = line;
     md->space = -1;
     md->vec = 1;
     int i = 0;
@@ -121,7 +122,7 @@ static void split_mods(struct pctx *p, const char *s, int n, struct mods *md)
         else if (W("aligned") || W("volatile") || W("relaxed") || W("acquire") || W("release") ||
                  W("acq_rel") || W("weak") || W("mmio") || W("sc") || W("cta") || W("gpu") ||
                  W("sys") || W("nc") || W("ca") || W("cg") || W("cs") || W("lu") || W("cv") ||
-                 W("wb") || W("wt") || W("noftz") || W("unified") ||
+                 W("wb") || W("wt") || W("noftz") || W("gl") || W("unified") ||
                  (wl > 4 && (memcmp(w, "L1::", 4) == 0 || memcmp(w, "L2::", 4) == 0)) ||
                  (wl > 7 && memcmp(w, "level::", 7) == 0)) { }
         else {
@@ -219,7 +220,12 @@ static void sym_address(struct pctx *p, struct sym *y, struct ins *i, const char
 {
     switch (y->kind) {
     case S_GLOBAL: i->akind = AK_GLOBAL; i->asym = y->a; break;
-    case S_SHARED: i->akind = AK_SHARED; i->imm += y->a; break;
+    case S_SHARED:
+        i->akind = AK_SHARED;
+        i->imm += y->a;
+        /* a kernel's static shared size is what it (and its callees) name */
+        if (p->f && y->a + y->n > p->f->shared_end) p->f->shared_end = y->a + y->n;
+        break;
     case S_DYNSHARED: i->akind = AK_DYNSHARED; break;
     case S_FRAME: i->akind = AK_FRAME; i->imm += y->a; break;
     case S_KPARAM: i->akind = AK_KPARAM; i->imm += y->a; break;
@@ -744,8 +750,7 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
         if (weq(opc, blen, optab[k].name)) { op = k; break; }
     if (op < 0) perr(p, line, "unknown instruction '%.*s'", olen, opc);
     struct mods md;
-    md.line = line;
-    split_mods(p, opc + blen + (blen < olen), olen - blen - (blen < olen), &md);
+    split_mods(p, opc + blen + (blen < olen), olen - blen - (blen < olen), &md, line);
     struct ins i = ins_init(p, op);
     i.line = (uint32_t)line;
     i.fl = md.fl;
@@ -788,7 +793,7 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
             i.space = (uint8_t)(md.space < 0 ? SP_GENERIC : md.space);
             if (md.space < 0) perr(p, line, "%.*s: missing state space", olen, opc);
             i.sub = md.to;
-            i.t = (uint8_t)one_type(p, &md, opc, olen);
+            i.t = op == OP_ISSPACEP && md.nt == 0 ? T_U64 : (uint8_t)one_type(p, &md, opc, olen);
             want_ops(p, n, 2, 2, opc, olen);
             i.o[0] = dst(p, &ops[0]);
             i.o[1] = src(p, &ops[1], T_U64);

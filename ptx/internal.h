@@ -175,6 +175,8 @@ struct func {
     uint32_t local_bytes;      /* .local bytes declared (info) */
     unsigned maxntid[3], reqntid[3], minnctapersm;
     /* computed after parsing */
+    uint32_t shared_end;       /* end of the static .shared this function names itself */
+    uint32_t shared_need;      /* ... and the functions it calls: its static shared size */
     uint32_t stack_need;       /* deepest frame-memory need of a call chain from here */
     int reg_need;              /* deepest register-slot need */
     bool recursive;            /* reaches itself (stack sized with a reserve) */
@@ -196,7 +198,8 @@ struct ptx_module {
     struct gvar *globals; int nglobals;
     struct callsite *calls; int ncalls;
     uint64_t *pool; int npool; /* constants, 32 lanes each */
-    size_t shared_static;      /* bytes of static shared memory (all .shared of the module) */
+    size_t shared_static;      /* bytes of static shared memory (all .shared of the module); a kernel
+                                  uses the prefix up to its func.shared_need */
     size_t dyn_shared_align;
     int *kernels; int nkernels;/* indices of entries in funcs */
     struct ptx_kernel *khandles; /* one per kernel: what ptx_module_kernel hands out */

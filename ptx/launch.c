@@ -174,7 +174,7 @@ CUresult ptx_launch_run(const struct ptx_launch *l)
     L.nthreads = (unsigned)nthreads;
     L.local_size = ((size_t)kf->stack_need + (kf->recursive ? RECURSION_RESERVE : 0) + 15) & ~(size_t)15;
     size_t align = m->dyn_shared_align ? m->dyn_shared_align : 16;
-    L.dyn_off = (m->shared_static + align - 1) / align * align;
+    L.dyn_off = (kf->shared_need + align - 1) / align * align;
     L.shared_size = L.dyn_off + l->dynamic_shared;
     if (L.shared_size > ((size_t)1 << 32)) return CUDA_ERROR_INVALID_VALUE;
     L.gridid = __atomic_add_fetch(&launch_counter, 1, __ATOMIC_RELAXED);

@@ -29,7 +29,12 @@ void x_lane_addrs(struct xctx *x, const struct ins *i, uint32_t m, uint64_t *add
     }
     if (i->abase != REF_NONE) {
         const uint64_t *r = SRC(x, i->abase);
-        if (i->fl & F_ADDR32) FOR_LANES(m, addr[l] = (uint32_t)r[l] + k);
+        /* 32-bit addressing: register + offset wraps at 32 bits (nvcc relies
+         * on it), and only then is the window base added. */
+        if (i->fl & F_ADDR32) {
+            uint64_t base = k - (uint64_t)i->imm, imm = (uint64_t)i->imm;
+            FOR_LANES(m, addr[l] = base + (uint32_t)(r[l] + imm));
+        }
         else FOR_LANES(m, addr[l] = r[l] + k);
     } else {
         FOR_LANES(m, addr[l] = k);

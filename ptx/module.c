@@ -35,7 +35,7 @@ void ptx_kernel_get_info(const struct ptx_kernel *k, struct ptx_kernel_info *inf
     info->name = f->name;
     info->nparams = f->nparams;
     info->param_bytes = f->param_bytes;
-    info->static_shared = m->shared_static;
+    info->static_shared = f->shared_need;
     info->local_per_thread = f->stack_need;
     int regs = f->reg_need;
     info->num_regs = regs > 255 ? 255 : regs < 16 ? 16 : regs;

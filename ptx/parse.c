@@ -250,8 +250,18 @@ static void parse_decl_head(struct pctx *p, struct decl *d)
     d->align = 0;
     d->vec = 1;
     d->t = T_NONE;
+    /* In `.param .u64 .ptr .global .align 16 p` the space and alignment after
+     * .ptr describe the data pointed to, not the parameter itself. */
+    bool after_ptr = false;
     for (;;) {
-        if (tok_is(&p->t, ".align")) { next(p); d->align = (uint32_t)expect_int(p); continue; }
+        if (tok_is(&p->t, ".align")) {
+            next(p);
+            uint32_t a = (uint32_t)expect_int(p);
+            if (!after_ptr)
+                d->align = a;
+            continue;
+        }
+        if (tok_is(&p->t, ".ptr")) { after_ptr = true; next(p); continue; }
         if (tok_is(&p->t, ".v2")) { d->vec = 2; next(p); continue; }
         if (tok_is(&p->t, ".v4")) { d->vec = 4; next(p); continue; }
         if (tok_is(&p->t, ".v8")) { d->vec = 8; next(p); continue; }
@@ -368,6 +378,7 @@ static void parse_module_var(struct pctx *p, int space, bool is_extern)
                 size_t off = (p->m->shared_static + d.align - 1) / d.align * d.align;
                 struct sym *y = sym_add(p, &p->mod, d.name, d.len, S_SHARED);
                 y->a = (uint32_t)off;
+                y->n = (uint32_t)d.size; /* sym_address charges it to the functions naming it */
                 p->m->shared_static = off + d.size;
             }
         } else {
@@ -870,6 +881,7 @@ static void parse_module_body(struct pctx *p)
         }
         if (!have_version) perr(p, line, "the module must start with .version");
     }
+    if (!have_version) perr(p, p->t.line, "empty module: no .version");
 }
 
 /* ---- after parsing: call graph stack needs ---- */
@@ -879,7 +891,7 @@ static void compute_needs(struct ptx_module *m, int fi, int *state)
     if (state[fi] == 2) return;
     if (state[fi] == 1) { f->recursive = true; return; }
     state[fi] = 1;
-    uint32_t stack = 0;
+    uint32_t stack = 0, shared = f->shared_end;
     int regs = 0;
     for (int k = f->first; k < f->first + f->count; k++) {
         const struct ins *i = &m->code[k];
@@ -889,7 +901,9 @@ static void compute_needs(struct ptx_module *m, int fi, int *state)
         if (m->funcs[c].recursive || state[c] == 1) f->recursive = true;
         if (m->funcs[c].stack_need > stack) stack = m->funcs[c].stack_need;
         if (m->funcs[c].reg_need > regs) regs = m->funcs[c].reg_need;
+        if (m->funcs[c].shared_need > shared) shared = m->funcs[c].shared_need;
     }
+    f->shared_need = shared;
     f->stack_need = align_up32(f->frame_size, 16) + stack;
     f->reg_need = f->nregs + regs;
     state[fi] = 2;

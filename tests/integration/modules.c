@@ -24,6 +24,8 @@
  * or too large grid dims, too much dynamic shared memory, no context, both
  * kernelParams and extra) that leave the context healthy; a valid launch
  * returns without waiting (the stream is held by a gate host function);
+ * parameters (kernelParams and `extra`) are captured at call time, with
+ * 100 launches queued behind a gate; a large grid;
  * launches from several threads at once; occupancy; cuModuleUnload, after
  * which the old handles give errors.
  *
@@ -235,13 +237,10 @@ static void check_param_info(CUfunction all_kinds, CUfunction saxpy, CUfunction 
         EXPECT_EQ(off, so[i]);
         EXPECT_EQ(size, ss[i]);
     }
-    /* either output may be left out */
+    /* the size may be left out (the offset may not) */
     off = 999;
     CHECK(cuFuncGetParamInfo(saxpy, 1, &off, NULL));
     EXPECT_EQ(off, 8);
-    size = 999;
-    CHECK(cuFuncGetParamInfo(saxpy, 3, NULL, &size));
-    EXPECT_EQ(size, 4);
 }
 
 static void fill_all_params(struct it_all_params *P, CUdeviceptr dp, CUdeviceptr dout, int salt)
@@ -327,7 +326,21 @@ static void run_all_kinds(CUfunction f, CUstream s)
     check_all_out(&out, &P, pval, "kernelParams");
 
     /* extra: the host struct is the packed parameter buffer; its size is
-     * the end of the last parameter */
+     * the end of the last parameter. Where the function's layout is not the
+     * ABI's (reported by check_param_info), such a launch would fault and
+     * leave the context unusable for everything after it: record and skip. */
+    size_t want_off[IT_ALL_NPARAMS], want_size[IT_ALL_NPARAMS];
+    it_all_param_layout(want_off, want_size);
+    for (int i = 0; i < IT_ALL_NPARAMS; i++) {
+        size_t o = 0;
+        if (cuFuncGetParamInfo(f, (size_t)i, &o, NULL) != CUDA_SUCCESS || o != want_off[i]) {
+            it_fail(__FILE__, __LINE__, "[%s] all_kinds through `extra` NOT RUN: parameter %d is at %zu, the ABI "
+                    "puts it at %zu", form, i, o, want_off[i]);
+            CHECK(cuMemFree(dp));
+            CHECK(cuMemFree(dout));
+            return;
+        }
+    }
     pval = -55555;
     CHECK(cuMemcpyHtoD(dp, &pval, sizeof pval));
     fill_all_params(&P, dp, dout, 3);
@@ -810,6 +823,76 @@ static void check_launch_does_not_wait(CUmodule m)
     CHECK(cuMemFree(dc));
 }
 
+/* The parameters are taken when cuLaunchKernel is called: the caller may
+ * overwrite its argument variables (and its `extra` buffer) right after,
+ * even while the launches are still queued behind a gate. Many launches
+ * queued at once also run in order. */
+static void check_params_captured_at_launch(CUmodule m)
+{
+    section("parameters are captured at call time; many queued launches");
+    CUfunction sx = get_fn(m, "saxpy");
+    enum { N = 200, LAUNCHES = 100 };
+    float x[N], y[N], out[N];
+    int n = N;
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(i % 7);
+        y[i] = (float)(i - 100);
+    }
+    CUstream s;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CUdeviceptr dx, dy;
+    CHECK(cuMemAlloc(&dx, sizeof x));
+    CHECK(cuMemAlloc(&dy, sizeof y));
+    CHECK(cuMemcpyHtoD(dx, x, sizeof x));
+    CHECK(cuMemcpyHtoD(dy, y, sizeof y));
+    size_t off[4];
+    for (int i = 0; i < 4; i++)
+        CHECK(cuFuncGetParamInfo(sx, (size_t)i, &off[i], NULL));
+    struct gate g;
+    gate_init(&g);
+    CHECK(cuLaunchHostFunc(s, gate_fn, &g));
+    for (int k = 1; k <= LAUNCHES; k++) {
+        float alpha = (float)k;
+        CUdeviceptr px = dx, py = dy;
+        int pn = n;
+        if (k % 2) {
+            void *args[] = {&alpha, &px, &py, &pn};
+            CHECK(cuLaunchKernel(sx, blocks_for(N, 64), 1, 1, 64, 1, 1, 0, s, args, NULL));
+        } else {
+            unsigned char buf[32];
+            memcpy(buf + off[0], &alpha, sizeof alpha);
+            memcpy(buf + off[1], &px, sizeof px);
+            memcpy(buf + off[2], &py, sizeof py);
+            memcpy(buf + off[3], &pn, sizeof pn);
+            size_t size = off[3] + sizeof pn;
+            void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, buf, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
+                             CU_LAUNCH_PARAM_END};
+            CHECK(cuLaunchKernel(sx, blocks_for(N, 64), 1, 1, 64, 1, 1, 0, s, NULL, extra));
+            memset(buf, 0xFF, sizeof buf); /* garbage where the parameters were */
+        }
+        /* garbage in the argument variables */
+        alpha = -1e30f;
+        px = py = 8;
+        pn = -1;
+    }
+    EXPECT_RESULT(cuStreamQuery(s), CUDA_ERROR_NOT_READY);
+    gate_open(&g);
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_TRUE(!g.timed_out);
+    CHECK(cuMemcpyDtoH(out, dy, sizeof out));
+    const float sum = (float)(LAUNCHES * (LAUNCHES + 1) / 2);
+    for (int i = 0; i < N; i++)
+        if (out[i] != y[i] + sum * x[i]) { /* all exact: integers below 2^24 */
+            it_fail(__FILE__, __LINE__, "[%s] %d queued saxpy launches: y[%d] = %g, expected %g", form, LAUNCHES, i,
+                    (double)out[i], (double)(y[i] + sum * x[i]));
+            break;
+        }
+    gate_destroy(&g);
+    CHECK(cuStreamDestroy(s));
+    CHECK(cuMemFree(dx));
+    CHECK(cuMemFree(dy));
+}
+
 /* ====================================================================== */
 /* occupancy                                                                */
 /* ====================================================================== */
@@ -1213,15 +1296,18 @@ int main(int argc, char **argv)
     check_loading();
 
     /* the fatbin holds compute_75 and compute_120 PTX: the driver takes the
-     * newest the device can run */
+     * newest the device can run. The whole suite runs on each form; the
+     * compute_75 PTX (the oldest, simplest code) goes first, then the tests
+     * that need one module of any form, then the newer forms (a kernel that
+     * faults there leaves the context unusable for what follows). */
     struct {
         const char *label;
         const struct it_image *img;
         int ptx_version;
     } forms[] = {
-        {"fatbin", &fatbin, dev_cc >= 120 ? 120 : 75},
         {"PTX compute_75", &ptx75, 75},
         {"PTX compute_120", &ptx120, 120},
+        {"fatbin", &fatbin, dev_cc >= 120 ? 120 : 75},
     };
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         if (forms[i].ptx_version > dev_cc)
@@ -1231,18 +1317,20 @@ int main(int argc, char **argv)
         CHECK(cuModuleLoadData(&m, forms[i].img->data));
         module_suite(m, forms[i].ptx_version, s);
         CHECK(cuModuleUnload(m));
+
+        if (i == 0) {
+            form = "fatbin";
+            CHECK(cuModuleLoadData(&m, fatbin.data));
+            check_launch_does_not_wait(m);
+            check_params_captured_at_launch(m);
+            run_vec_add(get_fn(m, "vec_add"), NULL, (1 << 18) + 3, "a large grid (2049 blocks)");
+            check_occupancy(m);
+            CHECK(cuModuleUnload(m));
+            check_threads();
+            check_two_loads();
+            check_unload();
+        }
     }
-
-    form = "fatbin";
-    CUmodule m;
-    CHECK(cuModuleLoadData(&m, fatbin.data));
-    check_launch_does_not_wait(m);
-    check_occupancy(m);
-    CHECK(cuModuleUnload(m));
-
-    check_threads();
-    check_two_loads();
-    check_unload();
 
     EXPECT_RESULT(cuCtxSynchronize(), CUDA_SUCCESS);
     CHECK(cuStreamDestroy(s));

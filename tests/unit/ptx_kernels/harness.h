@@ -18,7 +18,7 @@
 
 #include "ptx.h"
 
-static char *h_read_file(const char *path, size_t *len)
+__attribute__((unused)) static char *h_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -33,7 +33,7 @@ static char *h_read_file(const char *path, size_t *len)
     return b;
 }
 
-static struct ptx_module *h_load(const char *name)
+__attribute__((unused)) static struct ptx_module *h_load(const char *name)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", PTX_DIR, name);
@@ -59,7 +59,7 @@ static bool h_valid(void *ctx, uint64_t addr, uint64_t n)
         if (addr >= h_bufs[i].lo && addr + n <= h_bufs[i].hi && addr + n >= addr) return true;
     return false;
 }
-static void *h_dev(size_t n)
+__attribute__((unused)) static void *h_dev(size_t n)
 {
     void *p = calloc(1, n ? n : 1);
     if (h_nbufs < H_MAXBUF) {
@@ -69,11 +69,11 @@ static void *h_dev(size_t n)
     }
     return p;
 }
-static void h_dev_free_all(void) { h_nbufs = 0; }
+__attribute__((unused)) static void h_dev_free_all(void) { h_nbufs = 0; }
 
 /* parameters */
 struct h_params { uint8_t buf[4096]; };
-static void h_param(const struct ptx_kernel *k, struct h_params *p, int i, const void *v, size_t n)
+__attribute__((unused)) static void h_param(const struct ptx_kernel *k, struct h_params *p, int i, const void *v, size_t n)
 {
     size_t off, sz;
     ptx_kernel_param(k, i, &off, &sz);
@@ -91,11 +91,25 @@ static void h_print(void *ctx, const char *text, size_t len)
 }
 
 static char h_err[512];
-static CUresult h_launch_ex(struct ptx_module *m, const char *kernel, unsigned gx, unsigned gy, unsigned bx, unsigned by,
+__attribute__((unused)) static CUresult h_launch_ex(struct ptx_module *m, const char *kernel, unsigned gx, unsigned gy, unsigned bx, unsigned by,
                             unsigned bz, size_t dyn, const struct h_params *p, int threads, const uint64_t *gaddrs)
 {
     const struct ptx_kernel *k = ptx_module_find_kernel(m, kernel);
     if (!k) fail_msg("no kernel %s", kernel);
+    static uint64_t auto_addrs[64];
+    int ng = ptx_module_global_count(m);
+    if (!gaddrs && ng > 0) { /* module variables (printf strings, ...) in fresh device memory */
+        if (ng > 64) fail_msg("too many module variables");
+        for (int i = 0; i < ng; i++) {
+            struct ptx_global_info gi;
+            ptx_module_global(m, i, &gi);
+            void *mem = h_dev(gi.size);
+            if (gi.init_len) memcpy(mem, gi.init, gi.init_len);
+            auto_addrs[i] = (uint64_t)(uintptr_t)mem;
+        }
+        for (int i = 0; i < ng; i++) ptx_module_global_relocate(m, i, auto_addrs, (void *)(uintptr_t)auto_addrs[i]);
+        gaddrs = auto_addrs;
+    }
     struct ptx_launch l;
     memset(&l, 0, sizeof l);
     l.kernel = k;
@@ -111,7 +125,7 @@ static CUresult h_launch_ex(struct ptx_module *m, const char *kernel, unsigned g
     l.errlen = sizeof h_err;
     return ptx_launch_run(&l);
 }
-static void h_launch(struct ptx_module *m, const char *kernel, unsigned gx, unsigned bx, const struct h_params *p)
+__attribute__((unused)) static void h_launch(struct ptx_module *m, const char *kernel, unsigned gx, unsigned bx, const struct h_params *p)
 {
     CUresult rc = h_launch_ex(m, kernel, gx, 1, bx, 1, 1, 0, p, 2, NULL);
     if (rc != CUDA_SUCCESS) fail_msg("launch %s: %d %s", kernel, rc, h_err);
