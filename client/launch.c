@@ -103,7 +103,8 @@ static CUresult pack_params(const struct rgpu_func_info *fi, void **kernelParams
 }
 
 static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                       unsigned shmem, CUstream s, void **kernelParams, void **extra)
+                       unsigned shmem, CUstream s, void **kernelParams, void **extra, const CUlaunchAttribute *attrs,
+                       unsigned nattrs)
 {
     CUresult r = rgpu_check_init();
     if (r)
@@ -123,9 +124,15 @@ static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsi
     void *owned;
     if ((r = pack_params(fi, kernelParams, extra, &params, &len, &owned)) != CUDA_SUCCESS)
         return r;
-    struct rgpu_args_rgpu_launch a = {.f = f, .cfg = {{gx, gy, gz}, {bx, by, bz}, shmem, 0}, .hStream = s,
-                                      .params = params, .params_len = len};
-    r = rgpu_remote(RGPU_ID_rgpu_launch, &a);
+    struct rgpu_launch_cfg cfg = {{gx, gy, gz}, {bx, by, bz}, shmem, 0};
+    if (nattrs) {
+        struct rgpu_args_rgpu_launch_ex a = {.f = f, .cfg = cfg, .hStream = s, .attrs = attrs,
+                                             .attrs_len = nattrs * sizeof *attrs, .params = params, .params_len = len};
+        r = rgpu_remote(RGPU_ID_rgpu_launch_ex, &a);
+    } else {
+        struct rgpu_args_rgpu_launch a = {.f = f, .cfg = cfg, .hStream = s, .params = params, .params_len = len};
+        r = rgpu_remote(RGPU_ID_rgpu_launch, &a);
+    }
     free(owned);
     return r;
 }
@@ -135,7 +142,7 @@ RGPU_API CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned i
                                  unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra)
 {
     return launch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
-                  kernelParams, extra);
+                  kernelParams, extra, NULL, 0);
 }
 
 RGPU_API CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
@@ -144,7 +151,40 @@ RGPU_API CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsig
                                       void **kernelParams, void **extra)
 {
     return launch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes,
-                  hStream ? hStream : CU_STREAM_PER_THREAD, kernelParams, extra);
+                  hStream ? hStream : CU_STREAM_PER_THREAD, kernelParams, extra, NULL, 0);
+}
+
+/* Attributes whose values hold handles (events) are not remoted yet: say so
+ * rather than launch without them. */
+static CUresult launch_ex(const CUlaunchConfig *c, CUfunction f, void **kernelParams, void **extra, bool per_thread)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!c || (c->numAttrs && !c->attrs) || c->numAttrs > RGPU_MAX_LAUNCH_ATTRS)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUdevice dev;
+    bool coop_ok = rgpu_ctx_device(rgpu_ctx_current(), &dev) && dev_attr(dev, CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH);
+    for (unsigned i = 0; i < c->numAttrs; i++) {
+        if (!rgpu_launch_attr_remotable(c->attrs[i].id))
+            return CUDA_ERROR_NOT_SUPPORTED;
+        /* a device without cooperative launch refuses it at call time */
+        if (c->attrs[i].id == CU_LAUNCH_ATTRIBUTE_COOPERATIVE && c->attrs[i].value.cooperative && !coop_ok)
+            return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    CUstream s = per_thread && !c->hStream ? CU_STREAM_PER_THREAD : c->hStream;
+    return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
+                  c->sharedMemBytes, s, kernelParams, extra, c->attrs, c->numAttrs);
+}
+
+RGPU_API CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
+{
+    return launch_ex(config, f, kernelParams, extra, false);
+}
+
+RGPU_API CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
+{
+    return launch_ex(config, f, kernelParams, extra, true);
 }
 
 /* ---- calls that change launch limits or invalidate functions ---- */

@@ -218,3 +218,50 @@ CUresult cpudev_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
     free(l);
     return r;
 }
+
+/* cuLaunchKernelEx: the attributes the CPU device can honour. A cluster
+ * launch runs like the plain launch it is equivalent to unless the kernel
+ * uses cluster instructions, which the PTX machine refuses (as an illegal
+ * instruction) rather than emulates; hints (priority, carveout, access policy,
+ * memory sync domains, programmatic serialisation — a permission, satisfied
+ * by serial execution) need no action. Cooperative launches need every block
+ * resident at once, which the CPU device does not guarantee. */
+CUresult cpudev_cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
+{
+    CPUDEV_ENTER();
+    if (!config || (config->numAttrs && !config->attrs))
+        return CUDA_ERROR_INVALID_VALUE;
+    for (unsigned i = 0; i < config->numAttrs; i++) {
+        const CUlaunchAttribute *a = &config->attrs[i];
+        switch (a->id) {
+        case CU_LAUNCH_ATTRIBUTE_IGNORE:
+        case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
+        case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
+        case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+        case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
+        case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+        case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+        case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
+        case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+            break;
+        case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
+        case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION: {
+            unsigned cx = a->value.clusterDim.x, cy = a->value.clusterDim.y, cz = a->value.clusterDim.z;
+            if (!cx || !cy || !cz || config->gridDimX % cx || config->gridDimY % cy || config->gridDimZ % cz)
+                return CUDA_ERROR_INVALID_CLUSTER_SIZE;
+            if ((uint64_t)cx * cy * cz > 8)
+                return CUDA_ERROR_INVALID_CLUSTER_SIZE; /* past the portable maximum */
+            break;
+        }
+        case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
+            if (a->value.cooperative)
+                return CUDA_ERROR_NOT_SUPPORTED;
+            break;
+        default:
+            return CUDA_ERROR_NOT_SUPPORTED;
+        }
+    }
+    return cpudev_cuLaunchKernel(f, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
+                                 config->blockDimY, config->blockDimZ, config->sharedMemBytes, config->hStream,
+                                 kernelParams, extra);
+}

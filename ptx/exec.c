@@ -110,6 +110,18 @@ static int pick(struct block *b, struct warp *w)
             int l = __builtin_ctz(m);
             if (w->lane_pc[l] < best) best = w->lane_pc[l];
         }
+        if (w->rotate) {
+            /* the lowest group ran a whole time slice without meeting the
+             * others (a spin loop waiting for them, e.g. on a lock they
+             * hold): give the highest group a turn (independent thread
+             * scheduling); the next forward branch returns to lowest-first */
+            w->rotate = false;
+            best = INT32_MIN;
+            for (uint32_t m = cand; m; m &= m - 1) {
+                int l = __builtin_ctz(m);
+                if (w->lane_pc[l] > best) best = w->lane_pc[l];
+            }
+        }
         uint32_t grp = 0, rest = live & ~w->bar_blocked;
         int32_t next = INT32_MAX;
         for (uint32_t m = rest; m; m &= m - 1) {
@@ -433,7 +445,10 @@ static int run(struct block *b, struct warp *w, long *bp)
             if (r != W_RUN) return r;
         }
         if (w->pc == w->merge_pc) merge(w);
-        if (--budget < 0) return W_YIELD;
+        if (--budget < 0) {
+            if (w->merge_pc != INT32_MAX) { desched(w); w->rotate = true; }
+            return W_YIELD;
+        }
         const struct ins *i = &code[w->pc];
         uint32_t m = w->cur;
         if (i->guard >= 0) m = guard_mask(w, i->guard, m);

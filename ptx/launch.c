@@ -91,7 +91,7 @@ static void block_init(struct worker *wk, uint64_t blk)
         w->pc = L->kf->first;
         w->merge_pc = INT32_MAX;
         w->bar_blocked = w->sync_blocked = 0;
-        w->force_sync = w->force_next = false;
+        w->force_sync = w->force_next = w->rotate = false;
         w->done = false;
         w->nframes = 1;
         w->frames[0] = (struct frame){.func = (int)(L->kf - L->m->funcs), .call_pc = -1, .members = w->valid};

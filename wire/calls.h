@@ -146,6 +146,10 @@ extern const struct rgpu_call_desc rgpu_calls[RGPU_NCALLS];
 
 /* Length helpers used by length expressions in calls.def. */
 size_t rgpu_pointer_attribute_size(CUpointer_attribute attr);
+/* Launch attributes that may travel (plain-data values), and at most how many. */
+bool rgpu_launch_attr_remotable(CUlaunchAttributeID id);
+#define RGPU_MAX_LAUNCH_ATTRS 16
+
 /* Longest string argument (INSTR), NUL included. */
 #define RGPU_MAX_STRING 4096
 uint64_t rgpu_memcpy2d_inbuf_len(const CUDA_MEMCPY2D *c);

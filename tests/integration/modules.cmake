@@ -40,7 +40,8 @@ add_custom_target(rgpu_it_kernels ALL DEPENDS ${RGPU_IT_KERNEL_OUTPUTS})
 rgpu_it_program(modules ${RGPU_IT_DIR}/modules.c)
 rgpu_it_program(launch_fault ${RGPU_IT_DIR}/launch_fault.c)
 rgpu_it_program(library ${RGPU_IT_DIR}/library.c)
-set(RGPU_IT_MODULE_PROGRAMS modules launch_fault library)
+rgpu_it_program(launch_ex ${RGPU_IT_DIR}/launch_ex.c)
+set(RGPU_IT_MODULE_PROGRAMS modules launch_fault library launch_ex)
 
 # NVRTC compiles on the client (no GPU needed); only this program links it.
 find_library(RGPU_IT_NVRTC_LIBRARY nvrtc HINTS ${CUDAToolkit_LIBRARY_DIR} NO_DEFAULT_PATH)

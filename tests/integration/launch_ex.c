@@ -1,0 +1,92 @@
+/*
+ * launch_ex.c — cuLaunchKernelEx: attributes the CPU device honours run the
+ * kernel (checked on the host), attributes it cannot honour fail at call
+ * time, attributes rgpu cannot carry yet (event handles) are refused, and
+ * nothing of that sticks to the context.
+ */
+#include "check.h"
+
+#include <string.h>
+
+static const char *ptx = ".version 7.0\n.target sm_75\n.address_size 64\n"
+                         ".visible .entry k(.param .u64 p, .param .u32 v)\n{\n"
+                         "  .reg .b64 %rd<4>;\n  .reg .b32 %r<4>;\n"
+                         "  ld.param.u64 %rd1, [p];\n  ld.param.u32 %r1, [v];\n"
+                         "  cvta.to.global.u64 %rd2, %rd1;\n  mov.u32 %r2, %tid.x;\n"
+                         "  mov.u32 %r3, %ctaid.x;\n  mad.lo.s32 %r2, %r3, 64, %r2;\n"
+                         "  mul.wide.u32 %rd3, %r2, 4;\n  add.s64 %rd2, %rd2, %rd3;\n"
+                         "  add.s32 %r3, %r1, %r2;\n  st.global.u32 [%rd2], %r3;\n  ret;\n}\n";
+
+static void run_and_check(CUfunction f, CUdeviceptr d, CUlaunchAttribute *at, unsigned n, const char *what)
+{
+    unsigned v = 1000;
+    void *args[] = {&d, &v};
+    int h[128];
+    CHECK(cuMemsetD8(d, 0, sizeof h));
+    CUlaunchConfig cfg = {2, 1, 1, 64, 1, 1, 0, NULL, at, n};
+    CHECK(cuLaunchKernelEx(&cfg, f, args, NULL));
+    CHECK(cuCtxSynchronize());
+    CHECK(cuMemcpyDtoH(h, d, sizeof h));
+    for (int i = 0; i < 128; i++)
+        if (h[i] != 1000 + i) {
+            it_fail(__FILE__, __LINE__, "%s: element %d is %d, expected %d", what, i, h[i], 1000 + i);
+            return;
+        }
+}
+
+int main(void)
+{
+    CUcontext c;
+    CUmodule m;
+    CUfunction f;
+    CUdeviceptr d;
+    CHECK(cuInit(0));
+    CHECK(cuCtxCreate(&c, NULL, 0, 0));
+    CHECK(cuModuleLoadData(&m, ptx));
+    CHECK(cuModuleGetFunction(&f, m, "k"));
+    CHECK(cuMemAlloc(&d, 128 * sizeof(int)));
+
+    run_and_check(f, d, NULL, 0, "no attributes");
+
+    CUlaunchAttribute at[4];
+    memset(at, 0, sizeof at);
+    at[0].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    at[0].value.clusterDim.x = 2;
+    at[0].value.clusterDim.y = 1;
+    at[0].value.clusterDim.z = 1;
+    at[1].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    at[1].value.programmaticStreamSerializationAllowed = 1;
+    at[2].id = CU_LAUNCH_ATTRIBUTE_PRIORITY;
+    at[2].value.priority = -1;
+    at[3].id = CU_LAUNCH_ATTRIBUTE_IGNORE;
+    run_and_check(f, d, at, 4, "cluster 2x1x1, programmatic serialisation, priority");
+
+    /* what the device reports it cannot do fails at call time */
+    int coop = -1;
+    CHECK(cuDeviceGetAttribute(&coop, CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH, 0));
+    memset(at, 0, sizeof at);
+    at[0].id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+    at[0].value.cooperative = 1;
+    unsigned v = 1;
+    void *args[] = {&d, &v};
+    CUlaunchConfig cfg = {2, 1, 1, 64, 1, 1, 0, NULL, at, 1};
+    if (coop == 0)
+        EXPECT_RESULT(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_NOT_SUPPORTED);
+
+    /* event-bearing attributes are not carried yet: refused, not dropped */
+    at[0].id = CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT;
+    EXPECT_RESULT(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_NOT_SUPPORTED);
+    /* bad configurations fail at call time */
+    cfg.numAttrs = 0;
+    cfg.blockDimX = 2048;
+    EXPECT_RESULT(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_INVALID_VALUE);
+    EXPECT_RESULT(cuLaunchKernelEx(NULL, f, args, NULL), CUDA_ERROR_INVALID_VALUE);
+    /* and none of it stuck to the context */
+    EXPECT_RESULT(cuCtxSynchronize(), CUDA_SUCCESS);
+    run_and_check(f, d, NULL, 0, "after refused launches");
+
+    CHECK(cuMemFree(d));
+    CHECK(cuModuleUnload(m));
+    CHECK(cuCtxDestroy(c));
+    TEST_DONE();
+}
