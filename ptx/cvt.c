@@ -132,6 +132,18 @@ int x_cvt(struct xctx *x, const struct ins *i, uint32_t m)
     const uint64_t *a = SRC(x, i->o[1]);
     int dt = i->t, st = i->t2;
     bool ftz = (i->fl & F_FTZ) != 0, sat = (i->fl & F_SAT) != 0;
+    if (dt == T_F16X2 && (st == T_E4M3X2 || st == T_E5M2X2)) { /* fp8 pair -> f16 pair: exact */
+        FOR_LANES(m, {
+            uint64_t r = 0;
+            for (int k = 0; k < 2; k++) {
+                uint8_t v = (uint8_t)(a[l] >> (8 * k));
+                float f = st == T_E4M3X2 ? e4m3_to_f32(v) : e5m2_to_f32(v);
+                r |= (uint64_t)f32_to_f16(f, RND_RN) << (16 * k);
+            }
+            d[l] = r;
+        });
+        return 0;
+    }
     if (dt == T_F16X2 || dt == T_BF16X2 || dt == T_E4M3X2 || dt == T_E5M2X2) {
         if (st != T_F32) goto unsupported;
         const uint64_t *b = SRC(x, i->o[2]);

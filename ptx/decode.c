@@ -576,7 +576,8 @@ static void dec_arith(struct pctx *p, struct ins *i, struct mods *md, struct rop
         i->t2 = (uint8_t)md->t[1];
         i->rnd = (uint8_t)md->rnd;
         i->xf = X_CVT;
-        bool pair = i->t == T_F16X2 || i->t == T_BF16X2 || i->t == T_E4M3X2 || i->t == T_E5M2X2;
+        bool pair = (i->t == T_F16X2 || i->t == T_BF16X2 || i->t == T_E4M3X2 || i->t == T_E5M2X2) &&
+                    i->t2 != T_E4M3X2 && i->t2 != T_E5M2X2;
         want_ops(p, n, pair ? 3 : 2, pair ? 3 : 2, opc, olen);
         i->o[0] = dst(p, &ops[0]);
         i->o[1] = src(p, &ops[1], i->t2);
@@ -757,7 +758,12 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
     i.rnd = (uint8_t)md.rnd;
     switch (optab[op].fam) {
     case FAM_UNSUP:
-        perr(p, line, "instruction '%.*s' is not supported yet", olen, opc);
+        /* decoded as a stub: the module loads, the instruction fails the
+         * launch (CUDA_ERROR_ILLEGAL_INSTRUCTION) only if it is reached */
+        i.guard = guard;
+        i.xf = X_NONE;
+        put(p, &i);
+        return;
     case FAM_CTRL:
         switch (op) {
         case OP_BRA:

@@ -156,6 +156,15 @@ static void merge(struct warp *w)
 static void branch(struct warp *w, uint32_t go, int32_t target)
 {
     if (go == w->cur) {
+        if (target <= w->pc && w->merge_pc != INT32_MAX && ++w->spins >= 256) {
+            /* a loop that keeps running while other lanes wait: maybe it
+             * waits for them (spin lock); let the others have a turn */
+            w->spins = 0;
+            w->pc = target;
+            desched(w);
+            w->rotate = true;
+            return;
+        }
         w->pc = target;
         if (target > w->merge_pc) desched(w);
         return;
@@ -532,7 +541,7 @@ static int run(struct block *b, struct warp *w, long *bp)
             if (m) rc = x_warp(&x, i, m);
             break;
         default:
-            if (m) {
+            if (m || i->xf == X_NONE) {
                 switch (i->xf) {
                 case X_INT: rc = x_int(&x, i, m); break;
                 case X_FLOAT: rc = x_float(&x, i, m); break;
@@ -540,7 +549,7 @@ static int run(struct block *b, struct warp *w, long *bp)
                 case X_CVT: rc = x_cvt(&x, i, m); break;
                 case X_BITS: rc = x_bits(&x, i, m); break;
                 default:
-                    xfail(L, CUDA_ERROR_ILLEGAL_INSTRUCTION, i, "no executor");
+                    xfail(L, CUDA_ERROR_ILLEGAL_INSTRUCTION, i, "instruction not supported yet");
                     return W_ERROR;
                 }
             }

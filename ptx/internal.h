@@ -230,6 +230,7 @@ struct warp {
     uint32_t bar_blocked;      /* lanes waiting at a CTA barrier */
     uint32_t sync_blocked;     /* lanes waiting for the rest of a .sync mask at lane_pc */
     bool force_sync;           /* run the next warp-synchronous op with whoever is there */
+    uint32_t spins;            /* backward branches taken while other lanes waited */
     bool rotate;               /* next pick takes the highest group, not the lowest (fairness) */
     bool force_next;           /* the block is stuck: let parked sync groups run despite a barrier */
     bool done;

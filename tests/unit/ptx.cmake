@@ -42,3 +42,7 @@ foreach(t control arith warp safety)
   add_test(NAME unit.ptx_${t} COMMAND test_ptx_${t})
   set_tests_properties(unit.ptx_${t} PROPERTIES TIMEOUT 120)
 endforeach()
+
+# throughput benchmark (not a test): build with `make bench_ptx`, run bench_ptx [host_threads]
+add_executable(bench_ptx EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/bench_ptx.c)
+target_link_libraries(bench_ptx PRIVATE rgpu_ptx)

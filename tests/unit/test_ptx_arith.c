@@ -65,12 +65,11 @@ static void test_int(void **state)
         e[15] = ua >> (ub & 31);
         e[16] = ua << (ub & 31);
         e[17] = (unsigned)(a > b ? (long long)a - b : (long long)b - a) + 5u;
-        e[18] = (unsigned)((long long)((ua << 8) >> 8 | ((ua & 0x800000) ? 0xff000000u : 0)) * 0 +
-                           (long long)((int)(ua << 8) >> 8) * (long long)((int)(ub << 8) >> 8));
+        e[18] = (unsigned)((long long)((int)(ua << 8) >> 8) * (long long)((int)(ub << 8) >> 8));
         e[19] = (ua & 0xffffff) * (ub & 0xffffff);
         e[20] = (unsigned)(((unsigned long long)ua * ub) >> 32);
         e[21] = (unsigned)((a < b) + 2 * (ua < ub) + 4 * (a == b));
-        long long la = (long long)a << 20, lb = (long long)b | 1;
+        long long la = (long long)((unsigned long long)(long long)a << 20), lb = (long long)b | 1;
         e[22] = (unsigned)(la / lb);
         e[23] = (unsigned)(la % lb);
         for (int j = 0; j < 24; j++)

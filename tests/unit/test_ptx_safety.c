@@ -46,7 +46,8 @@ static void test_oob_store(void **state)
     uint8_t *raw = malloc(64 + 64 + 64);
     memset(raw, 0xAB, 192);
     int *buf = (int *)(raw + 64);
-    h_nbufs = 0;
+    h_dev_free_all();
+    h_bufs[0].mem = NULL;
     h_bufs[0].lo = (uint64_t)(uintptr_t)buf;
     h_bufs[0].hi = (uint64_t)(uintptr_t)buf + 64;
     h_nbufs = 1;
@@ -61,6 +62,7 @@ static void test_oob_store(void **state)
     assert_non_null(strstr(h_err, "not device memory"));
     for (int i = 0; i < 192; i++) assert_int_equal(raw[i], 0xAB); /* nothing written, inside or out */
     free(raw);
+    h_bufs[0].mem = NULL;
     h_dev_free_all();
     ptx_module_free(m);
 }

@@ -48,7 +48,7 @@ static void test_atomics(void **state)
     (void)state;
     struct ptx_module *m = h_load("warp_75.ptx");
     const struct ptx_kernel *k = ptx_module_find_kernel(m, "atomics");
-    int nb = 64, nt = 128, n = nb * nt;
+    int nb = 32, nt = 64, n = nb * nt;
     int *ctr = h_dev(16), *cas = h_dev(8), *old = h_dev((size_t)n * 4);
     unsigned *mx = h_dev(4);
     float *fs = h_dev(4);

@@ -50,7 +50,7 @@ __attribute__((unused)) static struct ptx_module *h_load(const char *name)
 
 /* device memory: registered buffers */
 #define H_MAXBUF 64
-static struct { uint64_t lo, hi; } h_bufs[H_MAXBUF];
+static struct { uint64_t lo, hi; void *mem; } h_bufs[H_MAXBUF];
 static int h_nbufs;
 static bool h_valid(void *ctx, uint64_t addr, uint64_t n)
 {
@@ -65,11 +65,16 @@ __attribute__((unused)) static void *h_dev(size_t n)
     if (h_nbufs < H_MAXBUF) {
         h_bufs[h_nbufs].lo = (uint64_t)(uintptr_t)p;
         h_bufs[h_nbufs].hi = (uint64_t)(uintptr_t)p + n;
+        h_bufs[h_nbufs].mem = p;
         h_nbufs++;
     }
     return p;
 }
-__attribute__((unused)) static void h_dev_free_all(void) { h_nbufs = 0; }
+__attribute__((unused)) static void h_dev_free_all(void)
+{
+    for (int i = 0; i < h_nbufs; i++) free(h_bufs[i].mem);
+    h_nbufs = 0;
+}
 
 /* parameters */
 struct h_params { uint8_t buf[4096]; };
