@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "cls.h"
 #include "conn.h"
 #include "funcinfo.h"
 #include "handles.h"
@@ -206,6 +207,7 @@ RGPU_API CUresult cuCtxDestroy_v2(CUcontext ctx)
     pthread_mutex_unlock(&lock);
     if (primary)
         return CUDA_ERROR_INVALID_CONTEXT; /* primary contexts are released, not destroyed */
+    rgpu_cls_on_reset(ctx); /* while the context still works for the destructors */
     struct rgpu_args_cuCtxDestroy_v2 a = {.ctx = ctx};
     r = rgpu_remote(RGPU_ID_cuCtxDestroy_v2, &a);
     if (r == CUDA_SUCCESS) {
@@ -250,6 +252,13 @@ static CUresult primary_release(CUdevice dev)
         return r;
     if (!valid_device(dev))
         return CUDA_ERROR_INVALID_DEVICE;
+    if (dev < 16) {
+        /* the last release ends the context: its local storage goes first */
+        pthread_mutex_lock(&lock);
+        CUcontext c = primary_refs[dev] == 1 ? primary_ctx[dev] : NULL;
+        pthread_mutex_unlock(&lock);
+        rgpu_cls_on_reset(c);
+    }
     struct rgpu_args_cuDevicePrimaryCtxRelease_v2 a = {.dev = dev};
     r = rgpu_remote(RGPU_ID_cuDevicePrimaryCtxRelease_v2, &a);
     if (r == CUDA_SUCCESS && dev < 16) {
@@ -273,6 +282,14 @@ static CUresult primary_reset(CUdevice dev)
         return r;
     if (!valid_device(dev))
         return CUDA_ERROR_INVALID_DEVICE;
+    if (dev < 16) {
+        /* context-local storage destructors run before the teardown, while
+         * the context still works for them (they may unload its modules) */
+        pthread_mutex_lock(&lock);
+        CUcontext c = primary_ctx[dev];
+        pthread_mutex_unlock(&lock);
+        rgpu_cls_on_reset(c);
+    }
     struct rgpu_args_cuDevicePrimaryCtxReset_v2 a = {.dev = dev};
     r = rgpu_remote(RGPU_ID_cuDevicePrimaryCtxReset_v2, &a);
     if (r == CUDA_SUCCESS && dev < 16) {
