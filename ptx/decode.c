@@ -742,6 +742,332 @@ static void dec_warp(struct pctx *p, struct ins *i, struct mods *md, struct ropn
     }
 }
 
+/* ---- tensor-core and async-copy instructions (executed by mma.c) ---- */
+
+/* is `w` one of the '.'-separated words of opcode opc? */
+static bool opc_has(const char *opc, int olen, const char *w)
+{
+    int i = 0;
+    while (i < olen) {
+        int j = i;
+        while (j < olen && opc[j] != '.') j++;
+        if (weq(opc + i, j - i, w)) return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+/* a register operand given as {r} or r: its refs into out[], count checked */
+static void reg_list(struct pctx *p, const struct ropnd *o, uint32_t *out, int want, bool is_dst, int t)
+{
+    int cnt = o->kind == RO_VEC ? o->nel : 1;
+    if (cnt != want) perr(p, p->line, "expected a vector of %d registers, not %d", want, cnt);
+    for (int k = 0; k < cnt; k++) {
+        const struct ropnd *e = o->kind == RO_VEC ? &o->el[k] : o;
+        out[k] = is_dst ? dst(p, e) : src(p, e, t);
+    }
+}
+
+static uint32_t xops_alloc(struct pctx *p, int n)
+{
+    struct ptx_module *m = p->m;
+    if (m->nxops + n > p->capxops) {
+        while (m->nxops + n > p->capxops) p->capxops = p->capxops ? p->capxops * 2 : 64;
+        m->xops = xrealloc(p, m->xops, sizeof *m->xops * (size_t)p->capxops);
+    }
+    uint32_t at = (uint32_t)m->nxops;
+    m->nxops += n;
+    return at;
+}
+
+/* registers per fragment of each mma operand for the supported forms; 0: not supported */
+struct mma_form { int na, nb, nc; };
+static bool mma_form(int shape, int dt, int at, int bt, int ct, bool sat, struct mma_form *f)
+{
+    bool f16 = at == T_F16 && bt == T_F16, bf16 = at == T_BF16 && bt == T_BF16;
+    bool i8 = (at == T_S8 || at == T_U8) && (bt == T_S8 || bt == T_U8);
+    bool f8 = (at == T_E4M3X2 || at == T_E5M2X2) && (bt == T_E4M3X2 || bt == T_E5M2X2);
+    if (dt != ct) return false;
+    if (sat && !i8) return false;
+    int cregs = shape == MMA_M8N8K16 || shape == MMA_M8N8K4 ? 2 : 4;
+    if (f16 || bf16) {
+        if (dt != T_F32 && !(f16 && dt == T_F16)) return false;
+        if (shape == MMA_M16N8K8) { f->na = 2; f->nb = 1; }
+        else if (shape == MMA_M16N8K16) { f->na = 4; f->nb = 2; }
+        else return false;
+        f->nc = dt == T_F16 ? 2 : 4;
+        return true;
+    }
+    if (at == T_TF32 && bt == T_TF32) {
+        if (dt != T_F32) return false;
+        if (shape == MMA_M16N8K8) { f->na = 4; f->nb = 2; }
+        else return false; /* m16n8k4 .tf32: not implemented (stub) */
+        f->nc = 4;
+        return true;
+    }
+    if (i8) {
+        if (dt != T_S32) return false;
+        if (shape == MMA_M8N8K16) { f->na = 1; f->nb = 1; }
+        else if (shape == MMA_M16N8K16) { f->na = 2; f->nb = 1; }
+        else if (shape == MMA_M16N8K32) { f->na = 4; f->nb = 2; }
+        else return false;
+        f->nc = cregs;
+        return true;
+    }
+    if (f8) {
+        if (dt != T_F32 && dt != T_F16) return false;
+        if (shape == MMA_M16N8K16) { f->na = 2; f->nb = 1; }
+        else if (shape == MMA_M16N8K32) { f->na = 4; f->nb = 2; }
+        else return false;
+        f->nc = dt == T_F16 ? 2 : 4;
+        return true;
+    }
+    if (at == T_F64 && bt == T_F64 && dt == T_F64 && shape == MMA_M8N8K4) {
+        f->na = 1; f->nb = 1; f->nc = 2;
+        return true;
+    }
+    return false;
+}
+
+/* wmma.load/store/mma for .m16n16k16 with .f16 or .s8/.u8 multiplicands.
+ * Registers per fragment (PTX ISA): a/b .f16: 8 (.f16x2), a/b .s8/.u8: 2;
+ * c/d .f16: 4, .f32: 8, .s32: 8. The operand registers go to the operand
+ * table: xops[asym] = count (load/store) or a descriptor (mma), then the
+ * registers. */
+static bool dec_wmma(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
+                     int olen)
+{
+    if (!(md->fl & F_SYNC) || !take(md, "m16n16k16")) return false;
+    int sub = 0;
+    if (take(md, "load")) {
+        if (take(md, "a")) sub = WMMA_LOAD_A;
+        else if (take(md, "b")) sub = WMMA_LOAD_B;
+        else if (take(md, "c")) sub = WMMA_LOAD_C;
+    } else if (take(md, "store")) {
+        if (take(md, "d")) sub = WMMA_STORE_D;
+    } else if (take(md, "mma")) sub = WMMA_MMA;
+    if (!sub) return false;
+    i->sub = (uint8_t)sub;
+    i->fl = 0;
+    if (sub == WMMA_MMA) {
+        /* .alayout.blayout: the fragments hold the logical matrices whatever
+         * the memory layout they were loaded from, so both are accepted */
+        int nrow = 0;
+        while (take(md, "row")) nrow++;
+        while (take(md, "col")) nrow++;
+        if (nrow != 2) return false;
+        bool sat = (md->fl & F_SAT) != 0;
+        int dt, ct, at, bt;
+        if (md->nt == 2 && (md->t[0] == T_F16 || md->t[0] == T_F32) && (md->t[1] == T_F16 || md->t[1] == T_F32) &&
+            !sat) {
+            dt = md->t[0]; ct = md->t[1]; at = bt = T_F16;
+        } else if (md->nt == 4 && md->t[0] == T_S32 && md->t[3] == T_S32 && (md->t[1] == T_S8 || md->t[1] == T_U8) &&
+                   (md->t[2] == T_S8 || md->t[2] == T_U8)) {
+            dt = ct = T_S32; at = md->t[1]; bt = md->t[2];
+        } else return false;
+        if (md->nw) return false;
+        md->nt = 0;
+        int nab = at == T_F16 ? 8 : 2, nd = dt == T_F16 ? 4 : 8, nc = ct == T_F16 ? 4 : 8;
+        want_ops(p, n, 4, 4, opc, olen);
+        int tot = 1 + nd + 2 * nab + nc;
+        uint32_t at_ = xops_alloc(p, tot), ref[1 + 8 + 8 + 8 + 8];
+        ref[0] = (uint32_t)(dt | ct << 8 | at << 16 | bt << 24);
+        reg_list(p, &ops[0], ref + 1, nd, true, T_B32);
+        reg_list(p, &ops[1], ref + 1 + nd, nab, false, T_B32);
+        reg_list(p, &ops[2], ref + 1 + nd + nab, nab, false, T_B32);
+        reg_list(p, &ops[3], ref + 1 + nd + 2 * nab, nc, false, T_B32);
+        memcpy(p->m->xops + at_, ref, sizeof(uint32_t) * (size_t)tot);
+        i->asym = at_;
+        i->fl = sat ? F_SAT : 0;
+        return true;
+    }
+    bool col = take(md, "col");
+    if (!col && !take(md, "row")) return false;
+    if (md->nt != 1 || md->nw) return false;
+    int t = md->t[0];
+    int cnt;
+    if (sub == WMMA_LOAD_A || sub == WMMA_LOAD_B) {
+        if (t == T_F16) cnt = 8;
+        else if (t == T_S8 || t == T_U8) cnt = 2;
+        else return false;
+    } else {
+        if (t == T_F16) cnt = 4;
+        else if (t == T_F32 || t == T_S32) cnt = 8;
+        else return false;
+    }
+    md->nt = 0;
+    i->t = (uint8_t)t;
+    i->bop = col;
+    i->space = (uint8_t)(md->space < 0 ? SP_GENERIC : md->space);
+    if (i->space != SP_GENERIC && i->space != SP_GLOBAL && i->space != SP_SHARED) return false;
+    md->space = -1;
+    want_ops(p, n, 2, 3, opc, olen);
+    bool st = sub == WMMA_STORE_D;
+    uint32_t at_ = xops_alloc(p, 1 + cnt), ref[1 + 8];
+    ref[0] = (uint32_t)cnt;
+    reg_list(p, &ops[st ? 1 : 0], ref + 1, cnt, !st, T_B32);
+    memcpy(p->m->xops + at_, ref, sizeof(uint32_t) * (size_t)(1 + cnt));
+    addr(p, &ops[st ? 0 : 1], i);
+    i->asym = at_;
+    i->o[0] = n == 3 ? src(p, &ops[2], T_U32) : REF_NONE; /* stride in elements (default 16) */
+    return true;
+}
+
+/* Decode a tensor/async instruction into i; false: a form not supported
+ * (the caller emits the failing stub). */
+static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
+                       int olen)
+{
+    int op = i->op;
+    i->xf = X_TENSOR;
+    if (op == OP_CP) {
+        if (!opc_has(opc, olen, "async") || opc_has(opc, olen, "bulk") || opc_has(opc, olen, "mbarrier") ||
+            opc_has(opc, olen, "tensor"))
+            return false;
+        md->nw = 0;
+        md->space = -1;
+        md->nt = 0;
+        if (opc_has(opc, olen, "commit_group")) { want_ops(p, n, 0, 0, opc, olen); i->sub = 2; return true; }
+        if (opc_has(opc, olen, "wait_all")) { want_ops(p, n, 0, 0, opc, olen); i->sub = 4; return true; }
+        if (opc_has(opc, olen, "wait_group")) {
+            want_ops(p, n, 1, 1, opc, olen);
+            (void)src(p, &ops[0], T_U32);
+            i->sub = 3;
+            return true;
+        }
+        bool ca = opc_has(opc, olen, "ca"), cg = opc_has(opc, olen, "cg");
+        if (ca == cg || !opc_has(opc, olen, "global") ||
+            !(opc_has(opc, olen, "shared") || opc_has(opc, olen, "shared::cta")))
+            return false;
+        bool hint = opc_has(opc, olen, "L2::cache_hint");
+        if (n < 3) perr(p, p->line, "cp.async: [dst], [src], cp-size{, src-size}");
+        i->sub = 1;
+        i->space = SP_SHARED;
+        /* the source address: base register (o[0]) + offset (o[1]) */
+        struct ins sa = ins_init(p, OP_MOV_ADDR);
+        addr(p, &ops[1], &sa);
+        if (sa.akind != AK_NONE) {
+            if (sa.akind != AK_GLOBAL) perr(p, p->line, "cp.async: the source must be global memory");
+            sa.t = T_U64;
+            uint32_t base = sa.abase;
+            bool b32 = (sa.fl & F_ADDR32) != 0;
+            sa.abase = REF_NONE;
+            sa.fl = 0;
+            sa.o[0] = REF_REG(new_reg(p, T_U64));
+            put(p, &sa);
+            i->o[0] = sa.o[0];
+            i->o[1] = base == REF_NONE ? pool_const(p, 0) : base;
+            if (b32) i->bop = 2; /* o[1] is a 32-bit register */
+        } else {
+            i->o[0] = sa.abase;
+            i->o[1] = pool_const(p, (uint64_t)sa.imm);
+            if (sa.fl & F_ADDR32) i->bop = 1; /* o[0] is a 32-bit register */
+        }
+        addr(p, &ops[0], i);
+        if (ops[2].kind != RO_INT) perr(p, p->line, "cp.async: cp-size must be a constant");
+        uint64_t sz = ops[2].u;
+        if (!(sz == 4 || sz == 8 || sz == 16) || (cg && sz != 16))
+            perr(p, p->line, "cp.async: cp-size %llu invalid", (unsigned long long)sz);
+        i->vec = (uint8_t)sz;
+        int extra = n - 3 - (hint ? 1 : 0);
+        if (extra < 0 || extra > 1) perr(p, p->line, "cp.async: bad operand count");
+        if (extra == 1) {
+            const struct ropnd *o = &ops[3];
+            uint32_t slot;
+            struct sym *y = o->kind == RO_NAME ? sym_lookup(p, o->name, o->len, &slot) : NULL;
+            if (y && y->t == T_PRED) { i->o[3] = src(p, o, T_PRED); } /* ignore-src predicate */
+            else i->o[2] = src(p, o, T_U32);                            /* src-size */
+        }
+        /* a cache-policy operand is ignored */
+        return true;
+    }
+    if (op == OP_LDMATRIX || op == OP_STMATRIX || op == OP_MOVMATRIX) {
+        if (!(md->fl & F_SYNC)) perr(p, p->line, "%.*s needs .sync", olen, opc);
+        if (!take(md, "m8n8")) return false;
+        if (md->nt != 1 || md->t[0] != T_B16) return false;
+        md->nt = 0;
+        int num = 1;
+        if (take(md, "x1")) num = 1;
+        else if (take(md, "x2")) num = 2;
+        else if (take(md, "x4")) num = 4;
+        else if (op != OP_MOVMATRIX) return false;
+        bool trans = take(md, "trans");
+        if (md->nw) return false;
+        i->sub = (uint8_t)num;
+        i->bop = trans;
+        i->fl &= (uint16_t)~F_SYNC;
+        if (op == OP_MOVMATRIX) {
+            if (!trans) return false;
+            want_ops(p, n, 2, 2, opc, olen);
+            i->o[0] = dst(p, &ops[0]);
+            i->o[1] = src(p, &ops[1], T_B32);
+            return true;
+        }
+        i->space = (uint8_t)(md->space < 0 ? SP_GENERIC : md->space);
+        if (i->space != SP_SHARED && i->space != SP_GENERIC) return false;
+        md->space = -1;
+        want_ops(p, n, 2, 2, opc, olen);
+        if (op == OP_LDMATRIX) {
+            reg_list(p, &ops[0], i->o, num, true, T_B32);
+            addr(p, &ops[1], i);
+        } else {
+            reg_list(p, &ops[1], i->o, num, false, T_B32);
+            addr(p, &ops[0], i);
+        }
+        return true;
+    }
+    if (op == OP_WMMA) return dec_wmma(p, i, md, ops, n, opc, olen);
+    /* mma: parse the modifiers in order (the types' order matters) */
+    int blen = 0;
+    while (blen < olen && opc[blen] != '.') blen++;
+    int shape = 0, nt = 0, ty[4] = {0};
+    bool sat = false, sync = false, row = false, col = false;
+    int k = blen + 1;
+    while (k < olen) {
+        int j = k;
+        while (j < olen && opc[j] != '.') j++;
+        const char *w = opc + k;
+        int wl = j - k;
+        k = j + 1;
+        int t = parse_type_name(w, wl);
+        if (weq(w, wl, "e4m3")) t = T_E4M3X2;
+        else if (weq(w, wl, "e5m2")) t = T_E5M2X2;
+        if (t != T_NONE) { if (nt == 4) return false; ty[nt++] = t; continue; }
+        if (weq(w, wl, "sync")) sync = true;
+        else if (weq(w, wl, "aligned")) { }
+        else if (weq(w, wl, "satfinite")) sat = true;
+        else if (weq(w, wl, "row") && !row && !col) row = true;
+        else if (weq(w, wl, "col") && row) col = true;
+        else if (weq(w, wl, "m16n8k8")) shape = MMA_M16N8K8;
+        else if (weq(w, wl, "m16n8k16")) shape = MMA_M16N8K16;
+        else if (weq(w, wl, "m8n8k16")) shape = MMA_M8N8K16;
+        else if (weq(w, wl, "m16n8k32")) shape = MMA_M16N8K32;
+        else if (weq(w, wl, "m8n8k4")) shape = MMA_M8N8K4;
+        else return false;
+    }
+    if (!sync || !row || !col || !shape || nt != 4) return false;
+    struct mma_form f;
+    if (!mma_form(shape, ty[0], ty[1], ty[2], ty[3], sat, &f)) return false;
+    md->nw = 0; md->nt = 0; md->fl = 0; md->space = -1;
+    want_ops(p, n, 4, 4, opc, olen);
+    int tot = 1 + f.nc + f.na + f.nb + f.nc;
+    uint32_t at = xops_alloc(p, tot);
+    uint32_t ref[1 + 4 + 4 + 2 + 4];
+    int rt = ty[0] == T_F64 ? T_F64 : T_B32;
+    ref[0] = (uint32_t)(ty[2] | ty[3] << 8 | f.na << 16 | f.nb << 20 | f.nc << 24);
+    reg_list(p, &ops[0], ref + 1, f.nc, true, rt);
+    reg_list(p, &ops[1], ref + 1 + f.nc, f.na, false, ty[1] == T_F64 ? T_F64 : T_B32);
+    reg_list(p, &ops[2], ref + 1 + f.nc + f.na, f.nb, false, ty[2] == T_F64 ? T_F64 : T_B32);
+    reg_list(p, &ops[3], ref + 1 + f.nc + f.na + f.nb, f.nc, false, rt);
+    memcpy(p->m->xops + at, ref, sizeof(uint32_t) * (size_t)tot);
+    i->sub = (uint8_t)shape;
+    i->t = (uint8_t)ty[0];
+    i->t2 = (uint8_t)ty[1];
+    i->asym = at;
+    i->fl = sat ? F_SAT : 0;
+    return true;
+}
+
 void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, int n, int32_t guard, int line)
 {
     int blen = 0;
@@ -809,6 +1135,17 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
     case FAM_ATOM: dec_atom(p, &i, &md, ops, n, op == OP_RED); break;
     case FAM_ARITH: dec_arith(p, &i, &md, ops, n, opc, olen); break;
     case FAM_WARP: dec_warp(p, &i, &md, ops, n, opc, olen); break;
+    case FAM_TENSOR:
+        if (!dec_tensor(p, &i, &md, ops, n, opc, olen)) {
+            /* a form not implemented: the failing stub, as FAM_UNSUP */
+            i = ins_init(p, op);
+            i.line = (uint32_t)line;
+            i.guard = guard;
+            i.xf = X_NONE;
+            put(p, &i);
+            return;
+        }
+        break;
     }
     no_leftovers(p, &md, opc, olen);
     i.guard = guard;

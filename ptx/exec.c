@@ -540,6 +540,16 @@ static int run(struct block *b, struct warp *w, long *bp)
                 continue;
             if (m) rc = x_warp(&x, i, m);
             break;
+        case OP_MMA: case OP_LDMATRIX: case OP_STMATRIX: case OP_MOVMATRIX: case OP_WMMA:
+            if (i->xf == X_NONE) goto unsupported;
+            /* .sync.aligned: the whole warp executes it together */
+            if (warp_sync_wait(&x, REF_NONE)) continue;
+            if (m) rc = x_tensor(&x, i, m);
+            break;
+        case OP_CP:
+            if (i->xf == X_NONE) goto unsupported;
+            if (m) rc = x_cpasync(&x, i, m);
+            break;
         default:
             if (m || i->xf == X_NONE) {
                 switch (i->xf) {
@@ -549,6 +559,7 @@ static int run(struct block *b, struct warp *w, long *bp)
                 case X_CVT: rc = x_cvt(&x, i, m); break;
                 case X_BITS: rc = x_bits(&x, i, m); break;
                 default:
+                unsupported:
                     xfail(L, CUDA_ERROR_ILLEGAL_INSTRUCTION, i, "instruction not supported yet");
                     return W_ERROR;
                 }

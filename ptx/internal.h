@@ -43,7 +43,7 @@
 #define FULL_MASK 0xffffffffu
 
 /* ---- opcodes (ops.def) ---- */
-enum op_family { FAM_CTRL, FAM_MOVE, FAM_MEM, FAM_ATOM, FAM_ARITH, FAM_WARP, FAM_UNSUP };
+enum op_family { FAM_CTRL, FAM_MOVE, FAM_MEM, FAM_ATOM, FAM_ARITH, FAM_WARP, FAM_TENSOR, FAM_UNSUP };
 enum ptx_op {
 #define PTX_OP(name, e, fam) OP_##e,
 #include "ops.def"
@@ -102,7 +102,12 @@ enum { SR_TID = 1, SR_NTID, SR_CTAID, SR_NCTAID, SR_LANEID, SR_WARPID, SR_NWARPI
        SR_ENVREG, SR_PM, SR_RESERVED_SMEM };
 
 /* executor families (ins.xf): which exec_*.c runs an ARITH/WARP op */
-enum { X_NONE = 0, X_INT, X_FLOAT, X_HALF, X_CVT, X_BITS };
+enum { X_NONE = 0, X_INT, X_FLOAT, X_HALF, X_CVT, X_BITS, X_TENSOR };
+/* mma (mma.c): ins.sub is the shape; types: ins.t = D, ins.t2 = A; B and C in
+ * the operand table (below). fp8 operands use T_E4M3X2 / T_E5M2X2 to mean one
+ * .e4m3 / .e5m2 element. */
+enum { WMMA_LOAD_A = 1, WMMA_LOAD_B, WMMA_LOAD_C, WMMA_STORE_D, WMMA_MMA };
+enum { MMA_M16N8K8 = 1, MMA_M16N8K16, MMA_M8N8K16, MMA_M16N8K32, MMA_M8N8K4 };
 /* sub-modes */
 enum { BAR_SYNC = 1, BAR_ARRIVE, BAR_RED, BAR_WARP };
 enum { SHFL_UP = 1, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
@@ -197,6 +202,9 @@ struct ptx_module {
     struct func *funcs; int nfuncs;
     struct gvar *globals; int nglobals;
     struct callsite *calls; int ncalls;
+    /* operand lists of instructions with more than INS_MAXOPS operands (mma):
+     * the instruction's asym indexes its first entry */
+    uint32_t *xops; int nxops;
     uint64_t *pool; int npool; /* constants, 32 lanes each */
     size_t shared_static;      /* bytes of static shared memory (all .shared of the module); a kernel
                                   uses the prefix up to its func.shared_need */
@@ -326,11 +334,19 @@ int x_half(struct xctx *x, const struct ins *i, uint32_t m);
 int x_warp(struct xctx *x, const struct ins *i, uint32_t m);
 int x_atom(struct xctx *x, const struct ins *i, uint32_t m);
 int x_vprintf(struct xctx *x, const struct ins *i, uint32_t m);
+/* mma.c: mma, ldmatrix, stmatrix, movmatrix (warp-collective; exec.c has
+ * waited for the whole warp) and cp.async */
+int x_tensor(struct xctx *x, const struct ins *i, uint32_t m);
+int x_cpasync(struct xctx *x, const struct ins *i, uint32_t m);
 /* memory (mem.c): resolve lane addresses; NULL after xfail */
 uint8_t *x_addr(struct xctx *x, const struct ins *i, int l, uint64_t a, int space, unsigned n);
 int x_ldst(struct xctx *x, const struct ins *i, uint32_t m);
 void x_lane_addrs(struct xctx *x, const struct ins *i, uint32_t m, uint64_t *addr);
 bool x_check_global(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n);
+/* resolve n bytes at addr[l] (aligned to `align`, a power of two) for lanes m
+ * in `space` to host pointers, checked as ld/st are; false after xfail */
+bool x_resolve(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n, unsigned align,
+               int space, bool write, uint8_t **ptr);
 
 /* float helpers (fp.c) */
 float f16_to_f32(uint16_t h);

@@ -84,16 +84,28 @@ bad_lane:
 }
 
 /* Resolve every lane's address to a host pointer; false after xfail. */
+static bool resolve_al(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n,
+                       unsigned align, int space, bool write, uint8_t **ptr);
 static bool resolve(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n, int space,
                     bool write, uint8_t **ptr)
+{
+    return resolve_al(x, i, m, addr, n, n, space, write, ptr);
+}
+bool x_resolve(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n, unsigned align,
+               int space, bool write, uint8_t **ptr)
+{
+    return resolve_al(x, i, m, addr, n, align, space, write, ptr);
+}
+static bool resolve_al(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n,
+                       unsigned align, int space, bool write, uint8_t **ptr)
 {
     const struct launch_state *L = x->L;
     struct warp *w = x->w;
     for (uint32_t mm = m; mm; mm &= mm - 1) {
         int l = __builtin_ctz(mm);
-        if (addr[l] & (n - 1)) {
+        if (addr[l] & (align - 1)) {
             xfail(L, CUDA_ERROR_MISALIGNED_ADDRESS, i, "lane %d: address 0x%llx not aligned to %u", l,
-                  (unsigned long long)addr[l], n);
+                  (unsigned long long)addr[l], align);
             return false;
         }
     }

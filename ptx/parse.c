@@ -929,6 +929,7 @@ void ptx_module_free(struct ptx_module *m)
     free(m->globals);
     free(m->code);
     free(m->calls);
+    free(m->xops);
     free(m->pool);
     free(m->kernels);
     free(m->khandles);

@@ -57,7 +57,7 @@ struct pctx {
     uint32_t frame_top;
     struct label *labels; int nlabels, caplabels;
     struct labelfix *fix; int nfix, capfix;
-    int capcode, capfuncs, capglobals, capcalls, cappool;
+    int capcode, capfuncs, capglobals, capcalls, cappool, capxops;
     /* constant pool dedupe */
     uint64_t *kvals; int *khash; int khcap;
     int line;                  /* line of the statement being decoded */

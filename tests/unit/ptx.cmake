@@ -1,6 +1,6 @@
 # PTX machine (ptx/) unit tests. The kernels in ptx_kernels/*.cu are compiled
 # to PTX by nvcc at build time, one nvcc call per file and architecture
-# (compute_75 for all; compute_90 / compute_120 for some), into
+# (compute_75 for all; compute_80 / compute_90 / compute_120 for some), into
 # ${RGPU_PTX_DATA}; each test program loads its PTX from there, runs it on
 # the CPU and compares with results computed on the host.
 if(NOT CUDAToolkit_NVCC_EXECUTABLE OR NOT EXISTS "${CUDAToolkit_NVCC_EXECUTABLE}")
@@ -29,9 +29,12 @@ rgpu_ptx_kernel(arith 75)
 rgpu_ptx_kernel(arith 90)
 rgpu_ptx_kernel(warp 75)
 rgpu_ptx_kernel(warp 90)
+rgpu_ptx_kernel(mma 75)
+rgpu_ptx_kernel(mma 80)
+rgpu_ptx_kernel(mma 90)
 add_custom_target(rgpu_ptx_data DEPENDS ${RGPU_PTX_OUTPUTS})
 
-foreach(t control arith warp safety)
+foreach(t control arith warp safety mma)
   add_executable(test_ptx_${t} ${CMAKE_CURRENT_LIST_DIR}/test_ptx_${t}.c)
   target_include_directories(test_ptx_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(test_ptx_${t} PRIVATE rgpu_ptx ${CMOCKA_LIB})
