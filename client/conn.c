@@ -174,6 +174,31 @@ static int on_data(const struct rgpu_hdr *h)
     return rc;
 }
 
+/* Device printf: to this process's stdout, in the order the device printed. */
+static int on_print(const struct rgpu_hdr *h)
+{
+    char buf[4096];
+    uint64_t left = h->bulk_len;
+    if (h->args_len)
+        return -1;
+    fflush(stdout); /* keep the program's own buffered output in front of it */
+    while (left) {
+        size_t k = left > sizeof buf ? sizeof buf : (size_t)left;
+        if (rgpu_read_full(C.fd, buf, k))
+            return -1;
+        for (size_t off = 0; off < k;) {
+            ssize_t w = write(1, buf + off, k - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break; /* stdout closed: drop the text, keep the connection */
+            off += (size_t)w;
+        }
+        left -= k;
+    }
+    return 0;
+}
+
 static void *receiver_main(void *unused)
 {
     uint8_t *args = malloc(RGPU_MAX_ARGS_LEN);
@@ -200,6 +225,7 @@ static void *receiver_main(void *unused)
         switch (h.type) {
         case RGPU_MSG_REPLY: rc = on_reply(&h, args); break;
         case RGPU_MSG_DATA: rc = on_data(&h); break;
+        case RGPU_MSG_PRINT: rc = on_print(&h); break;
         case RGPU_MSG_CALLBACK:
             if (h.args_len == sizeof(struct rgpu_callback) && !h.bulk_len) {
                 struct cb_item *it = malloc(sizeof *it);

@@ -99,6 +99,10 @@ void *cpudev_host_ptr(CUdeviceptr p, size_t n);
  * later call with CUDA_ERROR_DEINITIALIZED. Work still queued may run on. */
 void cpudev_exit(void);
 
+/* Send device printf output (text of one printf call) to fn instead of the
+ * worker's stdout; the server forwards it to the client. */
+void cpudev_set_print(void (*fn)(void *ctx, const char *text, size_t len), void *ctx);
+
 /* The reserved device address range: every device pointer lies in
  * [*base, *base + *size). Both 0 before cpudev_init(). */
 void cpudev_va_range(CUdeviceptr *base, size_t *size);

@@ -38,6 +38,16 @@ static bool valid_range(void *ctx, uint64_t addr, uint64_t n)
     return n <= SIZE_MAX && mem_range_ok((CUdeviceptr)addr, (size_t)n);
 }
 
+/* Where device printf goes: set by the server (to the client), else stdout. */
+static void (*print_fn)(void *ctx, const char *text, size_t len);
+static void *print_ctx;
+
+void cpudev_set_print(void (*fn)(void *ctx, const char *text, size_t len), void *ctx)
+{
+    print_fn = fn;
+    print_ctx = ctx;
+}
+
 static void print_stdout(void *ctx, const char *text, size_t len)
 {
     (void)ctx;
@@ -207,7 +217,8 @@ CUresult cpudev_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
         l->l.global_addrs = fn->mod->global_addrs;
         l->l.memory.valid = valid_range;
         l->l.host_threads = cpudev.cfg.sm_count;
-        l->l.print = print_stdout;
+        l->l.print = print_fn ? print_fn : print_stdout;
+        l->l.print_ctx = print_fn ? print_ctx : NULL;
         op->u.launch = l;
         l = NULL; /* the op owns it */
         r = stream_submit_locked(s, op, NULL);

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "cpudev.h"
 #include "snapshot.h"
 #include "worker.h"
 
@@ -260,10 +261,23 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
         execute(c);
 }
 
+/* Device printf text, forwarded to the client's stdout (kernel threads). */
+static void forward_print(void *ctx, const char *text, size_t len)
+{
+    struct worker *w = ctx;
+    struct rgpu_hdr h = {.type = RGPU_MSG_PRINT};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_bulk(&wb, text, len);
+    worker_send(w, &h, &wb);
+}
+
 _Noreturn void worker_run(int fd, const struct rgpu_backend *be)
 {
     static struct worker wk;
     struct worker *w = &wk;
+    if (strcmp(be->name, "cpu") == 0)
+        cpudev_set_print(forward_print, w);
     w->fd = fd;
     w->be = be;
     pthread_mutex_init(&w->send_lock, NULL);

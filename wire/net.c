@@ -285,7 +285,7 @@ const char *rgpu_hdr_invalid(const struct rgpu_hdr *h)
 {
     if (h->magic != RGPU_MAGIC)
         return "bad magic";
-    if (h->type < RGPU_MSG_HELLO || h->type > RGPU_MSG_CALLBACK_DONE)
+    if (h->type < RGPU_MSG_HELLO || h->type > RGPU_MSG_PRINT)
         return "unknown message type";
     if (h->args_len > RGPU_MAX_ARGS_LEN)
         return "argument block too long";

@@ -9,7 +9,9 @@
  * Server -> client: WELCOME (once), REPLY (to a REQUEST without NO_REPLY),
  *                   DATA (device->host bytes of an async copy, tagged with
  *                   the seq of the request that asked for them),
- *                   CALLBACK (run a host function now; answer CALLBACK_DONE).
+ *                   CALLBACK (run a host function now; answer CALLBACK_DONE),
+ *                   PRINT (device printf output, written to the client's stdout
+ *                   before any synchronisation covering the kernel returns).
  * A receiver that sees a bad magic, an unknown type, or a length over its
  * limits closes the connection: framing is lost and cannot be recovered.
  */
@@ -35,6 +37,7 @@ enum rgpu_msg_type {
     RGPU_MSG_DATA = 5,
     RGPU_MSG_CALLBACK = 6,
     RGPU_MSG_CALLBACK_DONE = 7,
+    RGPU_MSG_PRINT = 8, /* server -> client: device printf text (bulk), for the client's stdout */
 };
 
 #define RGPU_F_NO_REPLY 0x1u /* REQUEST: the client does not wait for a reply */
