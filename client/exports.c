@@ -24,6 +24,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 
 #include "cls.h"
 #include "context.h"
+#include "handles.h"
 #include "integrity.h"
 
 #define SIZE_HEADER(nslots) ((void *)(uintptr_t)((nslots) * sizeof(void *)))
@@ -319,8 +321,50 @@ static CUresult ctxid_get(CUcontext ctx, uint64_t *id)
     return r;
 }
 
-/* cuBLASLt has a call site for slots 51 and 39 that no test reached; the
- * table must be at least 52 slots long, and 64 worked in the reference. */
+/* Slots 51 and 39: cuBLAS keys its per-stream workspace on a stream's
+ * identity. Before each GEMM (after cuStreamGetCaptureInfo_v2 reports that
+ * the stream is not capturing) libcublas does
+ *     TOOLS_TLS[2](&ctx);
+ *     CTX_ID[51](ctx, stream, &s, stream == CU_STREAM_PER_THREAD);
+ *     CTX_ID[39](ctx, s, &id);
+ * and fails the call unless both return 0 (seen in its disassembly; another
+ * project's tests give the same reading: "stream from public handle" and
+ * "stream identity"). rgpu's driver-side stream is the public handle, with
+ * the NULL stream resolved to the legacy or per-thread default stream; its
+ * identity is cuStreamGetId's answer, unique over the process lifetime. */
+static CUresult ctxid_stream(CUcontext ctx, CUstream s, CUstream *out, int per_thread)
+{
+    (void)ctx;
+    if (!out)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = rgpu_stream_check(s);
+    if (r)
+        return r;
+    *out = s ? s : per_thread ? CU_STREAM_PER_THREAD : CU_STREAM_LEGACY;
+    return CUDA_SUCCESS;
+}
+
+static CUresult ctxid_stream_id(CUcontext ctx, CUstream s, uint64_t *id)
+{
+    unsigned long long v;
+    if (!id)
+        return CUDA_ERROR_INVALID_VALUE;
+    /* a default stream is the one of ctx (NULL: the current context) */
+    bool push = ctx && ctx != rgpu_ctx_current() && (!s || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD);
+    CUresult r = push ? cuCtxPushCurrent_v2(ctx) : CUDA_SUCCESS;
+    if (r)
+        return r;
+    r = cuStreamGetId(s, &v);
+    if (push) {
+        CUcontext popped;
+        cuCtxPopCurrent_v2(&popped);
+    }
+    if (r == CUDA_SUCCESS)
+        *id = v;
+    return r;
+}
+
+/* The table must be at least 52 slots long; 64 worked in the reference. */
 #define CTXID_UNKNOWN4(a, b, c, d) UNKNOWN(CTX_ID, a) UNKNOWN(CTX_ID, b) UNKNOWN(CTX_ID, c) UNKNOWN(CTX_ID, d)
 UNKNOWN(CTX_ID, 1)
 UNKNOWN(CTX_ID, 2)
@@ -335,10 +379,14 @@ CTXID_UNKNOWN4(20, 21, 22, 23)
 CTXID_UNKNOWN4(24, 25, 26, 27)
 CTXID_UNKNOWN4(28, 29, 30, 31)
 CTXID_UNKNOWN4(32, 33, 34, 35)
-CTXID_UNKNOWN4(36, 37, 38, 39)
+UNKNOWN(CTX_ID, 36)
+UNKNOWN(CTX_ID, 37)
+UNKNOWN(CTX_ID, 38)
 CTXID_UNKNOWN4(40, 41, 42, 43)
 CTXID_UNKNOWN4(44, 45, 46, 47)
-CTXID_UNKNOWN4(48, 49, 50, 51)
+UNKNOWN(CTX_ID, 48)
+UNKNOWN(CTX_ID, 49)
+UNKNOWN(CTX_ID, 50)
 CTXID_UNKNOWN4(52, 53, 54, 55)
 CTXID_UNKNOWN4(56, 57, 58, 59)
 CTXID_UNKNOWN4(60, 61, 62, 63)
@@ -348,8 +396,8 @@ static void *const ctx_id_table[64] = {
     SIZE_HEADER(64),  FN(CTX_ID_1),         FN(CTX_ID_2),         FN(CTX_ID_3),
     FN(ctxid_get),    FN(CTX_ID_5),         FN(CTX_ID_6),         FN(CTX_ID_7),
     CTXID4(8, 9, 10, 11),   CTXID4(12, 13, 14, 15), CTXID4(16, 17, 18, 19), CTXID4(20, 21, 22, 23),
-    CTXID4(24, 25, 26, 27), CTXID4(28, 29, 30, 31), CTXID4(32, 33, 34, 35), CTXID4(36, 37, 38, 39),
-    CTXID4(40, 41, 42, 43), CTXID4(44, 45, 46, 47), CTXID4(48, 49, 50, 51), CTXID4(52, 53, 54, 55),
+    CTXID4(24, 25, 26, 27), CTXID4(28, 29, 30, 31), CTXID4(32, 33, 34, 35), FN(CTX_ID_36), FN(CTX_ID_37), FN(CTX_ID_38), FN(ctxid_stream_id),
+    CTXID4(40, 41, 42, 43), CTXID4(44, 45, 46, 47), FN(CTX_ID_48), FN(CTX_ID_49), FN(CTX_ID_50), FN(ctxid_stream), CTXID4(52, 53, 54, 55),
     CTXID4(56, 57, 58, 59), CTXID4(60, 61, 62, 63),
 };
 

@@ -187,6 +187,35 @@ RGPU_API CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction
     return launch_ex(config, f, kernelParams, extra, true);
 }
 
+/* The occupancy of a cluster launch: the configuration travels as
+ * cuLaunchKernelEx's does; the server's device answers. */
+RGPU_API CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!numClusters || !config || (config->numAttrs && !config->attrs) || config->numAttrs > RGPU_MAX_LAUNCH_ATTRS)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!func)
+        return CUDA_ERROR_INVALID_HANDLE;
+    for (unsigned i = 0; i < config->numAttrs; i++)
+        if (!rgpu_launch_attr_remotable(config->attrs[i].id))
+            return CUDA_ERROR_NOT_SUPPORTED;
+    if ((r = rgpu_stream_check(config->hStream)) != CUDA_SUCCESS)
+        return r;
+    struct rgpu_launch_cfg cfg = {{config->gridDimX, config->gridDimY, config->gridDimZ},
+                                  {config->blockDimX, config->blockDimY, config->blockDimZ},
+                                  config->sharedMemBytes,
+                                  0};
+    struct rgpu_args_rgpu_occupancy_clusters a = {.func = func, .cfg = cfg, .hStream = config->hStream,
+                                                  .attrs = config->attrs,
+                                                  .attrs_len = config->numAttrs * sizeof *config->attrs};
+    r = rgpu_remote(RGPU_ID_rgpu_occupancy_clusters, &a);
+    if (r == CUDA_SUCCESS)
+        *numClusters = a.numClusters;
+    return r;
+}
+
 /* ---- calls that change launch limits or invalidate functions ---- */
 RGPU_API CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
 {

@@ -13,6 +13,8 @@
 #include "module.h"
 
 #include <limits.h>
+#include <stdbool.h>
+#include <string.h>
 
 struct limits {
     int threads_sm, threads_block, warp, blocks_sm, regs_sm, regs_block, gran_smem;
@@ -201,6 +203,67 @@ CUresult cpudev_cuOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSize,
         avail = avail > f->kd->info.static_shared ? avail - f->kd->info.static_shared : 0;
         size_t max_dyn = (size_t)fattr(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES);
         *dynamicSmemSize = avail < max_dyn ? avail : max_dyn;
+    }
+    cpudev_unlock();
+    return r;
+}
+
+/*
+ * cuOccupancyMaxActiveClusters: how many clusters of the configuration's size
+ * can be resident at once. The cluster size comes from the configuration's
+ * CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, else from the function's required
+ * cluster dimensions; with neither there is no cluster to count
+ * (INVALID_CLUSTER_SIZE, as the driver documents). The CPU device launches
+ * clusters of at most 8 blocks (the portable maximum; see
+ * cpudev_cuLaunchKernelEx), so larger ones are refused the same way. It has
+ * no GPCs: every multiprocessor can hold blocks of any cluster, so the answer
+ * is the blocks resident per multiprocessor times their number, in whole
+ * clusters.
+ */
+CUresult cpudev_cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config)
+{
+    CPUDEV_ENTER();
+    if (!numClusters || !config || (config->numAttrs && !config->attrs))
+        return CUDA_ERROR_INVALID_VALUE;
+    uint64_t block = (uint64_t)config->blockDimX * config->blockDimY * config->blockDimZ;
+    if (!block || block > INT_MAX)
+        return CUDA_ERROR_INVALID_VALUE;
+    unsigned cl[3] = {0, 0, 0};
+    for (unsigned i = 0; i < config->numAttrs; i++) {
+        const CUlaunchAttribute *a = &config->attrs[i];
+        if (a->id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION) {
+            cl[0] = a->value.clusterDim.x;
+            cl[1] = a->value.clusterDim.y;
+            cl[2] = a->value.clusterDim.z;
+        }
+    }
+    if (!dev_attr(CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH))
+        return CUDA_ERROR_NOT_SUPPORTED; /* before compute capability 9.0 */
+    struct func *f;
+    struct ctx *c;
+    cpudev_lock();
+    CUresult r = occ_func_locked(func, &f, &c);
+    if (r == CUDA_SUCCESS) {
+        unsigned req[3] = {(unsigned)fattr(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH),
+                           (unsigned)fattr(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT),
+                           (unsigned)fattr(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH)};
+        bool has_req = req[0] && req[1] && req[2];
+        bool has_cfg = cl[0] || cl[1] || cl[2];
+        if (has_cfg && has_req && (cl[0] != req[0] || cl[1] != req[1] || cl[2] != req[2]))
+            r = CUDA_ERROR_INVALID_CLUSTER_SIZE; /* must match the required size */
+        else if (!has_cfg && !has_req)
+            r = CUDA_ERROR_INVALID_CLUSTER_SIZE;
+        else if (!has_cfg)
+            memcpy(cl, req, sizeof cl);
+        uint64_t size = (uint64_t)cl[0] * cl[1] * cl[2];
+        if (r == CUDA_SUCCESS && (!size || size > 8))
+            r = CUDA_ERROR_INVALID_CLUSTER_SIZE;
+        if (r == CUDA_SUCCESS) {
+            uint64_t blocks = (uint64_t)occupancy_blocks(f, c, (int)block, config->sharedMemBytes) *
+                              (uint64_t)dev_attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+            uint64_t n = blocks / size;
+            *numClusters = n > INT_MAX ? INT_MAX : (int)n;
+        }
     }
     cpudev_unlock();
     return r;

@@ -258,6 +258,7 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_func_name: return modules_func_name(c);
     case RGPU_ID_rgpu_launch: return modules_launch(c);
     case RGPU_ID_rgpu_launch_ex: return modules_launch_ex(c);
+    case RGPU_ID_rgpu_occupancy_clusters: return modules_occupancy_clusters(c);
     default: return CUDA_ERROR_NOT_SUPPORTED;
     }
 }

@@ -182,3 +182,28 @@ CUresult modules_launch_ex(struct srv_call *c)
                      CU_LAUNCH_PARAM_END};
     return c->w->be->cuLaunchKernelEx(&cfg, a->f, NULL, size ? extra : NULL);
 }
+
+CUresult modules_occupancy_clusters(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_occupancy_clusters *a = c->args;
+    CUresult r = dispatch_check_func(c, &a->func);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_stream(c, &a->hStream);
+    if (r != CUDA_SUCCESS)
+        return r;
+    unsigned n = (unsigned)(a->attrs_len / sizeof(CUlaunchAttribute));
+    if (!a->func)
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (a->attrs_len % sizeof(CUlaunchAttribute) || n > RGPU_MAX_LAUNCH_ATTRS)
+        return CUDA_ERROR_INVALID_VALUE;
+    /* The attributes are copied: bulk data may be unaligned for the struct. */
+    CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS];
+    memcpy(attrs, a->attrs, a->attrs_len);
+    for (unsigned i = 0; i < n; i++)
+        if (!rgpu_launch_attr_remotable(attrs[i].id))
+            return CUDA_ERROR_NOT_SUPPORTED;
+    const struct rgpu_launch_cfg *g = &a->cfg;
+    CUlaunchConfig cfg = {g->grid[0], g->grid[1], g->grid[2], g->block[0], g->block[1], g->block[2],
+                          g->shared_bytes, a->hStream, n ? attrs : NULL, n};
+    return c->w->be->cuOccupancyMaxActiveClusters(&a->numClusters, a->func, &cfg);
+}

@@ -64,6 +64,7 @@ CUresult custom_exec(struct srv_call *c);
 CUresult modules_load(struct srv_call *c);
 CUresult modules_library_load(struct srv_call *c);
 CUresult modules_func_name(struct srv_call *c);
+CUresult modules_occupancy_clusters(struct srv_call *c);
 CUresult modules_launch(struct srv_call *c);
 CUresult modules_launch_ex(struct srv_call *c);
 /* A module or library was unloaded: free the image kept for it. */
