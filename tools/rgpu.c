@@ -3,6 +3,8 @@
  *
  *   rgpu run [--server ADDR] -- CMD [ARG...]   run CMD against rgpu's libcuda.so.1
  *   rgpu status [--server ADDR]               show the server and its devices
+ *   rgpu bench [--server ADDR]... [--quick] [--max-size SIZE]
+ *                                             rgpu against the raw transport (bench.c)
  *
  * `run` puts rgpu's library directory first on LD_LIBRARY_PATH: NVIDIA's
  * runtime (static or shared) loads "libcuda.so.1" with dlopen, and so finds
@@ -20,13 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "cuda_api.h"
 #include "rgpu_client.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rgpu run [--server ADDR] -- COMMAND [ARG...]\n"
-               "       rgpu status [--server ADDR]\n\n"
+               "       rgpu status [--server ADDR]\n"
+               "       rgpu bench [--server ADDR]... [--quick] [--max-size SIZE]\n\n"
                "ADDR is unix:/path or tcp:HOST:PORT (default: $RGPU_SERVER, else unix:/run/rgpu/rgpud.sock).\n");
 }
 
@@ -135,6 +139,16 @@ static int cmd_status(int argc, char **argv)
     return 0;
 }
 
+static int cmd_bench(int argc, char **argv)
+{
+    char dir[PATH_MAX];
+    if (lib_dir(dir, sizeof dir)) {
+        fprintf(stderr, "rgpu: cannot locate rgpu's library directory\n");
+        return 1;
+    }
+    return rgpu_bench(argc, argv, dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -145,6 +159,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "status") == 0)
         return cmd_status(argc - 2, argv + 2);
+    if (strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
