@@ -17,6 +17,8 @@ static const char *ptx = ".version 7.0\n.target sm_75\n.address_size 64\n"
                          "  mul.wide.u32 %rd3, %r2, 4;\n  add.s64 %rd2, %rd2, %rd3;\n"
                          "  add.s32 %r3, %r1, %r2;\n  st.global.u32 [%rd2], %r3;\n  ret;\n}\n";
 
+static size_t CUDA_CB smem_per_block(int block) { return (size_t)block * 16; }
+
 static void run_and_check(CUfunction f, CUdeviceptr d, CUlaunchAttribute *at, unsigned n, const char *what)
 {
     unsigned v = 1000;
@@ -84,6 +86,19 @@ int main(void)
     /* and none of it stuck to the context */
     EXPECT_RESULT(cuCtxSynchronize(), CUDA_SUCCESS);
     run_and_check(f, d, NULL, 0, "after refused launches");
+
+    /* the occupancy calculator's block size search, with and without a
+     * per-block-size dynamic shared memory callback */
+    int min_grid = -1, block = -1;
+    CHECK(cuOccupancyMaxPotentialBlockSize(&min_grid, &block, f, NULL, 0, 0));
+    EXPECT_TRUE(block > 0 && block <= 1024 && block % 32 == 0);
+    EXPECT_TRUE(min_grid > 0);
+    int nb = 0;
+    CHECK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&nb, f, block, 0));
+    EXPECT_TRUE(nb >= 1);
+    CHECK(cuOccupancyMaxPotentialBlockSize(&min_grid, &block, f, smem_per_block, 0, 96));
+    EXPECT_TRUE(block > 0 && block <= 96);
+    EXPECT_RESULT(cuOccupancyMaxPotentialBlockSize(NULL, &block, f, NULL, 0, 0), CUDA_ERROR_INVALID_VALUE);
 
     CHECK(cuMemFree(d));
     CHECK(cuModuleUnload(m));

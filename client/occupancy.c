@@ -1,0 +1,77 @@
+/*
+ * occupancy.c — cuOccupancyMaxPotentialBlockSize(WithFlags), on the client:
+ * its blockSizeToDynamicSMemSize callback is client code, so the search runs
+ * here, asking the server for the occupancy of each candidate block size, as
+ * the CUDA occupancy calculator does (largest occupancy wins; among equals the
+ * larger block, found first when scanning downwards).
+ */
+#include "conn.h"
+#include "context.h"
+#include "funcinfo.h"
+
+static int dev_attr(CUdevice dev, CUdevice_attribute a)
+{
+    const struct rgpu_dev_info *d = rgpu_conn_device(dev);
+    return d && !d->attr_err[a] ? d->attr[a] : 0;
+}
+
+static CUresult potential(int *minGridSize, int *blockSize, CUfunction func, CUoccupancyB2DSize b2d, size_t dyn,
+                          int limit, unsigned flags)
+{
+    CUresult r = rgpu_check_init();
+    CUdevice dev;
+    if (r)
+        return r;
+    if (!minGridSize || !blockSize || !func)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!rgpu_ctx_device(rgpu_ctx_current(), &dev))
+        return CUDA_ERROR_INVALID_CONTEXT;
+    struct rgpu_func_info *fi;
+    if ((r = rgpu_func_info(func, &fi)) != CUDA_SUCCESS)
+        return r;
+    int warp = dev_attr(dev, CU_DEVICE_ATTRIBUTE_WARP_SIZE), sms = dev_attr(dev, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+    int per_sm = dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR);
+    int max_block = dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+    if (fi->max_threads > 0 && fi->max_threads < max_block)
+        max_block = fi->max_threads;
+    if (limit > 0 && limit < max_block)
+        max_block = limit;
+    if (warp <= 0 || max_block <= 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    int best_occ = 0, best_block = 0, best_n = 0;
+    for (int bs = (max_block + warp - 1) / warp * warp; bs > 0; bs -= warp) {
+        int b = bs < max_block ? bs : max_block;
+        size_t smem = b2d ? b2d(b) : dyn;
+        struct rgpu_args_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags a = {
+            .func = func, .blockSize = b, .dynamicSMemSize = smem, .flags = flags};
+        r = rgpu_remote(RGPU_ID_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, &a);
+        if (r != CUDA_SUCCESS)
+            return r;
+        if (a.numBlocks * b > best_occ) {
+            best_occ = a.numBlocks * b;
+            best_block = b;
+            best_n = a.numBlocks;
+        }
+        if (per_sm > 0 && best_occ >= per_sm)
+            break; /* full occupancy: no smaller block does better */
+    }
+    *blockSize = best_block;
+    *minGridSize = best_n * sms;
+    return CUDA_SUCCESS;
+}
+
+RGPU_API CUresult cuOccupancyMaxPotentialBlockSize(int *minGridSize, int *blockSize, CUfunction func,
+                                                   CUoccupancyB2DSize blockSizeToDynamicSMemSize,
+                                                   size_t dynamicSMemSize, int blockSizeLimit)
+{
+    return potential(minGridSize, blockSize, func, blockSizeToDynamicSMemSize, dynamicSMemSize, blockSizeLimit, 0);
+}
+
+RGPU_API CUresult cuOccupancyMaxPotentialBlockSizeWithFlags(int *minGridSize, int *blockSize, CUfunction func,
+                                                            CUoccupancyB2DSize blockSizeToDynamicSMemSize,
+                                                            size_t dynamicSMemSize, int blockSizeLimit,
+                                                            unsigned int flags)
+{
+    return potential(minGridSize, blockSize, func, blockSizeToDynamicSMemSize, dynamicSMemSize, blockSizeLimit,
+                     flags);
+}
