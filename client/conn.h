@@ -34,6 +34,9 @@ const struct rgpu_dev_info *rgpu_conn_device(int ordinal);
 CUresult rgpu_remote(enum rgpu_call_id id, void *args);
 CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu_landing *land);
 
+/* Attribute a of device dev from the snapshot, 0 if unknown. */
+int rgpu_dev_attr(CUdevice dev, CUdevice_attribute a);
+
 /* Clear the device features this client cannot provide whatever the backend
  * can (device.c). */
 void rgpu_device_limit_features(struct rgpu_dev_info *d);

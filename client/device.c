@@ -18,6 +18,12 @@ static CUresult get_dev(CUdevice dev, const struct rgpu_dev_info **d)
     return *d ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
 }
 
+int rgpu_dev_attr(CUdevice dev, CUdevice_attribute a)
+{
+    const struct rgpu_dev_info *d = rgpu_conn_device(dev);
+    return d && a > 0 && a < RGPU_NATTR && !d->attr_err[a] ? d->attr[a] : 0;
+}
+
 RGPU_API CUresult cuDeviceGetCount(int *count)
 {
     CUresult r = rgpu_check_init();

@@ -15,11 +15,6 @@
 #include "funcinfo.h"
 #include "handles.h"
 
-static int dev_attr(CUdevice dev, CUdevice_attribute a)
-{
-    const struct rgpu_dev_info *d = rgpu_conn_device(dev);
-    return d && !d->attr_err[a] ? d->attr[a] : 0;
-}
 
 static CUresult check_config(const struct rgpu_func_info *fi, const unsigned g[3], const unsigned b[3],
                              unsigned shmem)
@@ -33,11 +28,11 @@ static CUresult check_config(const struct rgpu_func_info *fi, const unsigned g[3
     static const CUdevice_attribute bmax[3] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y,
                                                CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z};
     for (int i = 0; i < 3; i++) {
-        if (g[i] == 0 || b[i] == 0 || g[i] > (unsigned)dev_attr(dev, gmax[i]) || b[i] > (unsigned)dev_attr(dev, bmax[i]))
+        if (g[i] == 0 || b[i] == 0 || g[i] > (unsigned)rgpu_dev_attr(dev, gmax[i]) || b[i] > (unsigned)rgpu_dev_attr(dev, bmax[i]))
             return CUDA_ERROR_INVALID_VALUE;
     }
     uint64_t threads = (uint64_t)b[0] * b[1] * b[2];
-    if (threads > (uint64_t)dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK))
+    if (threads > (uint64_t)rgpu_dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK))
         return CUDA_ERROR_INVALID_VALUE;
     if (fi->max_threads > 0 && threads > (uint64_t)fi->max_threads)
         return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
@@ -164,7 +159,7 @@ static CUresult launch_ex(const CUlaunchConfig *c, CUfunction f, void **kernelPa
     if (!c || (c->numAttrs && !c->attrs) || c->numAttrs > RGPU_MAX_LAUNCH_ATTRS)
         return CUDA_ERROR_INVALID_VALUE;
     CUdevice dev;
-    bool coop_ok = rgpu_ctx_device(rgpu_ctx_current(), &dev) && dev_attr(dev, CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH);
+    bool coop_ok = rgpu_ctx_device(rgpu_ctx_current(), &dev) && rgpu_dev_attr(dev, CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH);
     for (unsigned i = 0; i < c->numAttrs; i++) {
         if (!rgpu_launch_attr_remotable(c->attrs[i].id))
             return CUDA_ERROR_NOT_SUPPORTED;

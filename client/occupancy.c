@@ -9,11 +9,6 @@
 #include "context.h"
 #include "funcinfo.h"
 
-static int dev_attr(CUdevice dev, CUdevice_attribute a)
-{
-    const struct rgpu_dev_info *d = rgpu_conn_device(dev);
-    return d && !d->attr_err[a] ? d->attr[a] : 0;
-}
 
 static CUresult potential(int *minGridSize, int *blockSize, CUfunction func, CUoccupancyB2DSize b2d, size_t dyn,
                           int limit, unsigned flags)
@@ -29,9 +24,9 @@ static CUresult potential(int *minGridSize, int *blockSize, CUfunction func, CUo
     struct rgpu_func_info *fi;
     if ((r = rgpu_func_info(func, &fi)) != CUDA_SUCCESS)
         return r;
-    int warp = dev_attr(dev, CU_DEVICE_ATTRIBUTE_WARP_SIZE), sms = dev_attr(dev, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
-    int per_sm = dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR);
-    int max_block = dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+    int warp = rgpu_dev_attr(dev, CU_DEVICE_ATTRIBUTE_WARP_SIZE), sms = rgpu_dev_attr(dev, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+    int per_sm = rgpu_dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR);
+    int max_block = rgpu_dev_attr(dev, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
     if (fi->max_threads > 0 && fi->max_threads < max_block)
         max_block = fi->max_threads;
     if (limit > 0 && limit < max_block)
