@@ -31,7 +31,7 @@ static void land_fn(void *p)
     rgpu_wbuf_init(&wb);
     rgpu_wbuf_bulk(&wb, l->staging, l->len);
     worker_send(l->w, &h, &wb);
-    free(l->staging);
+    bufpool_put(l->staging);
     free(l);
 }
 
@@ -46,8 +46,12 @@ static void land_failed(struct worker *w, uint32_t seq, CUresult r)
 static CUresult queue_landing(struct srv_call *c, CUstream s, void *staging, uint64_t len)
 {
     struct landing *l = malloc(sizeof *l);
-    if (!l)
+    if (!l) {
+        /* The copy into staging is queued: let it finish before the caller
+         * releases staging (the pool would hand it out again). */
+        c->w->be->cuStreamSynchronize(s);
         return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     *l = (struct landing){c->w, c->hdr.seq, staging, len};
     CUresult r = c->w->be->cuLaunchHostFunc(s, land_fn, l);
     if (r != CUDA_SUCCESS) {
@@ -63,10 +67,10 @@ static CUresult keep_until_done(struct srv_call *c, CUstream s, void *buf)
 {
     if (!buf)
         return CUDA_SUCCESS;
-    CUresult r = c->w->be->cuLaunchHostFunc(s, free, buf);
+    CUresult r = c->w->be->cuLaunchHostFunc(s, bufpool_put, buf);
     if (r != CUDA_SUCCESS) {
         c->w->be->cuStreamSynchronize(s);
-        free(buf);
+        bufpool_put(buf);
     }
     return CUDA_SUCCESS;
 }
@@ -96,14 +100,14 @@ static CUresult dtoh(struct srv_call *c)
     void *staging = NULL;
     if (r == CUDA_SUCCESS && a->ByteCount > RGPU_MAX_BULK_LEN)
         r = CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS && a->ByteCount && !(staging = malloc(a->ByteCount)))
+    if (r == CUDA_SUCCESS && a->ByteCount && !(staging = bufpool_get(a->ByteCount)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS)
         r = c->w->be->cuMemcpyDtoHAsync_v2(staging, a->srcDevice, a->ByteCount, a->hStream);
     if (r == CUDA_SUCCESS)
         r = queue_landing(c, a->hStream, staging, a->ByteCount);
     if (r != CUDA_SUCCESS) {
-        free(staging);
+        bufpool_put(staging);
         land_failed(c->w, c->hdr.seq, r);
     }
     return r;
@@ -141,7 +145,7 @@ static CUresult memcpy2d(struct srv_call *c)
             r = CUDA_ERROR_INVALID_VALUE;
             goto out;
         }
-        if (dense && !(staging = malloc(dense))) {
+        if (dense && !(staging = bufpool_get(dense))) {
             r = CUDA_ERROR_OUT_OF_MEMORY;
             goto out;
         }
@@ -152,14 +156,15 @@ static CUresult memcpy2d(struct srv_call *c)
     r = c->w->be->cuMemcpy2DAsync_v2(&cp, a->hStream);
     if (r == CUDA_SUCCESS && to_host) {
         r = queue_landing(c, a->hStream, staging, dense);
-        staging = NULL;
+        if (r == CUDA_SUCCESS)
+            staging = NULL; /* land_fn releases it */
     } else if (r == CUDA_SUCCESS && cp.srcMemoryType == CU_MEMORYTYPE_HOST) {
         void *bulk = c->bulk;
         c->bulk = NULL;
         keep_until_done(c, a->hStream, bulk);
     }
 out:
-    free(staging);
+    bufpool_put(staging);
     if (r != CUDA_SUCCESS && to_host)
         land_failed(c->w, c->hdr.seq, r);
     return r;

@@ -92,11 +92,26 @@ static CUresult take_latched(struct worker *w, uint64_t ctx)
     return r;
 }
 
+/* Module and library images are kept long-term (and freed with free()):
+ * their bulk is malloc'd; every other payload comes from the buffer pool. */
+static bool bulk_from_pool(const struct rgpu_hdr *h)
+{
+    return h->call != RGPU_ID_rgpu_module_load && h->call != RGPU_ID_rgpu_library_load;
+}
+
+static void free_bulk(void *bulk, bool pooled)
+{
+    if (pooled)
+        bufpool_put(bulk);
+    else
+        free(bulk);
+}
+
 static void call_free(struct srv_call *c)
 {
     for (int i = 0; i < c->noutbufs; i++)
         free(c->outbufs[i]);
-    free(c->bulk);
+    free_bulk(c->bulk, c->bulk_pooled);
     free(c->args);
     free(c);
 }
@@ -232,7 +247,7 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
 {
     if (h->call == RGPU_ID_NONE || h->call >= RGPU_NCALLS || !rgpu_calls[h->call].remote) {
         rgpu_warn("unknown call id %u", h->call);
-        free(bulk);
+        free_bulk(bulk, bulk_from_pool(h));
         reply_error(w, h, CUDA_ERROR_NOT_SUPPORTED);
         return;
     }
@@ -242,11 +257,11 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
     if (!c || !a) {
         free(c);
         free(a);
-        free(bulk);
+        free_bulk(bulk, bulk_from_pool(h));
         reply_error(w, h, CUDA_ERROR_OUT_OF_MEMORY);
         return;
     }
-    *c = (struct srv_call){.w = w, .hdr = *h, .args = a, .bulk = bulk};
+    *c = (struct srv_call){.w = w, .hdr = *h, .args = a, .bulk = bulk, .bulk_pooled = bulk_from_pool(h)};
     struct rgpu_rbuf rb;
     rgpu_rbuf_init(&rb, args, h->args_len, bulk, h->bulk_len);
     if (!d->dec_req(&rb, a)) {
@@ -311,7 +326,8 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be)
         }
         uint8_t *bulk = NULL;
         if (h.bulk_len) {
-            bulk = malloc(h.bulk_len);
+            bool pooled = bulk_from_pool(&h);
+            bulk = pooled ? bufpool_get(h.bulk_len) : malloc(h.bulk_len);
             if (!bulk) {
                 if (rgpu_skip(fd, h.bulk_len))
                     finish(w, "connection lost inside a frame");
@@ -319,7 +335,7 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be)
                 continue;
             }
             if (rgpu_read_full(fd, bulk, h.bulk_len)) {
-                free(bulk);
+                free_bulk(bulk, pooled);
                 finish(w, "connection lost inside a frame");
             }
         }

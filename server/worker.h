@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 
 #include "backend.h"
+#include "bufpool.h"
 #include "handles.h"
 #include "proto.h"
 
@@ -40,6 +41,7 @@ struct srv_call {
     struct rgpu_hdr hdr;
     void *args;
     uint8_t *bulk;                /* received bulk payload; set to NULL to keep it */
+    bool bulk_pooled;             /* bulk is from bufpool_get (else malloc) */
     void *outbufs[RGPU_WBUF_MAX_IOV]; /* OUTBUF storage, freed after the reply */
     int noutbufs;
 };
