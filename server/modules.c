@@ -10,6 +10,7 @@
  * read past the buffer. The bytes stay alive as long as the module or
  * library, since a lazily loading driver may read them later.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,39 +88,37 @@ static CUresult image_bytes(struct srv_call *c, const struct rgpu_image_ref *ref
     return CUDA_SUCCESS;
 }
 
-CUresult modules_load(struct srv_call *c)
+/* Module and library loads differ only in the backend call and the kind of
+ * handle they create; their wire arguments share one layout. */
+_Static_assert(sizeof(struct rgpu_args_rgpu_module_load) == sizeof(struct rgpu_args_rgpu_library_load) &&
+                   offsetof(struct rgpu_args_rgpu_module_load, module) ==
+                       offsetof(struct rgpu_args_rgpu_library_load, library) &&
+                   offsetof(struct rgpu_args_rgpu_module_load, image) ==
+                       offsetof(struct rgpu_args_rgpu_library_load, image),
+               "module and library load arguments share a layout");
+
+static CUresult load_image(struct srv_call *c, bool library)
 {
     struct rgpu_args_rgpu_module_load *a = c->args;
     void *img;
     CUresult r = image_bytes(c, &a->ref, a->image, a->image_len, &img);
     if (r != CUDA_SUCCESS)
         return r;
-    r = c->w->be->cuModuleLoadData(&a->module, img);
+    void *handle = NULL;
+    r = library ? c->w->be->cuLibraryLoadData((CUlibrary *)&handle, img, NULL, NULL, 0, NULL, NULL, 0)
+                : c->w->be->cuModuleLoadData((CUmodule *)&handle, img);
     if (r != CUDA_SUCCESS) {
         free(img);
         return r;
     }
-    dispatch_register(c, HT_MODULE, a->module);
-    keep(a->module, img);
+    a->module = handle;
+    dispatch_register(c, library ? HT_LIBRARY : HT_MODULE, handle);
+    keep(handle, img);
     return CUDA_SUCCESS;
 }
 
-CUresult modules_library_load(struct srv_call *c)
-{
-    struct rgpu_args_rgpu_library_load *a = c->args;
-    void *img;
-    CUresult r = image_bytes(c, &a->ref, a->image, a->image_len, &img);
-    if (r != CUDA_SUCCESS)
-        return r;
-    r = c->w->be->cuLibraryLoadData(&a->library, img, NULL, NULL, 0, NULL, NULL, 0);
-    if (r != CUDA_SUCCESS) {
-        free(img);
-        return r;
-    }
-    dispatch_register(c, HT_LIBRARY, a->library);
-    keep(a->library, img);
-    return CUDA_SUCCESS;
-}
+CUresult modules_load(struct srv_call *c) { return load_image(c, false); }
+CUresult modules_library_load(struct srv_call *c) { return load_image(c, true); }
 
 CUresult modules_func_name(struct srv_call *c)
 {
