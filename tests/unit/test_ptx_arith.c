@@ -391,11 +391,24 @@ static void test_arch90(void **state)
     arch = "75";
 }
 
+/* compute_120 PTX, what NVIDIA's current libraries ship */
+static void test_arch120(void **state)
+{
+    arch = "120";
+    test_int(state);
+    test_bits(state);
+    test_float(state);
+    test_double(state);
+    test_half(state);
+    arch = "75";
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_int),   cmocka_unit_test(test_bits), cmocka_unit_test(test_float),
         cmocka_unit_test(test_double), cmocka_unit_test(test_half), cmocka_unit_test(test_arch90),
+        cmocka_unit_test(test_arch120),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

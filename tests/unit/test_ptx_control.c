@@ -4,7 +4,7 @@
  * parameters and struct returns, CTA barriers (incl. counting/and/or forms,
  * exited threads, barriers in block-uniform branches), shared, dynamic
  * shared and local memory, shfl in code that diverged just before.
- * Kernels: ptx_kernels/control.cu, compiled to compute_75 and compute_90 PTX.
+ * Kernels: ptx_kernels/control.cu, compiled to compute_75, compute_90 and compute_120 PTX.
  */
 #include "ptx_kernels/harness.h"
 
@@ -198,10 +198,15 @@ static void test_uniform_branch_barrier(void **state)
 static void test_other_arch(void **state)
 {
     (void)state;
-    ptx_file = "control_90.ptx";
-    test_diverge(state);
-    test_recurse(state);
-    test_bar_counts(state);
+    static const char *const others[] = {"control_90.ptx", "control_120.ptx"};
+    for (int i = 0; i < 2; i++) {
+        ptx_file = others[i];
+        test_diverge(state);
+        test_recurse(state);
+        test_bar_counts(state);
+        test_reduce(state);
+        test_early_exit(state);
+    }
     ptx_file = "control_75.ptx";
 }
 
