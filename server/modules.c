@@ -156,6 +156,25 @@ CUresult modules_launch(struct srv_call *c)
                                     g->shared_bytes, a->hStream, NULL, size ? extra : NULL);
 }
 
+/* A CUlaunchConfig from its wire form: attributes arrive as bulk bytes (maybe
+ * unaligned for the struct, so they are copied into attrs) and only those
+ * whose values are plain data are accepted. */
+static CUresult launch_config_of(const struct rgpu_launch_cfg *g, CUstream s, const void *bytes, uint64_t len,
+                                 CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS], CUlaunchConfig *cfg)
+{
+    unsigned n = (unsigned)(len / sizeof(CUlaunchAttribute));
+    if (len % sizeof(CUlaunchAttribute) || n > RGPU_MAX_LAUNCH_ATTRS)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (len)
+        memcpy(attrs, bytes, len);
+    for (unsigned i = 0; i < n; i++)
+        if (!rgpu_launch_attr_remotable(attrs[i].id))
+            return CUDA_ERROR_NOT_SUPPORTED;
+    *cfg = (CUlaunchConfig){g->grid[0], g->grid[1], g->grid[2], g->block[0], g->block[1], g->block[2],
+                            g->shared_bytes, s, n ? attrs : NULL, n};
+    return CUDA_SUCCESS;
+}
+
 CUresult modules_launch_ex(struct srv_call *c)
 {
     struct rgpu_args_rgpu_launch_ex *a = c->args;
@@ -164,18 +183,12 @@ CUresult modules_launch_ex(struct srv_call *c)
         r = dispatch_check_stream(c, &a->hStream);
     if (r != CUDA_SUCCESS)
         return r;
-    unsigned n = (unsigned)(a->attrs_len / sizeof(CUlaunchAttribute));
-    if (!a->f || a->attrs_len % sizeof(CUlaunchAttribute) || n > RGPU_MAX_LAUNCH_ATTRS)
+    if (!a->f)
         return CUDA_ERROR_INVALID_VALUE;
-    /* The attributes are copied: bulk data may be unaligned for the struct. */
     CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS];
-    memcpy(attrs, a->attrs, a->attrs_len);
-    for (unsigned i = 0; i < n; i++)
-        if (!rgpu_launch_attr_remotable(attrs[i].id))
-            return CUDA_ERROR_NOT_SUPPORTED;
-    const struct rgpu_launch_cfg *g = &a->cfg;
-    CUlaunchConfig cfg = {g->grid[0], g->grid[1], g->grid[2], g->block[0], g->block[1], g->block[2],
-                          g->shared_bytes, a->hStream, n ? attrs : NULL, n};
+    CUlaunchConfig cfg;
+    if ((r = launch_config_of(&a->cfg, a->hStream, a->attrs, a->attrs_len, attrs, &cfg)) != CUDA_SUCCESS)
+        return r;
     size_t size = a->params_len;
     void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
                      CU_LAUNCH_PARAM_END};
@@ -190,19 +203,11 @@ CUresult modules_occupancy_clusters(struct srv_call *c)
         r = dispatch_check_stream(c, &a->hStream);
     if (r != CUDA_SUCCESS)
         return r;
-    unsigned n = (unsigned)(a->attrs_len / sizeof(CUlaunchAttribute));
     if (!a->func)
         return CUDA_ERROR_INVALID_HANDLE;
-    if (a->attrs_len % sizeof(CUlaunchAttribute) || n > RGPU_MAX_LAUNCH_ATTRS)
-        return CUDA_ERROR_INVALID_VALUE;
-    /* The attributes are copied: bulk data may be unaligned for the struct. */
     CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS];
-    memcpy(attrs, a->attrs, a->attrs_len);
-    for (unsigned i = 0; i < n; i++)
-        if (!rgpu_launch_attr_remotable(attrs[i].id))
-            return CUDA_ERROR_NOT_SUPPORTED;
-    const struct rgpu_launch_cfg *g = &a->cfg;
-    CUlaunchConfig cfg = {g->grid[0], g->grid[1], g->grid[2], g->block[0], g->block[1], g->block[2],
-                          g->shared_bytes, a->hStream, n ? attrs : NULL, n};
+    CUlaunchConfig cfg;
+    if ((r = launch_config_of(&a->cfg, a->hStream, a->attrs, a->attrs_len, attrs, &cfg)) != CUDA_SUCCESS)
+        return r;
     return c->w->be->cuOccupancyMaxActiveClusters(&a->numClusters, a->func, &cfg);
 }

@@ -380,9 +380,10 @@ static void test_half(void **state)
     h_dev_free_all();
 }
 
-static void test_arch90(void **state)
+/* every family again from another PTX target */
+static void run_all(const char *a, void **state)
 {
-    arch = "90";
+    arch = a;
     test_int(state);
     test_bits(state);
     test_float(state);
@@ -391,17 +392,9 @@ static void test_arch90(void **state)
     arch = "75";
 }
 
+static void test_arch90(void **state) { run_all("90", state); }
 /* compute_120 PTX, what NVIDIA's current libraries ship */
-static void test_arch120(void **state)
-{
-    arch = "120";
-    test_int(state);
-    test_bits(state);
-    test_float(state);
-    test_double(state);
-    test_half(state);
-    arch = "75";
-}
+static void test_arch120(void **state) { run_all("120", state); }
 
 int main(void)
 {
