@@ -22,7 +22,7 @@
 struct cpudev_config {
     char name[128];          /* device name; "" = "rgpu CPU device" */
     uint64_t mem_bytes;      /* device memory; 0 = half the host's RAM */
-    int cc_major, cc_minor;  /* compute capability; 0 = 12.0 */
+    int cc_major, cc_minor;  /* compute capability; 0 = 13.0 */
     int sm_count;            /* multiprocessors; 0 = host cores */
     /* Bytes allocated by every worker of the server (shared memory, may be
      * NULL): allocations fail with OUT_OF_MEMORY past mem_bytes in total and

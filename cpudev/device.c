@@ -83,7 +83,13 @@ static bool resolve_config(const struct cpudev_config *in, struct cpudev_config 
         return false;
     }
     if (!out->cc_major && !out->cc_minor) {
-        out->cc_major = 12;
+        /* 13.0, not the 12.0 its attributes are modelled on: NVIDIA's
+         * libraries choose their own kernels by capability, and for any 12.x
+         * cuBLAS hands the driver sm_120 SASS (12.x runs 12.0 machine code);
+         * only for a major it has no machine code for does it fall back to
+         * the compute_120 PTX it ships, which the CPU device runs. Fatbins
+         * handed over whole (cudart) run their compute_120 PTX either way. */
+        out->cc_major = 13;
         out->cc_minor = 0;
     }
     if (out->cc_major < 1 || out->cc_major > 99 || out->cc_minor < 0 || out->cc_minor > 9) {

@@ -85,7 +85,7 @@ static void usage(FILE *f)
             "  --log-level LEVEL  error, warn, info or debug (default warn; env RGPU_LOG)\n"
             "  --cpu-mem SIZE     CPU device memory, e.g. 8G or 512M (default: half of RAM)\n"
             "  --cpu-name NAME    CPU device name\n"
-            "  --cpu-cc X.Y       CPU device compute capability (default 12.0)\n"
+            "  --cpu-cc X.Y       CPU device compute capability (default 13.0)\n"
             "  --cpu-sms N        CPU device multiprocessor count (default: host cores)\n"
             "  --image-cache SIZE module images kept for all clients (default 1G)\n"
             "  --help             this text\n\n"

@@ -4,10 +4,10 @@
 # links a driver: cudart (the program's and cuBLAS's own copies) dlopen()s
 # libcuda.so.1, which run_with_server.sh points at rgpu's; the toolkit's
 # library directory comes after rgpu's on LD_LIBRARY_PATH.
-# Each case (create, sgemm, dgemm, gemmex_f16, gemmex_bf16, strided_batched)
-# checks its GEMMs against a host reference in double precision.
+# Each case (create, sgemm, dgemm, gemmex_f16, gemmex_bf16, strided_batched,
+# batched, lt_matmul) checks its GEMMs against a host reference in double precision.
 # Tests: cublas.<case>.<static|shared>.<unix|tcp>, cublas.create_cc120.<...>
-# (cublasCreate at rgpud's default capability) and cublas.clusters.<unix|tcp>.
+# (cublasCreate at capability 12.0) and cublas.clusters.<unix|tcp>.
 
 if(NOT CUDAToolkit_NVCC_EXECUTABLE)
   message(WARNING "nvcc not found: the cublas integration tests are not built")
@@ -33,7 +33,7 @@ endif()
 
 set(RGPU_CUBLAS_SRC_DIR ${RGPU_IT_DIR}/cublas)
 set(RGPU_CUBLAS_BIN_DIR ${CMAKE_BINARY_DIR}/tests/integration/cublas)
-set(RGPU_CUBLAS_CASES create sgemm dgemm gemmex_f16 gemmex_bf16 strided_batched)
+set(RGPU_CUBLAS_CASES create sgemm dgemm gemmex_f16 gemmex_bf16 strided_batched batched lt_matmul)
 
 set(RGPU_CUBLAS_OUTPUTS)
 foreach(rt static shared)
@@ -47,7 +47,7 @@ foreach(rt static shared)
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_CUBLAS_BIN_DIR}
     COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 ${rtflags} -I${RGPU_CUBLAS_SRC_DIR}
-      ${RGPU_CUBLAS_SRC_DIR}/gemm.cu -o ${out} -L${CUDAToolkit_LIBRARY_DIR} -lcublas
+      ${RGPU_CUBLAS_SRC_DIR}/gemm.cu -o ${out} -L${CUDAToolkit_LIBRARY_DIR} -lcublas -lcublasLt
     DEPENDS ${RGPU_CUBLAS_SRC_DIR}/gemm.cu ${RGPU_IT_DIR}/cudart/cudart_check.h
     COMMENT "nvcc: cublas test gemm (${rt} cudart)"
     VERBATIM)
@@ -68,20 +68,17 @@ list(APPEND RGPU_CUBLAS_OUTPUTS ${out})
 add_custom_target(rgpu_it_cublas ALL DEPENDS ${RGPU_CUBLAS_OUTPUTS})
 
 # The compute capability the CPU device reports decides which kernels cuBLAS
-# loads. For a capability it knows (12.0, rgpud's default) it hands
+# loads. For a capability whose machine code it has (any 12.x) it hands
 # cuLibraryLoadData bare sm_120 cubins (SASS only, no PTX), which the CPU
 # device cannot run: cublasCreate works, every GEMM fails with
-# CUBLAS_STATUS_INTERNAL_ERROR. For a capability newer than any it knows it
-# takes its forward-compatibility path: fatbins with compute_120 PTX, which
-# the PTX machine runs. The GEMM cases therefore run rgpud with
-# --cpu-cc ${RGPU_CUBLAS_CC}; create also runs at the default.
-set(RGPU_CUBLAS_CC 13.0)
-
+# CUBLAS_STATUS_INTERNAL_ERROR. For a major it has no machine code for
+# (13.0, rgpud's default) it takes its forward-compatibility path: fatbins
+# with compute_120 PTX, which the PTX machine runs. The GEMM cases run at the
+# default; create also runs at 12.0 (cublas.create_cc120).
 foreach(case ${RGPU_CUBLAS_CASES})
   foreach(tr ${RGPU_IT_TRANSPORTS})
     foreach(rt static shared)
       rgpu_it_test(cublas.${case}.${rt} ${tr} ENV LD_LIBRARY_PATH=${CUDAToolkit_LIBRARY_DIR}
-        "RGPU_TEST_SERVER_ARGS=--cpu-cc ${RGPU_CUBLAS_CC}"
         COMMAND ${RGPU_CUBLAS_BIN_DIR}/gemm_${rt} ${case})
     endforeach()
   endforeach()
@@ -89,6 +86,7 @@ endforeach()
 foreach(tr ${RGPU_IT_TRANSPORTS})
   foreach(rt static shared)
     rgpu_it_test(cublas.create_cc120.${rt} ${tr} ENV LD_LIBRARY_PATH=${CUDAToolkit_LIBRARY_DIR}
+      "RGPU_TEST_SERVER_ARGS=--cpu-cc 12.0"
       COMMAND ${RGPU_CUBLAS_BIN_DIR}/gemm_${rt} create)
   endforeach()
 endforeach()

@@ -122,8 +122,8 @@ endforeach()
 # cuBLAS 12 with the CUDA 12 runtime. gemm.cu's library check is told "static
 # cudart" (CT_CUDART_SHARED=0): it then asserts that no libcudart.so.13 is
 # loaded, which is right here; the runtime it runs on is the 12 one it links.
-# The CPU device reports cc 13.0 for the GEMMs, as in cublas.cmake (cuBLAS
-# then loads PTX instead of sm_120 SASS).
+# The CPU device's default capability, 13.0, makes cuBLAS load PTX instead
+# of sm_120 SASS (see cublas.cmake).
 set(cublas12_dir "${RGPU_CUBLAS12_DIR}")
 if(NOT cublas12_dir)
   rgpu_cudart12_wheel_dir(nvidia.cublas cublas12_dir)
@@ -143,16 +143,16 @@ add_custom_command(
   COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 -cudart none -DCT_CUDART_SHARED=0
     -I${cudart12_dir}/include -I${cublas12_dir}/include -I${RGPU_IT_DIR}/cublas
     ${RGPU_IT_DIR}/cublas/gemm.cu -o ${out}
-    -L${cublas12_dir}/lib -l:libcublas.so.12 ${rtlink_shared}
+    -L${cublas12_dir}/lib -l:libcublas.so.12 -l:libcublasLt.so.12 ${rtlink_shared}
   DEPENDS ${RGPU_IT_DIR}/cublas/gemm.cu ${RGPU_IT_DIR}/cudart/cudart_check.h
   COMMENT "nvcc: cudart12 test cublas gemm (cuBLAS 12, CUDA 12 shared runtime)"
   VERBATIM)
 add_custom_target(rgpu_it_cudart12_cublas ALL DEPENDS ${out})
 
-foreach(case create sgemm dgemm gemmex_f16 gemmex_bf16 strided_batched)
+foreach(case create sgemm dgemm gemmex_f16 gemmex_bf16 strided_batched batched lt_matmul)
   foreach(tr ${RGPU_IT_TRANSPORTS})
     rgpu_it_test(cudart12.cublas.${case} ${tr}
-      ENV LD_LIBRARY_PATH=${cublas12_dir}/lib:${cudart12_dir}/lib "RGPU_TEST_SERVER_ARGS=--cpu-cc 13.0"
+      ENV LD_LIBRARY_PATH=${cublas12_dir}/lib:${cudart12_dir}/lib
       COMMAND ${out} ${case})
   endforeach()
 endforeach()

@@ -141,7 +141,7 @@ static void attribute_sweep(CUdevice dev)
 
     if (it_backend_is_cpu()) {
         /* the CPU device's documented facts */
-        EXPECT_EQ(major, 12);
+        EXPECT_EQ(major, 13);
         EXPECT_EQ(minor, 0);
         CHECK(cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, dev));
         EXPECT_EQ(v, 0);

@@ -4,7 +4,8 @@
 //     gemm CASE
 //
 // CASE is one of: create, sgemm, dgemm, gemmex_f16, gemmex_bf16,
-// strided_batched. Each case runs cublasCreate, then its GEMMs on small
+// strided_batched, batched (GemmBatchedEx: arrays of device pointers),
+// lt_matmul (cublasLtMatmul with a heuristic's algorithm). Each case runs cublasCreate, then its GEMMs on small
 // matrices (64x48x32 and 33x17x9 with odd leading dimensions, transposes,
 // alpha/beta not 1/0), and compares each result with a host reference
 // computed in double precision, with a tolerance suited to the type.
@@ -13,6 +14,7 @@
 // neither links a driver: cudart dlopen()s rgpu's libcuda.so.1.
 #include "../cudart/cudart_check.h"
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -222,9 +224,13 @@ template <typename T> static void cb_gemm_real(cublasHandle_t h)
     }
 }
 
-// GemmEx / GemmStridedBatchedEx with 16-bit inputs (f16 or bf16), f32 output
-// and f32 compute
-template <typename T> static void cb_gemm_ex(cublasHandle_t h, cudaDataType_t type, const char *tname, int batch)
+// how a batch of GEMMs is handed over
+enum cb_batching { CB_SINGLE, CB_STRIDED, CB_POINTERS };
+
+// GemmEx / GemmStridedBatchedEx / GemmBatchedEx with 16-bit inputs (f16 or
+// bf16), f32 output and f32 compute
+template <typename T>
+static void cb_gemm_ex(cublasHandle_t h, cudaDataType_t type, const char *tname, int batch, cb_batching how)
 {
     for (const cb_shape &s : cb_shapes) {
         int ar, ac, br, bc;
@@ -258,7 +264,35 @@ template <typename T> static void cb_gemm_ex(cublasHandle_t h, cudaDataType_t ty
             std::copy(cb.begin(), cb.end(), want.begin() + bi * sc);
         }
         char what[160];
-        if (batch == 1) {
+        if (how == CB_POINTERS) {
+            // the pointer arrays name the batches in reverse order of their
+            // storage, so a library that ignored them and assumed a stride
+            // would compute the wrong products
+            std::vector<const void *> pa(batch), pb(batch);
+            std::vector<void *> pc(batch);
+            for (int bi = 0; bi < batch; bi++) {
+                int at = batch - 1 - bi;
+                pa[bi] = da + at * sa;
+                pb[bi] = db + at * sb;
+                pc[bi] = dc + at * sc;
+            }
+            const void **dpa = cb_upload(pa);
+            const void **dpb = cb_upload(pb);
+            void **dpc = cb_upload(pc);
+            if (!dpa || !dpb || !dpc) {
+                std::fprintf(stderr, "FAIL: pointer array upload\n");
+                ct_failures++;
+                return;
+            }
+            std::snprintf(what, sizeof what, "cublasGemmBatchedEx %s->f32 x%d %dx%dx%d %s%s ld %d/%d/%d", tname, batch,
+                          s.m, s.n, s.k, cb_op(s.ta), cb_op(s.tb), s.lda, s.ldb, s.ldc);
+            CB(cublasGemmBatchedEx(h, s.ta, s.tb, s.m, s.n, s.k, &alpha, dpa, type, s.lda, dpb, type, s.ldb, &beta,
+                                   dpc, CUDA_R_32F, s.ldc, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+            CKR(cudaDeviceSynchronize());
+            cudaFree(dpa);
+            cudaFree(dpb);
+            cudaFree(dpc);
+        } else if (how == CB_SINGLE) {
             std::snprintf(what, sizeof what, "cublasGemmEx %s->f32 %dx%dx%d %s%s ld %d/%d/%d", tname, s.m, s.n, s.k,
                           cb_op(s.ta), cb_op(s.tb), s.lda, s.ldb, s.ldc);
             CB(cublasGemmEx(h, s.ta, s.tb, s.m, s.n, s.k, &alpha, da, type, s.lda, db, type, s.ldb, &beta, dc,
@@ -278,12 +312,89 @@ template <typename T> static void cb_gemm_ex(cublasHandle_t h, cudaDataType_t ty
             std::vector<double> w(want.begin() + bi * sc, want.begin() + (bi + 1) * sc);
             char wb[192];
             std::snprintf(wb, sizeof wb, "%s [batch %d]", what, bi);
-            cb_compare(batch == 1 ? what : wb, g, w, s.m, s.n, s.ldc, 1e-5);
+            cb_compare(how == CB_SINGLE ? what : wb, g, w, s.m, s.n, s.ldc, 1e-5);
         }
         cudaFree(da);
         cudaFree(db);
         cudaFree(dc);
     }
+}
+
+// cublasLtMatmul, f32: D = alpha op(A) op(B) + beta C with C and D distinct
+// (D's padding is checked untouched), the algorithm from the heuristic
+static void cb_lt_matmul()
+{
+    cublasLtHandle_t lt = nullptr;
+    CB(cublasLtCreate(&lt));
+    std::printf("cuBLASLt version %zu\n", cublasLtGetVersion());
+    for (const cb_shape &s : cb_shapes) {
+        int ar, ac, br, bc;
+        cb_dims(s, &ar, &ac, &br, &bc);
+        std::vector<double> a = cb_fill(s.lda, ac), b = cb_fill(s.ldb, bc), c = cb_fill(s.ldc, s.n),
+                            d0 = cb_fill(s.ldc, s.n);
+        const float alpha = 0.5f, beta = 2.0f;
+        float *da = cb_upload(cb_conv<float>(a)), *db = cb_upload(cb_conv<float>(b)), *dc = cb_upload(cb_conv<float>(c)),
+              *dd = cb_upload(cb_conv<float>(d0));
+        if (!da || !db || !dc || !dd) {
+            std::fprintf(stderr, "FAIL: device allocation/upload\n");
+            ct_failures++;
+            return;
+        }
+        std::vector<double> want = c;
+        cb_ref(s.ta == CUBLAS_OP_T, s.tb == CUBLAS_OP_T, s.m, s.n, s.k, alpha, a, s.lda, b, s.ldb, beta, want, s.ldc);
+        for (int j = 0; j < s.n; j++) // D's padding rows keep their own values
+            for (int i = s.m; i < s.ldc; i++)
+                want[(size_t)j * s.ldc + i] = (double)(float)d0[(size_t)j * s.ldc + i];
+
+        cublasLtMatmulDesc_t op = nullptr;
+        cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+        cublasLtMatmulPreference_t pref = nullptr;
+        CB(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+        CB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &s.ta, sizeof s.ta));
+        CB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &s.tb, sizeof s.tb));
+        CB(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, ar, ac, s.lda));
+        CB(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, br, bc, s.ldb));
+        CB(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, s.m, s.n, s.ldc));
+        CB(cublasLtMatmulPreferenceCreate(&pref));
+        size_t ws_size = 1 << 20;
+        void *ws = nullptr;
+        CKR(cudaMalloc(&ws, ws_size));
+        CB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_size,
+                                                sizeof ws_size));
+        cublasLtMatmulHeuristicResult_t heur = {};
+        int found = 0;
+        CB(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, 1, &heur, &found));
+        if (found < 1) {
+            std::fprintf(stderr, "FAIL: cublasLtMatmulAlgoGetHeuristic found no algorithm\n");
+            ct_failures++;
+            return;
+        }
+        CB(cublasLtMatmul(lt, op, &alpha, da, la, db, lb, &beta, dc, lc, dd, lc, &heur.algo, ws, ws_size, 0));
+        CKR(cudaDeviceSynchronize());
+        char what[128];
+        std::snprintf(what, sizeof what, "cublasLtMatmul f32 %dx%dx%d %s%s ld %d/%d/%d", s.m, s.n, s.k, cb_op(s.ta),
+                      cb_op(s.tb), s.lda, s.ldb, s.ldc);
+        cb_compare(what, cb_download(dd, d0.size()), want, s.m, s.n, s.ldc, 1e-5);
+        // C is an input only
+        std::vector<double> c_after = cb_download(dc, c.size()), c_want(c.size());
+        for (size_t i = 0; i < c.size(); i++)
+            c_want[i] = (double)(float)c[i];
+        if (c_after != c_want) {
+            std::fprintf(stderr, "FAIL %s: C changed\n", what);
+            ct_failures++;
+        }
+        cublasLtMatmulPreferenceDestroy(pref);
+        cublasLtMatrixLayoutDestroy(la);
+        cublasLtMatrixLayoutDestroy(lb);
+        cublasLtMatrixLayoutDestroy(lc);
+        cublasLtMatmulDescDestroy(op);
+        cudaFree(ws);
+        cudaFree(da);
+        cudaFree(db);
+        cudaFree(dc);
+        cudaFree(dd);
+    }
+    CB(cublasLtDestroy(lt));
 }
 
 static void cb_run(const char *which)
@@ -300,12 +411,17 @@ static void cb_run(const char *which)
     } else if (!std::strcmp(which, "dgemm")) {
         cb_gemm_real<double>(h);
     } else if (!std::strcmp(which, "gemmex_f16")) {
-        cb_gemm_ex<__half>(h, CUDA_R_16F, "f16", 1);
+        cb_gemm_ex<__half>(h, CUDA_R_16F, "f16", 1, CB_SINGLE);
     } else if (!std::strcmp(which, "gemmex_bf16")) {
-        cb_gemm_ex<__nv_bfloat16>(h, CUDA_R_16BF, "bf16", 1);
+        cb_gemm_ex<__nv_bfloat16>(h, CUDA_R_16BF, "bf16", 1, CB_SINGLE);
     } else if (!std::strcmp(which, "strided_batched")) {
-        cb_gemm_ex<__half>(h, CUDA_R_16F, "f16", 3);
-        cb_gemm_ex<__nv_bfloat16>(h, CUDA_R_16BF, "bf16", 2);
+        cb_gemm_ex<__half>(h, CUDA_R_16F, "f16", 3, CB_STRIDED);
+        cb_gemm_ex<__nv_bfloat16>(h, CUDA_R_16BF, "bf16", 2, CB_STRIDED);
+    } else if (!std::strcmp(which, "batched")) {
+        cb_gemm_ex<__half>(h, CUDA_R_16F, "f16", 3, CB_POINTERS);
+        cb_gemm_ex<__nv_bfloat16>(h, CUDA_R_16BF, "bf16", 2, CB_POINTERS);
+    } else if (!std::strcmp(which, "lt_matmul")) {
+        cb_lt_matmul();
     } else {
         std::fprintf(stderr, "FAIL: unknown case %s\n", which);
         ct_failures++;
@@ -316,7 +432,7 @@ static void cb_run(const char *which)
 int main(int argc, char **argv)
 {
     if (argc != 2) {
-        std::fprintf(stderr, "usage: %s create|sgemm|dgemm|gemmex_f16|gemmex_bf16|strided_batched\n", argv[0]);
+        std::fprintf(stderr, "usage: %s create|sgemm|dgemm|gemmex_f16|gemmex_bf16|strided_batched|batched|lt_matmul\n", argv[0]);
         return 2;
     }
     cb_run(argv[1]);

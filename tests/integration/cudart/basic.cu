@@ -66,7 +66,7 @@ static void test_properties()
     std::printf("device 0: %s, cc %d.%d, %d SMs, warp %d, %zu MiB\n", p.name, p.major, p.minor,
                 p.multiProcessorCount, p.warpSize, p.totalGlobalMem >> 20);
     EXPECT(p.name[0] != 0, "empty device name");
-    EXPECT(p.major == 12 && p.minor == 0, "compute capability %d.%d, expected 12.0", p.major, p.minor);
+    EXPECT(p.major == 13 && p.minor == 0, "compute capability %d.%d, expected 13.0", p.major, p.minor);
     EXPECT(p.warpSize == 32, "warp size %d", p.warpSize);
     EXPECT(p.totalGlobalMem > 0, "no global memory");
     EXPECT(p.maxThreadsPerBlock == 1024, "maxThreadsPerBlock %d", p.maxThreadsPerBlock);
