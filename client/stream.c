@@ -145,3 +145,19 @@ RGPU_API CUresult cuMemsetD2D32_v2_ptds(CUdeviceptr d, size_t p, unsigned int v,
 {
     return pt_finish(cuMemsetD2D32Async(d, p, v, w, h, PTS));
 }
+
+/* rgpu creates no green contexts (cuGreenCtxCreate is NOT_SUPPORTED), so no
+ * stream belongs to one: the driver's answer for such a stream is NULL.
+ * cuDNN asks for every stream it is given (cudnnSetStream). */
+RGPU_API CUresult cuStreamGetGreenCtx(CUstream hStream, CUgreenCtx *phCtx)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!phCtx)
+        return CUDA_ERROR_INVALID_VALUE;
+    if ((r = rgpu_stream_check(hStream)) != CUDA_SUCCESS)
+        return r;
+    *phCtx = NULL;
+    return CUDA_SUCCESS;
+}

@@ -5,7 +5,8 @@
  *
  * An image is a fatbin (or, in-process, a wrapper of one), a cubin or PTX
  * text. The device runs PTX only: from a fatbin the PTX for the configured
- * compute capability is chosen (fatbin_pick_ptx); a cubin, or a fatbin
+ * compute capability is chosen (fatbin_pick_ptx_emulated: what the driver
+ * would JIT, else family-specific PTX); a cubin, or a fatbin
  * without usable PTX, is CUDA_ERROR_NO_BINARY_FOR_GPU, as for a GPU the
  * image was not built for.
  *
@@ -204,10 +205,10 @@ static CUresult image_ptx(const void *image, char **text, size_t *len, char *log
         return CUDA_ERROR_INVALID_IMAGE;
     }
     CUresult r = CUDA_SUCCESS;
-    const struct fatbin_entry *e = fatbin_pick_ptx(ents, nents, device_cc());
+    const struct fatbin_entry *e = fatbin_pick_ptx_emulated(ents, nents, device_cc());
     if (!e) {
         /* SASS cannot run here; PTX for a later or arch-specific target cannot
-         * be compiled for this device either. */
+         * run either. */
         snprintf(log, loglen, "no PTX for compute capability %d.%d in the %s image", cpudev.cfg.cc_major,
                  cpudev.cfg.cc_minor, fatbin_image_name(kind));
         r = kind == FATBIN_IMAGE_PTX ? CUDA_ERROR_INVALID_PTX : CUDA_ERROR_NO_BINARY_FOR_GPU;

@@ -384,3 +384,19 @@ const struct fatbin_entry *fatbin_pick_ptx(const struct fatbin_entry *entries, s
     }
     return best;
 }
+
+const struct fatbin_entry *fatbin_pick_ptx_emulated(const struct fatbin_entry *entries, size_t n,
+                                                    unsigned cc)
+{
+    const struct fatbin_entry *best = fatbin_pick_ptx(entries, n, cc);
+    if (best)
+        return best;
+    for (size_t i = 0; i < n; i++) {
+        const struct fatbin_entry *e = &entries[i];
+        if (e->kind != FATBIN_KIND_PTX || e->variant != 'f' || e->arch == 0 || e->arch > cc)
+            continue;
+        if (!best || e->arch > best->arch)
+            best = e;
+    }
+    return best;
+}

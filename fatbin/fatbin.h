@@ -129,6 +129,15 @@ int fatbin_extract(const struct fatbin_entry *e, void **out, size_t *out_len, ch
 const struct fatbin_entry *fatbin_pick_ptx(const struct fatbin_entry *entries, size_t n,
                                            unsigned cc);
 
+/* The PTX an emulator of capability cc runs: fatbin_pick_ptx's choice, else
+ * the highest family-specific PTX (compute_XYf) with XY <= cc. The family
+ * restriction protects hardware features an emulator provides for every
+ * capability alike; NVIDIA's libraries ship some kernels only as family PTX
+ * (cuDNN 9: compute_120f next to SASS). Arch-specific PTX (compute_90a:
+ * wgmma, tcgen05, ...) is never chosen. */
+const struct fatbin_entry *fatbin_pick_ptx_emulated(const struct fatbin_entry *entries, size_t n,
+                                                    unsigned cc);
+
 /* Read the `.version X.Y` and `.target sm_XY[a|f]` that open a PTX module
  * (after whitespace and comments), within len bytes and before any NUL.
  * Any out-pointer may be NULL. 0 on success, -1 if they are not there. */

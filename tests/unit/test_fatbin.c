@@ -333,6 +333,27 @@ static void pick_ptx_rules(void **state)
     assert_null(fatbin_pick_ptx(NULL, 0, 120));
 }
 
+/* The CPU device's policy: plain PTX as the driver picks it, else the
+ * highest family PTX not above the capability; never arch-specific PTX. */
+static void pick_ptx_emulated_rules(void **state)
+{
+    (void)state;
+    struct fatbin_entry e[5];
+    memset(e, 0, sizeof e);
+    e[0] = (struct fatbin_entry){.kind = FATBIN_KIND_ELF, .arch = 120};
+    e[1] = (struct fatbin_entry){.kind = FATBIN_KIND_PTX, .arch = 100, .variant = 'f'};
+    e[2] = (struct fatbin_entry){.kind = FATBIN_KIND_PTX, .arch = 120, .variant = 'f'};
+    e[3] = (struct fatbin_entry){.kind = FATBIN_KIND_PTX, .arch = 90, .variant = 'a'};
+    e[4] = (struct fatbin_entry){.kind = FATBIN_KIND_PTX, .arch = 75};
+    assert_ptr_equal(fatbin_pick_ptx_emulated(e, 5, 130), &e[4]); /* plain PTX first */
+    assert_ptr_equal(fatbin_pick_ptx_emulated(e, 4, 130), &e[2]); /* then the highest family PTX */
+    assert_ptr_equal(fatbin_pick_ptx_emulated(e, 4, 120), &e[2]);
+    assert_ptr_equal(fatbin_pick_ptx_emulated(e, 4, 110), &e[1]);
+    assert_null(fatbin_pick_ptx_emulated(e, 4, 90));             /* 90a never */
+    assert_null(fatbin_pick_ptx(e, 4, 130));                     /* the driver's rule is unchanged */
+    assert_null(fatbin_pick_ptx_emulated(NULL, 0, 120));
+}
+
 /* ---- bare images ------------------------------------------------------------------------ */
 
 static void classify_forms(void **state)
@@ -928,6 +949,7 @@ int main(void)
         cmocka_unit_test(arch_specific_entries),
         cmocka_unit_test(pick_ptx_choices),
         cmocka_unit_test(pick_ptx_rules),
+        cmocka_unit_test(pick_ptx_emulated_rules),
         cmocka_unit_test(classify_forms),
         cmocka_unit_test(ptx_target_parsing),
         cmocka_unit_test(bare_ptx_image),
