@@ -2,12 +2,12 @@
 #   make demo    build, start rgpud on the CPU device, run the nvcc-built demo through it
 #   make check   build and run the whole test suite
 #   make deps    install the Debian packages the build and tests need (as root), and
-#                the CUDA 12 runtime and cuBLAS 12 wheels (DEPS_PIP) with pip if pip is there
+#                the CUDA 12 runtime, cuBLAS 12 and cuDNN 9 wheels (DEPS_PIP) with pip if pip is there
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
 DEPS_PKGS = cmake libcmocka-dev libzstd-dev liblz4-dev libxxhash-dev python3
-DEPS_PIP = nvidia-cuda-runtime-cu12 nvidia-cublas-cu12
+DEPS_PIP = nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-cudnn-cu13
 
 .PHONY: all build demo check deps clean
 
@@ -20,11 +20,11 @@ deps:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS_PKGS) >/dev/null; fi; \
 	fi
 	@# test dependency (tests/integration/cudart12.cmake): optional, never fails deps
-	@if python3 -m pip --version >/dev/null 2>&1 && ! python3 -c 'import nvidia.cuda_runtime, nvidia.cublas' 2>/dev/null; then \
+	@if python3 -m pip --version >/dev/null 2>&1 && ! python3 -c 'import nvidia.cuda_runtime, nvidia.cublas, nvidia.cudnn' 2>/dev/null; then \
 	  echo "installing test dependency: $(DEPS_PIP) (pip)"; \
 	  python3 -m pip install --quiet $(DEPS_PIP) 2>/dev/null || \
 	  python3 -m pip install --quiet --break-system-packages $(DEPS_PIP) || \
-	  echo "warning: could not pip install $(DEPS_PIP): the cudart12 tests will be skipped"; \
+	  echo "warning: could not pip install $(DEPS_PIP): the cudart12 and cudnn tests will be skipped"; \
 	fi
 
 $(BUILD)/CMakeCache.txt:

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "context.h"
+#include "mapped.h"
 #include "net.h"
 #include "rgpu_client.h"
 
@@ -397,6 +398,13 @@ static void trace(const struct rgpu_call_desc *d, void *args, CUresult r, int ou
 }
 
 CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu_landing *land)
+{
+    if (atomic_load_explicit(&rgpu_mapped_count, memory_order_relaxed))
+        return rgpu_mapped_call(id, args, land);
+    return rgpu_remote_direct(id, args, land);
+}
+
+CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_landing *land)
 {
     if (!rgpu_conn_ready())
         return CUDA_ERROR_NOT_INITIALIZED;

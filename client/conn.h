@@ -33,6 +33,8 @@ const struct rgpu_dev_info *rgpu_conn_device(int ordinal);
  * request's DATA bytes go. */
 CUresult rgpu_remote(enum rgpu_call_id id, void *args);
 CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu_landing *land);
+/* The same without the coherence exchanges of mapped host memory (mapped.c). */
+CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_landing *land);
 
 /* Attribute a of device dev from the snapshot, 0 if unknown. */
 int rgpu_dev_attr(CUdevice dev, CUdevice_attribute a);

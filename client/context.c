@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "funcinfo.h"
 #include "handles.h"
+#include "mapped.h"
 
 #define MAX_CTX 256
 #define STACK_DEPTH 64
@@ -213,6 +214,7 @@ RGPU_API CUresult cuCtxDestroy_v2(CUcontext ctx)
     if (r == CUDA_SUCCESS) {
         forget(ctx);
         rgpu_handles_drop_ctx(ctx);
+        rgpu_mapped_drop_ctx(ctx);
         rgpu_func_info_flush();
     }
     return r;
@@ -269,6 +271,7 @@ static CUresult primary_release(CUdevice dev)
         pthread_mutex_unlock(&lock);
         if (last) {
             rgpu_handles_drop_ctx(c);
+            rgpu_mapped_drop_ctx(c);
             rgpu_func_info_flush();
         }
     }
@@ -297,8 +300,10 @@ static CUresult primary_reset(CUdevice dev)
         pthread_mutex_lock(&lock);
         CUcontext c = primary_ctx[dev];
         pthread_mutex_unlock(&lock);
-        if (c)
+        if (c) {
             rgpu_handles_drop_ctx(c);
+            rgpu_mapped_drop_ctx(c);
+        }
         rgpu_func_info_flush();
     }
     return r;

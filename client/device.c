@@ -175,14 +175,15 @@ RGPU_API CUresult cuDeviceGetLuid(char *luid, unsigned int *deviceNodeMask, CUde
 }
 
 /* Features that depend on the client and the wire, not on the backend: a
- * remote device cannot map or access this process's memory, and rgpu does not
+ * remote device cannot access this process's memory (mapped host memory is
+ * mirrored, see mapped.c, but registered memory is not device-accessible at
+ * its host address and pageable memory not at all), and rgpu does not
  * provide managed memory, virtual memory management, memory pools or
  * inter-process sharing yet. Reporting them as absent keeps NVIDIA's runtime
  * and libraries on paths rgpu implements, instead of failing later. */
 void rgpu_device_limit_features(struct rgpu_dev_info *d)
 {
     static const CUdevice_attribute absent[] = {
-        CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY,
         CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY,
         CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS,
@@ -216,4 +217,7 @@ void rgpu_device_limit_features(struct rgpu_dev_info *d)
     for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
         if (d->attr_err[absent[i]] == CUDA_SUCCESS)
             d->attr[absent[i]] = 0;
+    /* the client provides mapped host memory on any backend (mapped.c) */
+    d->attr[CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY] = 1;
+    d->attr_err[CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY] = CUDA_SUCCESS;
 }

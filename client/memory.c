@@ -5,9 +5,9 @@
  * that unified-address copies are classified locally. Page-locked host memory
  * is client memory: the client allocates it (page aligned), records it with
  * its flags, and answers cuMemHostGetFlags and pointer attributes for it
- * without a round trip. rgpu cannot map client memory into the device's
- * address space, so DEVICEMAP requests fail with CUDA_ERROR_NOT_SUPPORTED
- * (the device reports CAN_MAP_HOST_MEMORY = 0).
+ * without a round trip. Mapped (DEVICEMAP) memory also gets a device mirror
+ * kept coherent at synchronising calls (mapped.c); other page-locked memory
+ * is not accessible to kernels.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "context.h"
+#include "mapped.h"
 #include "memory.h"
 
 struct ranges rgpu_device_ranges = RANGES_INIT;
@@ -89,14 +90,17 @@ static CUresult host_alloc(void **pp, size_t size, unsigned flags)
         return CUDA_ERROR_INVALID_VALUE;
     if (flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED))
         return CUDA_ERROR_INVALID_VALUE;
-    if (flags & CU_MEMHOSTALLOC_DEVICEMAP)
-        return CUDA_ERROR_NOT_SUPPORTED;
     void *p = NULL;
-    if (posix_memalign(&p, 4096, size))
+    if (flags & CU_MEMHOSTALLOC_DEVICEMAP) {
+        if ((r = rgpu_mapped_alloc(&p, size)) != CUDA_SUCCESS)
+            return r;
+    } else if (posix_memalign(&p, 4096, size)) {
         return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     struct range rg = {.base = (uintptr_t)p, .size = size, .flags = flags, .id = atomic_fetch_add(&next_buffer_id, 1)};
     if (!ranges_add(&rgpu_host_ranges, &rg)) {
-        free(p);
+        if (!rgpu_mapped_release(p))
+            free(p);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     *pp = p;
@@ -116,7 +120,8 @@ RGPU_API CUresult cuMemFreeHost(void *p)
     if (!ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg) || rg.base != (uintptr_t)p || rg.registered)
         return CUDA_ERROR_INVALID_VALUE;
     ranges_remove(&rgpu_host_ranges, (uintptr_t)p, NULL);
-    free(p);
+    if (!rgpu_mapped_release(p)) /* frees the host bytes of mapped memory itself */
+        free(p);
     return CUDA_SUCCESS;
 }
 
@@ -129,13 +134,18 @@ static CUresult host_register(void *p, size_t bytesize, unsigned flags)
         (flags & ~(unsigned)(CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_IOMEMORY |
                              CU_MEMHOSTREGISTER_READ_ONLY)))
         return CUDA_ERROR_INVALID_VALUE;
-    if (flags & (CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_IOMEMORY))
-        return CUDA_ERROR_NOT_SUPPORTED;
+    if (flags & CU_MEMHOSTREGISTER_IOMEMORY)
+        return CUDA_ERROR_NOT_SUPPORTED; /* device access to I/O memory: a PCIe feature */
     if (ranges_overlaps(&rgpu_host_ranges, (uintptr_t)p, bytesize))
         return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+    if ((flags & CU_MEMHOSTREGISTER_DEVICEMAP) && (r = rgpu_mapped_register(p, bytesize)) != CUDA_SUCCESS)
+        return r;
     struct range rg = {.base = (uintptr_t)p, .size = bytesize, .flags = flags, .registered = true,
                        .id = atomic_fetch_add(&next_buffer_id, 1)};
-    return ranges_add(&rgpu_host_ranges, &rg) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    if (ranges_add(&rgpu_host_ranges, &rg))
+        return CUDA_SUCCESS;
+    rgpu_mapped_release(p);
+    return CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 RGPU_API CUresult cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Flags) { return host_register(p, bytesize, Flags); }
@@ -150,6 +160,7 @@ RGPU_API CUresult cuMemHostUnregister(void *p)
     if (!ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg) || rg.base != (uintptr_t)p || !rg.registered)
         return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
     ranges_remove(&rgpu_host_ranges, (uintptr_t)p, NULL);
+    rgpu_mapped_release(p);
     return CUDA_SUCCESS;
 }
 
@@ -172,14 +183,20 @@ static CUresult host_attribute(void *data, CUpointer_attribute attr, const struc
     case CU_POINTER_ATTRIBUTE_CONTEXT: *(CUcontext *)data = rgpu_ctx_current(); return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_MEMORY_TYPE: *(unsigned *)data = CU_MEMORYTYPE_HOST; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_HOST_POINTER: *(void **)data = (void *)p; return CUDA_SUCCESS;
-    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return CUDA_ERROR_NOT_SUPPORTED; /* not mapped */
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+        /* only mapped memory has a device address */
+        return rgpu_mapped_device_ptr((void *)p, (CUdeviceptr *)data) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
     case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: *(int *)data = 1; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_BUFFER_ID: *(unsigned long long *)data = rg->id; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_IS_MANAGED: *(int *)data = 0; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: *(int *)data = 0; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: *(void **)data = (void *)rg->base; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_RANGE_SIZE: *(size_t *)data = rg->size; return CUDA_SUCCESS;
-    case CU_POINTER_ATTRIBUTE_MAPPED: *(int *)data = 1; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_MAPPED: {
+        CUdeviceptr d;
+        *(int *)data = rgpu_mapped_device_ptr((void *)p, &d);
+        return CUDA_SUCCESS;
+    }
     case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: *(int *)data = 0; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE: *(int *)data = 0; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: *(unsigned long long *)data = 0; return CUDA_SUCCESS;
@@ -233,9 +250,12 @@ RGPU_API CUresult cuPointerGetAttributes(unsigned int numAttributes, CUpointer_a
     return CUDA_SUCCESS;
 }
 
-/* Mapping client memory into the device is not possible over a wire. */
 RGPU_API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int Flags)
 {
     CUresult r = rgpu_check_init();
-    return r ? r : CUDA_ERROR_NOT_SUPPORTED;
+    if (r)
+        return r;
+    if (!pdptr || !p || Flags != 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    return rgpu_mapped_device_ptr(p, pdptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }

@@ -38,32 +38,10 @@ set(RGPU_CUDART12_DIR "" CACHE PATH
 set(RGPU_CUBLAS12_DIR "" CACHE PATH
   "cuBLAS 12 for the cudart12 tests (holds lib/libcublas.so.12 and include/); empty: the nvidia-cublas-cu12 wheel's, if python3 finds it")
 
-# The directory of an installed wheel's python package (nvidia.cuda_runtime,
-# nvidia.cublas), or "". They are namespace packages (no __init__.py, so no
-# __file__): take __path__.
-function(rgpu_cudart12_wheel_dir package out)
-  set(dir "")
-  find_program(RGPU_PYTHON3 python3)
-  if(RGPU_PYTHON3)
-    execute_process(
-      COMMAND ${RGPU_PYTHON3} -c
-        "import ${package} as m, os; print(os.path.dirname(m.__file__) if getattr(m, '__file__', None) else list(m.__path__)[0])"
-      # (not where an unpacked wheel may lie: python -c searches the cwd first)
-      WORKING_DIRECTORY /
-      OUTPUT_VARIABLE dir
-      OUTPUT_STRIP_TRAILING_WHITESPACE
-      ERROR_QUIET
-      RESULT_VARIABLE py_rc)
-    if(NOT py_rc EQUAL 0)
-      set(dir "")
-    endif()
-  endif()
-  set(${out} "${dir}" PARENT_SCOPE)
-endfunction()
 
 set(cudart12_dir "${RGPU_CUDART12_DIR}")
 if(NOT cudart12_dir)
-  rgpu_cudart12_wheel_dir(nvidia.cuda_runtime cudart12_dir)
+  rgpu_wheel_dir(nvidia.cuda_runtime cudart12_dir)
 endif()
 
 if(NOT cudart12_dir OR NOT EXISTS "${cudart12_dir}/lib/libcudart.so.12"
@@ -126,7 +104,7 @@ endforeach()
 # of sm_120 SASS (see cublas.cmake).
 set(cublas12_dir "${RGPU_CUBLAS12_DIR}")
 if(NOT cublas12_dir)
-  rgpu_cudart12_wheel_dir(nvidia.cublas cublas12_dir)
+  rgpu_wheel_dir(nvidia.cublas cublas12_dir)
 endif()
 if(NOT cublas12_dir OR NOT EXISTS "${cublas12_dir}/lib/libcublas.so.12"
    OR NOT EXISTS "${cublas12_dir}/include/cublas_v2.h")

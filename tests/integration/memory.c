@@ -569,15 +569,98 @@ static void test_alloc_info(void)
     EXPECT_RESULT(cuMemAllocPitch(&pd, &pitch, 64, 4, 3), CUDA_ERROR_INVALID_VALUE); /* element size 4, 8 or 16 */
 }
 
+/* ---- mapped host memory: host writes reach the device before later device
+ * work, device writes reach the host when a synchronising call returns ---- */
+static void test_mapped_memory(void)
+{
+    const size_t n = 4096 + 13;
+    unsigned char *hm = NULL, *want = it_xmalloc(n), *got = it_xmalloc(n);
+    CHECK(cuMemHostAlloc((void **)&hm, n, CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_PORTABLE));
+    ASSERT_TRUE(hm != NULL);
+    CUdeviceptr dm = 0;
+    CHECK(cuMemHostGetDevicePointer(&dm, hm + 7, 0));
+    dm -= 7;
+    if (it_backend_is_cpu()) /* unified addressing: the same address on both sides */
+        EXPECT_EQ(dm, (CUdeviceptr)(uintptr_t)hm);
+    CUdeviceptr attr_dp = 0;
+    int is_mapped = 0;
+    CHECK(cuPointerGetAttribute(&attr_dp, CU_POINTER_ATTRIBUTE_DEVICE_POINTER, (CUdeviceptr)(uintptr_t)(hm + 5)));
+    EXPECT_EQ(attr_dp, dm + 5);
+    CHECK(cuPointerGetAttribute(&is_mapped, CU_POINTER_ATTRIBUTE_MAPPED, (CUdeviceptr)(uintptr_t)hm));
+    EXPECT_EQ(is_mapped, 1);
+
+    /* host -> device: the device copies what the host wrote */
+    CUdeviceptr d;
+    CHECK(cuMemAlloc(&d, n));
+    it_fill(hm, n, 91);
+    memcpy(want, hm, n);
+    CHECK(cuMemcpyDtoD(d, dm, n));
+    CHECK(cuMemcpyDtoH(got, d, n));
+    EXPECT_MEMEQ(got, want, n, "mapped memory step 1");
+
+    /* device -> host: a memset of the mirror, seen after synchronisation */
+    CUstream s;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuMemsetD8Async(dm + 100, 0x5A, 50, s));
+    CHECK(cuStreamSynchronize(s));
+    memset(want + 100, 0x5A, 50);
+    EXPECT_MEMEQ(hm, want, n, "mapped memory step 2");
+
+    /* host writes made after that are not lost to the next download */
+    hm[3] = 0xEE;
+    want[3] = 0xEE;
+    CHECK(cuMemsetD8Async(dm + 4000, 0x01, 2, s));
+    CHECK(cuStreamSynchronize(s));
+    want[4000] = want[4001] = 0x01;
+    EXPECT_MEMEQ(hm, want, n, "mapped memory step 3");
+
+    /* a device copy into mapped memory, then a query that reports completion */
+    CHECK(cuMemsetD8(d, 0x77, 64));
+    CUevent ev;
+    CHECK(cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING));
+    CHECK(cuMemcpyDtoDAsync(dm + 200, d, 64, s));
+    CHECK(cuEventRecord(ev, s));
+    CUresult q;
+    while ((q = cuEventQuery(ev)) == CUDA_ERROR_NOT_READY)
+        ;
+    CHECK(q);
+    memset(want + 200, 0x77, 64);
+    EXPECT_MEMEQ(hm, want, n, "mapped memory step 4");
+    CHECK(cuEventDestroy(ev));
+    CHECK(cuMemFreeHost(hm));
+
+    /* registered memory with DEVICEMAP: a mirror at another address */
+    const size_t rn = 3 * 4096;
+    unsigned char *reg = it_xmalloc(rn);
+    memset(reg, 0x42, rn);
+    CHECK(cuMemHostRegister(reg, rn, CU_MEMHOSTREGISTER_DEVICEMAP));
+    CUdeviceptr dr = 0;
+    CHECK(cuMemHostGetDevicePointer(&dr, reg, 0));
+    CHECK(cuMemcpyDtoH(got, dr, 64));
+    memset(want, 0x42, 64);
+    EXPECT_MEMEQ(got, want, 64, "mapped memory step 5");
+    CHECK(cuMemsetD32(dr + 4096, 0x01020304, 4));
+    for (int i = 0; i < 4; i++) {
+        uint32_t v;
+        memcpy(&v, reg + 4096 + 4 * i, 4);
+        EXPECT_EQ(v, 0x01020304u);
+    }
+    CHECK(cuMemHostUnregister(reg));
+    EXPECT_RESULT(cuMemHostGetDevicePointer(&dr, reg, 0), CUDA_ERROR_INVALID_VALUE);
+
+    CHECK(cuStreamDestroy(s));
+    CHECK(cuMemFree(d));
+    free(reg);
+    free(want);
+    free(got);
+}
+
 /* ---- pinned and registered host memory ---- */
 static void test_host_memory(void)
 {
-    const int can_map_expected = !it_backend_is_cpu();
     int can_map = -1;
     CHECK(cuDeviceGetAttribute(&can_map, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, 0));
-    if (it_backend_is_cpu())
-        EXPECT_EQ(can_map, 0);
-    (void)can_map_expected;
+    EXPECT_EQ(can_map, 1); /* the client mirrors mapped memory on every backend */
 
     void *h = NULL;
     unsigned int flags = 0xdead;
@@ -598,13 +681,9 @@ static void test_host_memory(void)
     EXPECT_TRUE(flags & CU_MEMHOSTALLOC_WRITECOMBINED);
     CHECK(cuMemFreeHost(h2));
 
-    /* mapped (device-visible) host memory: the CPU device cannot map */
+    /* only mapped memory has a device address */
     CUdeviceptr mapped = 0;
-    if (it_backend_is_cpu()) {
-        void *hm = NULL;
-        EXPECT_RESULT(cuMemHostAlloc(&hm, 4096, CU_MEMHOSTALLOC_DEVICEMAP), CUDA_ERROR_NOT_SUPPORTED);
-        EXPECT_RESULT(cuMemHostGetDevicePointer(&mapped, h, 0), CUDA_ERROR_NOT_SUPPORTED);
-    }
+    EXPECT_RESULT(cuMemHostGetDevicePointer(&mapped, h, 0), CUDA_ERROR_INVALID_VALUE);
     CHECK(cuMemFreeHost(h));
 
     /* pageable memory is not pinned */
@@ -787,6 +866,7 @@ int main(int argc, char **argv)
     test_memsets();
     test_2d_copies();
     test_host_memory();
+    test_mapped_memory();
     test_pointer_attributes();
     if (!skip_big)
         test_big_roundtrip();

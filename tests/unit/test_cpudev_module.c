@@ -141,7 +141,7 @@ static void test_load_ptx(void **state)
     assert_int_equal(cpudev_cuModuleGetFunction(NULL, m, "vadd"), CUDA_ERROR_INVALID_VALUE);
     f = get_function(m, "vadd");
     assert_int_equal(fattr(f, CU_FUNC_ATTRIBUTE_PTX_VERSION), 75); /* the virtual architecture */
-    assert_int_equal(fattr(f, CU_FUNC_ATTRIBUTE_BINARY_VERSION), 120);
+    assert_int_equal(fattr(f, CU_FUNC_ATTRIBUTE_BINARY_VERSION), 130); /* the device (13.0 by default) */
 
     OK(cpudev_cuModuleUnload(m));
     /* Every handle of the module is gone with it. */
@@ -180,7 +180,7 @@ static const char ptx_invalid[] = ".version 8.0\n.target sm_75\n.address_size 64
 static const char ptx_extern[] = ".version 8.0\n.target sm_75\n.address_size 64\n"
                                  ".extern .global .align 4 .u32 elsewhere;\n"
                                  ".visible .entry k()\n{\n\tret;\n}\n";
-static const char ptx_future[] = ".version 9.0\n.target sm_130\n.address_size 64\n"
+static const char ptx_future[] = ".version 9.0\n.target sm_140\n.address_size 64\n"
                                  ".visible .entry k()\n{\n\tret;\n}\n";
 
 static void test_bad_images(void **state)
