@@ -24,6 +24,9 @@
  * ILLEGAL_ADDRESS instead of faulting the worker. Unmapping and revoking
  * access wait for the device's queued work first (CUDA documents both as
  * synchronous), so no queued copy or kernel can touch pages being taken away.
+ * Work that another client thread enqueues while the unmap is under way is
+ * an application race (as on hardware); here it can fault the worker, which
+ * ends that one client's connection, no other.
  *
  * Only read-write access is offered: the engine's validation does not know
  * whether an access reads or writes, so a read-only mapping could not be
