@@ -178,9 +178,11 @@ RGPU_API CUresult cuDeviceGetLuid(char *luid, unsigned int *deviceNodeMask, CUde
  * remote device cannot access this process's memory (mapped host memory is
  * mirrored, see mapped.c, but registered memory is not device-accessible at
  * its host address and pageable memory not at all), and rgpu does not
- * provide managed memory, virtual memory management, memory pools or
- * inter-process sharing yet. Reporting them as absent keeps NVIDIA's runtime
- * and libraries on paths rgpu implements, instead of failing later. */
+ * provide managed memory, memory pools or inter-process sharing (of VMM
+ * allocations neither: no shareable handle types) yet. Reporting them as
+ * absent keeps NVIDIA's runtime and libraries on paths rgpu implements,
+ * instead of failing later. Virtual memory management itself is remoted and
+ * passes through as the backend reports it. */
 void rgpu_device_limit_features(struct rgpu_dev_info *d)
 {
     static const CUdevice_attribute absent[] = {
@@ -191,7 +193,6 @@ void rgpu_device_limit_features(struct rgpu_dev_info *d)
         CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM,
         CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES,
         CU_DEVICE_ATTRIBUTE_DIRECT_MANAGED_MEM_ACCESS_FROM_HOST,
-        CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_HANDLE_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_KMT_HANDLE_SUPPORTED,

@@ -1,5 +1,6 @@
 /*
- * memory.c — device allocation and page-locked host memory.
+ * memory.c — device allocation, address reservations and page-locked host
+ * memory.
  *
  * Device memory is allocated by the server; the client records each range so
  * that unified-address copies are classified locally. Page-locked host memory
@@ -77,6 +78,38 @@ RGPU_API CUresult cuMemFree_v2(CUdeviceptr dptr)
     r = rgpu_remote(RGPU_ID_cuMemFree_v2, &a);
     if (r == CUDA_SUCCESS)
         ranges_remove(&rgpu_device_ranges, (uintptr_t)dptr, NULL);
+    return r;
+}
+
+/* ---- virtual memory management: a reservation is recorded whole, so an
+ * address in it counts as device memory for unified copies and pointer
+ * queries; the server answers for the parts that are not mapped. ---- */
+RGPU_API CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CUdeviceptr addr,
+                                      unsigned long long flags)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!ptr || size == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct rgpu_args_cuMemAddressReserve a = {.size = size, .alignment = alignment, .addr = addr, .flags = flags};
+    r = rgpu_remote(RGPU_ID_cuMemAddressReserve, &a);
+    if (r == CUDA_SUCCESS) {
+        record_device(a.ptr, size);
+        *ptr = a.ptr;
+    }
+    return r;
+}
+
+RGPU_API CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuMemAddressFree a = {.ptr = ptr, .size = size};
+    r = rgpu_remote(RGPU_ID_cuMemAddressFree, &a);
+    if (r == CUDA_SUCCESS)
+        ranges_remove(&rgpu_device_ranges, (uintptr_t)ptr, NULL);
     return r;
 }
 

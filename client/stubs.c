@@ -35,6 +35,20 @@ static void added_none(const void *p) {}
 #define FILL_NONE(_)
 #define FILL(t) RGPU_DIR(FILL_, t)
 
+/* Buffers that travel: present, and not longer than a request may be. */
+#define A(x) (a.x)
+#define BUF_IN(T, x)
+#define BUF_DEL(T, x)
+#define BUF_OUT(T, x)
+#define BUF_OPTOUT(T, x)
+#define BUF_INBUF(T, x, len)                                                                       \
+    if ((uint64_t)(len) > RGPU_MAX_BULK_LEN || (!a.x && (uint64_t)(len)))                          \
+        return CUDA_ERROR_INVALID_VALUE;
+#define BUF_OUTBUF(T, x, len)
+#define BUF_INSTR(T, x)
+#define BUF_NONE(_)
+#define BUF(t) RGPU_DIR(BUF_, t)
+
 #define STORE_IN(T, x)
 #define STORE_DEL(T, x) rgpu_handle_removed((const void *)x);
 #define STORE_OUT(T, x) *x = a.x; ADDED(a.x);
@@ -53,6 +67,7 @@ static void added_none(const void *p) {}
             return r;                                                                              \
         struct rgpu_args_##name a = {0};                                                           \
         RGPU_EACH(FILL, __VA_ARGS__)                                                               \
+        RGPU_EACH(BUF, __VA_ARGS__)                                                                \
         r = rgpu_remote(RGPU_ID_##name, &a);                                                       \
         if (r == CUDA_SUCCESS) {                                                                   \
             RGPU_EACH(STORE, __VA_ARGS__)                                                          \

@@ -263,5 +263,35 @@ bool mem_range_ok(CUdeviceptr p, size_t n);
 bool mem_in_va(uint64_t p);
 /* Return this process's usage to the shared budget; no allocation after. */
 void mem_exit(void);
+/* Count n bytes against the device's memory (false: over budget), or give
+ * them back: cuMemCreate's physical allocations share cuMemAlloc's budget. */
+bool mem_budget_take(uint64_t n);
+void mem_budget_give(uint64_t n);
+/* Write v into a pointer attribute's buffer of n bytes (4 or 8). */
+void mem_put_attribute(void *data, size_t n, uint64_t v);
+
+/* ---- virtual memory management (vmm.c) ----
+ * A window of address space above the allocator's range, PROT_NONE until
+ * physical allocations (memfd objects) are mapped into reservations. */
+#define VMM_GRANULARITY (2ull << 20) /* minimum and recommended, as an H100 reports */
+#if defined(__SANITIZE_THREAD__)
+#define VMM_VA_BYTES (64ull << 30)   /* ThreadSanitizer's application range is small */
+#else
+#define VMM_VA_BYTES (1ull << 40)    /* room for 32 of ggml's 32 GiB reservations */
+#endif
+bool vmm_init(uint64_t base, uint64_t size, char *err, size_t errlen);
+void vmm_window(uint64_t *base, uint64_t *size);
+bool vmm_in_window(uint64_t p);
+/* True if [p, p + n) is mapped and read-write accessible, possibly across
+ * several contiguous mappings (n == 0: p itself must be). */
+bool vmm_range_ok(uint64_t p, uint64_t n);
+struct vmm_info {
+    uint64_t base, size;   /* the mapping containing the address */
+    uint64_t id;           /* the physical allocation's unique id */
+    unsigned long long access; /* CU_MEM_ACCESS_FLAGS_PROT_* for the device */
+    unsigned long long handle_types;
+};
+bool vmm_lookup(uint64_t p, struct vmm_info *out);
+CUresult vmm_pointer_attribute(void *data, size_t n, CUpointer_attribute attribute, uint64_t ptr);
 
 #endif

@@ -16,6 +16,10 @@
  *  - The rounded sizes of this process's allocations, and of every worker's
  *    when cfg.shared_used is set, never exceed cfg.mem_bytes.
  * The heap's read-write lock is taken after cpudev.mu when both are held.
+ *
+ * Above the allocator's range lies the virtual memory management window
+ * (vmm.c): cuMemAddressReserve takes address space from there, so a device
+ * address is in one of the two and every query asks the right one.
  */
 #define _GNU_SOURCE
 #include "heap.h"
@@ -63,20 +67,31 @@ bool mem_init(uint64_t base, uint64_t size, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return false;
     }
+    uint64_t vbase = (base + size + VMM_GRANULARITY - 1) & ~(uint64_t)(VMM_GRANULARITY - 1);
+    if (!vmm_init(vbase, VMM_VA_BYTES, err, errlen)) {
+        heap_destroy(&mem.heap);
+        munmap(p, size);
+        return false;
+    }
     mem.base = base;
     mem.size = size;
     mem.next_id = 1;
     return true;
 }
 
-bool mem_in_va(uint64_t p) { return mem.size && p >= mem.base && p - mem.base < mem.size; }
+bool mem_in_va(uint64_t p)
+{
+    return (mem.size && p >= mem.base && p - mem.base < mem.size) || vmm_in_window(p);
+}
 
 void cpudev_va_range(CUdeviceptr *base, size_t *size)
 {
+    uint64_t vbase, vsize;
+    vmm_window(&vbase, &vsize);
     if (base)
         *base = (CUdeviceptr)mem.base;
     if (size)
-        *size = (size_t)mem.size;
+        *size = mem.size ? (size_t)(vbase + vsize - mem.base) : 0;
 }
 
 /* ---- budget ---- */
@@ -111,6 +126,21 @@ static void budget_give(uint64_t n)
         atomic_fetch_sub(cpudev.cfg.worker_used, n);
     if (cpudev.cfg.shared_used)
         atomic_fetch_sub(cpudev.cfg.shared_used, n);
+}
+
+bool mem_budget_take(uint64_t n)
+{
+    pthread_rwlock_wrlock(&mem.lock);
+    bool ok = budget_take(n);
+    pthread_rwlock_unlock(&mem.lock);
+    return ok;
+}
+
+void mem_budget_give(uint64_t n)
+{
+    pthread_rwlock_wrlock(&mem.lock);
+    budget_give(n);
+    pthread_rwlock_unlock(&mem.lock);
 }
 
 /* ---- allocation and release; heap write-locked ---- */
@@ -219,6 +249,8 @@ static const struct heap_block *alloc_at(uint64_t p)
 
 bool mem_range_ok(CUdeviceptr p, size_t n)
 {
+    if (vmm_in_window(p))
+        return vmm_range_ok(p, n);
     pthread_rwlock_rdlock(&mem.lock);
     const struct heap_block *b = alloc_at(p);
     bool ok = b && n <= b->req - (p - b->start); /* n == 0: p itself inside */
@@ -358,6 +390,16 @@ CUresult cpudev_cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, CUdev
     cpudev_unlock();
     if (r != CUDA_SUCCESS)
         return r;
+    if (vmm_in_window(dptr)) {
+        struct vmm_info vi;
+        if (!vmm_lookup(dptr, &vi))
+            return CUDA_ERROR_NOT_FOUND;
+        if (pbase)
+            *pbase = (CUdeviceptr)vi.base;
+        if (psize)
+            *psize = (size_t)vi.size;
+        return CUDA_SUCCESS;
+    }
     pthread_rwlock_rdlock(&mem.lock);
     const struct heap_block *b = alloc_at(dptr);
     if (b) {
@@ -375,7 +417,7 @@ CUresult cpudev_cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, CUdev
  * hands us a buffer of exactly that size: write that many bytes, so the one
  * table decides, and refuse attributes it does not know.
  */
-static void put(void *data, size_t n, uint64_t v)
+void mem_put_attribute(void *data, size_t n, uint64_t v)
 {
     if (n == sizeof(uint32_t)) {
         uint32_t x = (uint32_t)v;
@@ -402,6 +444,8 @@ CUresult cpudev_cuPointerGetAttribute(void *data, CUpointer_attribute attribute,
         if (r != CUDA_SUCCESS)
             return r;
     }
+    if (vmm_in_window(ptr))
+        return vmm_pointer_attribute(data, n, attribute, ptr);
     pthread_rwlock_rdlock(&mem.lock);
     const struct heap_block *b = alloc_at(ptr);
     struct heap_block a = b ? *b : (struct heap_block){0};
@@ -435,6 +479,6 @@ CUresult cpudev_cuPointerGetAttribute(void *data, CUpointer_attribute attribute,
     case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID: v = a.id; break;
     default: return CUDA_ERROR_INVALID_VALUE;
     }
-    put(data, n, v);
+    mem_put_attribute(data, n, v);
     return CUDA_SUCCESS;
 }

@@ -115,6 +115,7 @@ static void reg_none(struct srv_call *c, const void *p) {}
 #define SRV_POST_NONE(_)
 #define SRV_POST(t) RGPU_DIR(SRV_POST_, t)
 
+static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args);
 static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args);
 
 #define GEN_EXEC(name, ...)                                                                        \
@@ -123,6 +124,8 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args);
         struct rgpu_args_##name *a = c->args;                                                      \
         CUresult r;                                                                                \
         RGPU_EACH(SRV_PRE, __VA_ARGS__)                                                            \
+        if ((r = before_call(c, RGPU_ID_##name, a)) != CUDA_SUCCESS)                               \
+            return r;                                                                              \
         r = c->w->be->name(RGPU_EACH_C(SRV_ARG, __VA_ARGS__));                                     \
         if (r == CUDA_SUCCESS) {                                                                   \
             RGPU_EACH(SRV_POST, __VA_ARGS__)                                                       \
@@ -139,6 +142,33 @@ static CUresult (*const exec_table[RGPU_NCALLS])(struct srv_call *) = {
 #include "calls.def"
 #undef RGPU_CALL
 };
+
+/* Checks the argument types cannot select: a CUmemGenericAllocationHandle is
+ * an unsigned long long like any other, so the rows that take one are named
+ * here. A forged or released one never reaches the backend. */
+static CUresult check_mem_handle(struct srv_call *c, unsigned long long h)
+{
+    return handles_mem_has(&c->w->handles, h) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args)
+{
+    switch (id) {
+    case RGPU_ID_cuMemRelease: return check_mem_handle(c, ((struct rgpu_args_cuMemRelease *)args)->handle);
+    case RGPU_ID_cuMemMap: return check_mem_handle(c, ((struct rgpu_args_cuMemMap *)args)->handle);
+    case RGPU_ID_cuMemGetAllocationPropertiesFromHandle:
+        return check_mem_handle(c, ((struct rgpu_args_cuMemGetAllocationPropertiesFromHandle *)args)->handle);
+    case RGPU_ID_cuMemCreate:
+    case RGPU_ID_cuMemGetAllocationGranularity: {
+        /* the property's pointer is the client's: required zero off Windows */
+        const CUmemAllocationProp *p = id == RGPU_ID_cuMemCreate
+                                           ? ((struct rgpu_args_cuMemCreate *)args)->prop
+                                           : ((struct rgpu_args_cuMemGetAllocationGranularity *)args)->prop;
+        return p->win32HandleMetaData ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+    }
+    default: return CUDA_SUCCESS;
+    }
+}
 
 /* Context lifetime events that invalidate handles the generated code cannot
  * see: a destroyed context takes its streams and events with it; so does a
@@ -158,6 +188,15 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         break;
     }
     switch (id) {
+    case RGPU_ID_cuMemCreate:
+        handles_mem_ref(hs, ((struct rgpu_args_cuMemCreate *)args)->handle);
+        break;
+    case RGPU_ID_cuMemRetainAllocationHandle:
+        handles_mem_ref(hs, ((struct rgpu_args_cuMemRetainAllocationHandle *)args)->handle);
+        break;
+    case RGPU_ID_cuMemRelease:
+        handles_mem_unref(hs, ((struct rgpu_args_cuMemRelease *)args)->handle);
+        break;
     case RGPU_ID_cuModuleGetFunction: {
         struct rgpu_args_cuModuleGetFunction *a = args;
         handles_add(hs, HT_FUNC, a->hfunc, (CUcontext)a->hmod);

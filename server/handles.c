@@ -13,7 +13,7 @@ void handles_init(struct handles *hs)
 {
     memset(hs, 0, sizeof *hs);
     pthread_mutex_init(&hs->lock, NULL);
-    if (!ptrset_init(&hs->set))
+    if (!ptrset_init(&hs->set) || !ptrset_init(&hs->mem))
         abort(); /* a worker that cannot track handles cannot keep its promises */
 }
 
@@ -146,4 +146,41 @@ CUstream handles_per_thread(struct handles *hs, uint32_t tid, CUcontext ctx)
     }
     pthread_mutex_unlock(&hs->lock);
     return s;
+}
+
+/* ---- virtual memory allocation handles ---- */
+
+void handles_mem_ref(struct handles *hs, unsigned long long h)
+{
+    if (h <= 1) {
+        rgpu_err("allocation handle %llu cannot be tracked; the client cannot use it", h);
+        return;
+    }
+    pthread_mutex_lock(&hs->lock);
+    struct ptrset_entry *e = ptrset_find(&hs->mem, (uintptr_t)h);
+    bool ok = true;
+    if (e && e->tid < UINT32_MAX)
+        e->tid++;
+    else if (!e)
+        ok = ptrset_put(&hs->mem, &(struct ptrset_entry){.key = (uintptr_t)h, .tid = 1});
+    pthread_mutex_unlock(&hs->lock);
+    if (!ok)
+        rgpu_err("out of memory tracking allocation handle %#llx; the client cannot use it", h);
+}
+
+bool handles_mem_has(struct handles *hs, unsigned long long h)
+{
+    pthread_mutex_lock(&hs->lock);
+    bool ok = h > 1 && ptrset_find(&hs->mem, (uintptr_t)h) != NULL;
+    pthread_mutex_unlock(&hs->lock);
+    return ok;
+}
+
+void handles_mem_unref(struct handles *hs, unsigned long long h)
+{
+    pthread_mutex_lock(&hs->lock);
+    struct ptrset_entry *e = h > 1 ? ptrset_find(&hs->mem, (uintptr_t)h) : NULL;
+    if (e && --e->tid == 0)
+        ptrset_del(&hs->mem, (uintptr_t)h);
+    pthread_mutex_unlock(&hs->lock);
 }

@@ -26,6 +26,10 @@ struct handles {
     struct ptrset set;       /* handle -> type, owning context, per-thread flag and client thread */
     CUstream pt[256];        /* per-thread default streams, for handles_per_thread */
     int npt;
+    /* CUmemGenericAllocationHandle values (numbers, not pointers: a set of
+     * their own, so they never collide with pointer handles), each with its
+     * count of unreleased references in `tid`. */
+    struct ptrset mem;
     CUcontext primary[16];   /* primary context per device, once retained */
     int primary_refs[16];
 };
@@ -39,6 +43,11 @@ void handles_del_tree(struct handles *hs, const void *h);
 /* Forget every handle owned by ctx, and what those own in turn (a module's
  * functions), and ctx itself when with_ctx. */
 void handles_drop_owned(struct handles *hs, CUcontext ctx, bool with_ctx);
+/* Virtual memory allocation handles: one more reference (created or
+ * retained), whether h has one, and one fewer (released). */
+void handles_mem_ref(struct handles *hs, unsigned long long h);
+bool handles_mem_has(struct handles *hs, unsigned long long h);
+void handles_mem_unref(struct handles *hs, unsigned long long h);
 /* The per-thread default stream of (tid, ctx), or NULL if none yet. */
 void handles_add_per_thread(struct handles *hs, CUstream s, uint32_t tid, CUcontext owner);
 CUstream handles_per_thread(struct handles *hs, uint32_t tid, CUcontext ctx);

@@ -150,6 +150,12 @@ size_t rgpu_pointer_attribute_size(CUpointer_attribute attr);
 bool rgpu_launch_attr_remotable(CUlaunchAttributeID id);
 #define RGPU_MAX_LAUNCH_ATTRS 16
 
+/* Bytes of cuMemSetAccess's descriptors; more than RGPU_MAX_ACCESS_DESCS
+ * (one per device and host location, in practice a few) cannot travel:
+ * UINT64_MAX, which no request can carry. */
+#define RGPU_MAX_ACCESS_DESCS 64
+uint64_t rgpu_mem_access_len(size_t count);
+
 /* Longest string argument (INSTR), NUL included. */
 #define RGPU_MAX_STRING 4096
 uint64_t rgpu_memcpy2d_inbuf_len(const CUDA_MEMCPY2D *c);

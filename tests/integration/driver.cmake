@@ -35,6 +35,7 @@ rgpu_it_program(devices ${RGPU_IT_DIR}/devices.c)
 rgpu_it_program(contexts ${RGPU_IT_DIR}/contexts.c)
 rgpu_it_program(memory ${RGPU_IT_DIR}/memory.c)
 rgpu_it_program(errors ${RGPU_IT_DIR}/errors.c)
+rgpu_it_program(vmm ${RGPU_IT_DIR}/vmm.c)
 rgpu_it_program(streams ${RGPU_IT_DIR}/streams.c ${RGPU_IT_DIR}/streams_ptds.c)
 rgpu_it_program(robust_kill_client ${RGPU_IT_DIR}/robust_kill_client.c)
 rgpu_it_program(robust_kill_server ${RGPU_IT_DIR}/robust_kill_server.c)
@@ -50,7 +51,7 @@ target_include_directories(rgpu_it_robust_wire PRIVATE ${RGPU_IT_DIR} ${PROJECT_
 add_dependencies(rgpu_it_robust_wire rgpu_it_devices)
 
 foreach(tr ${RGPU_IT_TRANSPORTS})
-  foreach(prog devices contexts memory errors streams)
+  foreach(prog devices contexts memory errors streams vmm)
     rgpu_it_test(driver.${prog} ${tr} COMMAND $<TARGET_FILE:rgpu_it_${prog}>)
   endforeach()
   rgpu_it_test(robust.wire ${tr}
