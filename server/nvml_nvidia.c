@@ -54,7 +54,7 @@ static nvmlReturn_t processes(nvmlDevice_t d, unsigned int capacity, unsigned in
             return NVML_ERROR_MEMORY;
         nvmlReturn_t r = R.procs(d, &n, want ? buf : NULL);
         if (r == NVML_SUCCESS) {
-            if (buf != infos)
+            if (buf != infos && capacity)
                 memcpy(infos, buf, (size_t)capacity * sizeof *buf);
             *count = n;
         }
