@@ -17,6 +17,7 @@
 #include "context.h"
 #include "mapped.h"
 #include "net.h"
+#include "session.h"
 #include "rgpu_client.h"
 
 struct pending {
@@ -285,70 +286,24 @@ static void *callback_main(void *unused)
 }
 
 /* ---- opening ---- */
-static CUresult handshake(int fd)
-{
-    struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION, .pid = (uint32_t)getpid()};
-    gethostname(hello.host, sizeof hello.host - 1);
-    struct rgpu_hdr h = {.type = RGPU_MSG_HELLO};
-    struct rgpu_wbuf wb;
-    rgpu_wbuf_init(&wb);
-    rgpu_wbuf_put(&wb, &hello, sizeof hello);
-    if (rgpu_send_msg(fd, &h, &wb))
-        return CUDA_ERROR_NO_DEVICE;
-    if (rgpu_read_full(fd, &h, sizeof h) || rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_WELCOME ||
-        h.args_len != sizeof C.welcome || rgpu_read_full(fd, &C.welcome, sizeof C.welcome)) {
-        rgpu_err("rgpud did not complete the handshake");
-        return CUDA_ERROR_NO_DEVICE;
-    }
-    if (h.result != CUDA_SUCCESS) {
-        rgpu_err("rgpud could not initialise its backend (CUresult %d)", h.result);
-        return (CUresult)h.result;
-    }
-    if (C.welcome.ndev < 0 || C.welcome.ndev > 16 ||
-        h.bulk_len != (uint64_t)C.welcome.ndev * sizeof(struct rgpu_dev_info)) {
-        rgpu_err("rgpud sent a malformed device list");
-        return CUDA_ERROR_NO_DEVICE;
-    }
-    C.devs = calloc(C.welcome.ndev ? (size_t)C.welcome.ndev : 1, sizeof *C.devs);
-    if (!C.devs || rgpu_read_full(fd, C.devs, h.bulk_len))
-        return CUDA_ERROR_NO_DEVICE;
-    for (int i = 0; i < C.welcome.ndev; i++) {
-        C.devs[i].name[sizeof C.devs[i].name - 1] = 0;
-        C.devs[i].pci_bus_id[sizeof C.devs[i].pci_bus_id - 1] = 0;
-        rgpu_device_limit_features(&C.devs[i]);
-    }
-    return CUDA_SUCCESS;
-}
-
 static void open_once(void)
 {
     rgpu_log_init("rgpu-client");
-    const char *server = getenv("RGPU_SERVER");
-    if (!server || !*server)
-        server = RGPU_DEFAULT_SERVER;
-    char err[256];
-    struct rgpu_addr addr;
     C.cb_tail = &C.cb_head;
     C.open_result = CUDA_ERROR_NO_DEVICE;
-    if (rgpu_addr_parse(server, &addr, err, sizeof err) < 0) {
-        rgpu_err("RGPU_SERVER: %s", err);
+    struct rgpu_session s;
+    char err[512];
+    int result;
+    if (rgpu_session_open(&s, &result, err, sizeof err)) {
+        rgpu_err("%s", err);
+        C.open_result = (CUresult)result;
         return;
     }
-    int fd = rgpu_connect(&addr, err, sizeof err);
-    if (fd < 0) {
-        rgpu_err("cannot reach rgpud at %s (%s); is the server running? Set RGPU_SERVER to its address", server,
-                 err);
-        return;
-    }
-    CUresult r = handshake(fd);
-    if (r != CUDA_SUCCESS) {
-        close(fd);
-        free(C.devs);
-        C.devs = NULL;
-        C.open_result = r;
-        return;
-    }
-    C.fd = fd;
+    C.welcome = s.welcome;
+    C.devs = s.devs;
+    for (int i = 0; i < C.welcome.ndev; i++)
+        rgpu_device_limit_features(&C.devs[i]);
+    C.fd = s.fd;
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
@@ -359,7 +314,7 @@ static void open_once(void)
         return;
     }
     pthread_attr_destroy(&at);
-    rgpu_info("connected to %s: backend %s, %d device(s), driver %d", server, C.welcome.backend, C.welcome.ndev,
+    rgpu_info("connected to %s: backend %s, %d device(s), driver %d", s.server, C.welcome.backend, C.welcome.ndev,
               C.welcome.driver_version);
     C.open_result = CUDA_SUCCESS;
 }
@@ -479,8 +434,7 @@ RGPU_API int rgpu_client_info(struct rgpu_client_info *info)
 {
     if (!rgpu_conn_ready() || !info)
         return -1;
-    const char *server = getenv("RGPU_SERVER");
-    snprintf(info->server, sizeof info->server, "%s", server && *server ? server : RGPU_DEFAULT_SERVER);
+    snprintf(info->server, sizeof info->server, "%s", rgpu_server_address());
     snprintf(info->backend, sizeof info->backend, "%s", C.welcome.backend);
     info->worker_pid = C.welcome.worker_pid;
     info->driver_version = C.welcome.driver_version;

@@ -113,6 +113,8 @@ static CUresult activate_locked(struct ctx *c)
         return r;
     c->legacy = s;
     c->active = true;
+    if (cpudev.cfg.worker_contexts)
+        atomic_fetch_add(cpudev.cfg.worker_contexts, 1);
     return CUDA_SUCCESS;
 }
 
@@ -130,6 +132,8 @@ static void teardown_locked(struct ctx *c)
 {
     uint64_t id = c->id;
     c->active = false;
+    if (cpudev.cfg.worker_contexts)
+        atomic_fetch_sub(cpudev.cfg.worker_contexts, 1);
     while (c->events) {
         struct event *e = c->events;
         reg_del_locked(e);

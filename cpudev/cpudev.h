@@ -32,6 +32,9 @@ struct cpudev_config {
      * server subtracts it from the total when the worker dies, however it
      * dies. */
     _Atomic uint64_t *worker_used;
+    /* This worker's active contexts (shared memory, may be NULL): the server
+     * lists the workers that hold one as NVML's running processes. */
+    _Atomic int *worker_contexts;
     /* Start of the device address range (page aligned; 0 = 0x200000000000).
      * Device addresses equal the host addresses of their bytes in this
      * process; init fails if the range cannot be had at exactly this address. */

@@ -26,21 +26,13 @@
 #include "imagecache.h"
 #include "log.h"
 #include "net.h"
+#include "nvml_backend.h"
+#include "stats.h"
 #include "worker.h"
 
 #define MAX_LISTEN 8
-#define MAX_WORKERS 1024
+#define MAX_WORKERS RGPU_MAX_WORKERS
 
-/* Shared with every worker: CPU-device memory in use by all tenants, and each
- * worker's part of it, so that a worker's memory is given back when it dies,
- * even by SIGKILL. */
-struct shared_stats {
-    _Atomic uint64_t used;
-    struct {
-        _Atomic int pid; /* 0 free, -1 being forked */
-        _Atomic uint64_t used;
-    } slot[MAX_WORKERS];
-};
 static struct shared_stats *stats;
 
 static int slot_claim(void)
@@ -56,6 +48,7 @@ static int slot_claim(void)
 static void slot_release(int i)
 {
     atomic_fetch_sub(&stats->used, atomic_exchange(&stats->slot[i].used, 0));
+    atomic_store(&stats->slot[i].contexts, 0);
     atomic_store(&stats->slot[i].pid, 0);
 }
 
@@ -297,14 +290,20 @@ int main(int argc, char **argv)
                 signal(SIGINT, SIG_DFL);
                 signal(SIGCHLD, SIG_DFL);
                 cfg.worker_used = &stats->slot[slot].used;
+                cfg.worker_contexts = &stats->slot[slot].contexts;
                 static struct rgpu_backend be;
+                static struct rgpu_nvml_backend nvml;
                 bool ok = use_nvidia ? rgpu_backend_nvidia(&be, err, sizeof err)
                                      : rgpu_backend_cpu(&be, &cfg, err, sizeof err);
                 if (!ok) {
                     rgpu_err("backend: %s", err);
                     _exit(1);
                 }
-                worker_run(fd, &be);
+                if (use_nvidia)
+                    rgpu_nvml_backend_nvidia(&nvml);
+                else
+                    rgpu_nvml_backend_cpu(&nvml, stats);
+                worker_run(fd, &be, &nvml);
             }
             if (pid < 0) {
                 rgpu_err("fork: %s", strerror(errno));

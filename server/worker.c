@@ -159,18 +159,24 @@ static void execute(struct srv_call *c)
 {
     struct worker *w = c->w;
     const struct rgpu_call_desc *d = &rgpu_calls[c->hdr.call];
-    CUresult r = worker_set_ctx(w, (CUcontext)(uintptr_t)c->hdr.ctx);
-    if (r == CUDA_SUCCESS)
+    CUresult r;
+    /* NVML calls need no context (and must not create one): their result
+     * is an nvmlReturn_t, in the same reply field. */
+    if (d->nvml)
+        r = (CUresult)nvml_exec(c);
+    else if ((r = worker_set_ctx(w, (CUcontext)(uintptr_t)c->hdr.ctx)) == CUDA_SUCCESS)
         r = dispatch_exec(c);
     trace_call(c, r);
     bool reply = !(c->hdr.flags & RGPU_F_NO_REPLY);
     if (!reply) {
-        if (r != CUDA_SUCCESS)
+        if (r != CUDA_SUCCESS && !d->nvml)
             latch(w, c->hdr.ctx, r);
     } else {
         /* Synchronising calls deliver what earlier no-reply calls latched;
          * calls that end a context discard what it latched. */
-        if (ends_context(c))
+        if (d->nvml)
+            ; /* NVML knows nothing of contexts */
+        else if (ends_context(c))
             take_latched(w, ends_context(c));
         else if (d->blocks && r == CUDA_SUCCESS)
             r = take_latched(w, c->hdr.ctx);
@@ -180,7 +186,7 @@ static void execute(struct srv_call *c)
         if (r == CUDA_SUCCESS)
             d->enc_rep(&wb, c->args);
         if (wb.failed) {
-            h.result = CUDA_ERROR_OUT_OF_MEMORY;
+            h.result = d->nvml ? (int32_t)NVML_ERROR_MEMORY : CUDA_ERROR_OUT_OF_MEMORY;
             rgpu_wbuf_free(&wb);
         }
         worker_send(w, &h, &wb);
@@ -237,7 +243,8 @@ static void handshake(struct worker *w)
         rgpu_wbuf_bulk(&wb, devs, (uint64_t)wel.ndev * sizeof *devs);
     worker_send(w, &out, &wb);
     rgpu_wbuf_free(&wb);
-    free(devs);
+    w->devs = devs; /* kept: NVML maps its devices by their UUIDs */
+    w->ndev = r == CUDA_SUCCESS ? wel.ndev : 0;
     if (r != CUDA_SUCCESS)
         finish(w, hello.proto_version == RGPU_PROTO_VERSION ? "backend failed to initialise"
                                                             : "protocol version mismatch");
@@ -287,7 +294,7 @@ static void forward_print(void *ctx, const char *text, size_t len)
     worker_send(w, &h, &wb);
 }
 
-_Noreturn void worker_run(int fd, const struct rgpu_backend *be)
+_Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvml_backend *nvml)
 {
     static struct worker wk;
     struct worker *w = &wk;
@@ -295,6 +302,7 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be)
         cpudev_set_print(forward_print, w);
     w->fd = fd;
     w->be = be;
+    w->nvml = nvml;
     pthread_mutex_init(&w->send_lock, NULL);
     pthread_mutex_init(&w->latch_lock, NULL);
     pthread_mutex_init(&w->cb_lock, NULL);

@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "bufpool.h"
 #include "handles.h"
+#include "nvml_backend.h"
 #include "proto.h"
 
 struct worker {
@@ -33,6 +34,11 @@ struct worker {
     uint64_t cb_next_id;
     uint64_t cb_done_upto;        /* callbacks are acknowledged in order per id set */
     struct cb_wait *cb_waits;
+    struct rgpu_dev_info *devs;   /* the WELCOME snapshot */
+    int ndev;
+    struct rgpu_nvml_backend *nvml;
+    bool nvml_tried;              /* nvml->init ran (at the first NVML request) */
+    nvmlReturn_t nvml_init;
 };
 
 /* The request being executed: what handlers need besides their arguments. */
@@ -47,7 +53,7 @@ struct srv_call {
 };
 
 /* Serve one connection; never returns. */
-_Noreturn void worker_run(int fd, const struct rgpu_backend *be);
+_Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvml_backend *nvml);
 
 /* Send one server->client message (any thread). */
 int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb);
@@ -71,6 +77,9 @@ CUresult modules_launch(struct srv_call *c);
 CUresult modules_launch_ex(struct srv_call *c);
 /* A module or library was unloaded: free the image kept for it. */
 void modules_forget_image(const void *handle);
+
+/* Execute an NVML row (nvml.c); returns its nvmlReturn_t. */
+nvmlReturn_t nvml_exec(struct srv_call *c);
 
 /* Run fn(arg) on a pool thread (blocking backend calls). */
 void waiters_submit(void (*fn)(void *), void *arg);

@@ -1,14 +1,16 @@
 /*
  * rgpu.c — the rgpu command line.
  *
- *   rgpu run [--server ADDR] -- CMD [ARG...]   run CMD against rgpu's libcuda.so.1
+ *   rgpu run [--server ADDR] -- CMD [ARG...]   run CMD against rgpu's libcuda.so.1 and
+ *                                             libnvidia-ml.so.1
  *   rgpu status [--server ADDR]               show the server and its devices
  *   rgpu bench [--server ADDR]... [--quick] [--max-size SIZE]
  *                                             rgpu against the raw transport (bench.c)
  *
  * `run` puts rgpu's library directory first on LD_LIBRARY_PATH: NVIDIA's
  * runtime (static or shared) loads "libcuda.so.1" with dlopen, and so finds
- * rgpu's driver before any system driver. `status` loads that same library
+ * rgpu's driver before any system driver; NVML users (ollama, monitoring
+ * tools) load "libnvidia-ml.so.1" from the same directory, or link it. `status` loads that same library
  * and asks it through the CUDA driver API, so it shows exactly what a CUDA
  * program would see.
  */
@@ -34,7 +36,8 @@ static void usage(FILE *f)
                "ADDR is unix:/path or tcp:HOST:PORT (default: $RGPU_SERVER, else unix:/run/rgpu/rgpud.sock).\n");
 }
 
-/* <dir of this executable>/../lib, where libcuda.so.1 is built or installed. */
+/* <dir of this executable>/../lib, where libcuda.so.1 and libnvidia-ml.so.1
+ * are built or installed. */
 static int lib_dir(char *out, size_t n)
 {
     char exe[PATH_MAX];
@@ -75,6 +78,12 @@ static int cmd_run(int argc, char **argv)
     if (lib_dir(dir, sizeof dir)) {
         fprintf(stderr, "rgpu: cannot locate rgpu's library directory\n");
         return 1;
+    }
+    static const char *const libs[] = {"libcuda.so.1", "libnvidia-ml.so.1"};
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, libs[i]);
+        if (access(path, R_OK) != 0)
+            fprintf(stderr, "rgpu: warning: %s is missing; the program may find another %s\n", path, libs[i]);
     }
     const char *old = getenv("LD_LIBRARY_PATH");
     snprintf(path, sizeof path, "%s%s%s", dir, old && *old ? ":" : "", old ? old : "");

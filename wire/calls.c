@@ -158,7 +158,7 @@ static void trace_val(FILE *f, const char *name, const void *p, size_t n, int *f
 
 const struct rgpu_call_desc rgpu_calls[RGPU_NCALLS] = {
 #define RGPU_CALL(name, kind, ...)                                                         \
-    [RGPU_ID_##name] = {#name, RGPU_K(REMOTE, kind), RGPU_K(REPLY, kind), RGPU_K(BLOCKS, kind), \
+    [RGPU_ID_##name] = {#name, RGPU_K(REMOTE, kind), RGPU_K(REPLY, kind), RGPU_K(BLOCKS, kind), RGPU_K(NVML, kind), \
                         sizeof(struct rgpu_args_##name), enc_req_##name, dec_req_##name,   \
                         enc_rep_##name, dec_rep_##name, rep_dests_##name, trace_##name},
 #include "calls.def"

@@ -10,6 +10,7 @@
 #define RGPU_WIRE_CALLS_H
 
 #include "cuda_api.h"
+#include "nvml_api.h"
 #include "codec.h"
 #include "pp.h"
 #include "proto.h"
@@ -27,6 +28,8 @@
 #define RGPU_K_REMOTE_X_ASYNC 1
 #define RGPU_K_REMOTE_W_SYNC 1
 #define RGPU_K_REMOTE_W_ASYNC 1
+#define RGPU_K_REMOTE_NVML 1
+#define RGPU_K_REMOTE_C_NVML 1
 
 #define RGPU_K_REPLY_LOCAL 0
 #define RGPU_K_REPLY_SYNC 1
@@ -38,6 +41,8 @@
 #define RGPU_K_REPLY_X_ASYNC 0
 #define RGPU_K_REPLY_W_SYNC 1
 #define RGPU_K_REPLY_W_ASYNC 0
+#define RGPU_K_REPLY_NVML 1
+#define RGPU_K_REPLY_C_NVML 1
 
 #define RGPU_K_BLOCKS_LOCAL 0
 #define RGPU_K_BLOCKS_SYNC 0
@@ -49,6 +54,8 @@
 #define RGPU_K_BLOCKS_X_ASYNC 0
 #define RGPU_K_BLOCKS_W_SYNC 0
 #define RGPU_K_BLOCKS_W_ASYNC 0
+#define RGPU_K_BLOCKS_NVML 0
+#define RGPU_K_BLOCKS_C_NVML 0
 
 /* client stub generated from the row? */
 #define RGPU_K_CSTUB_LOCAL 0
@@ -61,6 +68,8 @@
 #define RGPU_K_CSTUB_X_ASYNC 0
 #define RGPU_K_CSTUB_W_SYNC 0
 #define RGPU_K_CSTUB_W_ASYNC 0
+#define RGPU_K_CSTUB_NVML 0
+#define RGPU_K_CSTUB_C_NVML 0
 
 /* server dispatch generated from the row? (X_ and W_ rows have handlers in server/custom.c) */
 #define RGPU_K_SGEN_LOCAL 0
@@ -73,6 +82,8 @@
 #define RGPU_K_SGEN_X_ASYNC 0
 #define RGPU_K_SGEN_W_SYNC 0
 #define RGPU_K_SGEN_W_ASYNC 0
+#define RGPU_K_SGEN_NVML 0
+#define RGPU_K_SGEN_C_NVML 0
 
 /* a driver function of this name exists (backend table entry)? */
 #define RGPU_K_DRIVER_LOCAL 1
@@ -85,6 +96,37 @@
 #define RGPU_K_DRIVER_X_ASYNC 1
 #define RGPU_K_DRIVER_W_SYNC 0
 #define RGPU_K_DRIVER_W_ASYNC 0
+#define RGPU_K_DRIVER_NVML 0
+#define RGPU_K_DRIVER_C_NVML 0
+
+/* an NVML call (libnvidia-ml.so.1): result nvmlReturn_t, executed by the
+ * server's NVML backend (server/nvml.c) */
+#define RGPU_K_NVML_LOCAL 0
+#define RGPU_K_NVML_SYNC 0
+#define RGPU_K_NVML_BLOCK 0
+#define RGPU_K_NVML_ASYNC 0
+#define RGPU_K_NVML_C_SYNC 0
+#define RGPU_K_NVML_C_BLOCK 0
+#define RGPU_K_NVML_C_ASYNC 0
+#define RGPU_K_NVML_X_ASYNC 0
+#define RGPU_K_NVML_W_SYNC 0
+#define RGPU_K_NVML_W_ASYNC 0
+#define RGPU_K_NVML_NVML 1
+#define RGPU_K_NVML_C_NVML 1
+
+/* NVML client stub generated from the row (nvml/stubs.c)? */
+#define RGPU_K_NSTUB_LOCAL 0
+#define RGPU_K_NSTUB_SYNC 0
+#define RGPU_K_NSTUB_BLOCK 0
+#define RGPU_K_NSTUB_ASYNC 0
+#define RGPU_K_NSTUB_C_SYNC 0
+#define RGPU_K_NSTUB_C_BLOCK 0
+#define RGPU_K_NSTUB_C_ASYNC 0
+#define RGPU_K_NSTUB_X_ASYNC 0
+#define RGPU_K_NSTUB_W_SYNC 0
+#define RGPU_K_NSTUB_W_ASYNC 0
+#define RGPU_K_NSTUB_NVML 1
+#define RGPU_K_NSTUB_C_NVML 0
 
 #define RGPU_K(prop, kind) RGPU_CAT(RGPU_K_##prop##_, kind)
 /* RGPU_IF(cond)(code): code when cond expands to 1 */
@@ -129,7 +171,7 @@ enum rgpu_call_id {
 
 struct rgpu_call_desc {
     const char *name;
-    unsigned remote : 1, reply : 1, blocks : 1;
+    unsigned remote : 1, reply : 1, blocks : 1, nvml : 1;
     size_t args_size;
     /* request: client encodes, server decodes (false: malformed) */
     void (*enc_req)(struct rgpu_wbuf *w, void *args);
@@ -158,6 +200,8 @@ uint64_t rgpu_mem_access_len(size_t count);
 
 /* Longest string argument (INSTR), NUL included. */
 #define RGPU_MAX_STRING 4096
+/* Largest NVML output buffer that travels (strings, process lists). */
+#define RGPU_NVML_MAX_OUTBUF 65536u
 uint64_t rgpu_memcpy2d_inbuf_len(const CUDA_MEMCPY2D *c);
 
 #endif

@@ -46,7 +46,7 @@ add_executable(rgpu_it_robust_wire ${RGPU_IT_DIR}/robust_wire.c)
 set_target_properties(rgpu_it_robust_wire PROPERTIES OUTPUT_NAME robust_wire
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
 target_include_directories(rgpu_it_robust_wire PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
-  ${CUDAToolkit_INCLUDE_DIRS})
+  ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
 # it runs the devices program as "a normal client" between its cases
 add_dependencies(rgpu_it_robust_wire rgpu_it_devices)
 

@@ -1,0 +1,143 @@
+/*
+ * session.c — see session.h.
+ */
+#define _GNU_SOURCE
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+
+const char *rgpu_server_address(void)
+{
+    const char *server = getenv("RGPU_SERVER");
+    return server && *server ? server : RGPU_DEFAULT_SERVER;
+}
+
+static int handshake(struct rgpu_session *s, int *result, char *err, size_t errlen)
+{
+    struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION, .pid = (uint32_t)getpid()};
+    gethostname(hello.host, sizeof hello.host - 1);
+    struct rgpu_hdr h = {.type = RGPU_MSG_HELLO};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_put(&wb, &hello, sizeof hello);
+    *result = CUDA_ERROR_NO_DEVICE;
+    if (rgpu_send_msg(s->fd, &h, &wb)) {
+        snprintf(err, errlen, "cannot send HELLO to rgpud");
+        return -1;
+    }
+    if (rgpu_read_full(s->fd, &h, sizeof h) || rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_WELCOME ||
+        h.args_len != sizeof s->welcome || rgpu_read_full(s->fd, &s->welcome, sizeof s->welcome)) {
+        snprintf(err, errlen, "rgpud did not complete the handshake");
+        return -1;
+    }
+    if (h.result != CUDA_SUCCESS) {
+        snprintf(err, errlen, "rgpud could not initialise its backend (CUresult %d)", h.result);
+        *result = h.result;
+        return -1;
+    }
+    if (s->welcome.ndev < 0 || s->welcome.ndev > 16 ||
+        h.bulk_len != (uint64_t)s->welcome.ndev * sizeof(struct rgpu_dev_info)) {
+        snprintf(err, errlen, "rgpud sent a malformed device list");
+        return -1;
+    }
+    s->devs = calloc(s->welcome.ndev ? (size_t)s->welcome.ndev : 1, sizeof *s->devs);
+    if (!s->devs || rgpu_read_full(s->fd, s->devs, h.bulk_len)) {
+        snprintf(err, errlen, "rgpud: the device list did not arrive");
+        return -1;
+    }
+    for (int i = 0; i < s->welcome.ndev; i++) {
+        s->devs[i].name[sizeof s->devs[i].name - 1] = 0;
+        s->devs[i].pci_bus_id[sizeof s->devs[i].pci_bus_id - 1] = 0;
+    }
+    s->welcome.backend[sizeof s->welcome.backend - 1] = 0;
+    *result = CUDA_SUCCESS;
+    return 0;
+}
+
+int rgpu_session_open(struct rgpu_session *s, int *result, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    s->server = rgpu_server_address();
+    *result = CUDA_ERROR_NO_DEVICE;
+    char why[256];
+    struct rgpu_addr addr;
+    if (rgpu_addr_parse(s->server, &addr, why, sizeof why) < 0) {
+        snprintf(err, errlen, "RGPU_SERVER: %s", why);
+        return -1;
+    }
+    s->fd = rgpu_connect(&addr, why, sizeof why);
+    if (s->fd < 0) {
+        snprintf(err, errlen, "cannot reach rgpud at %s (%s); is the server running? Set RGPU_SERVER to its address",
+                 s->server, why);
+        return -1;
+    }
+    if (handshake(s, result, err, errlen)) {
+        rgpu_session_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+void rgpu_session_close(struct rgpu_session *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    free(s->devs);
+    s->devs = NULL;
+}
+
+int rgpu_session_call(struct rgpu_session *s, enum rgpu_call_id id, void *args, int32_t *result)
+{
+    const struct rgpu_call_desc *d = &rgpu_calls[id];
+    if (s->fd < 0 || !d->remote || !d->reply)
+        return -1;
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    d->enc_req(&wb, args);
+    static uint32_t seq;
+    struct rgpu_hdr h = {.type = RGPU_MSG_REQUEST, .call = (uint16_t)id, .seq = ++seq};
+    int rc = wb.failed ? -1 : rgpu_send_msg(s->fd, &h, &wb);
+    rgpu_wbuf_free(&wb);
+    if (rc)
+        return -1;
+    struct rgpu_hdr rep;
+    if (rgpu_read_full(s->fd, &rep, sizeof rep) || rgpu_hdr_invalid(&rep) || rep.type != RGPU_MSG_REPLY ||
+        rep.seq != h.seq || rep.call != h.call)
+        return -1;
+    uint8_t small[512], *abuf = rep.args_len <= sizeof small ? small : malloc(rep.args_len);
+    if (!abuf || rgpu_read_full(s->fd, abuf, rep.args_len)) {
+        if (abuf != small)
+            free(abuf);
+        return -1;
+    }
+    rc = 0;
+    if (rep.result == 0) {
+        struct rgpu_rbuf rb;
+        rgpu_rbuf_init(&rb, abuf, rep.args_len, NULL, 0);
+        if (!d->dec_rep(&rb, args))
+            rc = -1;
+        struct iovec iov[RGPU_WBUF_MAX_IOV];
+        int n = rc ? 0 : d->rep_dests(args, iov, RGPU_WBUF_MAX_IOV);
+        uint64_t left = rep.bulk_len;
+        for (int i = 0; i < n && left && rc == 0; i++) {
+            size_t k = iov[i].iov_len < left ? iov[i].iov_len : (size_t)left;
+            rc = rgpu_read_full(s->fd, iov[i].iov_base, k);
+            left -= k;
+        }
+        if (left) /* more bulk than the outputs hold */
+            rc = -1;
+    } else if (rep.bulk_len || rep.args_len) {
+        rc = -1;
+    }
+    if (abuf != small)
+        free(abuf);
+    *result = rep.result;
+    return rc;
+}
