@@ -5,7 +5,7 @@
  * .satfinite, e4m3 x e5m2, f64), wmma m16n16k16 (.f16 -> .f32/.f16, .s8 ->
  * .s32 .satfinite; .row/.col, strides, global and shared) and cp.async
  * (src-size zero fill, bad source).
- * Kernels: ptx_kernels/mma.cu (compute_75, compute_80, compute_90).
+ * Kernels: ptx_kernels/mma.cu (compute_75, compute_80, compute_90, compute_120).
  *
  * The mma kernels take fragment registers packed here from the ISA's
  * fragment layouts and return D the same way; references are computed on the
@@ -252,6 +252,15 @@ static const struct form forms[] = {
     {"mma_80.ptx", "mma_m8n8k4_f64", D8K4, F64, F64, F64, 1, 1, 2, false},
     {"mma_90.ptx", "mma_m16n8k32_e4m3_e5m2", K32, E4M3, E5M2, F32, 4, 2, 4, false},
     {"mma_90.ptx", "mma_m16n8k16_f32_f16", K16, F16, F16, F32, 4, 2, 4, false},
+    /* compute_120 PTX (what NVIDIA's current libraries ship) of every family */
+    {"mma_120.ptx", "mma_m16n8k8_f32_f16", K8, F16, F16, F32, 2, 1, 4, false},
+    {"mma_120.ptx", "mma_m8n8k16_s8", S8K16, S8, S8, S32, 1, 1, 2, false},
+    {"mma_120.ptx", "mma_m16n8k16_f32_bf16", K16, BF16, BF16, F32, 4, 2, 4, false},
+    {"mma_120.ptx", "mma_m16n8k16_f16_f16", K16, F16, F16, F16, 4, 2, 2, false},
+    {"mma_120.ptx", "mma_m16n8k8_tf32", K8, TF32, TF32, F32, 4, 2, 4, false},
+    {"mma_120.ptx", "mma_m16n8k32_s8u8_sat", K32, S8, U8, S32, 4, 2, 4, true},
+    {"mma_120.ptx", "mma_m8n8k4_f64", D8K4, F64, F64, F64, 1, 1, 2, false},
+    {"mma_120.ptx", "mma_m16n8k32_e4m3_e5m2", K32, E4M3, E5M2, F32, 4, 2, 4, false},
 };
 
 static void test_mma(void **state)
@@ -274,8 +283,8 @@ static uint32_t frag(uint16_t M[8][8], int l, bool trans)
 
 static void test_ldmatrix(void **state)
 {
-    (void)state;
-    struct ptx_module *m = h_load("mma_75.ptx");
+    /* the PTX file: the test's prestate */
+    struct ptx_module *m = h_load((const char *)*state);
     const struct ptx_kernel *k = ptx_module_find_kernel(m, "ldm");
     uint16_t *in = h_dev(32 * 8 * 2);
     uint32_t *out = h_dev(32 * 16 * 4);
@@ -315,8 +324,8 @@ static void test_ldmatrix(void **state)
 
 static void test_stmatrix(void **state)
 {
-    (void)state;
-    struct ptx_module *m = h_load("mma_90.ptx");
+    /* the PTX file: the test's prestate */
+    struct ptx_module *m = h_load((const char *)*state);
     const struct ptx_kernel *k = ptx_module_find_kernel(m, "stm");
     uint32_t *in = h_dev(32 * 4 * 4);
     uint16_t *out = h_dev(3 * 256 * 2);
@@ -350,8 +359,8 @@ static void test_stmatrix(void **state)
 /* ---- ldmatrix + mma + cp.async together ---- */
 static void test_mma_ldmatrix(void **state)
 {
-    (void)state;
-    struct ptx_module *m = h_load("mma_80.ptx");
+    /* the PTX file: the test's prestate */
+    struct ptx_module *m = h_load((const char *)*state);
     const struct ptx_kernel *k = ptx_module_find_kernel(m, "mma_ldm_f16");
     for (int rep = 0; rep < 4; rep++) {
         uint16_t *a = h_dev(16 * 16 * 2), *b = h_dev(16 * 8 * 2);
@@ -385,8 +394,8 @@ static void test_mma_ldmatrix(void **state)
 /* ---- wmma m16n16k16 (opaque fragments: checked through load/mma/store) ---- */
 static void test_wmma(void **state)
 {
-    (void)state;
-    struct ptx_module *m = h_load("mma_75.ptx");
+    /* the PTX file: the test's prestate */
+    struct ptx_module *m = h_load((const char *)*state);
     for (int rep = 0; rep < 4; rep++) {
         bool small = rep < 2;
         uint16_t *a = h_dev(512), *b = h_dev(512), *dh = h_dev(24 * 16 * 2);
@@ -452,8 +461,8 @@ static void test_wmma(void **state)
 
 static void test_cp_async(void **state)
 {
-    (void)state;
-    struct ptx_module *m = h_load("mma_80.ptx");
+    /* the PTX file: the test's prestate */
+    struct ptx_module *m = h_load((const char *)*state);
     const struct ptx_kernel *k = ptx_module_find_kernel(m, "cpa");
     uint8_t *src = h_dev(512), *out = h_dev(512);
     for (int i = 0; i < 512; i++) src[i] = (uint8_t)rnd32();
@@ -514,12 +523,17 @@ static void test_unsupported(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ldmatrix),
-        cmocka_unit_test(test_stmatrix),
+        cmocka_unit_test_prestate(test_ldmatrix, "mma_75.ptx"),
+        cmocka_unit_test_prestate(test_ldmatrix, "mma_120.ptx"),
+        cmocka_unit_test_prestate(test_stmatrix, "mma_90.ptx"),
+        cmocka_unit_test_prestate(test_stmatrix, "mma_120.ptx"),
         cmocka_unit_test(test_mma),
-        cmocka_unit_test(test_mma_ldmatrix),
-        cmocka_unit_test(test_wmma),
-        cmocka_unit_test(test_cp_async),
+        cmocka_unit_test_prestate(test_mma_ldmatrix, "mma_80.ptx"),
+        cmocka_unit_test_prestate(test_mma_ldmatrix, "mma_120.ptx"),
+        cmocka_unit_test_prestate(test_wmma, "mma_75.ptx"),
+        cmocka_unit_test_prestate(test_wmma, "mma_120.ptx"),
+        cmocka_unit_test_prestate(test_cp_async, "mma_80.ptx"),
+        cmocka_unit_test_prestate(test_cp_async, "mma_120.ptx"),
         cmocka_unit_test(test_unsupported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,14 +3,15 @@
  * width, vote, match, activemask, redux), atomics from many blocks running
  * on several host threads (counters, max, f32/f64/u64 add, inc, or, shared
  * atomics, a CAS spin lock) and device printf.
- * Kernels: ptx_kernels/warp.cu (compute_75; compute_90 for redux.sync).
+ * Kernels: ptx_kernels/warp.cu (compute_75; compute_90 for redux.sync), and
+ * every test again from compute_120 PTX (what NVIDIA's current libraries ship).
  */
 #include "ptx_kernels/harness.h"
 
 static void test_warp(void **state)
 {
-    (void)state;
-    struct ptx_module *m = h_load("warp_90.ptx");
+    /* the PTX file: the test's prestate */
+    struct ptx_module *m = h_load((const char *)*state);
     const struct ptx_kernel *k = ptx_module_find_kernel(m, "warp_ops");
     int *in = h_dev(32 * 4), *out = h_dev(32 * 12 * 4);
     for (int i = 0; i < 32; i++) in[i] = i * 37 % 101 - 20;
@@ -45,8 +46,8 @@ static void test_warp(void **state)
 
 static void test_atomics(void **state)
 {
-    (void)state;
-    struct ptx_module *m = h_load("warp_75.ptx");
+    /* the PTX file: the test's prestate */
+    struct ptx_module *m = h_load((const char *)*state);
     const struct ptx_kernel *k = ptx_module_find_kernel(m, "atomics");
     int nb = 32, nt = 64, n = nb * nt;
     int *ctr = h_dev(16), *cas = h_dev(8), *old = h_dev((size_t)n * 4);
@@ -85,8 +86,8 @@ static void test_atomics(void **state)
 
 static void test_printf(void **state)
 {
-    (void)state;
-    struct ptx_module *m = h_load("warp_75.ptx");
+    /* the PTX file: the test's prestate */
+    struct ptx_module *m = h_load((const char *)*state);
     const struct ptx_kernel *k = ptx_module_find_kernel(m, "hello");
     char *s = h_dev(8);
     strcpy(s, "dev");
@@ -105,9 +106,12 @@ static void test_printf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_warp),
-        cmocka_unit_test(test_atomics),
-        cmocka_unit_test(test_printf),
+        cmocka_unit_test_prestate(test_warp, "warp_90.ptx"),
+        cmocka_unit_test_prestate(test_atomics, "warp_75.ptx"),
+        cmocka_unit_test_prestate(test_printf, "warp_75.ptx"),
+        cmocka_unit_test_prestate(test_warp, "warp_120.ptx"),
+        cmocka_unit_test_prestate(test_atomics, "warp_120.ptx"),
+        cmocka_unit_test_prestate(test_printf, "warp_120.ptx"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
