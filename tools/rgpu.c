@@ -36,8 +36,9 @@ static void usage(FILE *f)
                "ADDR is unix:/path or tcp:HOST:PORT (default: $RGPU_SERVER, else unix:/run/rgpu/rgpud.sock).\n");
 }
 
-/* <dir of this executable>/../lib, where libcuda.so.1 and libnvidia-ml.so.1
- * are built or installed. */
+/* Where libcuda.so.1 and libnvidia-ml.so.1 are: <dir of this executable>/
+ * ../lib/rgpu when installed (a directory of their own, see CMakeLists.txt),
+ * ../lib in a build tree. */
 static int lib_dir(char *out, size_t n)
 {
     char exe[PATH_MAX];
@@ -46,11 +47,18 @@ static int lib_dir(char *out, size_t n)
         return -1;
     exe[k] = 0;
     char *dir = dirname(exe);
-    snprintf(out, n, "%s/../lib", dir);
-    char real[PATH_MAX];
-    if (realpath(out, real))
-        snprintf(out, n, "%s", real);
-    return 0;
+    static const char *const candidates[] = {"../lib/rgpu", "../lib"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        char probe[PATH_MAX + 64], real[PATH_MAX];
+        snprintf(probe, sizeof probe, "%s/%s/libcuda.so.1", dir, candidates[i]);
+        if (access(probe, R_OK) != 0 && i + 1 < sizeof candidates / sizeof candidates[0])
+            continue;
+        snprintf(out, n, "%s/%s", dir, candidates[i]);
+        if (realpath(out, real))
+            snprintf(out, n, "%s", real);
+        return 0;
+    }
+    return -1;
 }
 
 static int parse_server(int *argc, char ***argv)

@@ -13,3 +13,9 @@ target_link_libraries(rgpu_it_nvml PRIVATE rgpu_nvml)
 foreach(tr ${RGPU_IT_TRANSPORTS})
   rgpu_it_test(driver.nvml ${tr} COMMAND $<TARGET_FILE:rgpu_it_nvml>)
 endforeach()
+
+# The installed layout (`cmake --install`): `rgpu run` from the prefix makes
+# a program load the installed libcuda.so.1 and libnvidia-ml.so.1 (install.sh).
+foreach(tr ${RGPU_IT_TRANSPORTS})
+  rgpu_it_test(tools.install ${tr} COMMAND ${RGPU_IT_DIR}/install.sh ${CMAKE_BINARY_DIR})
+endforeach()
