@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "conn.h"
+#include "capture.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -403,6 +404,10 @@ CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu
     if (atomic_load(&C.dead))
         return CUDA_ERROR_DEVICE_UNAVAILABLE;
     const struct rgpu_call_desc *d = &rgpu_calls[id];
+    /* While a capture may be active, asynchronous calls wait for their reply:
+     * the server captures them when it gets them, and capture errors are
+     * reported at call time. */
+    const bool reply = d->reply || rgpu_capture_active();
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
     d->enc_req(&wb, args);
@@ -410,7 +415,7 @@ CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu
         rgpu_wbuf_free(&wb);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    struct rgpu_hdr h = {.type = RGPU_MSG_REQUEST, .call = (uint16_t)id, .flags = d->reply ? 0 : RGPU_F_NO_REPLY,
+    struct rgpu_hdr h = {.type = RGPU_MSG_REQUEST, .call = (uint16_t)id, .flags = reply ? 0 : RGPU_F_NO_REPLY,
                          .tid = rgpu_thread_id(), .ctx = (uint64_t)(uintptr_t)rgpu_ctx_current()};
     struct pending p = {.desc = d, .args = args};
     struct landing_entry *le = NULL;
@@ -418,25 +423,25 @@ CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu
         rgpu_wbuf_free(&wb);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    if (d->reply) {
+    if (reply) {
         pthread_cond_init(&p.cond, NULL);
         p.ndst = d->rep_dests(args, p.dst, RGPU_WBUF_MAX_IOV);
     }
 
     pthread_mutex_lock(&C.send_lock);
     h.seq = p.seq = ++C.next_seq;
-    if (d->reply || le) {
+    if (reply || le) {
         pthread_mutex_lock(&C.lock);
         if (atomic_load(&C.dead)) { /* conn_lost already released the waiters */
             pthread_mutex_unlock(&C.lock);
             pthread_mutex_unlock(&C.send_lock);
             rgpu_wbuf_free(&wb);
             free(le);
-            if (d->reply)
+            if (reply)
                 pthread_cond_destroy(&p.cond);
             return CUDA_ERROR_DEVICE_UNAVAILABLE;
         }
-        if (d->reply) {
+        if (reply) {
             p.next = C.pending;
             C.pending = &p;
         }
@@ -452,7 +457,7 @@ CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu
     if (rc)
         conn_lost(errno ? strerror(errno) : "connection closed");
 
-    if (!d->reply) {
+    if (!reply) {
         trace(d, args, CUDA_SUCCESS, -1);
         return rc ? CUDA_ERROR_DEVICE_UNAVAILABLE : CUDA_SUCCESS;
     }

@@ -20,6 +20,7 @@ void event_unref_locked(struct event *e)
 {
     if (--e->refs)
         return;
+    capture_event_forget_locked(e);
     if (e->s)
         stream_unref_locked(e->s);
     free(e);
@@ -88,7 +89,7 @@ CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigne
 {
     CPUDEV_ENTER();
     if (flags == CU_EVENT_RECORD_EXTERNAL)
-        return CUDA_ERROR_NOT_SUPPORTED; /* stream capture is not implemented */
+        return CUDA_ERROR_NOT_SUPPORTED; /* an event record node in a capture: not implemented */
     if (flags != CU_EVENT_RECORD_DEFAULT)
         return CUDA_ERROR_INVALID_VALUE;
     struct event *e;
@@ -99,14 +100,17 @@ CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigne
         r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS && s->ctx != e->ctx)
         r = CUDA_ERROR_INVALID_HANDLE; /* must share a context, as in the driver */
+    bool handled = false;
+    if (r == CUDA_SUCCESS)
+        r = capture_record_locked(e, s, &handled);
     struct op *op = NULL;
-    if (r == CUDA_SUCCESS && !(op = op_new(OP_RECORD)))
+    if (r == CUDA_SUCCESS && !handled && !(op = op_new(OP_RECORD)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (r == CUDA_SUCCESS) {
+    if (r == CUDA_SUCCESS && !handled) {
         op->u.rec.ev = e;
         op->u.rec.gen = e->gen + 1;
         e->refs++;
-        r = stream_submit_locked(s, op, NULL);
+        r = stream_submit_locked(s, op, NULL, 0);
         if (r != CUDA_SUCCESS) {
             op_discard_locked(op); /* drops the event reference */
         } else {
@@ -117,6 +121,7 @@ CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigne
             e->s = s;
             e->seq = op->seq;
             e->t_ns = 0;
+            capture_event_forget_locked(e);
         }
     }
     cpudev_unlock();
@@ -200,6 +205,7 @@ CUresult cpudev_cuEventDestroy_v2(CUevent hEvent)
     CUresult r = lookup_locked(hEvent, &e);
     if (r == CUDA_SUCCESS) {
         reg_del_locked(e);
+        capture_event_forget_locked(e);
         event_unlink_locked(e);
         event_unref_locked(e); /* a queued record keeps it until it runs */
     }
