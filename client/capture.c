@@ -143,8 +143,8 @@ static CUresult end(CUstream s, CUgraph *phGraph)
         return CUDA_ERROR_INVALID_VALUE;
     if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
         return r;
-    struct rgpu_args_cuStreamEndCapture a = {.hStream = s};
-    r = rgpu_remote(RGPU_ID_cuStreamEndCapture, &a);
+    struct rgpu_args_rgpu_end_capture a = {.hStream = s};
+    r = rgpu_remote(RGPU_ID_rgpu_end_capture, &a);
     /* these end the capture; UNMATCHED (not its origin) and the argument
      * errors leave it going */
     if (r == CUDA_SUCCESS || r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED || r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED ||

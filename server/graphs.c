@@ -7,6 +7,7 @@
  * the node an update failed on); each is registered under its graph before
  * the reply leaves, so the client may pass it back.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,40 @@
 
 /* Node lists and capture dependencies come back at most this long. */
 #define MAX_NODES (1u << 20)
+
+/* The graphs being captured that a capture query handed out, by stream: if
+ * the capture fails the driver destroys the graph, and its handle (and its
+ * nodes') must go too. */
+struct building {
+    struct building *next;
+    CUstream s;
+    CUgraph g;
+};
+static struct building *buildings;
+static pthread_mutex_t buildings_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Remember (g not NULL) or take back (g NULL: returns it) s's graph. */
+static CUgraph building(CUstream s, CUgraph g)
+{
+    CUgraph old = NULL;
+    pthread_mutex_lock(&buildings_lock);
+    for (struct building **pp = &buildings; *pp; pp = &(*pp)->next) {
+        if ((*pp)->s == s) {
+            struct building *b = *pp;
+            old = b->g;
+            *pp = b->next;
+            free(b);
+            break;
+        }
+    }
+    struct building *b = g ? malloc(sizeof *b) : NULL;
+    if (b) {
+        *b = (struct building){buildings, s, g};
+        buildings = b;
+    }
+    pthread_mutex_unlock(&buildings_lock);
+    return old;
+}
 
 static void reg_nodes(struct srv_call *c, CUgraph g, const CUgraphNode *nodes, uint64_t n)
 {
@@ -45,10 +80,30 @@ static CUresult capture_info(struct srv_call *c)
     if (k && deps)
         memcpy(a->deps, deps, k * sizeof *deps);
     a->state = (struct rgpu_capture_state){(uint32_t)st, 0, id, (uint64_t)(uintptr_t)g, n};
-    if (g)
+    if (g) {
         handles_add(&c->w->handles, HT_GRAPH, g, NULL);
+        building(a->hStream, g);
+    }
     reg_nodes(c, g, a->deps, k);
     return CUDA_SUCCESS;
+}
+
+static CUresult end_capture(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_end_capture *a = c->args;
+    CUresult r = dispatch_check_stream(c, &a->hStream);
+    if (r != CUDA_SUCCESS)
+        return r;
+    r = c->w->be->cuStreamEndCapture(a->hStream, &a->phGraph);
+    if (r == CUDA_SUCCESS) {
+        building(a->hStream, NULL);
+        handles_add(&c->w->handles, HT_GRAPH, a->phGraph, NULL);
+    } else if (r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED || r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED) {
+        CUgraph g = building(a->hStream, NULL);
+        if (g)
+            handles_del_tree(&c->w->handles, g); /* the driver destroyed it */
+    }
+    return r;
 }
 
 static CUresult add_host(struct srv_call *c)
@@ -161,6 +216,7 @@ CUresult graphs_exec(struct srv_call *c)
 {
     switch ((enum rgpu_call_id)c->hdr.call) {
     case RGPU_ID_rgpu_capture_info: return capture_info(c);
+    case RGPU_ID_rgpu_end_capture: return end_capture(c);
     case RGPU_ID_rgpu_graph_add_host: return add_host(c);
     case RGPU_ID_rgpu_graph_kernel: return kernel(c);
     case RGPU_ID_rgpu_graph_nodes: return nodes(c);
