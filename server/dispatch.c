@@ -75,15 +75,14 @@ static CUresult check_nodes(struct srv_call *c, const CUgraphNode *nodes, uint64
     return dispatch_check_nodes(c, nodes, len / sizeof(CUgraphNode));
 }
 /* Only device memory: host addresses would be the client's, which the server
- * cannot replay later. */
+ * cannot replay later (a UNIFIED address may be one). */
 static CUresult check_memcpy3d(struct srv_call *c, const CUDA_MEMCPY3D *p, uint64_t len)
 {
     if (!p)
         return CUDA_SUCCESS;
     CUDA_MEMCPY3D m;
     memcpy(&m, p, sizeof m);
-    bool dev = (m.srcMemoryType == CU_MEMORYTYPE_DEVICE || m.srcMemoryType == CU_MEMORYTYPE_UNIFIED) &&
-               (m.dstMemoryType == CU_MEMORYTYPE_DEVICE || m.dstMemoryType == CU_MEMORYTYPE_UNIFIED);
+    bool dev = m.srcMemoryType == CU_MEMORYTYPE_DEVICE && m.dstMemoryType == CU_MEMORYTYPE_DEVICE;
     return dev ? CUDA_SUCCESS : CUDA_ERROR_NOT_SUPPORTED;
 }
 static CUresult check_buf_none(struct srv_call *c, const void *p, uint64_t len) { return CUDA_SUCCESS; }
