@@ -2,11 +2,12 @@
  * graph.c — the graph calls whose arguments the generated stubs cannot
  * carry: kernel nodes (parameters packed as launches pack them), host nodes
  * (client addresses, called back like cuLaunchHostFunc), node and edge
- * lists (in/out counts), executable-graph updates (result information with
+ * lists (in/out counts), kernel node parameters handed out, executable-graph updates (result information with
  * an error), and the older or per-thread forms of the generated calls.
  *
  * Graph handles are the server's; the server validates every one.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,80 @@ RGPU_API CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgr
     if (!hGraphExec || !hNode)
         return CUDA_ERROR_INVALID_VALUE;
     return kernel_node(NULL, NULL, NULL, 0, hNode, hGraphExec, nodeParams);
+}
+
+/* What cuGraphKernelNodeGetParams hands out: the node's packed parameters
+ * and pointers into them, kept per node until it is asked again (the driver
+ * keeps its own until the node's parameters change). */
+struct kept_params {
+    struct kept_params *next;
+    CUgraphNode node;
+    void **args;
+    unsigned char bytes[];
+};
+static struct kept_params *kept;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+RGPU_API CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode hNode, CUDA_KERNEL_NODE_PARAMS *nodeParams)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!hNode || !nodeParams)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct kept_params *k = malloc(sizeof *k + RGPU_MAX_PARAM_BYTES);
+    if (!k)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    struct rgpu_args_rgpu_graph_kernel_params a = {.hNode = hNode, .params = k->bytes};
+    struct rgpu_func_info *fi = NULL;
+    r = rgpu_remote(RGPU_ID_rgpu_graph_kernel_params, &a);
+    if (r == CUDA_SUCCESS)
+        r = rgpu_func_info(a.f, &fi);
+    if (r == CUDA_SUCCESS && !(k->args = calloc((size_t)fi->nparams + 1, sizeof *k->args)))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    for (int i = 0; r == CUDA_SUCCESS && i < fi->nparams; i++) {
+        if (fi->param_offset[i] + fi->param_size[i] > a.len) {
+            free(k->args);
+            r = CUDA_ERROR_INVALID_VALUE; /* the server's layout disagrees with the function's */
+            break;
+        }
+        k->args[i] = k->bytes + fi->param_offset[i];
+    }
+    if (r != CUDA_SUCCESS) {
+        free(k);
+        return r;
+    }
+    k->node = hNode;
+    pthread_mutex_lock(&kept_lock);
+    for (struct kept_params **pp = &kept; *pp; pp = &(*pp)->next) {
+        if ((*pp)->node == hNode) {
+            struct kept_params *old = *pp;
+            *pp = old->next;
+            free(old->args);
+            free(old);
+            break;
+        }
+    }
+    k->next = kept;
+    kept = k;
+    pthread_mutex_unlock(&kept_lock);
+    const struct rgpu_launch_cfg *g = &a.cfg;
+    *nodeParams = (CUDA_KERNEL_NODE_PARAMS){a.f, g->grid[0], g->grid[1], g->grid[2], g->block[0], g->block[1],
+                                            g->block[2], g->shared_bytes, k->args, NULL, NULL, NULL};
+    return CUDA_SUCCESS;
+}
+
+RGPU_API CUresult cuGraphKernelNodeGetParams(CUgraphNode hNode, CUDA_KERNEL_NODE_PARAMS_v1 *nodeParams)
+{
+    if (!nodeParams)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUDA_KERNEL_NODE_PARAMS p;
+    CUresult r = cuGraphKernelNodeGetParams_v2(hNode, &p);
+    if (r == CUDA_SUCCESS)
+        *nodeParams = (CUDA_KERNEL_NODE_PARAMS_v1){p.func, p.gridDimX, p.gridDimY, p.gridDimZ, p.blockDimX,
+                                                   p.blockDimY, p.blockDimZ, p.sharedMemBytes, p.kernelParams,
+                                                   p.extra};
+    return r;
 }
 
 /* The CUDA 10 forms: the same structure without its last two fields. */

@@ -26,8 +26,10 @@ struct graph *graph_new_locked(void)
 
 void gparams_release_locked(struct gparams *p)
 {
-    if (p->type == CU_GRAPH_NODE_TYPE_KERNEL)
+    if (p->type == CU_GRAPH_NODE_TYPE_KERNEL) {
         free(p->u.k.bytes);
+        free(p->u.k.args);
+    }
     if ((p->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD || p->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT) && p->u.ev)
         event_unref_locked(p->u.ev);
     memset(p, 0, sizeof *p);
@@ -37,6 +39,7 @@ CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src)
 {
     *dst = *src;
     if (src->type == CU_GRAPH_NODE_TYPE_KERNEL) {
+        dst->u.k.args = NULL;
         dst->u.k.bytes = malloc(src->u.k.len ? src->u.k.len : 1);
         if (!dst->u.k.bytes)
             return CUDA_ERROR_OUT_OF_MEMORY;
@@ -376,6 +379,42 @@ static CUresult lookup_node_locked(CUgraphNode h, struct gnode **out)
         return CUDA_ERROR_INVALID_VALUE;
     *out = (struct gnode *)h;
     return CUDA_SUCCESS;
+}
+
+CUresult cpudev_cuGraphKernelNodeGetParams_v2(CUgraphNode hNode, CUDA_KERNEL_NODE_PARAMS *nodeParams)
+{
+    CPUDEV_ENTER();
+    if (!nodeParams)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct gnode *n;
+    struct func *fn;
+    struct kernel *kn;
+    cpudev_lock();
+    CUresult r = lookup_node_locked(hNode, &n);
+    if (r == CUDA_SUCCESS && n->p.type != CU_GRAPH_NODE_TYPE_KERNEL)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS)
+        r = func_lookup_locked(n->p.u.k.f, &fn, &kn); /* its module may be gone */
+    const struct kdesc *kd = r == CUDA_SUCCESS ? (fn ? fn->kd : kn->kd) : NULL;
+    if (r == CUDA_SUCCESS && !n->p.u.k.args) {
+        /* the pointers stay valid until the node's parameters change */
+        n->p.u.k.args = calloc((size_t)kd->info.nparams + 1, sizeof *n->p.u.k.args);
+        if (!n->p.u.k.args)
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+        for (int i = 0; r == CUDA_SUCCESS && i < kd->info.nparams; i++) {
+            size_t off, size;
+            ptx_kernel_param(kd->k, i, &off, &size);
+            n->p.u.k.args[i] = n->p.u.k.bytes + off;
+        }
+    }
+    if (r == CUDA_SUCCESS) {
+        const struct gparams *p = &n->p;
+        *nodeParams = (CUDA_KERNEL_NODE_PARAMS){p->u.k.f, p->u.k.grid[0], p->u.k.grid[1], p->u.k.grid[2],
+                                                p->u.k.block[0], p->u.k.block[1], p->u.k.block[2], p->u.k.shmem,
+                                                p->u.k.args, NULL, NULL, NULL};
+    }
+    cpudev_unlock();
+    return r;
 }
 
 CUresult cpudev_cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_KERNEL_NODE_PARAMS *nodeParams)

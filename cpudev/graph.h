@@ -33,6 +33,7 @@ struct gparams {
             unsigned grid[3], block[3], shmem;
             size_t len;
             unsigned char *bytes; /* malloc'd */
+            void **args;          /* pointers into bytes for GetParams, made on demand */
         } k;
         struct {
             char *dst;

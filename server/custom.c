@@ -316,6 +316,7 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_end_capture:
     case RGPU_ID_rgpu_graph_add_host:
     case RGPU_ID_rgpu_graph_kernel:
+    case RGPU_ID_rgpu_graph_kernel_params:
     case RGPU_ID_rgpu_graph_nodes:
     case RGPU_ID_rgpu_graph_exec_update: return graphs_exec(c);
     default: return CUDA_ERROR_NOT_SUPPORTED;

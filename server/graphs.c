@@ -167,6 +167,53 @@ static CUresult kernel(struct srv_call *c)
     return r;
 }
 
+/* A kernel node's parameters packed in its function's layout: the backend
+ * hands out an array of pointers (or a packed buffer through `extra`). */
+static CUresult kernel_params(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_kernel_params *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GNODE, a->hNode);
+    if (r != CUDA_SUCCESS)
+        return r;
+    CUDA_KERNEL_NODE_PARAMS p;
+    memset(&p, 0, sizeof p);
+    if ((r = c->w->be->cuGraphKernelNodeGetParams_v2(a->hNode, &p)) != CUDA_SUCCESS)
+        return r;
+    if (!(a->params = dispatch_outbuf(c, a->params_len)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    a->f = p.func ? p.func : (CUfunction)p.kern;
+    a->cfg = (struct rgpu_launch_cfg){{p.gridDimX, p.gridDimY, p.gridDimZ}, {p.blockDimX, p.blockDimY, p.blockDimZ},
+                                      p.sharedMemBytes, 0};
+    a->len = 0;
+    if (p.extra) {
+        const void *buf = NULL;
+        size_t n = 0;
+        for (int i = 0; i < 64 && p.extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+            if (p.extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER)
+                buf = p.extra[i + 1];
+            else if (p.extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE && p.extra[i + 1])
+                n = *(const size_t *)p.extra[i + 1];
+        }
+        if (n > a->params_len || (n && !buf))
+            return CUDA_ERROR_NOT_SUPPORTED;
+        memcpy(a->params, buf, n);
+        a->len = n;
+        return CUDA_SUCCESS;
+    }
+    /* each parameter where the function's layout puts it */
+    for (size_t i = 0; p.kernelParams; i++) {
+        size_t off, size;
+        if (c->w->be->cuFuncGetParamInfo(a->f, i, &off, &size) != CUDA_SUCCESS)
+            break; /* past the last one */
+        if (off > a->params_len || size > a->params_len - off || !p.kernelParams[i])
+            return CUDA_ERROR_NOT_SUPPORTED;
+        memcpy((char *)a->params + off, p.kernelParams[i], size);
+        if (off + size > a->len)
+            a->len = off + size;
+    }
+    return CUDA_SUCCESS;
+}
+
 static CUresult nodes(struct srv_call *c)
 {
     struct rgpu_args_rgpu_graph_nodes *a = c->args;
@@ -219,6 +266,7 @@ CUresult graphs_exec(struct srv_call *c)
     case RGPU_ID_rgpu_end_capture: return end_capture(c);
     case RGPU_ID_rgpu_graph_add_host: return add_host(c);
     case RGPU_ID_rgpu_graph_kernel: return kernel(c);
+    case RGPU_ID_rgpu_graph_kernel_params: return kernel_params(c);
     case RGPU_ID_rgpu_graph_nodes: return nodes(c);
     case RGPU_ID_rgpu_graph_exec_update: return exec_update(c);
     default: return CUDA_ERROR_NOT_SUPPORTED;

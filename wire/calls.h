@@ -150,6 +150,9 @@ size_t rgpu_pointer_attribute_size(CUpointer_attribute attr);
 bool rgpu_launch_attr_remotable(CUlaunchAttributeID id);
 #define RGPU_MAX_LAUNCH_ATTRS 16
 
+/* Most bytes of kernel parameters (CUDA 12.1's limit, 32764, rounded up). */
+#define RGPU_MAX_PARAM_BYTES 32768
+
 /* Longest string argument (INSTR), NUL included. */
 #define RGPU_MAX_STRING 4096
 uint64_t rgpu_memcpy2d_inbuf_len(const CUDA_MEMCPY2D *c);

@@ -9,7 +9,7 @@
  * built explicitly (kernel, memset, host, empty nodes, cuGraphAddDependencies)
  * and launched twice; cuGraphExecUpdate with new kernel arguments (success)
  * and with another topology (CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED);
- * cuGraphExecKernelNodeSetParams; what cannot be captured (a copy from host
+ * cuGraphExecKernelNodeSetParams; cuGraphKernelNodeGetParams/SetParams; what cannot be captured (a copy from host
  * memory, synchronising the capturing stream, an unjoined fork) and the
  * errors CUDA gives for it; the capture-mode rule on cuMemAlloc; forged
  * handles.
@@ -336,6 +336,35 @@ static void test_update(CUstream s)
     CHECK(cuGraphLaunch(e, s));
     CHECK(cuStreamSynchronize(s));
     expect_out(out, 6.0f, 1.0f, "after update");
+
+    /* a node's parameters handed out, changed through their pointers, set
+     * back (what ggml-cuda once did between captures) */
+    CUgraphNode nodes[2];
+    size_t nn = 2;
+    CHECK(cuGraphGetNodes(g2, nodes, &nn));
+    ASSERT_EQ(nn, 2);
+    CUgraphNodeType t;
+    CHECK(cuGraphNodeGetType(nodes[1], &t));
+    ASSERT_EQ(t, CU_GRAPH_NODE_TYPE_KERNEL);
+    CUDA_KERNEL_NODE_PARAMS kp;
+    memset(&kp, 0, sizeof kp);
+    CHECK(cuGraphKernelNodeGetParams(nodes[1], &kp));
+    EXPECT_TRUE(kp.func == f_saxpy);
+    EXPECT_EQ(kp.gridDimX, (N + BLOCK - 1) / BLOCK);
+    EXPECT_EQ(kp.blockDimX, BLOCK);
+    ASSERT_TRUE(kp.kernelParams != NULL);
+    EXPECT_TRUE(*(float *)kp.kernelParams[0] == 6.0f);
+    EXPECT_EQ(*(CUdeviceptr *)kp.kernelParams[1], x);
+    EXPECT_EQ(*(int *)kp.kernelParams[3], N);
+    *(float *)kp.kernelParams[0] = 9.0f;
+    CHECK(cuGraphKernelNodeSetParams(nodes[1], &kp));
+    EXPECT_RESULT(cuGraphKernelNodeGetParams(nodes[0], &kp), CUDA_ERROR_INVALID_VALUE); /* a memset node */
+    CUgraphExec e2;
+    CHECK(cuGraphInstantiate(&e2, g2, 0));
+    CHECK(cuGraphLaunch(e2, s));
+    CHECK(cuStreamSynchronize(s));
+    expect_out(out, 9.0f, 1.0f, "kernel node with parameters set back");
+    CHECK(cuGraphExecDestroy(e2));
 
     CUgraph g3 = capture_saxpy(s, 2.0f, 1);
     memset(&info, 0, sizeof info);
