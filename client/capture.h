@@ -4,9 +4,9 @@
  * A capture is begun by this process (cuStreamBeginCapture), so the client
  * keeps the list of captures it began and not yet ended. While it is empty
  * no stream can be capturing and the capture queries are answered here;
- * while it is not, they ask the server, and calls that are otherwise
- * asynchronous wait for their reply (conn.c): capturing happens when work is
- * enqueued, and CUDA reports capture errors at call time.
+ * while it is not, they ask the server, and copies that carry host memory
+ * wait for their reply (conn.c): they cannot be captured, and CUDA reports
+ * that at call time.
  */
 #ifndef RGPU_CLIENT_CAPTURE_H
 #define RGPU_CLIENT_CAPTURE_H

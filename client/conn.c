@@ -404,10 +404,15 @@ CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu
     if (atomic_load(&C.dead))
         return CUDA_ERROR_DEVICE_UNAVAILABLE;
     const struct rgpu_call_desc *d = &rgpu_calls[id];
-    /* While a capture may be active, asynchronous calls wait for their reply:
-     * the server captures them when it gets them, and capture errors are
-     * reported at call time. */
-    const bool reply = d->reply || rgpu_capture_active();
+    /* While a capture may be active, a copy that carries host memory waits
+     * for its reply: on a capturing stream it fails (the bytes cannot be
+     * replayed), and CUDA says so at call time. Other asynchronous calls
+     * stay asynchronous (ggml captures hundreds of launches per graph); a
+     * capture error they meet invalidates the capture, which
+     * cuStreamEndCapture reports. */
+    const bool reply = d->reply || (rgpu_capture_active() && (id == RGPU_ID_cuMemcpyHtoDAsync_v2 ||
+                                                              id == RGPU_ID_cuMemcpyDtoHAsync_v2 ||
+                                                              id == RGPU_ID_rgpu_memcpy2d));
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
     d->enc_req(&wb, args);

@@ -9,10 +9,12 @@
  * built explicitly (kernel, memset, host, empty nodes, cuGraphAddDependencies)
  * and launched twice; cuGraphExecUpdate with new kernel arguments (success)
  * and with another topology (CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED);
- * cuGraphExecKernelNodeSetParams; cuGraphKernelNodeGetParams/SetParams; what cannot be captured (a copy from host
- * memory, synchronising the capturing stream, an unjoined fork) and the
- * errors CUDA gives for it; the capture-mode rule on cuMemAlloc; forged
- * handles.
+ * cuGraphExecKernelNodeSetParams; cuGraphKernelNodeGetParams/SetParams;
+ * what cannot be captured (copies with host memory: an error at call time;
+ * synchronising the capturing stream; waiting on an event from outside the
+ * capture; an unjoined fork) and the errors CUDA gives for it, none of them
+ * left behind as an error of the stream's work; the capture-mode rule on
+ * cuMemAlloc; forged handles.
  *
  * Usage: graphs KERNEL_DIR (see it_images.h).
  */
@@ -188,10 +190,24 @@ static void test_capture_errors(CUstream s1, CUstream s2)
     saxpy(2.0f, x, y, s1);
     EXPECT_RESULT(cuMemcpyHtoDAsync(y, hx, sizeof hx, s1), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
     EXPECT_EQ(status_of(s1), CU_STREAM_CAPTURE_STATUS_INVALIDATED);
-    EXPECT_RESULT(cuMemsetD8Async(y, 0, 4, s1), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    /* asynchronous work in an invalidated capture: reported by cuStreamEndCapture */
+    CHECK(cuMemsetD8Async(y, 0, 4, s1));
     EXPECT_RESULT(cuStreamEndCapture(s1, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
     EXPECT_TRUE(g == NULL);
     EXPECT_EQ(status_of(s1), CU_STREAM_CAPTURE_STATUS_NONE);
+    CHECK(cuStreamSynchronize(s1)); /* and not an error of the stream's work */
+
+    /* an asynchronous call that breaks the capture: waiting on an event
+     * recorded outside it */
+    CUevent before;
+    CHECK(cuEventCreate(&before, CU_EVENT_DISABLE_TIMING));
+    CHECK(cuEventRecord(before, s2));
+    CHECK(cuStreamBeginCapture(s1, CU_STREAM_CAPTURE_MODE_RELAXED));
+    CHECK(cuStreamWaitEvent(s1, before, 0));
+    EXPECT_EQ(status_of(s1), CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+    EXPECT_RESULT(cuStreamEndCapture(s1, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    CHECK(cuStreamSynchronize(s1));
+    CHECK(cuEventDestroy(before));
 
     /* a copy to host memory */
     CHECK(cuStreamBeginCapture(s1, CU_STREAM_CAPTURE_MODE_RELAXED));
