@@ -9,7 +9,8 @@
  * for that stream's cdeps; a stream that waits on such an event joins the
  * capture (fork) or adds them to its own (join). cuStreamEndCapture on the
  * origin stream ends it: every other stream must have been joined back into
- * the origin (CUDA_ERROR_STREAM_CAPTURE_UNJOINED otherwise).
+ * the origin (CUDA_ERROR_STREAM_CAPTURE_UNJOINED otherwise). With the
+ * EXTERNAL flags, an event record or wait becomes a node of its own.
  *
  * What cannot be captured invalidates the capture, as in the driver: a copy
  * touching host memory (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: the server
@@ -194,6 +195,22 @@ CUresult capture_op_locked(struct stream *s, struct op *op)
         return CUDA_ERROR_OUT_OF_MEMORY;
     op_discard_locked(op);
     return CUDA_SUCCESS;
+}
+
+CUresult capture_event_node_locked(struct stream *s, struct event *e, CUgraphNodeType type)
+{
+    if (s->cap->invalid)
+        return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    struct gparams p = {.type = type};
+    p.u.ev = e;
+    e->refs++;
+    struct gnode *n;
+    CUresult r = graph_add_locked(s->cap->g, &p, s->cdeps, (size_t)s->ncdeps, &n);
+    if (r != CUDA_SUCCESS) {
+        gparams_release_locked(&p);
+        return r;
+    }
+    return set_cdeps(s, &n, 1) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 CUresult capture_record_locked(struct event *e, struct stream *s, bool *handled)

@@ -88,9 +88,8 @@ CUresult cpudev_cuEventCreate(CUevent *phEvent, unsigned int Flags)
 CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigned int flags)
 {
     CPUDEV_ENTER();
-    if (flags == CU_EVENT_RECORD_EXTERNAL)
-        return CUDA_ERROR_NOT_SUPPORTED; /* an event record node in a capture: not implemented */
-    if (flags != CU_EVENT_RECORD_DEFAULT)
+    /* EXTERNAL: in a capture, an event record node; otherwise a record */
+    if (flags != CU_EVENT_RECORD_DEFAULT && flags != CU_EVENT_RECORD_EXTERNAL)
         return CUDA_ERROR_INVALID_VALUE;
     struct event *e;
     struct stream *s;
@@ -101,8 +100,12 @@ CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigne
     if (r == CUDA_SUCCESS && s->ctx != e->ctx)
         r = CUDA_ERROR_INVALID_HANDLE; /* must share a context, as in the driver */
     bool handled = false;
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS && flags == CU_EVENT_RECORD_EXTERNAL && s->cap) {
+        r = capture_event_node_locked(s, e, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+        handled = true;
+    } else if (r == CUDA_SUCCESS) {
         r = capture_record_locked(e, s, &handled);
+    }
     struct op *op = NULL;
     if (r == CUDA_SUCCESS && !handled && !(op = op_new(OP_RECORD)))
         r = CUDA_ERROR_OUT_OF_MEMORY;

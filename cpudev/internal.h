@@ -266,6 +266,9 @@ CUresult capture_op_locked(struct stream *s, struct op *op);
  * applies. */
 CUresult capture_record_locked(struct event *e, struct stream *s, bool *handled);
 CUresult capture_wait_locked(struct stream *s, struct event *e, bool *handled);
+/* An event record or wait node (CU_EVENT_RECORD_EXTERNAL,
+ * CU_EVENT_WAIT_EXTERNAL) in s's capture. */
+CUresult capture_event_node_locked(struct stream *s, struct event *e, CUgraphNodeType type);
 /* A synchronising call on s (or, s NULL, on the streams of c; only the
  * blocking ones when blocking_only): CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
  * and the captures invalidated, when a stream involved captures. */

@@ -473,9 +473,8 @@ CUresult cpudev_cuStreamQuery(CUstream hStream)
 CUresult cpudev_cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
 {
     CPUDEV_ENTER();
-    if (Flags == CU_EVENT_WAIT_EXTERNAL)
-        return CUDA_ERROR_NOT_SUPPORTED; /* an event wait node in a capture: not implemented */
-    if (Flags != CU_EVENT_WAIT_DEFAULT)
+    /* EXTERNAL: in a capture, an event wait node; otherwise a wait */
+    if (Flags != CU_EVENT_WAIT_DEFAULT && Flags != CU_EVENT_WAIT_EXTERNAL)
         return CUDA_ERROR_INVALID_VALUE;
     struct stream *s;
     cpudev_lock();
@@ -483,8 +482,12 @@ CUresult cpudev_cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int
     if (r == CUDA_SUCCESS && !reg_has_locked(hEvent, H_EVENT))
         r = CUDA_ERROR_INVALID_HANDLE;
     bool handled = false;
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS && Flags == CU_EVENT_WAIT_EXTERNAL && s->cap) {
+        r = capture_event_node_locked(s, (struct event *)hEvent, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
+        handled = true;
+    } else if (r == CUDA_SUCCESS) {
         r = capture_wait_locked(s, (struct event *)hEvent, &handled);
+    }
     if (r == CUDA_SUCCESS && !handled) {
         /* The event's latest record now; never recorded: nothing to wait
          * for, but still an operation (it orders the legacy stream). */

@@ -236,6 +236,52 @@ static void event_nodes(void **state)
 
 /* ---- capture ---- */
 
+static CUstreamCaptureStatus status_of(CUstream s);
+
+/* CU_EVENT_RECORD_EXTERNAL / CU_EVENT_WAIT_EXTERNAL in a capture make event
+ * nodes */
+static void capture_external_events(void **state)
+{
+    (void)state;
+    CUstream s = new_stream(), other = new_stream();
+    CUevent in, outev;
+    OK(cpudev_cuEventCreate(&in, 0));
+    OK(cpudev_cuEventCreate(&outev, 0));
+    OK(cpudev_cuEventRecord(in, other));
+    OK(cpudev_cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+    OK(cpudev_cuStreamWaitEvent(s, in, CU_EVENT_WAIT_EXTERNAL)); /* no isolation error: a node */
+    OK(cpudev_cuLaunchHostFunc(s, log_fn, (void *)5));
+    OK(cpudev_cuEventRecordWithFlags(outev, s, CU_EVENT_RECORD_EXTERNAL));
+    assert_int_equal(status_of(s), CU_STREAM_CAPTURE_STATUS_ACTIVE);
+    CUgraph g;
+    OK(cpudev_cuStreamEndCapture(s, &g));
+    CUgraphNode nodes[3];
+    size_t n = 3;
+    OK(cpudev_cuGraphGetNodes(g, nodes, &n));
+    assert_int_equal(n, 3);
+    CUgraphNodeType t[3];
+    for (int i = 0; i < 3; i++)
+        OK(cpudev_cuGraphNodeGetType(nodes[i], &t[i]));
+    assert_int_equal(t[0], CU_GRAPH_NODE_TYPE_WAIT_EVENT);
+    assert_int_equal(t[1], CU_GRAPH_NODE_TYPE_HOST);
+    assert_int_equal(t[2], CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+    CUgraphExec e;
+    OK(cpudev_cuGraphInstantiateWithFlags(&e, g, 0));
+    OK(cpudev_cuGraphLaunch(e, s));
+    OK(cpudev_cuStreamWaitEvent(other, outev, 0));
+    OK(cpudev_cuLaunchHostFunc(other, log_fn, (void *)6));
+    OK(cpudev_cuStreamSynchronize(other));
+    assert_int_equal(lg.n, 2);
+    assert_int_equal(lg.v[0], 5);
+    assert_int_equal(lg.v[1], 6);
+    OK(cpudev_cuGraphExecDestroy(e));
+    OK(cpudev_cuGraphDestroy(g));
+    OK(cpudev_cuEventDestroy_v2(in));
+    OK(cpudev_cuEventDestroy_v2(outev));
+    OK(cpudev_cuStreamDestroy_v2(s));
+    OK(cpudev_cuStreamDestroy_v2(other));
+}
+
 static CUstreamCaptureStatus status_of(CUstream s)
 {
     CUstreamCaptureStatus st = (CUstreamCaptureStatus)-1;
@@ -439,7 +485,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, use_primary, release_primary)
     const struct CMUnitTest tests[] = {
         T(topological_order), T(memory_nodes_and_lists), T(event_nodes),
-        T(capture_fork_join), T(capture_rules), T(exec_update),
+        T(capture_fork_join), T(capture_external_events), T(capture_rules), T(exec_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
