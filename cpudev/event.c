@@ -88,7 +88,7 @@ CUresult cpudev_cuEventCreate(CUevent *phEvent, unsigned int Flags)
 CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigned int flags)
 {
     CPUDEV_ENTER();
-    /* EXTERNAL: in a capture, an event record node; otherwise a record */
+    /* EXTERNAL: in a capture, an event record node; invalid outside one */
     if (flags != CU_EVENT_RECORD_DEFAULT && flags != CU_EVENT_RECORD_EXTERNAL)
         return CUDA_ERROR_INVALID_VALUE;
     struct event *e;
@@ -100,7 +100,9 @@ CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigne
     if (r == CUDA_SUCCESS && s->ctx != e->ctx)
         r = CUDA_ERROR_INVALID_HANDLE; /* must share a context, as in the driver */
     bool handled = false;
-    if (r == CUDA_SUCCESS && flags == CU_EVENT_RECORD_EXTERNAL && s->cap) {
+    if (r == CUDA_SUCCESS && flags == CU_EVENT_RECORD_EXTERNAL && !s->cap)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS && flags == CU_EVENT_RECORD_EXTERNAL) {
         r = capture_event_node_locked(s, e, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
         handled = true;
     } else if (r == CUDA_SUCCESS) {

@@ -473,7 +473,7 @@ CUresult cpudev_cuStreamQuery(CUstream hStream)
 CUresult cpudev_cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
 {
     CPUDEV_ENTER();
-    /* EXTERNAL: in a capture, an event wait node; otherwise a wait */
+    /* EXTERNAL: in a capture, an event wait node; invalid outside one */
     if (Flags != CU_EVENT_WAIT_DEFAULT && Flags != CU_EVENT_WAIT_EXTERNAL)
         return CUDA_ERROR_INVALID_VALUE;
     struct stream *s;
@@ -482,7 +482,9 @@ CUresult cpudev_cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int
     if (r == CUDA_SUCCESS && !reg_has_locked(hEvent, H_EVENT))
         r = CUDA_ERROR_INVALID_HANDLE;
     bool handled = false;
-    if (r == CUDA_SUCCESS && Flags == CU_EVENT_WAIT_EXTERNAL && s->cap) {
+    if (r == CUDA_SUCCESS && Flags == CU_EVENT_WAIT_EXTERNAL && !s->cap)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS && Flags == CU_EVENT_WAIT_EXTERNAL) {
         r = capture_event_node_locked(s, (struct event *)hEvent, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
         handled = true;
     } else if (r == CUDA_SUCCESS) {
