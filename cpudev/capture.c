@@ -15,7 +15,8 @@
  * What cannot be captured invalidates the capture, as in the driver: a copy
  * touching host memory (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: the server
  * could not replay client memory later), synchronising or querying a
- * capturing stream (UNSUPPORTED), the legacy stream while a blocking stream
+ * capturing stream, or querying or waiting on an event recorded in a capture
+ * that goes on (UNSUPPORTED), the legacy stream while a blocking stream
  * captures (IMPLICIT), waiting on an event from outside the capture
  * (ISOLATION). Later work in an invalidated capture fails with
  * CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, and cuStreamEndCapture returns
@@ -43,6 +44,8 @@ void capture_unref_locked(struct capture *cap)
 }
 
 static void invalidate(struct capture *cap) { cap->invalid = true; }
+void capture_invalidate_locked(struct capture *cap) { invalidate(cap); }
+bool capture_ended_locked(const struct capture *cap) { return cap->ended; }
 
 static bool set_cdeps(struct stream *s, struct gnode *const *deps, int n)
 {

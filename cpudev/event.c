@@ -45,6 +45,16 @@ void event_fire_locked(struct event *e, uint64_t gen)
 
 static bool complete(const struct event *e) { return !e->s || e->s->completed >= e->seq; }
 
+/* An event recorded in a capture still going stands for work that has not
+ * been queued: querying or waiting on it is not allowed in a capture. */
+static CUresult captured_check(struct event *e)
+{
+    if (!e->cap || capture_ended_locked(e->cap))
+        return CUDA_SUCCESS;
+    capture_invalidate_locked(e->cap);
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
 static CUresult lookup_locked(CUevent h, struct event **out)
 {
     if (!reg_has_locked(h, H_EVENT))
@@ -146,6 +156,8 @@ CUresult cpudev_cuEventQuery(CUevent hEvent)
     CUresult r = lookup_locked(hEvent, &e);
     if (r == CUDA_SUCCESS && e->ctx->sticky)
         r = e->ctx->sticky; /* a failed launch in its context */
+    if (r == CUDA_SUCCESS)
+        r = captured_check(e);
     if (r == CUDA_SUCCESS && !complete(e))
         r = CUDA_ERROR_NOT_READY;
     cpudev_unlock();
@@ -163,6 +175,8 @@ CUresult cpudev_cuEventSynchronize(CUevent hEvent)
     ws_init(&ws);
     cpudev_lock();
     r = lookup_locked(hEvent, &e);
+    if (r == CUDA_SUCCESS)
+        r = captured_check(e);
     /* Wait for the record current now, even if the event is recorded again
      * or destroyed meanwhile. */
     if (r == CUDA_SUCCESS && e->s && !ws_add_locked(&ws, e->s, e->seq))

@@ -273,6 +273,8 @@ CUresult capture_event_node_locked(struct stream *s, struct event *e, CUgraphNod
  * blocking ones when blocking_only): CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
  * and the captures invalidated, when a stream involved captures. */
 CUresult capture_sync_check_locked(struct stream *s, struct ctx *c, bool blocking_only);
+bool capture_ended_locked(const struct capture *cap);
+void capture_invalidate_locked(struct capture *cap);
 /* An event leaves its capture (destroyed, or recorded outside capture). */
 void capture_event_forget_locked(struct event *e);
 /* A stream is destroyed: it leaves its capture. */

@@ -372,6 +372,16 @@ static void capture_rules(void **state)
     assert_int_equal(cpudev_cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
     assert_null(g);
 
+    /* querying an event recorded in the capture */
+    OK(cpudev_cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+    CUevent inside;
+    OK(cpudev_cuEventCreate(&inside, 0));
+    OK(cpudev_cuEventRecord(inside, s));
+    assert_int_equal(cpudev_cuEventQuery(inside), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+    assert_int_equal(cpudev_cuEventSynchronize(inside), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+    assert_int_equal(cpudev_cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    OK(cpudev_cuEventDestroy_v2(inside));
+
     /* host memory */
     OK(cpudev_cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
     OK(cpudev_cuMemcpyDtoDAsync_v2(d, d, 128, s));
