@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "conn.h"
+#include "capture.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -366,6 +367,15 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
     if (atomic_load(&C.dead))
         return CUDA_ERROR_DEVICE_UNAVAILABLE;
     const struct rgpu_call_desc *d = &rgpu_calls[id];
+    /* While a capture may be active, a copy that carries host memory waits
+     * for its reply: on a capturing stream it fails (the bytes cannot be
+     * replayed), and CUDA says so at call time. Other asynchronous calls
+     * stay asynchronous (ggml captures hundreds of launches per graph); a
+     * capture error they meet invalidates the capture, which
+     * cuStreamEndCapture reports. */
+    const bool reply = d->reply || (rgpu_capture_active() && (id == RGPU_ID_cuMemcpyHtoDAsync_v2 ||
+                                                              id == RGPU_ID_cuMemcpyDtoHAsync_v2 ||
+                                                              id == RGPU_ID_rgpu_memcpy2d));
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
     d->enc_req(&wb, args);
@@ -373,7 +383,7 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
         rgpu_wbuf_free(&wb);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    struct rgpu_hdr h = {.type = RGPU_MSG_REQUEST, .call = (uint16_t)id, .flags = d->reply ? 0 : RGPU_F_NO_REPLY,
+    struct rgpu_hdr h = {.type = RGPU_MSG_REQUEST, .call = (uint16_t)id, .flags = reply ? 0 : RGPU_F_NO_REPLY,
                          .tid = rgpu_thread_id(), .ctx = (uint64_t)(uintptr_t)rgpu_ctx_current()};
     struct pending p = {.desc = d, .args = args};
     struct landing_entry *le = NULL;
@@ -381,25 +391,25 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
         rgpu_wbuf_free(&wb);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    if (d->reply) {
+    if (reply) {
         pthread_cond_init(&p.cond, NULL);
         p.ndst = d->rep_dests(args, p.dst, RGPU_WBUF_MAX_IOV);
     }
 
     pthread_mutex_lock(&C.send_lock);
     h.seq = p.seq = ++C.next_seq;
-    if (d->reply || le) {
+    if (reply || le) {
         pthread_mutex_lock(&C.lock);
         if (atomic_load(&C.dead)) { /* conn_lost already released the waiters */
             pthread_mutex_unlock(&C.lock);
             pthread_mutex_unlock(&C.send_lock);
             rgpu_wbuf_free(&wb);
             free(le);
-            if (d->reply)
+            if (reply)
                 pthread_cond_destroy(&p.cond);
             return CUDA_ERROR_DEVICE_UNAVAILABLE;
         }
-        if (d->reply) {
+        if (reply) {
             p.next = C.pending;
             C.pending = &p;
         }
@@ -415,7 +425,7 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
     if (rc)
         conn_lost(errno ? strerror(errno) : "connection closed");
 
-    if (!d->reply) {
+    if (!reply) {
         trace(d, args, CUDA_SUCCESS, -1);
         return rc ? CUDA_ERROR_DEVICE_UNAVAILABLE : CUDA_SUCCESS;
     }

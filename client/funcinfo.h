@@ -25,4 +25,10 @@ CUresult rgpu_func_info(CUfunction f, struct rgpu_func_info **out);
 void rgpu_func_info_forget(CUfunction f);
 void rgpu_func_info_flush(void);
 
+/* f's parameters packed in its layout (launch.c): from `extra` as given, or
+ * gathered from kernelParams (then *owned is the buffer to free). Launches
+ * and graph kernel nodes share it. */
+CUresult rgpu_launch_pack(CUfunction f, void **kernelParams, void **extra, const void **buf, size_t *len,
+                          void **owned);
+
 #endif

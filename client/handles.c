@@ -3,6 +3,7 @@
  * CU_STREAM_PER_THREAD) are always valid.
  */
 #include "handles.h"
+#include "capture.h"
 
 #include <pthread.h>
 
@@ -46,6 +47,7 @@ void rgpu_event_added(CUevent e) { add(H_EVENT, e); }
 
 void rgpu_handle_removed(const void *h)
 {
+    rgpu_capture_forget(h); /* a destroyed stream's capture is over */
     pthread_mutex_lock(&lock);
     ptrset_del(&set, (uintptr_t)h);
     pthread_mutex_unlock(&lock);

@@ -97,6 +97,15 @@ static CUresult pack_params(const struct rgpu_func_info *fi, void **kernelParams
     return CUDA_SUCCESS;
 }
 
+CUresult rgpu_launch_pack(CUfunction f, void **kernelParams, void **extra, const void **buf, size_t *len,
+                          void **owned)
+{
+    struct rgpu_func_info *fi;
+    *owned = NULL;
+    CUresult r = rgpu_func_info(f, &fi);
+    return r != CUDA_SUCCESS ? r : pack_params(fi, kernelParams, extra, buf, len, owned);
+}
+
 static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                        unsigned shmem, CUstream s, void **kernelParams, void **extra, const CUlaunchAttribute *attrs,
                        unsigned nattrs)

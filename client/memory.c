@@ -18,6 +18,7 @@
 #include "context.h"
 #include "mapped.h"
 #include "memory.h"
+#include "capture.h"
 
 struct ranges rgpu_device_ranges = RANGES_INIT;
 struct ranges rgpu_host_ranges = RANGES_INIT;
@@ -36,6 +37,8 @@ RGPU_API CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
     CUresult r = rgpu_check_init();
     if (r)
+        return r;
+    if ((r = rgpu_capture_unsafe_check()) != CUDA_SUCCESS)
         return r;
     if (!dptr || bytesize == 0)
         return CUDA_ERROR_INVALID_VALUE;
@@ -71,6 +74,8 @@ RGPU_API CUresult cuMemFree_v2(CUdeviceptr dptr)
 {
     CUresult r = rgpu_check_init();
     if (r)
+        return r;
+    if ((r = rgpu_capture_unsafe_check()) != CUDA_SUCCESS)
         return r;
     if (dptr == 0)
         return CUDA_SUCCESS; /* like free(NULL) */

@@ -361,6 +361,8 @@ CUresult cpudev_cuCtxSynchronize(void)
     ws_init(&ws);
     cpudev_lock();
     r = ctx_current_locked(&c);
+    if (r == CUDA_SUCCESS)
+        r = capture_sync_check_locked(NULL, c, false);
     if (r == CUDA_SUCCESS && !ws_add_ctx_locked(&ws, c))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS) {

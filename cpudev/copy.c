@@ -25,7 +25,7 @@ static CUresult submit(CUstream hStream, struct op *op, CUresult verdict)
     if (r == CUDA_SUCCESS)
         r = verdict;
     if (r == CUDA_SUCCESS)
-        r = op ? stream_submit_locked(s, op, NULL) : CUDA_ERROR_OUT_OF_MEMORY;
+        r = op ? stream_submit_locked(s, op, NULL, 0) : CUDA_ERROR_OUT_OF_MEMORY;
     if (r != CUDA_SUCCESS && op)
         op_discard_locked(op);
     return r;

@@ -20,6 +20,7 @@ void event_unref_locked(struct event *e)
 {
     if (--e->refs)
         return;
+    capture_event_forget_locked(e);
     if (e->s)
         stream_unref_locked(e->s);
     free(e);
@@ -43,6 +44,16 @@ void event_fire_locked(struct event *e, uint64_t gen)
 }
 
 static bool complete(const struct event *e) { return !e->s || e->s->completed >= e->seq; }
+
+/* An event recorded in a capture still going stands for work that has not
+ * been queued: querying or waiting on it is not allowed in a capture. */
+static CUresult captured_check(struct event *e)
+{
+    if (!e->cap || capture_ended_locked(e->cap))
+        return CUDA_SUCCESS;
+    capture_invalidate_locked(e->cap);
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
 
 static CUresult lookup_locked(CUevent h, struct event **out)
 {
@@ -87,9 +98,8 @@ CUresult cpudev_cuEventCreate(CUevent *phEvent, unsigned int Flags)
 CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigned int flags)
 {
     CPUDEV_ENTER();
-    if (flags == CU_EVENT_RECORD_EXTERNAL)
-        return CUDA_ERROR_NOT_SUPPORTED; /* stream capture is not implemented */
-    if (flags != CU_EVENT_RECORD_DEFAULT)
+    /* EXTERNAL: in a capture, an event record node; invalid outside one */
+    if (flags != CU_EVENT_RECORD_DEFAULT && flags != CU_EVENT_RECORD_EXTERNAL)
         return CUDA_ERROR_INVALID_VALUE;
     struct event *e;
     struct stream *s;
@@ -99,14 +109,23 @@ CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigne
         r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS && s->ctx != e->ctx)
         r = CUDA_ERROR_INVALID_HANDLE; /* must share a context, as in the driver */
+    bool handled = false;
+    if (r == CUDA_SUCCESS && flags == CU_EVENT_RECORD_EXTERNAL && !s->cap)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS && flags == CU_EVENT_RECORD_EXTERNAL) {
+        r = capture_event_node_locked(s, e, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+        handled = true;
+    } else if (r == CUDA_SUCCESS) {
+        r = capture_record_locked(e, s, &handled);
+    }
     struct op *op = NULL;
-    if (r == CUDA_SUCCESS && !(op = op_new(OP_RECORD)))
+    if (r == CUDA_SUCCESS && !handled && !(op = op_new(OP_RECORD)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (r == CUDA_SUCCESS) {
+    if (r == CUDA_SUCCESS && !handled) {
         op->u.rec.ev = e;
         op->u.rec.gen = e->gen + 1;
         e->refs++;
-        r = stream_submit_locked(s, op, NULL);
+        r = stream_submit_locked(s, op, NULL, 0);
         if (r != CUDA_SUCCESS) {
             op_discard_locked(op); /* drops the event reference */
         } else {
@@ -117,6 +136,7 @@ CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigne
             e->s = s;
             e->seq = op->seq;
             e->t_ns = 0;
+            capture_event_forget_locked(e);
         }
     }
     cpudev_unlock();
@@ -136,6 +156,8 @@ CUresult cpudev_cuEventQuery(CUevent hEvent)
     CUresult r = lookup_locked(hEvent, &e);
     if (r == CUDA_SUCCESS && e->ctx->sticky)
         r = e->ctx->sticky; /* a failed launch in its context */
+    if (r == CUDA_SUCCESS)
+        r = captured_check(e);
     if (r == CUDA_SUCCESS && !complete(e))
         r = CUDA_ERROR_NOT_READY;
     cpudev_unlock();
@@ -153,6 +175,8 @@ CUresult cpudev_cuEventSynchronize(CUevent hEvent)
     ws_init(&ws);
     cpudev_lock();
     r = lookup_locked(hEvent, &e);
+    if (r == CUDA_SUCCESS)
+        r = captured_check(e);
     /* Wait for the record current now, even if the event is recorded again
      * or destroyed meanwhile. */
     if (r == CUDA_SUCCESS && e->s && !ws_add_locked(&ws, e->s, e->seq))
@@ -200,6 +224,7 @@ CUresult cpudev_cuEventDestroy_v2(CUevent hEvent)
     CUresult r = lookup_locked(hEvent, &e);
     if (r == CUDA_SUCCESS) {
         reg_del_locked(e);
+        capture_event_forget_locked(e);
         event_unlink_locked(e);
         event_unref_locked(e); /* a queued record keeps it until it runs */
     }

@@ -76,7 +76,7 @@ bool cpudev_attribute(CUdevice_attribute attr, int *value);
 
 /* H_FUNC and H_KERNEL are both accepted wherever the driver takes a
  * CUfunction (cudart launches a CUkernel as a CUfunction). */
-enum handle_kind { H_CTX = 1, H_STREAM, H_EVENT, H_MODULE, H_FUNC, H_LIBRARY, H_KERNEL };
+enum handle_kind { H_CTX = 1, H_STREAM, H_EVENT, H_MODULE, H_FUNC, H_LIBRARY, H_KERNEL, H_GRAPH, H_GNODE, H_GEXEC };
 bool reg_add_locked(const void *h, enum handle_kind kind); /* false: out of memory */
 void reg_del_locked(const void *h);
 bool reg_has_locked(const void *h, enum handle_kind kind);
@@ -126,6 +126,7 @@ enum op_kind {
     OP_RECORD,  /* timestamp an event */
     OP_WAIT,    /* nothing: only its dependencies matter */
     OP_LAUNCH,  /* run a kernel (launch.c); skipped once the context is sticky */
+    OP_GRAPH,   /* a launched executable graph: its steps in order (exec.c) */
 };
 
 struct dep {
@@ -166,6 +167,10 @@ struct op {
             uint64_t gen;
         } rec;
         struct launch *launch; /* malloc'd, freed with the op */
+        struct {
+            int n;
+            struct op **steps; /* owned; kinds OP_COPY2D, OP_SET2D, OP_HOSTFN, OP_LAUNCH, OP_RECORD */
+        } graph;
     } u;
 };
 
@@ -184,6 +189,13 @@ struct stream {
     struct op *head, *tail; /* queued, head runs next */
     pthread_cond_t work;    /* signalled when an op is queued or closing is set */
     struct stream *next;    /* ctx->streams */
+    /* Stream capture (capture.c): while cap is set, work submitted to the
+     * stream becomes nodes of cap's graph, each depending on cdeps, instead
+     * of running. */
+    struct capture *cap;    /* referenced */
+    struct gnode **cdeps;   /* the capture's current dependencies in this stream */
+    int ncdeps, capcdeps;
+    CUgraphEdgeData *cedges; /* capcdeps zeroed entries (GetCaptureInfo_v3) */
 };
 
 /* Resolve a stream argument: NULL and CU_STREAM_LEGACY mean the current
@@ -199,9 +211,13 @@ void stream_destroy_locked(struct stream *s);
 void stream_unref_locked(struct stream *s);
 struct op *op_new(enum op_kind kind);
 void op_discard_locked(struct op *op); /* an op never submitted */
-/* Queue op on s after the implicit (legacy stream) dependencies and, if
- * extra is not NULL, one more. On failure op is left to the caller. */
-CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep *extra);
+/* Queue op on s after the implicit (legacy stream) dependencies and the
+ * nextra ones in extra (may be NULL). On failure op is left to the caller.
+ * On a capturing stream the op becomes a graph node instead (capture.c) and
+ * is consumed. */
+CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep *extra, int nextra);
+/* Run the data part of an operation; cpudev.mu not held. */
+CUresult op_run(struct op *op);
 static inline bool dep_met(const struct dep *d) { return d->s->completed >= d->seq; }
 
 /* Waiting. NOT_PERMITTED on a worker thread (a host function), where waiting
@@ -231,10 +247,38 @@ struct event {
     uint64_t seq;           /* that record's op */
     uint64_t t_ns;          /* its timestamp, once executed */
     struct event *prev, *next; /* ctx->events */
+    /* Recorded in a capturing stream (capture.c): the event stands for
+     * those capture dependencies, not for stream work. */
+    struct capture *cap;    /* referenced, or NULL */
+    struct gnode **cdeps;
+    int ncdeps;
 };
 void event_fire_locked(struct event *e, uint64_t gen); /* the record op ran */
 void event_unref_locked(struct event *e);
 void event_unlink_locked(struct event *e);               /* from its context's list */
+
+/* ---- stream capture (capture.c), graphs (graph.c, exec.c) ---- */
+
+/* The op becomes a node of s's capture (s->cap set); consumed on success. */
+CUresult capture_op_locked(struct stream *s, struct op *op);
+/* cuEventRecord / cuStreamWaitEvent on a stream that captures, or with an
+ * event recorded in a capture: *handled is false when the ordinary path
+ * applies. */
+CUresult capture_record_locked(struct event *e, struct stream *s, bool *handled);
+CUresult capture_wait_locked(struct stream *s, struct event *e, bool *handled);
+/* An event record or wait node (CU_EVENT_RECORD_EXTERNAL,
+ * CU_EVENT_WAIT_EXTERNAL) in s's capture. */
+CUresult capture_event_node_locked(struct stream *s, struct event *e, CUgraphNodeType type);
+/* A synchronising call on s (or, s NULL, on the streams of c; only the
+ * blocking ones when blocking_only): CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+ * and the captures invalidated, when a stream involved captures. */
+CUresult capture_sync_check_locked(struct stream *s, struct ctx *c, bool blocking_only);
+bool capture_ended_locked(const struct capture *cap);
+void capture_invalidate_locked(struct capture *cap);
+/* An event leaves its capture (destroyed, or recorded outside capture). */
+void capture_event_forget_locked(struct event *e);
+/* A stream is destroyed: it leaves its capture. */
+void capture_stream_forget_locked(struct stream *s);
 
 /* ---- modules and launches (module.c, launch.c; details in module.h) ---- */
 

@@ -27,6 +27,8 @@
 struct launch {
     struct ptx_launch l;
     const char *name; /* the kernel's, for the failure log */
+    CUfunction h;     /* the handle it was launched with (stream capture) */
+    size_t params_len;
     unsigned char params[];
 };
 
@@ -180,6 +182,78 @@ static CUresult copy_params(const struct kdesc *kd, void **kernelParams, void **
 
 /* ---- the driver call ---- */
 
+/* A launch of fn with zeroed parameters, configuration checked. */
+static CUresult launch_alloc_locked(CUfunction h, struct func *fn, const unsigned grid[3], const unsigned block[3],
+                                   unsigned shmem, struct launch **out)
+{
+    CUresult r = check_config(fn, grid, block, shmem);
+    if (r != CUDA_SUCCESS)
+        return r;
+    struct launch *l = calloc(1, sizeof *l + fn->kd->info.param_bytes);
+    if (!l)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    l->name = fn->kd->info.name;
+    l->h = h;
+    l->params_len = fn->kd->info.param_bytes;
+    l->l.kernel = fn->kd->k;
+    memcpy(l->l.grid, grid, sizeof l->l.grid);
+    memcpy(l->l.block, block, sizeof l->l.block);
+    l->l.dynamic_shared = shmem;
+    l->l.params = l->params;
+    /* The module outlives the launch: unloading waits for queued work. */
+    l->l.global_addrs = fn->mod->global_addrs;
+    l->l.memory.valid = valid_range;
+    l->l.host_threads = cpudev.cfg.sm_count;
+    l->l.print = print_fn ? print_fn : print_stdout;
+    l->l.print_ctx = print_fn ? print_ctx : NULL;
+    *out = l;
+    return CUDA_SUCCESS;
+}
+
+CUresult launch_new_locked(CUfunction f, struct ctx *c, const unsigned grid[3], const unsigned block[3],
+                           unsigned shmem, const void *params, size_t len, struct launch **out)
+{
+    struct func *fn;
+    CUresult r = func_in_ctx_locked(f, c, &fn);
+    if (r == CUDA_SUCCESS && len < fn->kd->info.param_bytes)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS)
+        r = launch_alloc_locked(f, fn, grid, block, shmem, out);
+    if (r == CUDA_SUCCESS && (*out)->params_len)
+        memcpy((*out)->params, params, (*out)->params_len);
+    return r;
+}
+
+void launch_describe(const struct launch *l, CUfunction *f, unsigned grid[3], unsigned block[3], unsigned *shmem,
+                     const void **params, size_t *len)
+{
+    *f = l->h;
+    memcpy(grid, l->l.grid, sizeof l->l.grid);
+    memcpy(block, l->l.block, sizeof l->l.block);
+    *shmem = l->l.dynamic_shared;
+    *params = l->params;
+    *len = l->params_len;
+}
+
+CUresult launch_pack_params_locked(CUfunction f, struct ctx *c, void **kernelParams, void **extra, void **out,
+                                   size_t *len)
+{
+    struct func *fn;
+    CUresult r = func_in_ctx_locked(f, c, &fn);
+    if (r != CUDA_SUCCESS)
+        return r;
+    *len = fn->kd->info.param_bytes;
+    *out = calloc(1, *len ? *len : 1);
+    if (!*out)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    r = copy_params(fn->kd, kernelParams, extra, *out);
+    if (r != CUDA_SUCCESS) {
+        free(*out);
+        *out = NULL;
+    }
+    return r;
+}
+
 CUresult cpudev_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
                                unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
                                unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra)
@@ -197,31 +271,15 @@ CUresult cpudev_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
     if (r == CUDA_SUCCESS && s->ctx->sticky)
         r = s->ctx->sticky;
     if (r == CUDA_SUCCESS)
-        r = check_config(fn, grid, block, sharedMemBytes);
-    if (r == CUDA_SUCCESS) {
-        l = calloc(1, sizeof *l + fn->kd->info.param_bytes);
-        op = op_new(OP_LAUNCH);
-        if (!l || !op)
-            r = CUDA_ERROR_OUT_OF_MEMORY;
-    }
+        r = launch_alloc_locked(f, fn, grid, block, sharedMemBytes, &l);
+    if (r == CUDA_SUCCESS && !(op = op_new(OP_LAUNCH)))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS)
         r = copy_params(fn->kd, kernelParams, extra, l->params);
     if (r == CUDA_SUCCESS) {
-        l->name = fn->kd->info.name;
-        l->l.kernel = fn->kd->k;
-        memcpy(l->l.grid, grid, sizeof grid);
-        memcpy(l->l.block, block, sizeof block);
-        l->l.dynamic_shared = sharedMemBytes;
-        l->l.params = l->params;
-        /* The module outlives the launch: unloading waits for queued work. */
-        l->l.global_addrs = fn->mod->global_addrs;
-        l->l.memory.valid = valid_range;
-        l->l.host_threads = cpudev.cfg.sm_count;
-        l->l.print = print_fn ? print_fn : print_stdout;
-        l->l.print_ctx = print_fn ? print_ctx : NULL;
         op->u.launch = l;
         l = NULL; /* the op owns it */
-        r = stream_submit_locked(s, op, NULL);
+        r = stream_submit_locked(s, op, NULL, 0);
     }
     if (r != CUDA_SUCCESS && op)
         op_discard_locked(op); /* frees the launch it owns */

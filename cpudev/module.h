@@ -140,6 +140,22 @@ CUresult func_in_ctx_locked(CUfunction f, struct ctx *c, struct func **out);
 /* The attributes that apply to a function: its own over its kernel's. */
 static inline const struct fattrs *func_base(const struct func *f) { return f->kern ? &f->kern->a : NULL; }
 
+/* ---- launches (launch.c) ---- */
+
+/* A launch of f (a function or kernel, in context c) with packed parameters
+ * (len at least the kernel's parameter bytes), validated as cuLaunchKernel
+ * validates; for graph launches. */
+CUresult launch_new_locked(CUfunction f, struct ctx *c, const unsigned grid[3], const unsigned block[3],
+                           unsigned shmem, const void *params, size_t len, struct launch **out);
+/* What a launch was made from (a captured launch becomes a kernel node);
+ * *params points into l. */
+void launch_describe(const struct launch *l, CUfunction *f, unsigned grid[3], unsigned block[3], unsigned *shmem,
+                     const void **params, size_t *len);
+/* f's parameters from kernelParams or extra, packed (*out malloc'd, *len
+ * the kernel's parameter bytes). */
+CUresult launch_pack_params_locked(CUfunction f, struct ctx *c, void **kernelParams, void **extra, void **out,
+                                   size_t *len);
+
 /* ---- occupancy (occupancy.c) ---- */
 
 /* Resident blocks per multiprocessor for f in context c with blockSize

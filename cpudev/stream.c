@@ -53,6 +53,11 @@ static void op_free_locked(struct op *op)
         event_unref_locked(op->u.rec.ev);
     if (op->kind == OP_LAUNCH)
         free(op->u.launch);
+    if (op->kind == OP_GRAPH) {
+        for (int i = 0; i < op->u.graph.n; i++)
+            op_free_locked(op->u.graph.steps[i]);
+        free(op->u.graph.steps);
+    }
     free(op);
 }
 
@@ -72,8 +77,9 @@ static void fill(char *dst, size_t n, unsigned es, uint32_t v)
     }
 }
 
-/* Run the data part of an operation; cpudev.mu not held. */
-static CUresult run(struct op *op)
+static CUresult run_graph(struct op *op, struct ctx *c);
+
+CUresult op_run(struct op *op)
 {
     switch (op->kind) {
     case OP_COPY:
@@ -96,9 +102,28 @@ static CUresult run(struct op *op)
         return launch_run(op->u.launch);
     case OP_RECORD:
     case OP_WAIT:
+    case OP_GRAPH:
         break;
     }
     return CUDA_SUCCESS;
+}
+
+/* A graph's steps in order. Its kernels are skipped once one failed or the
+ * context is sticky (read without the lock: a stale value only runs one
+ * more kernel of a context that is failing anyway); its other steps run, as
+ * other operations do in a sticky context. */
+static CUresult run_graph(struct op *op, struct ctx *c)
+{
+    CUresult first = CUDA_SUCCESS;
+    for (int i = 0; i < op->u.graph.n; i++) {
+        struct op *st = op->u.graph.steps[i];
+        if (st->kind == OP_LAUNCH && (first != CUDA_SUCCESS || c->sticky))
+            continue;
+        CUresult r = op_run(st);
+        if (r != CUDA_SUCCESS && first == CUDA_SUCCESS)
+            first = r;
+    }
+    return first;
 }
 
 static bool deps_met(const struct op *op)
@@ -140,10 +165,14 @@ static void *worker(void *arg)
             /* The context's activation outlives the streams it owns. */
             bool skip = op->kind == OP_LAUNCH && s->ctx->sticky;
             cpudev_unlock();
-            CUresult r = skip ? CUDA_SUCCESS : run(op);
+            CUresult r = skip ? CUDA_SUCCESS : op->kind == OP_GRAPH ? run_graph(op, s->ctx) : op_run(op);
             cpudev_lock();
             if (r != CUDA_SUCCESS && !s->ctx->sticky)
                 s->ctx->sticky = r;
+            /* A graph's event records take effect when the graph is done. */
+            for (int i = 0; op->kind == OP_GRAPH && i < op->u.graph.n; i++)
+                if (op->u.graph.steps[i]->kind == OP_RECORD)
+                    event_fire_locked(op->u.graph.steps[i]->u.rec.ev, op->u.graph.steps[i]->u.rec.gen);
         }
         s->head = op->next;
         if (!s->head)
@@ -205,11 +234,14 @@ void stream_unref_locked(struct stream *s)
     if (--s->refs)
         return;
     pthread_cond_destroy(&s->work);
+    free(s->cdeps);
+    free(s->cedges);
     free(s);
 }
 
 void stream_destroy_locked(struct stream *s)
 {
+    capture_stream_forget_locked(s);
     if (!s->legacy)
         reg_del_locked(s);
     s->closing = true;
@@ -238,11 +270,20 @@ static bool pending(const struct stream *s) { return s->completed < s->submitted
 
 static bool blocking(const struct stream *s) { return !s->legacy && !(s->flags & CU_STREAM_NON_BLOCKING); }
 
-CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep *extra)
+CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep *extra, int nextra)
 {
     struct ctx *c = s->ctx;
     if (c->sticky)
         return c->sticky;
+    if (s->cap)
+        return capture_op_locked(s, op);
+    /* The legacy stream would wait for work that a capturing blocking
+     * stream never queues: CUDA forbids it (an implicit dependency). */
+    if (s->legacy) {
+        CUresult r = capture_sync_check_locked(NULL, c, true);
+        if (r != CUDA_SUCCESS)
+            return r == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED ? CUDA_ERROR_STREAM_CAPTURE_IMPLICIT : r;
+    }
     int n = 0;
     if (s->legacy) {
         for (struct stream *t = c->streams; t; t = t->next)
@@ -250,7 +291,8 @@ CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep 
     } else if (blocking(s)) {
         n += c->legacy && pending(c->legacy);
     }
-    n += extra && !dep_met(extra);
+    for (int i = 0; i < nextra; i++)
+        n += !dep_met(&extra[i]);
     if (n) {
         op->deps = calloc((size_t)n, sizeof *op->deps);
         if (!op->deps)
@@ -262,8 +304,9 @@ CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep 
         } else if (blocking(s) && c->legacy && pending(c->legacy)) {
             op->deps[op->ndeps++] = (struct dep){c->legacy, c->legacy->submitted};
         }
-        if (extra && !dep_met(extra))
-            op->deps[op->ndeps++] = *extra;
+        for (int i = 0; i < nextra; i++)
+            if (!dep_met(&extra[i]))
+                op->deps[op->ndeps++] = extra[i];
         for (int i = 0; i < op->ndeps; i++)
             op->deps[i].s->refs++;
     }
@@ -396,6 +439,8 @@ CUresult cpudev_cuStreamSynchronize(CUstream hStream)
     ws_init(&ws);
     cpudev_lock();
     r = stream_resolve_locked(hStream, &s);
+    if (r == CUDA_SUCCESS)
+        r = capture_sync_check_locked(s, s->ctx, false);
     if (r == CUDA_SUCCESS && !ws_add_locked(&ws, s, s->submitted))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS) {
@@ -417,6 +462,8 @@ CUresult cpudev_cuStreamQuery(CUstream hStream)
     CUresult r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS && s->ctx->sticky)
         r = s->ctx->sticky;
+    if (r == CUDA_SUCCESS)
+        r = capture_sync_check_locked(s, s->ctx, false);
     if (r == CUDA_SUCCESS && pending(s))
         r = CUDA_ERROR_NOT_READY;
     cpudev_unlock();
@@ -426,22 +473,30 @@ CUresult cpudev_cuStreamQuery(CUstream hStream)
 CUresult cpudev_cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)
 {
     CPUDEV_ENTER();
-    if (Flags == CU_EVENT_WAIT_EXTERNAL)
-        return CUDA_ERROR_NOT_SUPPORTED; /* stream capture is not implemented */
-    if (Flags != CU_EVENT_WAIT_DEFAULT)
+    /* EXTERNAL: in a capture, an event wait node; invalid outside one */
+    if (Flags != CU_EVENT_WAIT_DEFAULT && Flags != CU_EVENT_WAIT_EXTERNAL)
         return CUDA_ERROR_INVALID_VALUE;
     struct stream *s;
     cpudev_lock();
     CUresult r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS && !reg_has_locked(hEvent, H_EVENT))
         r = CUDA_ERROR_INVALID_HANDLE;
-    if (r == CUDA_SUCCESS) {
+    bool handled = false;
+    if (r == CUDA_SUCCESS && Flags == CU_EVENT_WAIT_EXTERNAL && !s->cap)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS && Flags == CU_EVENT_WAIT_EXTERNAL) {
+        r = capture_event_node_locked(s, (struct event *)hEvent, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
+        handled = true;
+    } else if (r == CUDA_SUCCESS) {
+        r = capture_wait_locked(s, (struct event *)hEvent, &handled);
+    }
+    if (r == CUDA_SUCCESS && !handled) {
         /* The event's latest record now; never recorded: nothing to wait
          * for, but still an operation (it orders the legacy stream). */
         struct event *e = (struct event *)hEvent;
         struct dep d = {e->s, e->seq};
         struct op *op = op_new(OP_WAIT);
-        r = op ? stream_submit_locked(s, op, e->s ? &d : NULL) : CUDA_ERROR_OUT_OF_MEMORY;
+        r = op ? stream_submit_locked(s, op, &d, e->s ? 1 : 0) : CUDA_ERROR_OUT_OF_MEMORY;
         if (r != CUDA_SUCCESS && op)
             op_discard_locked(op);
     }
@@ -518,7 +573,7 @@ CUresult cpudev_cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData)
         if (op) {
             op->u.host.fn = fn;
             op->u.host.arg = userData;
-            r = stream_submit_locked(s, op, NULL);
+            r = stream_submit_locked(s, op, NULL, 0);
             if (r != CUDA_SUCCESS)
                 op_discard_locked(op);
         } else {

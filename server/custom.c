@@ -78,10 +78,30 @@ static CUresult keep_until_done(struct srv_call *c, CUstream s, void *buf)
 /* A stream argument goes through the same checks as in generated code. */
 static CUresult check_stream_arg(struct srv_call *c, CUstream *s);
 
+bool custom_capturing(struct srv_call *c, CUstream s)
+{
+    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+    return c->w->be->cuStreamGetCaptureInfo_v3(s, &st, NULL, NULL, NULL, NULL, NULL) == CUDA_SUCCESS &&
+           st != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
+/* A copy that carries host memory cannot be captured: the bytes are the
+ * request's, gone before a graph could replay them. The CPU device refuses
+ * it itself (and invalidates the capture, as the driver does); the real
+ * driver would capture a pointer into the server's buffer. */
+static CUresult host_copy_capturable(struct srv_call *c, CUstream s)
+{
+    if (strcmp(c->w->be->name, "cpu") != 0 && custom_capturing(c, s))
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    return CUDA_SUCCESS;
+}
+
 static CUresult htod(struct srv_call *c)
 {
     struct rgpu_args_cuMemcpyHtoDAsync_v2 *a = c->args;
     CUresult r = check_stream_arg(c, &a->hStream);
+    if (r == CUDA_SUCCESS)
+        r = host_copy_capturable(c, a->hStream);
     if (r != CUDA_SUCCESS)
         return r;
     r = c->w->be->cuMemcpyHtoDAsync_v2(a->dstDevice, a->srcHost, a->ByteCount, a->hStream);
@@ -98,6 +118,8 @@ static CUresult dtoh(struct srv_call *c)
     struct rgpu_args_cuMemcpyDtoHAsync_v2 *a = c->args;
     CUresult r = check_stream_arg(c, &a->hStream);
     void *staging = NULL;
+    if (r == CUDA_SUCCESS)
+        r = host_copy_capturable(c, a->hStream);
     if (r == CUDA_SUCCESS && a->ByteCount > RGPU_MAX_BULK_LEN)
         r = CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS && a->ByteCount && !(staging = bufpool_get(a->ByteCount)))
@@ -122,6 +144,8 @@ static CUresult memcpy2d(struct srv_call *c)
     void *staging = NULL;
     CUresult r = check_stream_arg(c, &a->hStream);
     bool to_host = cp.dstMemoryType == CU_MEMORYTYPE_HOST;
+    if (r == CUDA_SUCCESS && (cp.srcMemoryType == CU_MEMORYTYPE_HOST || to_host))
+        r = host_copy_capturable(c, a->hStream);
     if (r != CUDA_SUCCESS)
         goto out;
     /* The client resolves UNIFIED; arrays are not supported; host->host never travels. */
@@ -180,9 +204,31 @@ struct cb_wait {
 struct host_call {
     struct worker *w;
     uint64_t fn, user_data;
+    bool keep;              /* a graph node's: called any number of times */
+    struct host_call *next; /* kept ones */
 };
 
-static void host_trampoline(void *p)
+/* Kept host calls live until the worker exits: a graph (or an executable
+ * graph made from it, which may outlive the graph) may call them again. */
+static struct host_call *kept_calls;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void *custom_host_call(struct worker *w, CUhostFn fn, void *userData, bool keep)
+{
+    struct host_call *hc = calloc(1, sizeof *hc);
+    if (!hc)
+        return NULL;
+    *hc = (struct host_call){w, (uint64_t)(uintptr_t)fn, (uint64_t)(uintptr_t)userData, keep, NULL};
+    if (keep) {
+        pthread_mutex_lock(&kept_lock);
+        hc->next = kept_calls;
+        kept_calls = hc;
+        pthread_mutex_unlock(&kept_lock);
+    }
+    return hc;
+}
+
+void custom_host_trampoline(void *p)
 {
     struct host_call *hc = p;
     struct worker *w = hc->w;
@@ -210,7 +256,8 @@ static void host_trampoline(void *p)
             break;
         }
     pthread_mutex_unlock(&w->cb_lock);
-    free(hc);
+    if (!hc->keep)
+        free(hc);
 }
 
 /* CALLBACK_DONE from the client (reader thread). */
@@ -241,12 +288,13 @@ static CUresult host_func(struct srv_call *c)
         return r;
     if (!a->fn)
         return CUDA_ERROR_INVALID_VALUE;
-    struct host_call *hc = malloc(sizeof *hc);
+    /* captured, it becomes a host node that may run many times */
+    bool keep = custom_capturing(c, a->hStream);
+    struct host_call *hc = custom_host_call(c->w, a->fn, a->userData, keep);
     if (!hc)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    *hc = (struct host_call){c->w, (uint64_t)(uintptr_t)a->fn, (uint64_t)(uintptr_t)a->userData};
-    r = c->w->be->cuLaunchHostFunc(a->hStream, host_trampoline, hc);
-    if (r != CUDA_SUCCESS)
+    r = c->w->be->cuLaunchHostFunc(a->hStream, custom_host_trampoline, hc);
+    if (r != CUDA_SUCCESS && !keep)
         free(hc);
     return r;
 }
@@ -264,6 +312,13 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_launch: return modules_launch(c);
     case RGPU_ID_rgpu_launch_ex: return modules_launch_ex(c);
     case RGPU_ID_rgpu_occupancy_clusters: return modules_occupancy_clusters(c);
+    case RGPU_ID_rgpu_capture_info:
+    case RGPU_ID_rgpu_end_capture:
+    case RGPU_ID_rgpu_graph_add_host:
+    case RGPU_ID_rgpu_graph_kernel:
+    case RGPU_ID_rgpu_graph_kernel_params:
+    case RGPU_ID_rgpu_graph_nodes:
+    case RGPU_ID_rgpu_graph_exec_update: return graphs_exec(c);
     default: return CUDA_ERROR_NOT_SUPPORTED;
     }
 }

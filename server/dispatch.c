@@ -58,12 +58,37 @@ static CUresult check_module(struct srv_call *c, CUmodule *h) { return check_typ
 static CUresult check_func(struct srv_call *c, CUfunction *h) { return check_typed(c, *h, HT_FUNC); }
 static CUresult check_kernel(struct srv_call *c, CUkernel *h) { return check_typed(c, *h, HT_FUNC); }
 static CUresult check_library(struct srv_call *c, CUlibrary *h) { return check_typed(c, *h, HT_LIBRARY); }
+static CUresult check_graph(struct srv_call *c, CUgraph *h) { return check_typed(c, *h, HT_GRAPH); }
+static CUresult check_gnode(struct srv_call *c, CUgraphNode *h) { return check_typed(c, *h, HT_GNODE); }
+static CUresult check_gexec(struct srv_call *c, CUgraphExec *h) { return check_typed(c, *h, HT_GEXEC); }
 static CUresult check_none(struct srv_call *c, const void *p) { return CUDA_SUCCESS; }
 
 #define CHECK_ARG(x)                                                                               \
     _Generic((x), CUcontext: check_ctx, CUstream: check_stream, CUevent: check_event,               \
              CUmodule: check_module, CUfunction: check_func, CUkernel: check_kernel,                 \
-             CUlibrary: check_library, default: check_none)(c, &(x))
+             CUlibrary: check_library, CUgraph: check_graph, CUgraphNode: check_gnode,              \
+             CUgraphExec: check_gexec, default: check_none)(c, &(x))
+
+/* ---- checks of buffers, chosen by pointer type ---- */
+static CUresult check_nodes(struct srv_call *c, const CUgraphNode *nodes, uint64_t len)
+{
+    return dispatch_check_nodes(c, nodes, len / sizeof(CUgraphNode));
+}
+/* Only device memory: host addresses would be the client's, which the server
+ * cannot replay later (a UNIFIED address may be one). */
+static CUresult check_memcpy3d(struct srv_call *c, const CUDA_MEMCPY3D *p, uint64_t len)
+{
+    if (!p)
+        return CUDA_SUCCESS;
+    CUDA_MEMCPY3D m;
+    memcpy(&m, p, sizeof m);
+    bool dev = m.srcMemoryType == CU_MEMORYTYPE_DEVICE && m.dstMemoryType == CU_MEMORYTYPE_DEVICE;
+    return dev ? CUDA_SUCCESS : CUDA_ERROR_NOT_SUPPORTED;
+}
+static CUresult check_buf_none(struct srv_call *c, const void *p, uint64_t len) { return CUDA_SUCCESS; }
+#define CHECK_BUF(x, len)                                                                          \
+    _Generic((x), const CUgraphNode *: check_nodes, CUgraphNode *: check_nodes,                    \
+             const CUDA_MEMCPY3D *: check_memcpy3d, default: check_buf_none)(c, (x), (len))
 
 /* ---- registration of created handles ---- */
 static CUcontext cur_ctx(struct srv_call *c) { return (CUcontext)(uintptr_t)c->hdr.ctx; }
@@ -77,17 +102,21 @@ static void reg_func(struct srv_call *c, CUfunction *h) { handles_add(&c->w->han
 static void reg_kernel(struct srv_call *c, CUkernel *h) { handles_add(&c->w->handles, HT_FUNC, *h, cur_ctx(c)); }
 /* Libraries do not belong to a context (CUDA 12 context-independent loading). */
 static void reg_library(struct srv_call *c, CUlibrary *h) { handles_add(&c->w->handles, HT_LIBRARY, *h, NULL); }
+static void reg_graph(struct srv_call *c, CUgraph *h) { handles_add(&c->w->handles, HT_GRAPH, *h, NULL); }
+static void reg_gexec(struct srv_call *c, CUgraphExec *h) { handles_add(&c->w->handles, HT_GEXEC, *h, cur_ctx(c)); }
+/* Nodes are filed under their graph by after_call. */
 static void reg_none(struct srv_call *c, const void *p) {}
 #define REG_OUT(x)                                                                                 \
     _Generic((x), CUcontext: reg_ctx, CUstream: reg_stream, CUevent: reg_event, CUmodule: reg_module,  \
-             CUfunction: reg_func, CUkernel: reg_kernel, CUlibrary: reg_library, default: reg_none)(c, &(x))
+             CUfunction: reg_func, CUkernel: reg_kernel, CUlibrary: reg_library, CUgraph: reg_graph,   \
+             CUgraphExec: reg_gexec, default: reg_none)(c, &(x))
 
 /* ---- per-direction pieces ---- */
 #define SRV_PRE_IN(T, x) if ((r = CHECK_ARG(a->x)) != CUDA_SUCCESS) return r;
 #define SRV_PRE_DEL(T, x) if ((r = CHECK_ARG(a->x)) != CUDA_SUCCESS) return r;
 #define SRV_PRE_OUT(T, x)
 #define SRV_PRE_OPTOUT(T, x)
-#define SRV_PRE_INBUF(T, x, len)
+#define SRV_PRE_INBUF(T, x, len) if ((r = CHECK_BUF(a->x, a->x##_len)) != CUDA_SUCCESS) return r;
 #define SRV_PRE_OUTBUF(T, x, len)                                                                  \
     a->x = dispatch_outbuf(c, a->x##_len);                                                         \
     if (a->x##_len && !a->x) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -197,6 +226,18 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     case RGPU_ID_cuMemRelease:
         handles_mem_unref(hs, ((struct rgpu_args_cuMemRelease *)args)->handle);
         break;
+#define NODE_ADDED(name)                                                                           \
+    case RGPU_ID_##name: {                                                                         \
+        struct rgpu_args_##name *a = args;                                                         \
+        handles_add(hs, HT_GNODE, a->phGraphNode, (CUcontext)a->hGraph);                           \
+        break;                                                                                     \
+    }
+    NODE_ADDED(cuGraphAddEmptyNode)
+    NODE_ADDED(cuGraphAddMemsetNode)
+    NODE_ADDED(cuGraphAddMemcpyNode)
+    NODE_ADDED(cuGraphAddEventRecordNode)
+    NODE_ADDED(cuGraphAddEventWaitNode)
+#undef NODE_ADDED
     case RGPU_ID_cuModuleGetFunction: {
         struct rgpu_args_cuModuleGetFunction *a = args;
         handles_add(hs, HT_FUNC, a->hfunc, (CUcontext)a->hmod);
@@ -287,6 +328,19 @@ CUresult dispatch_exec(struct srv_call *c)
 }
 
 CUresult dispatch_check_stream(struct srv_call *c, CUstream *s) { return check_stream(c, s); }
+CUresult dispatch_check_handle(struct srv_call *c, int type, const void *h) { return check_typed(c, h, type); }
+
+CUresult dispatch_check_nodes(struct srv_call *c, const CUgraphNode *nodes, uint64_t n)
+{
+    for (uint64_t i = 0; nodes && i < n; i++) {
+        CUgraphNode h;
+        memcpy(&h, &nodes[i], sizeof h); /* wire bytes: maybe unaligned */
+        /* a NULL entry is the backend's to refuse */
+        if (h && !handles_has(&c->w->handles, HT_GNODE, h))
+            return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
 CUresult dispatch_check_func(struct srv_call *c, CUfunction *f) { return check_func(c, f); }
 void dispatch_register(struct srv_call *c, int type, const void *h)
 {

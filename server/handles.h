@@ -19,7 +19,10 @@
 #include "ptrset.h"
 
 /* CUkernel and CUfunction handles are interchangeable: both are HT_FUNC. */
-enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_LIBRARY };
+/* Graphs belong to no context (as in CUDA); their nodes are owned by their
+ * graph and go with it; executable graphs belong to the context current at
+ * instantiation. */
+enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_LIBRARY, HT_GRAPH, HT_GNODE, HT_GEXEC };
 
 struct handles {
     pthread_mutex_t lock;

@@ -154,6 +154,14 @@ static uint64_t ends_context(const struct srv_call *c)
     }
 }
 
+static bool capture_error(CUresult r)
+{
+    return r == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED || r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
+           r == CUDA_ERROR_STREAM_CAPTURE_MERGE || r == CUDA_ERROR_STREAM_CAPTURE_UNMATCHED ||
+           r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED || r == CUDA_ERROR_STREAM_CAPTURE_ISOLATION ||
+           r == CUDA_ERROR_STREAM_CAPTURE_IMPLICIT || r == CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD;
+}
+
 /* Execute a decoded request and answer it; frees c. */
 static void execute(struct srv_call *c)
 {
@@ -169,7 +177,9 @@ static void execute(struct srv_call *c)
     trace_call(c, r);
     bool reply = !(c->hdr.flags & RGPU_F_NO_REPLY);
     if (!reply) {
-        if (r != CUDA_SUCCESS && !d->nvml)
+        /* A capture error invalidated its capture, and cuStreamEndCapture
+         * reports that; it is not an error of the context's work. */
+        if (r != CUDA_SUCCESS && !d->nvml && !capture_error(r))
             latch(w, c->hdr.ctx, r);
     } else {
         /* Synchronising calls deliver what earlier no-reply calls latched;

@@ -75,6 +75,15 @@ CUresult modules_func_name(struct srv_call *c);
 CUresult modules_occupancy_clusters(struct srv_call *c);
 CUresult modules_launch(struct srv_call *c);
 CUresult modules_launch_ex(struct srv_call *c);
+/* graphs.c */
+CUresult graphs_exec(struct srv_call *c);
+/* A client host function as a backend host function (custom.c): call
+ * custom_host_trampoline(the result). A kept one serves a graph node and is
+ * never freed before the worker exits; NULL: out of memory. */
+void *custom_host_call(struct worker *w, CUhostFn fn, void *userData, bool keep);
+void custom_host_trampoline(void *hc);
+/* Does stream s capture (the backend says so)? */
+bool custom_capturing(struct srv_call *c, CUstream s);
 /* A module or library was unloaded: free the image kept for it. */
 void modules_forget_image(const void *handle);
 
@@ -89,6 +98,10 @@ void waiters_submit(void (*fn)(void *), void *arg);
 /* Stream argument validation shared by generated and custom handlers. */
 CUresult dispatch_check_stream(struct srv_call *c, CUstream *s);
 CUresult dispatch_check_func(struct srv_call *c, CUfunction *f);
+/* h is NULL or a handle of that type given to this client. */
+CUresult dispatch_check_handle(struct srv_call *c, int type, const void *h);
+/* Every non-NULL entry of nodes[0..n) is a graph node given to this client. */
+CUresult dispatch_check_nodes(struct srv_call *c, const CUgraphNode *nodes, uint64_t n);
 void dispatch_register(struct srv_call *c, int type, const void *h);
 void custom_callback_done(struct worker *w, uint64_t id);
 void custom_connection_lost(struct worker *w);

@@ -33,7 +33,8 @@ _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= RGPU_NATTR, "RGPU_NATTR must cover eve
 #define RGPU_DR_DEL(T, x) rgpu_rbuf_get(r, &a->x, sizeof(T));
 #define RGPU_DR_OUT(T, x)
 #define RGPU_DR_OPTOUT(T, x) rgpu_rbuf_get_u8(r, &a->x##_want); if (a->x##_want > 1) return false;
-#define RGPU_DR_INBUF(T, x, len) rgpu_rbuf_get_u64(r, &a->x##_len); a->x = (T)rgpu_rbuf_take_bulk(r, a->x##_len);
+/* a zero-length buffer is NULL, as the client may have passed it */
+#define RGPU_DR_INBUF(T, x, len) rgpu_rbuf_get_u64(r, &a->x##_len); a->x = (T)rgpu_rbuf_take_bulk(r, a->x##_len); if (!a->x##_len) a->x = NULL;
 #define RGPU_DR_OUTBUF(T, x, len) rgpu_rbuf_get_u64(r, &a->x##_len); if (a->x##_len > RGPU_MAX_BULK_LEN) return false;
 #define RGPU_DR_INSTR(T, x)                                                                        \
     rgpu_rbuf_get_u64(r, &a->x##_len);                                                             \

@@ -198,6 +198,9 @@ bool rgpu_launch_attr_remotable(CUlaunchAttributeID id);
 #define RGPU_MAX_ACCESS_DESCS 64
 uint64_t rgpu_mem_access_len(size_t count);
 
+/* Most bytes of kernel parameters (CUDA 12.1's limit, 32764, rounded up). */
+#define RGPU_MAX_PARAM_BYTES 32768
+
 /* Longest string argument (INSTR), NUL included. */
 #define RGPU_MAX_STRING 4096
 /* Largest NVML output buffer that travels (strings, process lists). */

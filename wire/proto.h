@@ -99,6 +99,16 @@ struct rgpu_launch_cfg {
     uint32_t reserved;
 };
 
+/* The state of a stream's capture (rgpu_capture_info): what
+ * cuStreamGetCaptureInfo_v3 reports; the dependencies travel as bulk. */
+struct rgpu_capture_state {
+    uint32_t status;    /* CUstreamCaptureStatus */
+    uint32_t reserved;
+    uint64_t id;
+    uint64_t graph;     /* CUgraph */
+    uint64_t ndeps;     /* all of them, even past what was asked for */
+};
+
 /* CALLBACK arguments (server -> client) and CALLBACK_DONE (client -> server) */
 struct rgpu_callback {
     uint64_t id;        /* server's token, echoed in CALLBACK_DONE */

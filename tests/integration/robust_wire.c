@@ -498,6 +498,39 @@ int main(int argc, char **argv)
             FAIL("cuMemAlloc over the wire: r=%d type %u seq %u result %d, expected CUDA_SUCCESS", r, rh.type,
                  rh.seq, rh.result);
 
+        /* graphs: a forged node in a dependency array, a forged graph and a
+         * forged executable graph get error replies */
+        uint32_t gflags = 0;
+        uint64_t graph = 0;
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphCreate, ++seq, ctx, sizeof gflags, 0), &gflags,
+                 sizeof gflags);
+        r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result != CUDA_SUCCESS ||
+            rh.args_len != sizeof graph)
+            FAIL("cuGraphCreate over the wire: r=%d type %u seq %u result %d", r, rh.type, rh.seq, rh.result);
+        else
+            memcpy(&graph, out, sizeof graph);
+        uint64_t forged_node = 0x5eed0000ull;
+        for (int k = 0; k < 2; k++) {
+            /* cuGraphAddEmptyNode: hGraph, the array's length, numDependencies; the array as bulk */
+            uint64_t args[3] = {k ? 0xbad0000ull : graph, sizeof forged_node, 1};
+            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphAddEmptyNode, ++seq, ctx, sizeof args,
+                               sizeof forged_node), args, sizeof args);
+            if (send_all(fd, &forged_node, sizeof forged_node) != 0)
+                FAIL("send to the server failed: %s", strerror(errno));
+            r = read_reply(fd, &rh, out, sizeof out, 10);
+            if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
+                FAIL("cuGraphAddEmptyNode(%s): r=%d type %u seq %u result %d, expected an error REPLY",
+                     k ? "forged graph" : "forged dependency", r, rh.type, rh.seq, rh.result);
+        }
+        uint64_t launch_args[2] = {0xfeed0000ull, 0}; /* a forged exec on the NULL stream */
+        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphLaunch, ++seq, ctx, sizeof launch_args, 0), launch_args,
+                 sizeof launch_args);
+        r = read_reply(fd, &rh, out, sizeof out, 10);
+        if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
+            FAIL("cuGraphLaunch(forged exec): r=%d type %u seq %u result %d, expected an error REPLY", r, rh.type,
+                 rh.seq, rh.result);
+
         /* malformed arguments of a known call: 3 bytes where 8 are due */
         send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, 3, 0), "abc", 3);
         r = read_reply(fd, &rh, out, sizeof out, 10);

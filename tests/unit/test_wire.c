@@ -94,6 +94,45 @@ static void request_round_trip(void **state)
     free(bulk);
 }
 
+/* NULL-able arrays (graph node dependencies): a NULL or empty array arrives
+ * as NULL; a present one as its bytes; a count whose size would overflow
+ * sends nothing (the backend refuses the NULL array). */
+static void optional_arrays(void **state)
+{
+    CUgraphNode deps[2] = {(CUgraphNode)0x11, (CUgraphNode)0x22};
+    struct rgpu_args_cuGraphAddEmptyNode in = {.hGraph = (CUgraph)0x77, .dependencies = deps, .numDependencies = 2},
+                                         out = {0};
+    struct rgpu_wbuf w;
+    uint8_t *bulk;
+    assert_true(round_trip(RGPU_ID_cuGraphAddEmptyNode, &in, &out, &w, &bulk));
+    assert_int_equal(out.dependencies_len, sizeof deps);
+    assert_memory_equal(out.dependencies, deps, sizeof deps);
+    rgpu_wbuf_free(&w);
+    free(bulk);
+
+    in.dependencies = NULL; /* NULL with a count: nothing travels */
+    memset(&out, 0, sizeof out);
+    assert_true(round_trip(RGPU_ID_cuGraphAddEmptyNode, &in, &out, &w, &bulk));
+    assert_null(out.dependencies);
+    assert_int_equal(out.numDependencies, 2);
+    rgpu_wbuf_free(&w);
+    free(bulk);
+
+    in.dependencies = deps;
+    in.numDependencies = 0; /* an empty array arrives as NULL */
+    assert_true(round_trip(RGPU_ID_cuGraphAddEmptyNode, &in, &out, &w, &bulk));
+    assert_null(out.dependencies);
+    rgpu_wbuf_free(&w);
+    free(bulk);
+
+    in.numDependencies = (SIZE_MAX / sizeof(CUgraphNode)) + 2; /* n * 8 would wrap to 8 */
+    assert_true(round_trip(RGPU_ID_cuGraphAddEmptyNode, &in, &out, &w, &bulk));
+    assert_null(out.dependencies);
+    assert_int_equal(out.dependencies_len, 0);
+    rgpu_wbuf_free(&w);
+    free(bulk);
+}
+
 static void length_mismatch_is_rejected(void **state)
 {
     /* A client that claims 1 GiB but sends 37 bytes must not get through. */
@@ -205,6 +244,7 @@ int main(void)
         cmocka_unit_test(reply_round_trip),
         cmocka_unit_test(every_call_has_a_complete_descriptor),
         cmocka_unit_test(addresses_parse),
+        cmocka_unit_test(optional_arrays),
         cmocka_unit_test(header_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,415 @@
+/*
+ * exec.c — executable graphs: instantiation (a copy of the graph's nodes in
+ * a topological order), launch (one OP_GRAPH operation on the stream) and
+ * update in place (cuGraphExecUpdate, cuGraphExecKernelNodeSetParams).
+ *
+ * A launch builds its steps when it is called: kernels are resolved in the
+ * stream's context and validated then, device ranges are checked again; an
+ * error fails the launch and queues nothing. The steps run one after another
+ * on the stream's worker in the topological order, which honours every edge.
+ * Event record nodes take effect when the whole graph has run (later than
+ * the driver may, never earlier); event wait nodes make the whole graph wait.
+ */
+#include "graph.h"
+#include "module.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct xnode {
+    struct gparams p;
+    int ndeps;
+    int *deps;            /* indices of the nodes it depends on, sorted */
+};
+
+struct gexec {
+    int n;
+    struct xnode *nodes;  /* the graph's creation order */
+    int *order;           /* a topological order of them */
+};
+
+static void exec_free_locked(struct gexec *x)
+{
+    for (int i = 0; i < x->n; i++) {
+        gparams_release_locked(&x->nodes[i].p);
+        free(x->nodes[i].deps);
+    }
+    free(x->nodes);
+    free(x->order);
+    free(x);
+}
+
+static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+
+/* The sorted dependency indices of n. */
+static int *dep_indices(const struct gnode *n)
+{
+    int *d = malloc(((size_t)n->ndeps + 1) * sizeof *d);
+    if (!d)
+        return NULL;
+    for (int i = 0; i < n->ndeps; i++)
+        d[i] = n->deps[i]->idx;
+    qsort(d, (size_t)n->ndeps, sizeof *d, cmp_int);
+    return d;
+}
+
+/* Kahn's algorithm, lowest index first: creation order where edges allow. */
+static CUresult topo_order(struct gexec *x)
+{
+    int *indeg = calloc((size_t)x->n + 1, sizeof *indeg);
+    x->order = malloc(((size_t)x->n + 1) * sizeof *x->order);
+    if (!indeg || !x->order) {
+        free(indeg);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    for (int i = 0; i < x->n; i++)
+        indeg[i] = x->nodes[i].ndeps;
+    int k = 0;
+    bool progress = true;
+    while (k < x->n && progress) {
+        progress = false;
+        for (int i = 0; i < x->n; i++) {
+            if (indeg[i] != 0)
+                continue;
+            indeg[i] = -1;
+            x->order[k++] = i;
+            progress = true;
+            for (int j = 0; j < x->n; j++)
+                for (int d = 0; d < x->nodes[j].ndeps; d++)
+                    if (x->nodes[j].deps[d] == i)
+                        indeg[j]--;
+        }
+    }
+    free(indeg);
+    return k == x->n ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; /* a cycle */
+}
+
+CUresult cpudev_cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hGraph, unsigned long long flags)
+{
+    CPUDEV_ENTER();
+    const unsigned long long known = CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH | CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD |
+                                     CUDA_GRAPH_INSTANTIATE_FLAG_USE_NODE_PRIORITY;
+    if (!phGraphExec)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (flags & CUDA_GRAPH_INSTANTIATE_FLAG_DEVICE_LAUNCH)
+        return CUDA_ERROR_NOT_SUPPORTED; /* no device-side launches */
+    if (flags & ~known)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct gexec *x = calloc(1, sizeof *x);
+    if (!x)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    cpudev_lock();
+    struct graph *g = (struct graph *)hGraph;
+    struct ctx *c;
+    CUresult r = ctx_current_locked(&c);
+    if (r == CUDA_SUCCESS && (!reg_has_locked(hGraph, H_GRAPH) || g->capturing))
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS && !(x->nodes = calloc((size_t)g->n + 1, sizeof *x->nodes)))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    for (int i = 0; r == CUDA_SUCCESS && i < g->n; i++) {
+        r = gparams_copy_locked(&x->nodes[i].p, &g->nodes[i]->p);
+        if (r != CUDA_SUCCESS)
+            break;
+        x->n = i + 1; /* owned from here */
+        x->nodes[i].ndeps = g->nodes[i]->ndeps;
+        if (!(x->nodes[i].deps = dep_indices(g->nodes[i])))
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (r == CUDA_SUCCESS)
+        r = topo_order(x);
+    if (r == CUDA_SUCCESS && !reg_add_locked(x, H_GEXEC))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (r == CUDA_SUCCESS)
+        *phGraphExec = (CUgraphExec)x;
+    else
+        exec_free_locked(x);
+    cpudev_unlock();
+    return r;
+}
+
+static CUresult lookup_exec_locked(CUgraphExec h, struct gexec **out)
+{
+    if (!reg_has_locked(h, H_GEXEC))
+        return CUDA_ERROR_INVALID_VALUE;
+    *out = (struct gexec *)h;
+    return CUDA_SUCCESS;
+}
+
+CUresult cpudev_cuGraphExecDestroy(CUgraphExec hGraphExec)
+{
+    CPUDEV_ENTER();
+    struct gexec *x;
+    cpudev_lock();
+    CUresult r = lookup_exec_locked(hGraphExec, &x);
+    if (r == CUDA_SUCCESS) {
+        reg_del_locked(x);
+        exec_free_locked(x); /* queued launches own their steps */
+    }
+    cpudev_unlock();
+    return r;
+}
+
+/* ---- launching ---- */
+
+static bool range_ok(const char *p, size_t pitch, size_t width, size_t height)
+{
+    return mem_range_ok((CUdeviceptr)(uintptr_t)p, pitch * (height - 1) + width);
+}
+
+/* The step that runs node p in context c (NULL: nothing to run). */
+static CUresult step_of(const struct gparams *p, struct ctx *c, struct op **out)
+{
+    struct op *op = NULL;
+    *out = NULL;
+    switch (p->type) {
+    case CU_GRAPH_NODE_TYPE_KERNEL: {
+        struct launch *l;
+        CUresult r = launch_new_locked(p->u.k.f, c, p->u.k.grid, p->u.k.block, p->u.k.shmem, p->u.k.bytes, p->u.k.len, &l);
+        if (r != CUDA_SUCCESS)
+            return r;
+        if (!(op = op_new(OP_LAUNCH))) {
+            free(l);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        op->u.launch = l;
+        break;
+    }
+    case CU_GRAPH_NODE_TYPE_MEMSET:
+        if (!range_ok(p->u.set.dst, p->u.set.pitch, p->u.set.n * p->u.set.es, p->u.set.height))
+            return CUDA_ERROR_INVALID_VALUE; /* freed since */
+        if (!(op = op_new(OP_SET2D)))
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        op->u.set.dst = p->u.set.dst;
+        op->u.set.n = p->u.set.n;
+        op->u.set.es = p->u.set.es;
+        op->u.set.value = p->u.set.value;
+        op->u.set.pitch = p->u.set.pitch;
+        op->u.set.height = p->u.set.height;
+        break;
+    case CU_GRAPH_NODE_TYPE_MEMCPY:
+        if (!range_ok(p->u.copy.dst, p->u.copy.dpitch, p->u.copy.width, p->u.copy.height) ||
+            !range_ok(p->u.copy.src, p->u.copy.spitch, p->u.copy.width, p->u.copy.height))
+            return CUDA_ERROR_INVALID_VALUE;
+        if (!(op = op_new(OP_COPY2D)))
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        op->u.copy2d.dst = p->u.copy.dst;
+        op->u.copy2d.src = p->u.copy.src;
+        op->u.copy2d.dpitch = p->u.copy.dpitch;
+        op->u.copy2d.spitch = p->u.copy.spitch;
+        op->u.copy2d.width = p->u.copy.width;
+        op->u.copy2d.height = p->u.copy.height;
+        break;
+    case CU_GRAPH_NODE_TYPE_HOST:
+        if (!(op = op_new(OP_HOSTFN)))
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        op->u.host.fn = p->u.host.fn;
+        op->u.host.arg = p->u.host.arg;
+        break;
+    case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+        if (p->u.ev->ctx != c)
+            return CUDA_ERROR_INVALID_VALUE;
+        if (!(op = op_new(OP_RECORD)))
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        op->u.rec.ev = p->u.ev;
+        p->u.ev->refs++;
+        break;
+    default: /* empty and event wait nodes only order */
+        break;
+    }
+    *out = op;
+    return CUDA_SUCCESS;
+}
+
+CUresult cpudev_cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
+{
+    CPUDEV_ENTER();
+    struct gexec *x;
+    struct stream *s;
+    struct op *op = NULL;
+    struct dep *waits = NULL;
+    int nwaits = 0;
+    cpudev_lock();
+    CUresult r = lookup_exec_locked(hGraphExec, &x);
+    if (r == CUDA_SUCCESS)
+        r = stream_resolve_locked(hStream, &s);
+    if (r == CUDA_SUCCESS && s->ctx->sticky)
+        r = s->ctx->sticky;
+    if (r == CUDA_SUCCESS && s->cap) {
+        /* a child graph node: not implemented */
+        s->cap->invalid = true;
+        r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+    if (r == CUDA_SUCCESS && !(op = op_new(OP_GRAPH)))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (r == CUDA_SUCCESS && (!(op->u.graph.steps = calloc((size_t)x->n + 1, sizeof *op->u.graph.steps)) ||
+                              !(waits = calloc((size_t)x->n + 1, sizeof *waits))))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    for (int i = 0; r == CUDA_SUCCESS && i < x->n; i++) {
+        const struct gparams *p = &x->nodes[x->order[i]].p;
+        struct op *st;
+        if (p->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT && p->u.ev->s)
+            waits[nwaits++] = (struct dep){p->u.ev->s, p->u.ev->seq};
+        r = step_of(p, s->ctx, &st);
+        if (r == CUDA_SUCCESS && st)
+            op->u.graph.steps[op->u.graph.n++] = st;
+    }
+    if (r == CUDA_SUCCESS)
+        r = stream_submit_locked(s, op, waits, nwaits);
+    if (r == CUDA_SUCCESS) {
+        /* each recorded event now stands for this launch */
+        for (int i = 0; i < op->u.graph.n; i++) {
+            struct op *st = op->u.graph.steps[i];
+            if (st->kind != OP_RECORD)
+                continue;
+            struct event *e = st->u.rec.ev;
+            st->u.rec.gen = ++e->gen;
+            s->refs++;
+            if (e->s)
+                stream_unref_locked(e->s);
+            e->s = s;
+            e->seq = op->seq;
+            e->t_ns = 0;
+            capture_event_forget_locked(e);
+        }
+    } else if (op) {
+        op_discard_locked(op);
+    }
+    cpudev_unlock();
+    free(waits);
+    return r;
+}
+
+CUresult cpudev_cuGraphUpload(CUgraphExec hGraphExec, CUstream hStream)
+{
+    CPUDEV_ENTER();
+    struct gexec *x;
+    struct stream *s;
+    cpudev_lock();
+    /* nothing to prepare on the CPU device: only the arguments are checked */
+    CUresult r = lookup_exec_locked(hGraphExec, &x);
+    if (r == CUDA_SUCCESS)
+        r = stream_resolve_locked(hStream, &s);
+    cpudev_unlock();
+    return r;
+}
+
+/* ---- updating ---- */
+
+/* Can exec node a take graph node b's parameters? */
+static CUgraphExecUpdateResult compatible(const struct gparams *a, const struct gparams *b)
+{
+    if (a->type != b->type)
+        return CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED;
+    switch (a->type) {
+    case CU_GRAPH_NODE_TYPE_MEMSET:
+        /* the driver allows a new value and address, not a new shape */
+        if (a->u.set.es != b->u.set.es || a->u.set.n != b->u.set.n || a->u.set.height != b->u.set.height)
+            return CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED;
+        break;
+    case CU_GRAPH_NODE_TYPE_MEMCPY:
+        if (a->u.copy.width != b->u.copy.width || a->u.copy.height != b->u.copy.height)
+            return CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED;
+        break;
+    default:
+        break;
+    }
+    return CU_GRAPH_EXEC_UPDATE_SUCCESS;
+}
+
+CUresult cpudev_cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CUgraphExecUpdateResultInfo *resultInfo)
+{
+    CPUDEV_ENTER();
+    if (!resultInfo)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct gexec *x;
+    struct graph *g = (struct graph *)hGraph;
+    cpudev_lock();
+    CUresult r = lookup_exec_locked(hGraphExec, &x);
+    if (r == CUDA_SUCCESS && (!reg_has_locked(hGraph, H_GRAPH) || g->capturing))
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r != CUDA_SUCCESS) {
+        cpudev_unlock();
+        return r;
+    }
+    CUgraphExecUpdateResultInfo info = {CU_GRAPH_EXEC_UPDATE_SUCCESS, NULL, NULL};
+    if (g->n != x->n)
+        info.result = CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
+    for (int i = 0; info.result == CU_GRAPH_EXEC_UPDATE_SUCCESS && i < g->n; i++) {
+        struct gnode *n = g->nodes[i];
+        int *d = dep_indices(n);
+        if (!d) {
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+            break;
+        }
+        if (n->ndeps != x->nodes[i].ndeps || (n->ndeps && memcmp(d, x->nodes[i].deps, (size_t)n->ndeps * sizeof *d)))
+            info.result = CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
+        else
+            info.result = compatible(&x->nodes[i].p, &n->p);
+        if (info.result != CU_GRAPH_EXEC_UPDATE_SUCCESS)
+            info.errorNode = (CUgraphNode)n;
+        free(d);
+    }
+    /* all or nothing: copy every node's parameters first, then swap */
+    struct gparams *np = NULL;
+    if (r == CUDA_SUCCESS && info.result == CU_GRAPH_EXEC_UPDATE_SUCCESS) {
+        np = calloc((size_t)g->n + 1, sizeof *np);
+        int k = 0;
+        for (; np && k < g->n; k++)
+            if (gparams_copy_locked(&np[k], &g->nodes[k]->p) != CUDA_SUCCESS)
+                break;
+        if (!np || k < g->n) {
+            for (int i = 0; np && i < k; i++)
+                gparams_release_locked(&np[i]);
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+        } else {
+            for (int i = 0; i < g->n; i++) {
+                gparams_release_locked(&x->nodes[i].p);
+                x->nodes[i].p = np[i];
+            }
+        }
+        free(np);
+    }
+    if (r == CUDA_SUCCESS) {
+        *resultInfo = info;
+        if (info.result != CU_GRAPH_EXEC_UPDATE_SUCCESS)
+            r = CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+    }
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                  const CUDA_KERNEL_NODE_PARAMS *nodeParams)
+{
+    CPUDEV_ENTER();
+    struct gexec *x;
+    cpudev_lock();
+    CUresult r = lookup_exec_locked(hGraphExec, &x);
+    struct gnode *n = (struct gnode *)hNode;
+    if (r == CUDA_SUCCESS && (!reg_has_locked(hNode, H_GNODE) || n->idx >= x->n ||
+                              x->nodes[n->idx].p.type != CU_GRAPH_NODE_TYPE_KERNEL || n->p.type != CU_GRAPH_NODE_TYPE_KERNEL))
+        r = CUDA_ERROR_INVALID_VALUE;
+    int idx = r == CUDA_SUCCESS ? n->idx : 0;
+    cpudev_unlock();
+    if (r != CUDA_SUCCESS)
+        return r;
+    /* Set the parameters on a scratch graph node, then move them over. */
+    CUgraph tmp;
+    CUgraphNode tn;
+    if ((r = cpudev_cuGraphCreate(&tmp, 0)) != CUDA_SUCCESS)
+        return r;
+    r = cpudev_cuGraphAddKernelNode_v2(&tn, tmp, NULL, 0, nodeParams);
+    cpudev_lock();
+    if (r == CUDA_SUCCESS && lookup_exec_locked(hGraphExec, &x) == CUDA_SUCCESS && idx < x->n) {
+        struct gparams *p = &((struct gnode *)tn)->p;
+        gparams_release_locked(&x->nodes[idx].p);
+        x->nodes[idx].p = *p;
+        memset(p, 0, sizeof *p);
+        p->type = CU_GRAPH_NODE_TYPE_EMPTY;
+    } else if (r == CUDA_SUCCESS) {
+        r = CUDA_ERROR_INVALID_VALUE; /* destroyed meanwhile */
+    }
+    cpudev_unlock();
+    cpudev_cuGraphDestroy(tmp);
+    return r;
+}

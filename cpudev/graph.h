@@ -1,0 +1,100 @@
+/*
+ * graph.h — what the graph files of the CPU device share: graphs and their
+ * nodes (graph.c), stream capture (capture.c) and executable graphs
+ * (exec.c). Nothing here is visible to the server.
+ *
+ * A graph (CUgraph) holds its nodes in creation order; a node (CUgraphNode)
+ * holds its parameters and its incoming edges (deps). Node parameters are
+ * plain data: a kernel node keeps the CUfunction handle it was given and its
+ * packed parameters, and is resolved again in the launching stream's context
+ * at every launch, so an unloaded module fails that launch instead of being
+ * used after it is freed. Device ranges are validated again at launch for
+ * the same reason.
+ *
+ * An executable graph (CUgraphExec) is a copy of a graph's nodes, its edges
+ * as indices, and a topological order; it does not refer to the graph it was
+ * made from. cuGraphLaunch turns it into one OP_GRAPH operation whose steps
+ * run in that order on the stream's worker.
+ *
+ * Graphs, nodes and execs are registry handles (H_GRAPH, H_GNODE, H_GEXEC);
+ * all fields are guarded by cpudev.mu.
+ */
+#ifndef RGPU_CPUDEV_GRAPH_H
+#define RGPU_CPUDEV_GRAPH_H
+
+#include "internal.h"
+
+/* A node's parameters, shared by graph and exec nodes. */
+struct gparams {
+    CUgraphNodeType type;
+    union {
+        struct {
+            CUfunction f;
+            unsigned grid[3], block[3], shmem;
+            size_t len;
+            unsigned char *bytes; /* malloc'd */
+            void **args;          /* pointers into bytes for GetParams, made on demand */
+        } k;
+        struct {
+            char *dst;
+            size_t n;     /* elements per row */
+            unsigned es;  /* 1, 2 or 4 */
+            uint32_t value;
+            size_t pitch, height;
+        } set;
+        struct {
+            char *dst;
+            const char *src;
+            size_t dpitch, spitch, width, height;
+        } copy;
+        struct {
+            CUhostFn fn;
+            void *arg;
+        } host;
+        struct event *ev; /* referenced: EVENT_RECORD, WAIT_EVENT */
+    } u;
+};
+
+struct gnode {
+    struct graph *g;
+    int idx;              /* position in g->nodes */
+    struct gparams p;
+    int ndeps, capdeps;
+    struct gnode **deps;  /* incoming edges, in the order added */
+};
+
+struct graph {
+    int n, cap;
+    struct gnode **nodes; /* creation order */
+    struct capture *capturing; /* the capture building it, while one does */
+};
+
+struct capture {
+    int refs;             /* the streams in it, the events recorded in it */
+    uint64_t id;
+    CUstreamCaptureMode mode;
+    bool ended;           /* cuStreamEndCapture was called */
+    bool invalid;         /* CU_STREAM_CAPTURE_STATUS_INVALIDATED */
+    struct graph *g;
+    struct stream *origin;
+};
+
+/* ---- graph.c ---- */
+struct graph *graph_new_locked(void);     /* registered; NULL: out of memory */
+void graph_free_locked(struct graph *g);  /* and its nodes, unregistered */
+/* A node with params p (ownership of p's buffers and references passes on
+ * success) depending on deps[0..ndeps) of g. */
+CUresult graph_add_locked(struct graph *g, const struct gparams *p, struct gnode *const *deps, size_t ndeps,
+                          struct gnode **out);
+void gparams_release_locked(struct gparams *p);
+CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src);
+/* deps[0..n) must be nodes of g (n > 0 needs deps). */
+CUresult graph_check_nodes_locked(struct graph *g, const CUgraphNode *deps, size_t n);
+/* Memset / copy parameters from a descriptor, device memory validated. */
+CUresult gparams_memset(struct gparams *p, const CUDA_MEMSET_NODE_PARAMS *m);
+CUresult gparams_memcpy(struct gparams *p, const CUDA_MEMCPY3D *c);
+
+/* ---- capture.c ---- */
+void capture_unref_locked(struct capture *cap);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * graphs.c — server handlers of the graph and capture rows that need more
+ * than the generated code (W_SYNC rows of calls.def): the capture query,
+ * host and kernel nodes, node lists and executable-graph updates.
+ *
+ * Node handles reach the client here too (capture dependencies, node lists,
+ * the node an update failed on); each is registered under its graph before
+ * the reply leaves, so the client may pass it back.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker.h"
+
+/* Node lists and capture dependencies come back at most this long. */
+#define MAX_NODES (1u << 20)
+
+/* The graphs being captured that a capture query handed out, by stream: if
+ * the capture fails the driver destroys the graph, and its handle (and its
+ * nodes') must go too. */
+struct building {
+    struct building *next;
+    CUstream s;
+    CUgraph g;
+};
+static struct building *buildings;
+static pthread_mutex_t buildings_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Remember (g not NULL) or take back (g NULL: returns it) s's graph. */
+static CUgraph building(CUstream s, CUgraph g)
+{
+    CUgraph old = NULL;
+    pthread_mutex_lock(&buildings_lock);
+    for (struct building **pp = &buildings; *pp; pp = &(*pp)->next) {
+        if ((*pp)->s == s) {
+            struct building *b = *pp;
+            old = b->g;
+            *pp = b->next;
+            free(b);
+            break;
+        }
+    }
+    struct building *b = g ? malloc(sizeof *b) : NULL;
+    if (b) {
+        *b = (struct building){buildings, s, g};
+        buildings = b;
+    }
+    pthread_mutex_unlock(&buildings_lock);
+    return old;
+}
+
+static void reg_nodes(struct srv_call *c, CUgraph g, const CUgraphNode *nodes, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (nodes[i])
+            handles_add(&c->w->handles, HT_GNODE, nodes[i], (CUcontext)g);
+}
+
+static CUresult capture_info(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_capture_info *a = c->args;
+    CUresult r = dispatch_check_stream(c, &a->hStream);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (a->maxDeps > MAX_NODES)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUstreamCaptureStatus st;
+    cuuint64_t id = 0;
+    CUgraph g = NULL;
+    const CUgraphNode *deps = NULL;
+    size_t n = 0;
+    r = c->w->be->cuStreamGetCaptureInfo_v3(a->hStream, &st, &id, &g, &deps, NULL, &n);
+    if (r != CUDA_SUCCESS)
+        return r;
+    a->deps = dispatch_outbuf(c, a->deps_len);
+    if (a->deps_len && !a->deps)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    uint64_t k = n < a->maxDeps ? n : a->maxDeps;
+    if (k && deps)
+        memcpy(a->deps, deps, k * sizeof *deps);
+    a->state = (struct rgpu_capture_state){(uint32_t)st, 0, id, (uint64_t)(uintptr_t)g, n};
+    if (g) {
+        handles_add(&c->w->handles, HT_GRAPH, g, NULL);
+        building(a->hStream, g);
+    }
+    reg_nodes(c, g, a->deps, k);
+    return CUDA_SUCCESS;
+}
+
+static CUresult end_capture(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_end_capture *a = c->args;
+    CUresult r = dispatch_check_stream(c, &a->hStream);
+    if (r != CUDA_SUCCESS)
+        return r;
+    r = c->w->be->cuStreamEndCapture(a->hStream, &a->phGraph);
+    if (r == CUDA_SUCCESS) {
+        building(a->hStream, NULL);
+        handles_add(&c->w->handles, HT_GRAPH, a->phGraph, NULL);
+    } else if (r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED || r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED) {
+        CUgraph g = building(a->hStream, NULL);
+        if (g)
+            handles_del_tree(&c->w->handles, g); /* the driver destroyed it */
+    }
+    return r;
+}
+
+static CUresult add_host(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_add_host *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GRAPH, a->hGraph);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_nodes(c, a->dependencies, a->dependencies_len / sizeof(CUgraphNode));
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!a->fn)
+        return CUDA_ERROR_INVALID_VALUE;
+    void *hc = custom_host_call(c->w, a->fn, a->userData, true);
+    if (!hc)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    CUDA_HOST_NODE_PARAMS p = {custom_host_trampoline, hc};
+    r = c->w->be->cuGraphAddHostNode(&a->phGraphNode, a->hGraph, a->dependencies, a->numDependencies, &p);
+    if (r == CUDA_SUCCESS)
+        handles_add(&c->w->handles, HT_GNODE, a->phGraphNode, (CUcontext)a->hGraph);
+    return r;
+}
+
+static CUresult kernel(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_kernel *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GRAPH, a->hGraph);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_handle(c, HT_GNODE, a->hNode);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_handle(c, HT_GEXEC, a->hExec);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_func(c, &a->f);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_nodes(c, a->dependencies, a->dependencies_len / sizeof(CUgraphNode));
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!a->f)
+        return CUDA_ERROR_INVALID_VALUE;
+    size_t size = a->params_len;
+    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
+                     CU_LAUNCH_PARAM_END};
+    const struct rgpu_launch_cfg *g = &a->cfg;
+    /* Both backends copy the parameters before the call returns. */
+    CUDA_KERNEL_NODE_PARAMS p = {.func = a->f,
+                                 .gridDimX = g->grid[0], .gridDimY = g->grid[1], .gridDimZ = g->grid[2],
+                                 .blockDimX = g->block[0], .blockDimY = g->block[1], .blockDimZ = g->block[2],
+                                 .sharedMemBytes = g->shared_bytes,
+                                 .extra = size ? extra : NULL};
+    if (a->hExec) {
+        if (!a->hNode)
+            return CUDA_ERROR_INVALID_VALUE;
+        return c->w->be->cuGraphExecKernelNodeSetParams_v2(a->hExec, a->hNode, &p);
+    }
+    if (a->hNode)
+        return c->w->be->cuGraphKernelNodeSetParams_v2(a->hNode, &p);
+    if (!a->phGraphNode_want)
+        return CUDA_ERROR_INVALID_VALUE;
+    r = c->w->be->cuGraphAddKernelNode_v2(&a->phGraphNode, a->hGraph, a->dependencies, a->numDependencies, &p);
+    if (r == CUDA_SUCCESS)
+        handles_add(&c->w->handles, HT_GNODE, a->phGraphNode, (CUcontext)a->hGraph);
+    return r;
+}
+
+/* A kernel node's parameters packed in its function's layout: the backend
+ * hands out an array of pointers (or a packed buffer through `extra`). */
+static CUresult kernel_params(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_kernel_params *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GNODE, a->hNode);
+    if (r != CUDA_SUCCESS)
+        return r;
+    CUDA_KERNEL_NODE_PARAMS p;
+    memset(&p, 0, sizeof p);
+    if ((r = c->w->be->cuGraphKernelNodeGetParams_v2(a->hNode, &p)) != CUDA_SUCCESS)
+        return r;
+    if (!(a->params = dispatch_outbuf(c, a->params_len)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    a->f = p.func ? p.func : (CUfunction)p.kern;
+    a->cfg = (struct rgpu_launch_cfg){{p.gridDimX, p.gridDimY, p.gridDimZ}, {p.blockDimX, p.blockDimY, p.blockDimZ},
+                                      p.sharedMemBytes, 0};
+    a->len = 0;
+    if (p.extra) {
+        const void *buf = NULL;
+        size_t n = 0;
+        for (int i = 0; i < 64 && p.extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+            if (p.extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER)
+                buf = p.extra[i + 1];
+            else if (p.extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE && p.extra[i + 1])
+                n = *(const size_t *)p.extra[i + 1];
+        }
+        if (n > a->params_len || (n && !buf))
+            return CUDA_ERROR_NOT_SUPPORTED;
+        memcpy(a->params, buf, n);
+        a->len = n;
+        return CUDA_SUCCESS;
+    }
+    /* each parameter where the function's layout puts it */
+    for (size_t i = 0; p.kernelParams; i++) {
+        size_t off, size;
+        if (c->w->be->cuFuncGetParamInfo(a->f, i, &off, &size) != CUDA_SUCCESS)
+            break; /* past the last one */
+        if (off > a->params_len || size > a->params_len - off || !p.kernelParams[i])
+            return CUDA_ERROR_NOT_SUPPORTED;
+        memcpy((char *)a->params + off, p.kernelParams[i], size);
+        if (off + size > a->len)
+            a->len = off + size;
+    }
+    return CUDA_SUCCESS;
+}
+
+static CUresult nodes(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_nodes *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GRAPH, a->hGraph);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!a->hGraph || a->what > 2 || a->cap > MAX_NODES)
+        return CUDA_ERROR_INVALID_VALUE;
+    a->nodes = dispatch_outbuf(c, a->nodes_len);
+    if (a->nodes_len && !a->nodes)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    size_t n = a->cap;
+    CUgraphNode *out = a->cap ? a->nodes : NULL;
+    if (a->what == 0)
+        r = c->w->be->cuGraphGetNodes(a->hGraph, out, &n);
+    else if (a->what == 1)
+        r = c->w->be->cuGraphGetRootNodes(a->hGraph, out, &n);
+    else
+        r = c->w->be->cuGraphGetEdges_v2(a->hGraph, out, out ? out + a->cap : NULL, NULL, &n);
+    if (r != CUDA_SUCCESS)
+        return r;
+    a->count = n;
+    reg_nodes(c, a->hGraph, a->nodes, a->cap * (a->what == 2 ? 2 : 1));
+    return CUDA_SUCCESS;
+}
+
+static CUresult exec_update(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_exec_update *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GEXEC, a->hGraphExec);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_handle(c, HT_GRAPH, a->hGraph);
+    if (r != CUDA_SUCCESS)
+        return r;
+    memset(&a->resultInfo, 0, sizeof a->resultInfo);
+    a->result = c->w->be->cuGraphExecUpdate_v2(a->hGraphExec, a->hGraph, &a->resultInfo);
+    if (a->result != CUDA_SUCCESS && a->result != CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE)
+        return a->result; /* no result information */
+    if (a->resultInfo.errorNode)
+        handles_add(&c->w->handles, HT_GNODE, a->resultInfo.errorNode, (CUcontext)a->hGraph);
+    /* errorFromNode belongs to the graph the exec was made from, which this
+     * worker cannot name: the client gets it but cannot pass it back */
+    return CUDA_SUCCESS;
+}
+
+CUresult graphs_exec(struct srv_call *c)
+{
+    switch ((enum rgpu_call_id)c->hdr.call) {
+    case RGPU_ID_rgpu_capture_info: return capture_info(c);
+    case RGPU_ID_rgpu_end_capture: return end_capture(c);
+    case RGPU_ID_rgpu_graph_add_host: return add_host(c);
+    case RGPU_ID_rgpu_graph_kernel: return kernel(c);
+    case RGPU_ID_rgpu_graph_kernel_params: return kernel_params(c);
+    case RGPU_ID_rgpu_graph_nodes: return nodes(c);
+    case RGPU_ID_rgpu_graph_exec_update: return exec_update(c);
+    default: return CUDA_ERROR_NOT_SUPPORTED;
+    }
+}
