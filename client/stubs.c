@@ -49,8 +49,21 @@ static void added_none(const void *p) {}
 #define BUF_NONE(_)
 #define BUF(t) RGPU_DIR(BUF_, t)
 
+/* A handle the call destroys is forgotten before the request leaves: once the
+ * server has destroyed it, it may give the same value to another thread's
+ * create, whose reply can be handled before this call returns. */
+#define FORGET_IN(T, x)
+#define FORGET_DEL(T, x) rgpu_handle_removed((const void *)x);
+#define FORGET_OUT(T, x)
+#define FORGET_OPTOUT(T, x)
+#define FORGET_INBUF(T, x, len)
+#define FORGET_OUTBUF(T, x, len)
+#define FORGET_INSTR(T, x)
+#define FORGET_NONE(_)
+#define FORGET(t) RGPU_DIR(FORGET_, t)
+
 #define STORE_IN(T, x)
-#define STORE_DEL(T, x) rgpu_handle_removed((const void *)x);
+#define STORE_DEL(T, x)
 #define STORE_OUT(T, x) *x = a.x; ADDED(a.x);
 #define STORE_OPTOUT(T, x) if (x) *x = a.x;
 #define STORE_INBUF(T, x, len)
@@ -68,6 +81,7 @@ static void added_none(const void *p) {}
         struct rgpu_args_##name a = {0};                                                           \
         RGPU_EACH(FILL, __VA_ARGS__)                                                               \
         RGPU_EACH(BUF, __VA_ARGS__)                                                                \
+        RGPU_EACH(FORGET, __VA_ARGS__)                                                             \
         r = rgpu_remote(RGPU_ID_##name, &a);                                                       \
         if (r == CUDA_SUCCESS) {                                                                   \
             RGPU_EACH(STORE, __VA_ARGS__)                                                          \

@@ -1,5 +1,6 @@
 # Integration tests of NVIDIA's CUDA 12 runtime on rgpu: programs in
-# cudart12/*.cu, compiled by the toolkit's nvcc (13) with the CUDA 12
+# cudart12/*.cu (abi.cu: the CUDA 12 ABI) and every CUDA 13 runtime program of
+# cudart/*.cu, compiled by the toolkit's nvcc (13) with the CUDA 12
 # runtime headers and linked against the CUDA 12 runtime from PyPI
 # (nvidia-cuda-runtime-cu12: libcudart.so.12 and libcudart_static.a), twice:
 # shared and static. The CUDA 12 handshake with the driver differs from 13's
@@ -82,6 +83,35 @@ foreach(src ${RGPU_CUDART12_SOURCES})
         -I${cudart12_dir}/include ${src} -o ${out} ${rtlink_${rt}}
       DEPENDS ${src}
       COMMENT "nvcc: cudart12 test ${prog} (CUDA 12 ${rt} runtime)"
+      VERBATIM)
+    list(APPEND outputs ${out})
+  endforeach()
+endforeach()
+# The CUDA 13 runtime programs (cudart/*.cu, RGPU_CUDART_PROGRAMS of
+# cudart.cmake) built again against the CUDA 12 runtime: the same checks, the
+# other runtime. Tests: cudart12.<program>.<static|shared>.<unix|tcp>.
+foreach(prog ${RGPU_CUDART_PROGRAMS})
+  if(DEFINED RGPU_CUDART_ARCH_${prog})
+    set(arch ${RGPU_CUDART_ARCH_${prog}})
+  else()
+    set(arch -arch=compute_75)
+  endif()
+  list(APPEND programs ${prog})
+  foreach(rt ${rts})
+    if(rt STREQUAL "shared")
+      set(rt_is_shared 1)
+    else()
+      set(rt_is_shared 0)
+    endif()
+    set(out ${RGPU_CUDART12_BIN_DIR}/${prog}_${rt})
+    add_custom_command(
+      OUTPUT ${out}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_CUDART12_BIN_DIR}
+      COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 ${arch} -cudart none -DCT_CUDART_SHARED=${rt_is_shared}
+        -DCT_CUDART_SONAME="libcudart.so.12" -I${cudart12_dir}/include -I${RGPU_IT_DIR}/cudart
+        ${RGPU_IT_DIR}/cudart/${prog}.cu -o ${out} ${rtlink_${rt}}
+      DEPENDS ${RGPU_IT_DIR}/cudart/${prog}.cu ${RGPU_IT_DIR}/cudart/cudart_check.h
+      COMMENT "nvcc: cudart test ${prog} (CUDA 12 ${rt} runtime)"
       VERBATIM)
     list(APPEND outputs ${out})
   endforeach()

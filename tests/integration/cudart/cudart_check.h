@@ -71,18 +71,24 @@ template <typename T> static size_t ct_mismatch(const char *file, int line, cons
 }
 #define EXPECT_ARRAY(got, want, n) ct_mismatch(__FILE__, __LINE__, #got, (got), (want), (n))
 
+// The shared runtime a shared build must load (the CUDA 12 builds of these
+// programs say libcudart.so.12).
+#ifndef CT_CUDART_SONAME
+#define CT_CUDART_SONAME "libcudart.so.13"
+#endif
+
 // The driver this process runs on must be rgpu's (not a real libcuda found
-// first), and the runtime the build asked for: libcudart.so.13 loaded when
+// first), and the runtime the build asked for: CT_CUDART_SONAME loaded when
 // CT_CUDART_SHARED is 1, absent when the runtime is linked in statically.
 static void ct_check_libraries()
 {
     void *cuda = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
     EXPECT(cuda && dlsym(cuda, "rgpu_client_marker"), "libcuda.so.1 in this process is not rgpu's");
-    void *rt = dlopen("libcudart.so.13", RTLD_NOW | RTLD_NOLOAD);
+    void *rt = dlopen(CT_CUDART_SONAME, RTLD_NOW | RTLD_NOLOAD);
 #if CT_CUDART_SHARED
-    EXPECT(rt != nullptr, "built with -cudart shared, but libcudart.so.13 is not loaded");
+    EXPECT(rt != nullptr, "built with a shared runtime, but " CT_CUDART_SONAME " is not loaded");
 #else
-    EXPECT(rt == nullptr, "built with the static cudart, but libcudart.so.13 is loaded");
+    EXPECT(rt == nullptr, "built with the static runtime, but " CT_CUDART_SONAME " is loaded");
 #endif
 }
 

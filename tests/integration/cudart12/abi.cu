@@ -1,4 +1,4 @@
-// basic.cu (cudart12) — an everyday CUDA runtime program, linked against NVIDIA's
+// abi.cu (cudart12) — an everyday CUDA runtime program, linked against NVIDIA's
 // CUDA 12 runtime (libcudart.so.12 from the nvidia-cuda-runtime-cu12 wheel)
 // instead of the toolkit's 13, through rgpu: the CUDA 12 handshake
 // (cuGetProcAddress versions, export tables, integrity check, driver
@@ -167,6 +167,6 @@ int main()
         std::fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
     }
-    std::printf("cudart12 basic: all checks passed\n");
+    std::printf("cudart12 abi: all checks passed\n");
     return 0;
 }
