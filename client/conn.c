@@ -77,6 +77,7 @@ static struct {
     int hostfn_outstanding; /* host functions sent whose CALLBACK has not arrived */
     struct rgpu_reader rd;  /* used by the reader role's holder only */
     uint8_t *rx_args;
+    pid_t pid; /* the process that opened the connection */
     uint32_t next_seq;
     struct pending *pending;
     struct landing_entry *landings;
@@ -330,6 +331,17 @@ static void await_reply(struct pending *p)
             rc = read_one();
         pthread_mutex_lock(&C.lock);
         release_role();
+        if (rc && !p->done) {
+            /* the connection died after p was queued but before conn_lost
+             * ran for it (it releases only what it finds queued) */
+            struct pending **pp = &C.pending;
+            while (*pp && *pp != p)
+                pp = &(*pp)->next;
+            if (*pp)
+                *pp = p->next;
+            p->result = CUDA_ERROR_DEVICE_UNAVAILABLE;
+            p->done = true;
+        }
     }
     pthread_mutex_unlock(&C.lock);
 }
@@ -470,6 +482,8 @@ static void *flusher_main(void *unused)
  * call) must not hang the exit: give up after a second. */
 static void flush_at_exit(void)
 {
+    if (getpid() != C.pid)
+        return; /* a forked child must not send its parent's queued work again */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 1;
@@ -598,6 +612,7 @@ static void open_once(void)
         return;
     }
     pthread_attr_destroy(&at);
+    C.pid = getpid();
     atexit(flush_at_exit);
     rgpu_info("connected to %s: backend %s, %d device(s), driver %d", server, C.welcome.backend, C.welcome.ndev,
               C.welcome.driver_version);
