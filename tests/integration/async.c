@@ -15,6 +15,9 @@
  *     at the call;
  *   - several threads making synchronous calls at once while host functions
  *     and device->host copies arrive (the reader role passes between them);
+ *   - large device->host copies between kernels on one stream (the CPU
+ *     device sends them straight from device memory when the stream
+ *     reaches them): each copy sees the memory as the stream left it;
  *   - "exit" mode (a separate test): queue work, then exit() without
  *     synchronising; the process must exit normally, promptly.
  */
@@ -208,6 +211,56 @@ static void threads_calling(void)
     EXPECT_EQ(atomic_load(&cb_count), THREADS * 300);
 }
 
+/* ---- large device->host copies in stream order ---- */
+static void dtoh_in_order(void)
+{
+    fprintf(stderr, "-- large device->host copies between kernels\n");
+    enum { NB = 64 * 1024 }; /* 256 KiB of floats */
+    float *x = it_xmalloc(NB * sizeof *x), *o1 = it_xmalloc(NB * sizeof *x), *o2 = it_xmalloc(NB * sizeof *x);
+    for (int i = 0; i < NB; i++)
+        x[i] = (float)(i % 13);
+    CUdeviceptr dx2, dy2;
+    CUstream s;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuMemAlloc(&dx2, NB * sizeof *x));
+    CHECK(cuMemAlloc(&dy2, NB * sizeof *x));
+    CHECK(cuMemcpyHtoDAsync(dx2, x, NB * sizeof *x, s));
+    for (int round = 0; round < 5; round++) {
+        float one = 1.0f;
+        unsigned bits;
+        memcpy(&bits, &one, 4);
+        CHECK(cuMemsetD32Async(dy2, bits, NB, s));
+        float a = 2;
+        int n = NB;
+        void *args[] = {&a, &dx2, &dy2, &n};
+        CHECK(cuLaunchKernel(saxpy, NB / 256, 1, 1, 256, 1, 1, 0, s, args, NULL));
+        CHECK(cuMemcpyDtoHAsync(o1, dy2, NB * sizeof *x, s)); /* y = 2x + 1 */
+        a = 3;
+        CHECK(cuLaunchKernel(saxpy, NB / 256, 1, 1, 256, 1, 1, 0, s, args, NULL));
+        CHECK(cuMemcpyDtoHAsync(o2, dy2 + 4, (NB - 1) * sizeof *x, s)); /* y = 5x + 1, from element 1 */
+        CHECK(cuStreamSynchronize(s));
+        for (int i = 0; i < NB; i++) {
+            if (o1[i] != 2 * x[i] + 1 || (i + 1 < NB && o2[i] != 5 * x[i + 1] + 1)) {
+                it_fail(__FILE__, __LINE__, "round %d element %d: %g / %g, expected %g / %g", round, i,
+                        (double)o1[i], (double)o2[i], (double)(2 * x[i] + 1),
+                        i + 1 < NB ? (double)(5 * x[i + 1] + 1) : 0.0);
+                break;
+            }
+        }
+    }
+    /* a range past the allocation's end: refused by the server, latched, and
+     * reported by the next synchronising call (asynchronous error) */
+    CHECK(cuMemcpyDtoHAsync(o1, dy2 + 4, NB * sizeof *x, s));
+    EXPECT_RESULT(cuStreamSynchronize(s), CUDA_ERROR_INVALID_VALUE);
+    CHECK(cuStreamSynchronize(s));
+    CHECK(cuMemFree(dx2));
+    CHECK(cuMemFree(dy2));
+    CHECK(cuStreamDestroy(s));
+    free(x);
+    free(o1);
+    free(o2);
+}
+
 /* ---- exit without synchronising ---- */
 static void exit_mode(void)
 {
@@ -236,6 +289,7 @@ int main(int argc, char **argv)
     hostfn_without_sync();
     many();
     threads_calling();
+    dtoh_in_order();
 
     CHECK(cuModuleUnload(mod));
     CHECK(cuDevicePrimaryCtxRelease(dev));
