@@ -336,6 +336,15 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be)
             custom_callback_done(w, cb.id);
             continue;
         }
+        CUresult late;
+        int direct = htod_direct(w, &h, args, &rd, &late);
+        if (direct < 0)
+            finish(w, "connection lost inside a frame");
+        if (direct > 0) {
+            if (late != CUDA_SUCCESS)
+                reply_error(w, &h, late);
+            continue;
+        }
         uint8_t *bulk = NULL;
         if (h.bulk_len) {
             bool pooled = bulk_from_pool(&h);

@@ -18,10 +18,15 @@
  *   - large device->host copies between kernels on one stream (the CPU
  *     device sends them straight from device memory when the stream
  *     reaches them): each copy sees the memory as the stream left it;
+ *   - large host->device copies (the CPU device receives them straight into
+ *     device memory once the stream reaches them, or stages them when it is
+ *     busy): a kernel queued before the copy sees the old bytes, one queued
+ *     after it the new ones, with the stream idle and held by a gate;
  *   - "exit" mode (a separate test): queue work, then exit() without
  *     synchronising; the process must exit normally, promptly.
  */
 #include "check.h"
+#include "gate.h"
 #include "it_images.h"
 
 #include <pthread.h>
@@ -261,6 +266,65 @@ static void dtoh_in_order(void)
     free(o2);
 }
 
+/* ---- large host->device copies in stream order ---- */
+static void htod_in_order(void)
+{
+    fprintf(stderr, "-- large host->device copies between kernels\n");
+    enum { NB = 1 << 19 }; /* 2 MiB of floats */
+    const size_t bytes = NB * sizeof(float);
+    float *v0 = it_xmalloc(bytes), *v1 = it_xmalloc(bytes), *src = it_xmalloc(bytes), *o = it_xmalloc(bytes);
+    for (int i = 0; i < NB; i++)
+        v0[i] = (float)(i % 11), v1[i] = (float)(i % 17 + 100);
+    CUdeviceptr d, y2, y3;
+    CUstream s;
+    CHECK(cuStreamCreate(&s, 0));
+    CHECK(cuMemAlloc(&d, bytes));
+    CHECK(cuMemAlloc(&y2, bytes));
+    CHECK(cuMemAlloc(&y3, bytes));
+    for (int held = 0; held < 2; held++) {
+        CHECK(cuMemcpyHtoD(d, v0, bytes));
+        CHECK(cuMemsetD32(y2, 0, NB));
+        CHECK(cuMemsetD32(y3, 0, NB));
+        CHECK(cuCtxSynchronize());
+        struct gate g;
+        gate_init(&g);
+        if (held) /* the stream is busy when the copy arrives */
+            CHECK(cuLaunchHostFunc(s, gate_fn, &g));
+        float a = 1;
+        int n = NB;
+        void *args2[] = {&a, &d, &y2, &n}, *args3[] = {&a, &d, &y3, &n};
+        CHECK(cuLaunchKernel(saxpy, NB / 256, 1, 1, 256, 1, 1, 0, s, args2, NULL)); /* y2 = old d */
+        if (!held)
+            CHECK(cuStreamSynchronize(s)); /* idle when the copy arrives */
+        memcpy(src, v1, bytes);
+        CHECK(cuMemcpyHtoDAsync(d, src, bytes, s));
+        memset(src, 0xEE, bytes); /* pageable: the bytes were taken at the call */
+        CHECK(cuLaunchKernel(saxpy, NB / 256, 1, 1, 256, 1, 1, 0, s, args3, NULL)); /* y3 = new d */
+        if (held)
+            gate_open(&g);
+        CHECK(cuStreamSynchronize(s));
+        EXPECT_TRUE(!g.timed_out);
+        gate_destroy(&g);
+        CHECK(cuMemcpyDtoH(o, y2, bytes));
+        EXPECT_MEMEQ(o, v0, bytes, held ? "kernel before the copy (stream held)" : "kernel before the copy (idle)");
+        CHECK(cuMemcpyDtoH(o, y3, bytes));
+        EXPECT_MEMEQ(o, v1, bytes, held ? "kernel after the copy (stream held)" : "kernel after the copy (idle)");
+        CHECK(cuMemcpyDtoH(o, d, bytes));
+        EXPECT_MEMEQ(o, v1, bytes, "the copy's destination");
+    }
+    /* past the allocation's end: refused, reported by the next synchronising call */
+    CHECK(cuMemcpyHtoDAsync(d + 4, v1, bytes, s));
+    EXPECT_RESULT(cuStreamSynchronize(s), CUDA_ERROR_INVALID_VALUE);
+    CHECK(cuMemFree(d));
+    CHECK(cuMemFree(y2));
+    CHECK(cuMemFree(y3));
+    CHECK(cuStreamDestroy(s));
+    free(v0);
+    free(v1);
+    free(src);
+    free(o);
+}
+
 /* ---- exit without synchronising ---- */
 static void exit_mode(void)
 {
@@ -290,6 +354,7 @@ int main(int argc, char **argv)
     many();
     threads_calling();
     dtoh_in_order();
+    htod_in_order();
 
     CHECK(cuModuleUnload(mod));
     CHECK(cuDevicePrimaryCtxRelease(dev));
