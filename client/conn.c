@@ -379,7 +379,15 @@ static void *receiver_main(void *unused)
             continue; /* a caller took the role while we waited: it reads */
         C.reading = true;
         pthread_mutex_unlock(&C.lock);
-        int rc;
+        /* A caller may have taken the role, read what woke us and given the
+         * role back before we looked: then do not block in read() holding
+         * the role (the next caller would have to be handed its reply). */
+        int rc = 0;
+        if (poll(&pfd, 1, 0) <= 0) {
+            pthread_mutex_lock(&C.lock);
+            release_role();
+            continue;
+        }
         do
             rc = read_one();
         while (rc == 0 && rgpu_reader_buffered(&C.rd));
