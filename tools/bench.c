@@ -9,7 +9,7 @@
  *
  *   raw   a private server on the same kind of socket that speaks rgpu's
  *         framing (48-byte header, then the arguments, then bulk bytes, each
- *         read the way rgpud reads them): ping-pong with rgpu's header alone
+ *         read with its own read(); rgpu itself now reads through a buffer): ping-pong with rgpu's header alone
  *         and with the exact message sizes of the null call (encoded by
  *         wire/'s own codecs), a stream of launch-sized one-way messages, and
  *         N bytes up (sink) or down (source) followed by a header-only ack;
