@@ -7,24 +7,28 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "context.h"
 #include "mapped.h"
 #include "net.h"
 #include "session.h"
+#include "reader.h"
 #include "rgpu_client.h"
 
 struct pending {
     struct pending *next;
     uint32_t seq;
-    bool done;
+    atomic_bool done; /* also read without the lock by the reader role's holder */
+    bool waiting; /* asleep on cond until its reply or the reader role is free */
     CUresult result;
     const struct rgpu_call_desc *desc;
     void *args;
@@ -44,13 +48,39 @@ struct cb_item {
     struct rgpu_callback cb;
 };
 
+/* Coalescing: no-reply requests up to COALESCE_MSG bytes (header included)
+ * are framed into the send buffer instead of being sent one system call
+ * each; the buffer goes out in front of the next message that is sent
+ * directly (a request that waits for its reply, large bulk, CALLBACK_DONE),
+ * when it reaches FLUSH_AT bytes, or FLUSH_DELAY_NS after the flusher thread
+ * saw it non-empty, so work is never left unsent while the application
+ * waits without calling CUDA (a host function, a flag in memory). */
+#define COALESCE_MSG (8u * 1024u)
+#define FLUSH_AT (32u * 1024u)
+#define SBUF_CAP (FLUSH_AT + COALESCE_MSG)
+#define FLUSH_DELAY_NS 50000L
+/* How long the receiver thread leaves the socket to a caller that holds the
+ * reader role before it looks again (see receiver_main). */
+#define PARK_NS 1000000L
+
 static struct {
     pthread_once_t once;
     CUresult open_result;
     int fd;
     atomic_bool dead;
-    pthread_mutex_t send_lock;
-    pthread_mutex_t lock; /* pending, landings, callbacks */
+    pthread_mutex_t send_lock; /* the one ordered send path: sbuf and every write */
+    uint8_t *sbuf;
+    size_t slen;
+    bool flusher_idle;
+    pthread_cond_t flush_cond;
+    pthread_mutex_t lock; /* pending, landings, callbacks, the reader role */
+    bool reading;         /* a thread holds the reader role: only it reads the socket */
+    bool rx_parked;
+    pthread_cond_t rx_cond;
+    int hostfn_outstanding; /* host functions sent whose CALLBACK has not arrived */
+    struct rgpu_reader rd;  /* used by the reader role's holder only */
+    uint8_t *rx_args;
+    pid_t pid; /* the process that opened the connection */
     uint32_t next_seq;
     struct pending *pending;
     struct landing_entry *landings;
@@ -59,7 +89,8 @@ static struct {
     struct rgpu_welcome welcome;
     struct rgpu_dev_info *devs;
 } C = {.once = PTHREAD_ONCE_INIT, .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER,
-       .lock = PTHREAD_MUTEX_INITIALIZER, .cb_cond = PTHREAD_COND_INITIALIZER};
+       .lock = PTHREAD_MUTEX_INITIALIZER, .cb_cond = PTHREAD_COND_INITIALIZER,
+       /* flush_cond and rx_cond: CLOCK_MONOTONIC, set up by open_once */};
 
 static _Thread_local uint32_t thread_id;
 static atomic_uint next_thread_id = 1;
@@ -101,7 +132,9 @@ static void conn_lost(const char *why)
         free(l);
     }
     pthread_cond_broadcast(&C.cb_cond);
+    pthread_cond_broadcast(&C.rx_cond);
     pthread_mutex_unlock(&C.lock);
+    pthread_cond_broadcast(&C.flush_cond);
 }
 
 /* ---- receiving ---- */
@@ -114,7 +147,7 @@ static int read_into(const struct iovec *dst, int ndst, uint64_t len)
         return -1;
     for (int i = 0; i < ndst && len; i++) {
         size_t k = dst[i].iov_len < len ? dst[i].iov_len : (size_t)len;
-        if (rgpu_read_full(C.fd, dst[i].iov_base, k))
+        if (rgpu_reader_read(&C.rd, dst[i].iov_base, k))
             return -1;
         len -= k;
     }
@@ -169,7 +202,7 @@ static int on_data(const struct rgpu_hdr *h)
         if (h->bulk_len != (uint64_t)d->width * d->height)
             rc = -1;
         for (size_t row = 0; rc == 0 && row < d->height; row++)
-            rc = rgpu_read_full(C.fd, d->dst + row * d->pitch, d->width);
+            rc = rgpu_reader_read(&C.rd, d->dst + row * d->pitch, d->width);
     } else if (h->bulk_len) {
         rc = -1;
     }
@@ -187,7 +220,7 @@ static int on_print(const struct rgpu_hdr *h)
     fflush(stdout); /* keep the program's own buffered output in front of it */
     while (left) {
         size_t k = left > sizeof buf ? sizeof buf : (size_t)left;
-        if (rgpu_read_full(C.fd, buf, k))
+        if (rgpu_reader_read(&C.rd, buf, k))
             return -1;
         for (size_t off = 0; off < k;) {
             ssize_t w = write(1, buf + off, k - off);
@@ -202,57 +235,273 @@ static int on_print(const struct rgpu_hdr *h)
     return 0;
 }
 
-static void *receiver_main(void *unused)
+/* Read and route one message; only the reader role's holder calls this.
+ * 0, or -1 after the connection was declared lost. */
+static int read_one(void)
 {
-    uint8_t *args = malloc(RGPU_MAX_ARGS_LEN);
-    for (;;) {
-        struct rgpu_hdr h;
-        if (!args) {
-            conn_lost("out of memory");
-            break;
-        }
-        if (rgpu_read_full(C.fd, &h, sizeof h)) {
-            conn_lost(errno ? strerror(errno) : "server closed the connection");
-            break;
-        }
-        const char *bad = rgpu_hdr_invalid(&h);
-        if (bad) {
-            conn_lost(bad);
-            break;
-        }
-        if (rgpu_read_full(C.fd, args, h.args_len)) {
-            conn_lost("connection lost inside a frame");
-            break;
-        }
-        int rc = -1;
-        switch (h.type) {
-        case RGPU_MSG_REPLY: rc = on_reply(&h, args); break;
-        case RGPU_MSG_DATA: rc = on_data(&h); break;
-        case RGPU_MSG_PRINT: rc = on_print(&h); break;
-        case RGPU_MSG_CALLBACK:
-            if (h.args_len == sizeof(struct rgpu_callback) && !h.bulk_len) {
-                struct cb_item *it = malloc(sizeof *it);
-                if (it) {
-                    memcpy(&it->cb, args, sizeof it->cb);
-                    it->next = NULL;
-                    pthread_mutex_lock(&C.lock);
-                    *C.cb_tail = it;
-                    C.cb_tail = &it->next;
-                    pthread_cond_signal(&C.cb_cond);
-                    pthread_mutex_unlock(&C.lock);
-                    rc = 0;
-                }
+    struct rgpu_hdr h;
+    if (rgpu_reader_read(&C.rd, &h, sizeof h)) {
+        conn_lost(errno ? strerror(errno) : "server closed the connection");
+        return -1;
+    }
+    const char *bad = rgpu_hdr_invalid(&h);
+    if (bad) {
+        conn_lost(bad);
+        return -1;
+    }
+    /* in place only when the bulk is buffered too: reading it could refill
+     * the buffer under the arguments */
+    size_t have = rgpu_reader_buffered(&C.rd);
+    uint8_t *args = have >= h.args_len && have - h.args_len >= h.bulk_len
+                        ? (uint8_t *)rgpu_reader_take(&C.rd, h.args_len)
+                        : NULL;
+    if (!args && rgpu_reader_read(&C.rd, args = C.rx_args, h.args_len)) {
+        conn_lost("connection lost inside a frame");
+        return -1;
+    }
+    int rc = -1;
+    switch (h.type) {
+    case RGPU_MSG_REPLY: rc = on_reply(&h, args); break;
+    case RGPU_MSG_DATA: rc = on_data(&h); break;
+    case RGPU_MSG_PRINT: rc = on_print(&h); break;
+    case RGPU_MSG_CALLBACK:
+        if (h.args_len == sizeof(struct rgpu_callback) && !h.bulk_len) {
+            struct cb_item *it = malloc(sizeof *it);
+            if (it) {
+                memcpy(&it->cb, args, sizeof it->cb);
+                it->next = NULL;
+                pthread_mutex_lock(&C.lock);
+                *C.cb_tail = it;
+                C.cb_tail = &it->next;
+                if (C.hostfn_outstanding > 0)
+                    C.hostfn_outstanding--;
+                pthread_cond_signal(&C.cb_cond);
+                pthread_mutex_unlock(&C.lock);
+                rc = 0;
             }
-            break;
-        default: break;
         }
-        if (rc) {
-            conn_lost("protocol error from server");
-            break;
+        break;
+    default: break;
+    }
+    if (rc) {
+        conn_lost("protocol error from server");
+        return -1;
+    }
+    return 0;
+}
+
+/* Leader/follower: whichever thread holds the reader role reads the socket
+ * and routes what arrives; a caller waiting for its reply takes the role
+ * when it is free, so in the common case (one call outstanding) the thread
+ * that sent a request reads its own reply, with no hand-off to another
+ * thread. The role is given up only with nothing left in the read buffer
+ * (the receiver thread watches the socket, not the buffer). Called and
+ * returns with C.lock held. */
+static void release_role(void)
+{
+    C.reading = false;
+    for (struct pending *p = C.pending; p; p = p->next)
+        if (p->waiting && !p->done) {
+            pthread_cond_signal(&p->cond); /* the next reader: a waiting caller */
+            return;
+        }
+    /* Nobody waits for a reply: the receiver thread watches the socket
+     * again. Wake it now only if something is expected without a request
+     * to read it (host functions, device->host data); otherwise its park
+     * times out on its own. */
+    if (C.rx_parked && (C.hostfn_outstanding > 0 || C.landings))
+        pthread_cond_signal(&C.rx_cond);
+}
+
+/* Wait for p's reply, reading the socket while nobody else does. */
+static void await_reply(struct pending *p)
+{
+    pthread_mutex_lock(&C.lock);
+    while (!p->done) {
+        if (C.reading) {
+            p->waiting = true;
+            pthread_cond_wait(&p->cond, &C.lock);
+            p->waiting = false;
+            continue;
+        }
+        C.reading = true;
+        pthread_mutex_unlock(&C.lock);
+        int rc;
+        do
+            rc = read_one();
+        while (rc == 0 && !atomic_load(&p->done));
+        while (rc == 0 && rgpu_reader_buffered(&C.rd))
+            rc = read_one();
+        pthread_mutex_lock(&C.lock);
+        release_role();
+        if (rc && !p->done) {
+            /* the connection died after p was queued but before conn_lost
+             * ran for it (it releases only what it finds queued) */
+            struct pending **pp = &C.pending;
+            while (*pp && *pp != p)
+                pp = &(*pp)->next;
+            if (*pp)
+                *pp = p->next;
+            p->result = CUDA_ERROR_DEVICE_UNAVAILABLE;
+            p->done = true;
         }
     }
-    free(args);
+    pthread_mutex_unlock(&C.lock);
+}
+
+/* Reads what arrives while no caller holds the reader role: host function
+ * requests, device->host data, device printf text. It waits for the socket
+ * to become readable without reading, so a caller can take the role at any
+ * time; when it finds the role taken it parks (the holder routes everything
+ * meanwhile) and looks again after PARK_NS or when woken. */
+static void *receiver_main(void *unused)
+{
+    pthread_mutex_lock(&C.lock);
+    while (!atomic_load(&C.dead)) {
+        if (C.reading) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += PARK_NS;
+            if (ts.tv_nsec >= 1000000000L)
+                ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            C.rx_parked = true;
+            pthread_cond_timedwait(&C.rx_cond, &C.lock, &ts);
+            C.rx_parked = false;
+            continue;
+        }
+        pthread_mutex_unlock(&C.lock);
+        struct pollfd pfd = {.fd = C.fd, .events = POLLIN};
+        int n = poll(&pfd, 1, -1);
+        pthread_mutex_lock(&C.lock);
+        if (n < 0 && errno != EINTR) {
+            pthread_mutex_unlock(&C.lock);
+            conn_lost(strerror(errno));
+            return NULL;
+        }
+        if (n <= 0 || C.reading)
+            continue; /* a caller took the role while we waited: it reads */
+        C.reading = true;
+        pthread_mutex_unlock(&C.lock);
+        /* A caller may have taken the role, read what woke us and given the
+         * role back before we looked: then do not block in read() holding
+         * the role (the next caller would have to be handed its reply). */
+        int rc = 0;
+        if (poll(&pfd, 1, 0) <= 0) {
+            pthread_mutex_lock(&C.lock);
+            release_role();
+            continue;
+        }
+        do
+            rc = read_one();
+        while (rc == 0 && rgpu_reader_buffered(&C.rd));
+        pthread_mutex_lock(&C.lock);
+        release_role();
+        if (rc)
+            break;
+    }
+    pthread_mutex_unlock(&C.lock);
     return NULL;
+}
+
+/* ---- sending ---- */
+/* Write the coalesced batch, then h/wb (if h), in one writev; send_lock held.
+ * 0, or -1 after the connection was declared lost. */
+static int send_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
+{
+    if (atomic_load(&C.dead))
+        return -1;
+    int rc;
+    if (h) {
+        rc = rgpu_send_msg_after(C.fd, C.sbuf, C.slen, h, wb);
+    } else {
+        struct iovec iov = {C.sbuf, C.slen};
+        rc = C.slen ? rgpu_writev_full(C.fd, &iov, 1) : 0;
+    }
+    C.slen = 0;
+    if (rc) { /* lock order: send_lock, then C.lock (conn_lost) */
+        conn_lost(errno ? strerror(errno) : "connection closed");
+        return -1;
+    }
+    return 0;
+}
+
+/* Frame a no-reply message into the send buffer if it is small; false when
+ * it must be sent directly. send_lock held. */
+static bool coalesce_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
+{
+    size_t n = sizeof *h + wb->len + wb->bulk_len;
+    if (!C.sbuf || n > COALESCE_MSG || C.slen + n > SBUF_CAP)
+        return false;
+    h->magic = RGPU_MAGIC;
+    h->args_len = (uint32_t)wb->len;
+    h->bulk_len = wb->bulk_len;
+    uint8_t *d = C.sbuf + C.slen;
+    memcpy(d, h, sizeof *h);
+    d += sizeof *h;
+    memcpy(d, wb->data, wb->len); /* the bytes of pageable sources are taken now, as CUDA promises */
+    d += wb->len;
+    for (int i = 0; i < wb->nbulk; i++) {
+        memcpy(d, wb->bulk[i].iov_base, wb->bulk[i].iov_len);
+        d += wb->bulk[i].iov_len;
+    }
+    bool was_empty = C.slen == 0;
+    C.slen += n;
+    if (C.slen >= FLUSH_AT)
+        send_locked(NULL, NULL);
+    else if (was_empty && C.flusher_idle)
+        pthread_cond_signal(&C.flush_cond);
+    return true;
+}
+
+static void deadline_in(struct timespec *ts, long ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_nsec += ns;
+    if (ts->tv_nsec >= 1000000000L)
+        ts->tv_sec++, ts->tv_nsec -= 1000000000L;
+}
+
+/* Sends a non-empty batch FLUSH_DELAY_NS after it finds it: the bound on how
+ * long asynchronous work may wait in the client. Idle (woken by the first
+ * append to an empty buffer) only after one delay that found nothing, so a
+ * steady stream of launches costs no wake-ups. */
+static void *flusher_main(void *unused)
+{
+    bool recent = false;
+    pthread_mutex_lock(&C.send_lock);
+    while (!atomic_load(&C.dead)) {
+        struct timespec ts;
+        if (C.slen == 0 && !recent) {
+            C.flusher_idle = true;
+            pthread_cond_wait(&C.flush_cond, &C.send_lock);
+            C.flusher_idle = false;
+            continue;
+        }
+        deadline_in(&ts, FLUSH_DELAY_NS);
+        while (pthread_cond_timedwait(&C.flush_cond, &C.send_lock, &ts) == 0 && !atomic_load(&C.dead))
+            ; /* woken early (only conn_lost broadcasts): wait out the delay */
+        recent = C.slen != 0;
+        if (recent)
+            send_locked(NULL, NULL);
+    }
+    pthread_mutex_unlock(&C.send_lock);
+    return NULL;
+}
+
+/* At exit, what the application queued without synchronising still reaches
+ * the server. A thread that holds the send lock forever (killed inside a
+ * call) must not hang the exit: give up after a second. */
+static void flush_at_exit(void)
+{
+    if (getpid() != C.pid)
+        return; /* a forked child must not send its parent's queued work again */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    if (pthread_mutex_timedlock(&C.send_lock, &ts) != 0)
+        return;
+    send_locked(NULL, NULL);
+    pthread_mutex_unlock(&C.send_lock);
 }
 
 /* Host functions run here, one at a time in the order the server reached
@@ -279,8 +528,7 @@ static void *callback_main(void *unused)
         rgpu_wbuf_init(&wb);
         rgpu_wbuf_put(&wb, &it->cb, sizeof it->cb);
         pthread_mutex_lock(&C.send_lock);
-        if (!atomic_load(&C.dead) && rgpu_send_msg(C.fd, &h, &wb))
-            conn_lost(strerror(errno));
+        send_locked(&h, &wb);
         pthread_mutex_unlock(&C.send_lock);
         free(it);
     }
@@ -305,16 +553,32 @@ static void open_once(void)
     for (int i = 0; i < C.welcome.ndev; i++)
         rgpu_device_limit_features(&C.devs[i]);
     C.fd = s.fd;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&C.flush_cond, &ca);
+    pthread_cond_init(&C.rx_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    /* no send buffer: every message is sent at once, as before coalescing */
+    C.sbuf = malloc(SBUF_CAP);
+    C.rx_args = malloc(RGPU_MAX_ARGS_LEN);
+    if (!C.rx_args || rgpu_reader_init(&C.rd, C.fd, RGPU_READER_CAP)) {
+        rgpu_err("out of memory for the connection's buffers");
+        return;
+    }
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &at, receiver_main, NULL) || pthread_create(&t, &at, callback_main, NULL)) {
+    if (pthread_create(&t, &at, receiver_main, NULL) || pthread_create(&t, &at, callback_main, NULL) ||
+        (C.sbuf && pthread_create(&t, &at, flusher_main, NULL))) {
         rgpu_err("cannot start the client threads");
         pthread_attr_destroy(&at);
         return;
     }
     pthread_attr_destroy(&at);
+    C.pid = getpid();
+    atexit(flush_at_exit);
     rgpu_info("connected to %s: backend %s, %d device(s), driver %d", s.server, C.welcome.backend, C.welcome.ndev,
               C.welcome.driver_version);
     C.open_result = CUDA_SUCCESS;
@@ -419,20 +683,22 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
         }
         pthread_mutex_unlock(&C.lock);
     }
-    int rc = atomic_load(&C.dead) ? -1 : rgpu_send_msg(C.fd, &h, &wb);
+    if (id == RGPU_ID_cuLaunchHostFunc) {
+        pthread_mutex_lock(&C.lock);
+        C.hostfn_outstanding++;
+        pthread_mutex_unlock(&C.lock);
+    }
+    int rc = 0;
+    if (d->reply || !coalesce_locked(&h, &wb))
+        rc = send_locked(&h, &wb);
     pthread_mutex_unlock(&C.send_lock);
     rgpu_wbuf_free(&wb);
-    if (rc)
-        conn_lost(errno ? strerror(errno) : "connection closed");
 
     if (!reply) {
         trace(d, args, CUDA_SUCCESS, -1);
         return rc ? CUDA_ERROR_DEVICE_UNAVAILABLE : CUDA_SUCCESS;
     }
-    pthread_mutex_lock(&C.lock);
-    while (!p.done)
-        pthread_cond_wait(&p.cond, &C.lock);
-    pthread_mutex_unlock(&C.lock);
+    await_reply(&p);
     pthread_cond_destroy(&p.cond);
     trace(d, args, p.result, 1);
     return p.result;

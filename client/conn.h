@@ -1,11 +1,23 @@
 /*
  * conn.h — the client's one connection to rgpud.
  *
- * All threads of the process share it. A request is written whole under the
- * send lock; a receiver thread reads everything the server sends and routes
- * it: REPLY to the waiting caller (by seq, its outputs and bulk bytes written
- * straight into the caller's memory), DATA to the host buffer registered for
- * an async device->host copy, CALLBACK to the callback thread. When the
+ * All threads of the process share it, and everything they send goes through
+ * one ordered path under the send lock: a no-reply request (launch, small
+ * async copy, memset, event record, host function) is framed into a send
+ * buffer, which is written in the same writev in front of the next message
+ * sent directly (a request that waits for its reply, large bulk,
+ * CALLBACK_DONE), when it holds 32 KiB, by a flusher thread at most ~50 us
+ * after it became non-empty, and at exit. So work one thread queued before
+ * another thread's synchronising call reaches the server first, and work is
+ * never left unsent while the application waits without calling CUDA.
+ *
+ * Receiving: whichever thread holds the "reader role" reads the socket and
+ * routes what arrives: REPLY to the waiting caller (by seq, its outputs and
+ * bulk bytes written straight into the caller's memory), DATA to the host
+ * buffer registered for an async device->host copy, CALLBACK to the callback
+ * thread, PRINT to stdout. A caller waiting for its reply takes the role
+ * when it is free, so one outstanding call reads its own reply without a
+ * thread hand-off; a receiver thread takes it when no caller does. When the
  * connection dies every waiter is released with CUDA_ERROR_DEVICE_UNAVAILABLE
  * and every later call fails the same way at once.
  */

@@ -13,8 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpudev.h"
 #include "log.h"
 #include "worker.h"
+
+/* Device->host copies of at least this size skip the staging copy on the CPU
+ * device (see dtoh_direct). */
+#define DIRECT_DTOH_MIN (64u * 1024u)
 
 struct landing {
     struct worker *w;
@@ -113,10 +118,47 @@ static CUresult htod(struct srv_call *c)
     return r;
 }
 
+/* The CPU device's memory is this process's memory: when the stream reaches
+ * the copy, a host function sends the DATA message straight from the device
+ * bytes, saving a full pass over the data (device -> staging) on the
+ * server. The stream waits while they are sent, exactly as it waited for
+ * the staging copy, so later work on it cannot change them first; memory
+ * freed while the copy is queued stays mapped (cpudev/copy.c), as for any
+ * queued copy. */
+static void direct_fn(void *p)
+{
+    struct landing *l = p;
+    struct rgpu_hdr h = {.type = RGPU_MSG_DATA, .seq = l->seq, .result = CUDA_SUCCESS};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_bulk(&wb, l->staging, l->len);
+    worker_send(l->w, &h, &wb);
+    free(l);
+}
+
+/* CUDA_SUCCESS when the direct path took the copy; CUDA_ERROR_NOT_SUPPORTED
+ * when it does not apply (the staging path then handles it, errors
+ * included). */
+static CUresult dtoh_direct(struct srv_call *c, CUdeviceptr src, uint64_t n, CUstream s)
+{
+    void *bytes;
+    struct landing *l;
+    if (strcmp(c->w->be->name, "cpu") != 0 || n < DIRECT_DTOH_MIN || !(bytes = cpudev_host_ptr(src, n)) ||
+        !(l = malloc(sizeof *l)))
+        return CUDA_ERROR_NOT_SUPPORTED;
+    *l = (struct landing){c->w, c->hdr.seq, bytes, n};
+    CUresult r = c->w->be->cuLaunchHostFunc(s, direct_fn, l);
+    if (r != CUDA_SUCCESS)
+        free(l);
+    return r == CUDA_SUCCESS ? r : CUDA_ERROR_NOT_SUPPORTED;
+}
+
 static CUresult dtoh(struct srv_call *c)
 {
     struct rgpu_args_cuMemcpyDtoHAsync_v2 *a = c->args;
     CUresult r = check_stream_arg(c, &a->hStream);
+    if (r == CUDA_SUCCESS && dtoh_direct(c, a->srcDevice, a->ByteCount, a->hStream) == CUDA_SUCCESS)
+        return CUDA_SUCCESS;
     void *staging = NULL;
     if (r == CUDA_SUCCESS)
         r = host_copy_capturable(c, a->hStream);

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "reader.h"
 #include "cpudev.h"
 #include "snapshot.h"
 #include "worker.h"
@@ -320,20 +321,31 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
     handles_init(&w->handles);
 
     handshake(w);
-    uint8_t *args = malloc(RGPU_MAX_ARGS_LEN);
-    if (!args)
+    /* Buffered: a batch of coalesced requests arrives in one read. */
+    struct rgpu_reader rd;
+    uint8_t *argbuf = malloc(RGPU_MAX_ARGS_LEN);
+    if (!argbuf || rgpu_reader_init(&rd, fd, RGPU_READER_CAP))
         finish(w, "out of memory");
     for (;;) {
         struct rgpu_hdr h;
-        if (rgpu_read_full(fd, &h, sizeof h))
+        if (rgpu_reader_read(&rd, &h, sizeof h))
             finish(w, errno ? strerror(errno) : NULL);
         const char *bad = rgpu_hdr_invalid(&h);
         if (!bad && h.type != RGPU_MSG_REQUEST && h.type != RGPU_MSG_CALLBACK_DONE)
             bad = "unexpected message type from client";
         if (bad)
             finish(w, bad);
-        if (rgpu_read_full(fd, args, h.args_len))
-            finish(w, "connection lost inside a frame");
+        /* in place when the whole message is buffered (the bulk read could
+         * refill the buffer under the arguments), else copied */
+        size_t have = rgpu_reader_buffered(&rd);
+        uint8_t *args = have >= h.args_len && have - h.args_len >= h.bulk_len
+                            ? (uint8_t *)rgpu_reader_take(&rd, h.args_len)
+                            : NULL;
+        if (!args) {
+            args = argbuf;
+            if (rgpu_reader_read(&rd, args, h.args_len))
+                finish(w, "connection lost inside a frame");
+        }
         if (h.type == RGPU_MSG_CALLBACK_DONE) {
             struct rgpu_callback cb;
             if (h.args_len != sizeof cb || h.bulk_len)
@@ -342,17 +354,26 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
             custom_callback_done(w, cb.id);
             continue;
         }
+        CUresult late;
+        int direct = htod_direct(w, &h, args, &rd, &late);
+        if (direct < 0)
+            finish(w, "connection lost inside a frame");
+        if (direct > 0) {
+            if (late != CUDA_SUCCESS)
+                reply_error(w, &h, late);
+            continue;
+        }
         uint8_t *bulk = NULL;
         if (h.bulk_len) {
             bool pooled = bulk_from_pool(&h);
             bulk = pooled ? bufpool_get(h.bulk_len) : malloc(h.bulk_len);
             if (!bulk) {
-                if (rgpu_skip(fd, h.bulk_len))
+                if (rgpu_reader_skip(&rd, h.bulk_len))
                     finish(w, "connection lost inside a frame");
                 reply_error(w, &h, CUDA_ERROR_OUT_OF_MEMORY);
                 continue;
             }
-            if (rgpu_read_full(fd, bulk, h.bulk_len)) {
+            if (rgpu_reader_read(&rd, bulk, h.bulk_len)) {
                 free_bulk(bulk, pooled);
                 finish(w, "connection lost inside a frame");
             }

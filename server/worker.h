@@ -90,6 +90,14 @@ void modules_forget_image(const void *handle);
 /* Execute an NVML row (nvml.c); returns its nvmlReturn_t. */
 nvmlReturn_t nvml_exec(struct srv_call *c);
 
+/* A large cuMemcpyHtoDAsync on the CPU device, read from rd straight into
+ * device memory when its stream reaches it (htod_direct.c). 0: does not
+ * apply, nothing consumed; 1: handled, payload consumed, *result is the
+ * asynchronous error to latch (or CUDA_SUCCESS); -1: connection lost. */
+struct rgpu_reader;
+int htod_direct(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, struct rgpu_reader *rd,
+                CUresult *result);
+
 /* Run fn(arg) on a pool thread (blocking backend calls). */
 void waiters_submit(void (*fn)(void *), void *arg);
 

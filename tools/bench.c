@@ -9,7 +9,7 @@
  *
  *   raw   a private server on the same kind of socket that speaks rgpu's
  *         framing (48-byte header, then the arguments, then bulk bytes, each
- *         read the way rgpud reads them): ping-pong with rgpu's header alone
+ *         read with its own read(); rgpu itself now reads through a buffer): ping-pong with rgpu's header alone
  *         and with the exact message sizes of the null call (encoded by
  *         wire/'s own codecs), a stream of launch-sized one-way messages, and
  *         N bytes up (sink) or down (source) followed by a header-only ack;
@@ -114,6 +114,7 @@ struct tresult {
     double raw_rtt48_us, raw_rtt_null_us, null_call_us;
     double raw_msg_us;                       /* launch-sized one-way messages, streamed */
     double launch_issue_us, launch_e2e_us;
+    int launch_batch;
     int nsizes, nlat;
     uint64_t size[MAX_SIZES];
     int reps[MAX_SIZES];
@@ -651,7 +652,9 @@ out:
 }
 
 /* Empty-kernel launches: client time per call (batches small enough to fit
- * the socket buffers, so back-pressure from the server does not count), and
+ * the socket buffers, so back-pressure from the server does not count, and
+ * large enough, 512 x 104 B = 52 KiB, that the client's coalesced sends are
+ * paid inside the batch: at least one 32 KiB flush each), and
  * launches + one synchronisation end to end; the raw transport carries the
  * same number of launch-sized one-way messages. */
 static int bench_launch(struct tresult *res, struct raw *raw, CUfunction f, const struct cfg *c)
@@ -679,6 +682,7 @@ static int bench_launch(struct tresult *res, struct raw *raw, CUfunction f, cons
         CK(D.cuCtxSynchronize());
         e2e[rep] = (now() - t0) / c->launch_n;
     }
+    res->launch_batch = c->launch_batch;
     res->launch_issue_us = median(issue, nb) * 1e6;
     res->launch_e2e_us = median(e2e, 3) * 1e6;
     res->raw_msg_us = median(wire, 3) * 1e6;
@@ -1169,7 +1173,7 @@ static void print_transport(const char *server, const struct tresult *r, const s
            r->null_req, r->null_rep, r->null_call_us, r->raw_rtt_null_us, r->null_call_us / r->raw_rtt_null_us);
     printf("  raw ping-pong, 48 B header only                            %7.2f us\n", r->raw_rtt48_us);
     printf("launches (empty kernel, 1x1x1 grid of 1x1x1)\n");
-    printf("  client time per cuLaunchKernel (median of batches)  %7.2f us\n", r->launch_issue_us);
+    printf("  client time per cuLaunchKernel (batches of %4d)     %7.2f us\n", r->launch_batch, r->launch_issue_us);
     printf("  end to end (launches + cuCtxSynchronize)            %7.2f us/launch = %7.0f launches/s\n",
            r->launch_e2e_us, 1e6 / r->launch_e2e_us);
     if (b->ok)
@@ -1285,7 +1289,7 @@ int rgpu_bench(int argc, char **argv, const char *libdir)
     if (!c.max_size)
         c.max_size = c.quick ? BIG_SIZE : 1ull << 30;
     c.null_iters = c.quick ? 2000 : 20000;
-    c.launch_batch = 64;
+    c.launch_batch = 512;
     c.launch_batches = c.quick ? 50 : 500;
     c.launch_n = c.quick ? 2000 : 20000;
     c.bw_budget = c.quick ? 32ull << 20 : 512ull << 20;

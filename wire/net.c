@@ -263,10 +263,16 @@ int rgpu_writev_full(int fd, struct iovec *iov, int iovcnt)
     return 0;
 }
 
-int rgpu_send_msg(int fd, struct rgpu_hdr *h, const struct rgpu_wbuf *w)
+int rgpu_send_msg(int fd, struct rgpu_hdr *h, const struct rgpu_wbuf *w) { return rgpu_send_msg_after(fd, NULL, 0, h, w); }
+
+int rgpu_send_msg_after(int fd, const void *pre, size_t prelen, struct rgpu_hdr *h, const struct rgpu_wbuf *w)
 {
-    struct iovec iov[2 + RGPU_WBUF_MAX_IOV];
+    struct iovec iov[3 + RGPU_WBUF_MAX_IOV];
     int n = 0;
+    if (prelen) {
+        iov[n].iov_base = (void *)pre;
+        iov[n++].iov_len = prelen;
+    }
     h->magic = RGPU_MAGIC;
     h->args_len = w ? (uint32_t)w->len : 0;
     h->bulk_len = w ? w->bulk_len : 0;

@@ -42,6 +42,9 @@ int rgpu_skip(int fd, uint64_t n);
 
 /* Send header + encoded arguments + bulk pieces of w in one writev. */
 int rgpu_send_msg(int fd, struct rgpu_hdr *h, const struct rgpu_wbuf *w);
+/* The same, after prelen bytes of already framed messages at pre (a batch of
+ * coalesced requests), all in the one writev. */
+int rgpu_send_msg_after(int fd, const void *pre, size_t prelen, struct rgpu_hdr *h, const struct rgpu_wbuf *w);
 
 /* Check a received header against the protocol limits; NULL if it is fine,
  * else why not. */

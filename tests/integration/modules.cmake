@@ -41,7 +41,8 @@ rgpu_it_program(modules ${RGPU_IT_DIR}/modules.c)
 rgpu_it_program(launch_fault ${RGPU_IT_DIR}/launch_fault.c)
 rgpu_it_program(library ${RGPU_IT_DIR}/library.c)
 rgpu_it_program(launch_ex ${RGPU_IT_DIR}/launch_ex.c)
-set(RGPU_IT_MODULE_PROGRAMS modules launch_fault library launch_ex)
+rgpu_it_program(async ${RGPU_IT_DIR}/async.c)
+set(RGPU_IT_MODULE_PROGRAMS modules launch_fault library launch_ex async)
 
 # NVRTC compiles on the client (no GPU needed); only this program links it.
 find_library(RGPU_IT_NVRTC_LIBRARY nvrtc HINTS ${CUDAToolkit_LIBRARY_DIR} NO_DEFAULT_PATH)
@@ -61,4 +62,9 @@ foreach(prog ${RGPU_IT_MODULE_PROGRAMS})
     rgpu_it_test(driver.${prog} ${tr} ENV RGPU_IT_KERNEL_DIR=${RGPU_IT_KERNEL_DIR}
       COMMAND $<TARGET_FILE:rgpu_it_${prog}> ${RGPU_IT_KERNEL_DIR})
   endforeach()
+endforeach()
+# queued work, then exit() without synchronising: exits normally (async.c)
+foreach(tr ${RGPU_IT_TRANSPORTS})
+  rgpu_it_test(driver.async_exit ${tr} ENV RGPU_IT_KERNEL_DIR=${RGPU_IT_KERNEL_DIR}
+    COMMAND $<TARGET_FILE:rgpu_it_async> ${RGPU_IT_KERNEL_DIR} exit)
 endforeach()
