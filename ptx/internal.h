@@ -279,6 +279,10 @@ struct launch_state {
     size_t dyn_off;            /* offset of the dynamic shared area */
     uint64_t gridid;
     int nworkers;
+    /* cooperative launches: the grid workspace (cooperative_groups'
+     * struct grid_workspace {u32 wsSize; u32 barrier;}), engine-owned memory
+     * the kernel may access as global; [ws_lo, ws_hi) is empty otherwise */
+    uint64_t ws_lo, ws_hi;
     /* first error wins */
     int error;                 /* CUresult, atomically set */
     char *errbuf; size_t errlen;
