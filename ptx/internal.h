@@ -279,9 +279,11 @@ struct launch_state {
     size_t dyn_off;            /* offset of the dynamic shared area */
     uint64_t gridid;
     int nworkers;
-    /* cooperative launches: the grid workspace (cooperative_groups'
-     * struct grid_workspace {u32 wsSize; u32 barrier;}), engine-owned memory
-     * the kernel may access as global; [ws_lo, ws_hi) is empty otherwise */
+    /* what global accesses are checked against: the caller's memory.valid,
+     * or in a cooperative launch a wrapper that also accepts the grid
+     * workspace (cooperative_groups' struct grid_workspace {u32 wsSize;
+     * u32 barrier;}), engine-owned memory at [ws_lo, ws_hi), else empty */
+    struct ptx_memory mem;
     uint64_t ws_lo, ws_hi;
     /* first error wins */
     int error;                 /* CUresult, atomically set */

@@ -46,6 +46,14 @@ struct worker {
 
 static uint64_t launch_counter;
 
+/* a cooperative launch's memory check: its grid workspace, then the caller's */
+static bool coop_valid(void *ctx, uint64_t addr, uint64_t n)
+{
+    const struct launch_state *L = ctx;
+    if (addr >= L->ws_lo && addr <= L->ws_hi && n <= L->ws_hi - addr) return true;
+    return L->l->memory.valid(L->l->memory.ctx, addr, n);
+}
+
 static int block_alloc(struct launch_state *L, unsigned worker, struct block *b)
 {
     memset(b, 0, sizeof *b);
@@ -253,6 +261,9 @@ CUresult ptx_launch_run(const struct ptx_launch *l)
         ws[0] = 2 * sizeof *ws;
         L.ws_lo = (uint64_t)(uintptr_t)ws;
         L.ws_hi = L.ws_lo + 2 * sizeof *ws;
+        L.mem = (struct ptx_memory){coop_valid, &L};
+    } else {
+        L.mem = l->memory;
     }
     struct worker *wk = calloc((size_t)nw, sizeof *wk);
     if (!wk) { free(ws); return CUDA_ERROR_OUT_OF_MEMORY; }

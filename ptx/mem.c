@@ -53,8 +53,7 @@ static bool check_range(struct xctx *x, uint64_t lo, uint64_t hi)
     struct warp *w = x->w;
     if (hi <= lo) return false; /* wrapped: never valid (and an empty cache entry never matches) */
     if (cached(w, lo, hi)) return true;
-    if (lo >= x->L->ws_lo && hi <= x->L->ws_hi) return true; /* the grid workspace */
-    const struct ptx_memory *mem = &x->L->l->memory;
+    const struct ptx_memory *mem = &x->L->mem;
     if (!mem->valid(mem->ctx, lo, hi - lo)) return false;
     w->vlo[w->vnext & 3] = lo;
     w->vhi[w->vnext & 3] = hi;

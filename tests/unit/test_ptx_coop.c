@@ -4,7 +4,7 @@
  * many more blocks than host threads, so blocks must take turns while others
  * wait at the grid barrier; blocks that arrive late; 3-D grids; the grid
  * workspace exists only in cooperative launches (is_valid(), and grid.sync()
- * traps without it instead of hanging).
+ * traps without it instead of hanging), and is accessible exactly.
  * A scheduler that ran blocks to completion one after the other would never
  * finish these launches (the test then fails on its ctest timeout).
  * Kernels: ptx_kernels/coop.cu, compiled to compute_75 and compute_120 PTX.
@@ -117,12 +117,50 @@ static void test_workspace_only_when_cooperative(void **state)
     h_dev_free_all();
 }
 
+/* The workspace is exactly {wsSize, barrier}: readable there, and not a
+ * byte further (hand-written PTX forms its address from the env registers). */
+static const char *probe_ptx =
+    ".version 7.0\n.target sm_75\n.address_size 64\n"
+    ".visible .entry probe(.param .u64 out, .param .u64 off)\n{\n"
+    " .reg .b32 %r<4>; .reg .b64 %rd<8>;\n"
+    " mov.u32 %r1, %envreg1; mov.u32 %r2, %envreg2;\n"
+    " cvt.u64.u32 %rd1, %r1; shl.b64 %rd1, %rd1, 32; cvt.u64.u32 %rd2, %r2; or.b64 %rd3, %rd1, %rd2;\n"
+    " ld.param.u64 %rd4, [off]; add.s64 %rd5, %rd3, %rd4; ld.global.u32 %r3, [%rd5];\n"
+    " ld.param.u64 %rd6, [out]; st.global.u32 [%rd6], %r3;\n ret;\n}\n";
+
+static void test_workspace_bounds(void **state)
+{
+    (void)state;
+    struct ptx_module *m = NULL;
+    char err[256];
+    assert_int_equal(ptx_module_parse(probe_ptx, strlen(probe_ptx), &m, err, sizeof err), CUDA_SUCCESS);
+    const struct ptx_kernel *k = ptx_module_find_kernel(m, "probe");
+    unsigned *out = h_dev(sizeof(unsigned));
+    struct h_params p;
+    H_P(k, &p, 0, out);
+    static const struct { uint64_t off; CUresult rc; unsigned val; } cases[] = {
+        {0, CUDA_SUCCESS, 8}, {4, CUDA_SUCCESS, 0}, {8, CUDA_ERROR_ILLEGAL_ADDRESS, 0},
+        {4096, CUDA_ERROR_ILLEGAL_ADDRESS, 0}, {(uint64_t)-4, CUDA_ERROR_ILLEGAL_ADDRESS, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        *out = 0xdeadbeef;
+        H_P(k, &p, 1, cases[c].off);
+        h_cooperative = true;
+        CUresult rc = h_launch_ex(m, "probe", 1, 1, 1, 1, 1, 0, &p, 1, NULL);
+        h_cooperative = false;
+        if (rc != cases[c].rc) fail_msg("offset %lld: %d (%s), want %d", (long long)cases[c].off, rc, h_err, cases[c].rc);
+        if (rc == CUDA_SUCCESS) assert_int_equal(*out, cases[c].val);
+    }
+    ptx_module_free(m);
+    h_dev_free_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exchange),
         cmocka_unit_test(test_skewed),
         cmocka_unit_test(test_workspace_only_when_cooperative),
+        cmocka_unit_test(test_workspace_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
