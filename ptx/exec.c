@@ -536,6 +536,14 @@ static int run(struct block *b, struct warp *w, long *bp)
             }
             break;
         case OP_LD: case OP_ST: if (m) rc = x_ldst(&x, i, m); break;
+        case OP_LD_POLL:
+            if (!m) break;
+            if ((rc = x_ldst(&x, i, m)) < 0) break;
+            /* in a cooperative launch a block polling global memory may wait
+             * for another block: give the worker to the next one now rather
+             * than spin out the time slice */
+            if (L->l->cooperative) { w->pc++; return W_YIELD; }
+            break;
         case OP_CVTA: case OP_ISSPACEP: if (m) rc = x_ldst(&x, i, m); break;
         case OP_ATOM: case OP_RED: if (m) rc = x_atom(&x, i, m); break;
         case OP_VPRINTF: if (m) rc = x_vprintf(&x, i, m); break;

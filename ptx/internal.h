@@ -55,6 +55,8 @@ enum ptx_op {
     OP_MOV_PACK,             /* d := {o[1]..o[vec]} packed, element size ins.t2 */
     OP_MOV_UNPACK,           /* {o[0]..o[vec-1]} := o[vec] split, element size ins.t2 */
     OP_VPRINTF,              /* call vprintf: o[0] ret param, o[1] fmt param, o[2] args param (frame offsets) */
+    OP_LD_POLL,              /* ld .volatile/.relaxed/.acquire from global or generic memory: what a
+                                spin loop polls (a cooperative launch lets the next block run then) */
 };
 const char *ptx_op_name(int op);
 

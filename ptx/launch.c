@@ -10,8 +10,10 @@
  * blocks it waits for from running. There, each worker owns a fixed share of
  * the grid (block k on worker k % workers), all of its blocks resident at
  * once, and runs them round robin, one pass over a block's warps (a shorter
- * slice each) before the next block's turn. A spinning block thus costs its
- * worker one short pass per round and every block advances.
+ * slice each) before the next block's turn. A warp that polls global memory
+ * (ld .acquire/.relaxed/.volatile, as the grid barrier's spin loop does)
+ * ends its turn right after the load, so a waiting block costs its worker a
+ * few instructions per round and every block advances.
  *
  * Per-worker state (warps, register stacks, local and shared memory) is
  * allocated once per launch and reused for every block the worker runs (a
@@ -30,6 +32,8 @@
 
 #define SLICE 4096                 /* instructions a warp runs before the next gets a turn */
 #define COOP_SLICE 512             /* ... in a cooperative launch, where the next block waits too */
+#define POLL_ROUND 16              /* instructions per block of a round in which blocks only wait */
+#define IDLE_ROUNDS 64             /* such rounds in a row before the worker yields its core */
 #define RECURSION_RESERVE 16384    /* extra per-thread stack when the call graph is recursive */
 
 struct worker {
@@ -150,9 +154,10 @@ static void block_init(const struct launch_state *L, struct block *b, uint64_t b
 
 enum { B_MORE, B_DONE, B_STOP };
 
-/* One pass over the warps of a block, each for at most `slice` instructions:
- * B_MORE, B_DONE, or B_STOP (an error, or a deadlock, now failed). */
-static inline int block_pass(struct block *b, long slice)
+/* One pass over the warps of a block, each for at most `slice` instructions
+ * (*used: how many ran): B_MORE, B_DONE, or B_STOP (an error, or a deadlock,
+ * now failed). */
+static inline int block_pass(struct block *b, long slice, long *used)
 {
     const struct launch_state *L = b->L;
     for (;;) {
@@ -163,6 +168,7 @@ static inline int block_pass(struct block *b, long slice)
             long budget = slice;
             int r = ptx_run_warp(b, w, &budget);
             if (r == W_ERROR || xfailed(L)) return B_STOP;
+            *used += slice - budget;
             if (budget < slice) progress = true;
             if (r != W_DONE) all_done = false;
             else progress = true;
@@ -186,7 +192,8 @@ static inline int block_pass(struct block *b, long slice)
 
 static void block_run(struct block *b)
 {
-    while (block_pass(b, SLICE) == B_MORE) {}
+    long used = 0;
+    while (block_pass(b, SLICE, &used) == B_MORE) {}
 }
 
 /* A cooperative worker: its blocks in turn, one pass each, until all are done. */
@@ -196,16 +203,25 @@ static void coop_run(struct worker *wk)
     bool *done = wk->coop_done;
     for (size_t k = 0; k < wk->ncoop; k++) block_init(wk->L, &wk->coop[k], wk->idx + (uint64_t)k * nw);
     size_t left = wk->ncoop;
+    unsigned idle_rounds = 0;
     while (left > 0 && !xfailed(wk->L)) {
+        long used = 0;
+        size_t live = left;
         for (size_t k = 0; k < wk->ncoop; k++) {
             if (done[k]) continue;
-            int r = block_pass(&wk->coop[k], COOP_SLICE);
+            int r = block_pass(&wk->coop[k], COOP_SLICE, &used);
             if (r == B_STOP) return;
             if (r == B_DONE) { done[k] = true; left--; }
         }
-        /* blocks waiting for another worker's: let it have the core if the
-         * host is oversubscribed */
-        if (left > 0) sched_yield();
+        /* round after round every block only polled (a poll load yields at
+         * once): they wait for another worker's blocks, whose thread may not
+         * be running if the host has more workers than cores; give it the
+         * core (not at once: a yield on a loaded host can cost a time slice) */
+        if (left == live && used <= POLL_ROUND * (long)live) {
+            if (++idle_rounds == IDLE_ROUNDS) { sched_yield(); idle_rounds = 0; }
+        } else {
+            idle_rounds = 0;
+        }
     }
 }
 
