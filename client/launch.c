@@ -123,6 +123,12 @@ static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsi
     const unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
     if ((r = check_config(fi, g, b, shmem)) != CUDA_SUCCESS)
         return r;
+    bool cooperative = false;
+    for (unsigned i = 0; i < nattrs; i++)
+        if (attrs[i].id == CU_LAUNCH_ATTRIBUTE_COOPERATIVE)
+            cooperative = attrs[i].value.cooperative != 0; /* the last one given wins */
+    if (cooperative && (r = rgpu_coop_check(f, fi, (uint64_t)gx * gy * gz, (int)(bx * by * bz), shmem)) != CUDA_SUCCESS)
+        return r;
     const void *params;
     size_t len;
     void *owned;
@@ -189,6 +195,37 @@ RGPU_API CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, v
 RGPU_API CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
 {
     return launch_ex(config, f, kernelParams, extra, true);
+}
+
+/* cuLaunchCooperativeKernel is cuLaunchKernelEx with the cooperative
+ * attribute, on the wire too (rgpu_launch_ex): the backend sees one call. */
+static CUresult launch_coop(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                            unsigned shmem, CUstream s, void **kernelParams, bool per_thread)
+{
+    CUlaunchAttribute at;
+    memset(&at, 0, sizeof at);
+    at.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+    at.value.cooperative = 1;
+    CUlaunchConfig c = {gx, gy, gz, bx, by, bz, shmem, s, &at, 1};
+    return launch_ex(&c, f, kernelParams, NULL, per_thread);
+}
+
+RGPU_API CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                            unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+                                            unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+                                            void **kernelParams)
+{
+    return launch_coop(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+                       kernelParams, false);
+}
+
+RGPU_API CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                                 unsigned int gridDimZ, unsigned int blockDimX,
+                                                 unsigned int blockDimY, unsigned int blockDimZ,
+                                                 unsigned int sharedMemBytes, CUstream hStream, void **kernelParams)
+{
+    return launch_coop(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream,
+                       kernelParams, true);
 }
 
 /* The occupancy of a cluster launch: the configuration travels as

@@ -4,10 +4,16 @@
  * here, asking the server for the occupancy of each candidate block size, as
  * the CUDA occupancy calculator does (largest occupancy wins; among equals the
  * larger block, found first when scanning downwards).
+ *
+ * Also the cooperative-launch limit, which CUDA checks when the launch is
+ * called: the grid must fit on the device at once (blocks per multiprocessor
+ * times their number).
  */
 #include "conn.h"
 #include "context.h"
 #include "funcinfo.h"
+
+#include <pthread.h>
 
 
 static CUresult potential(int *minGridSize, int *blockSize, CUfunction func, CUoccupancyB2DSize b2d, size_t dyn,
@@ -69,4 +75,51 @@ RGPU_API CUresult cuOccupancyMaxPotentialBlockSizeWithFlags(int *minGridSize, in
 {
     return potential(minGridSize, blockSize, func, blockSizeToDynamicSMemSize, dynamicSMemSize, blockSizeLimit,
                      flags);
+}
+
+/*
+ * The launch itself travels without a reply, so the limit is checked here.
+ * The server's occupancy for this (function, block size, dynamic shared
+ * memory) is asked once and kept with the function's info (dropped with it
+ * when cuFuncSetAttribute changes the function), so repeated cooperative
+ * launches, as ggml makes them, cost no round trip. A cached answer that
+ * would refuse is asked again first (a cache configuration changed since may
+ * allow more); one that is stale the other way is caught by the backend's
+ * own check, whose error then comes at the next synchronisation.
+ */
+static pthread_mutex_t coop_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static CUresult per_sm_remote(CUfunction f, struct rgpu_func_info *fi, int threads, unsigned shmem, int *per_sm)
+{
+    struct rgpu_args_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags a = {
+        .func = f, .blockSize = threads, .dynamicSMemSize = shmem, .flags = CU_OCCUPANCY_DEFAULT};
+    CUresult r = rgpu_remote(RGPU_ID_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags, &a);
+    if (r != CUDA_SUCCESS)
+        return r;
+    *per_sm = a.numBlocks;
+    pthread_mutex_lock(&coop_lock);
+    fi->coop_threads = threads;
+    fi->coop_shmem = shmem;
+    fi->coop_per_sm = a.numBlocks;
+    pthread_mutex_unlock(&coop_lock);
+    return CUDA_SUCCESS;
+}
+
+CUresult rgpu_coop_check(CUfunction f, struct rgpu_func_info *fi, uint64_t blocks, int threads, unsigned shmem)
+{
+    CUdevice dev;
+    if (!rgpu_ctx_device(rgpu_ctx_current(), &dev))
+        return CUDA_ERROR_INVALID_CONTEXT;
+    uint64_t sms = (uint64_t)rgpu_dev_attr(dev, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+    int per_sm = -1;
+    pthread_mutex_lock(&coop_lock);
+    if (fi->coop_threads == threads && fi->coop_shmem == shmem)
+        per_sm = fi->coop_per_sm;
+    pthread_mutex_unlock(&coop_lock);
+    CUresult r;
+    if (per_sm >= 0 && blocks <= (uint64_t)per_sm * sms)
+        return CUDA_SUCCESS;
+    if ((r = per_sm_remote(f, fi, threads, shmem, &per_sm)) != CUDA_SUCCESS)
+        return r;
+    return blocks <= (uint64_t)per_sm * sms ? CUDA_SUCCESS : CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
 }

@@ -9,6 +9,9 @@
  * are copied then (from kernelParams through the PTX parameter layout, or
  * from the CU_LAUNCH_PARAM_BUFFER_POINTER buffer of `extra`).
  *
+ * A cooperative launch (cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_COOPERATIVE)
+ * is also checked against the occupancy (the whole grid resident at once).
+ *
  * At run time the PTX engine runs the grid on cfg.sm_count host threads,
  * checking every device access against the allocation table; device printf
  * output goes to this process's stdout. A failed launch (illegal address,
@@ -180,8 +183,6 @@ static CUresult copy_params(const struct kdesc *kd, void **kernelParams, void **
     return CUDA_SUCCESS;
 }
 
-/* ---- the driver call ---- */
-
 /* A launch of fn with zeroed parameters, configuration checked. */
 static CUresult launch_alloc_locked(CUfunction h, struct func *fn, const unsigned grid[3], const unsigned block[3],
                                    unsigned shmem, struct launch **out)
@@ -254,12 +255,23 @@ CUresult launch_pack_params_locked(CUfunction f, struct ctx *c, void **kernelPar
     return r;
 }
 
-CUresult cpudev_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
-                               unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
-                               unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra)
+/* A cooperative grid must be resident at once, as on a GPU: at most the
+ * occupancy calculator's blocks per multiprocessor times their number. */
+static CUresult check_cooperative(const struct func *f, const struct ctx *c, const unsigned grid[3],
+                                  const unsigned block[3], unsigned shmem)
 {
-    CPUDEV_ENTER();
-    const unsigned grid[3] = {gridDimX, gridDimY, gridDimZ}, block[3] = {blockDimX, blockDimY, blockDimZ};
+    uint64_t blocks = (uint64_t)grid[0] * grid[1] * grid[2];
+    int per_sm = occupancy_blocks(f, c, (int)(block[0] * block[1] * block[2]), shmem);
+    if (per_sm <= 0 || blocks > (uint64_t)per_sm * dev_attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT))
+        return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
+    return CUDA_SUCCESS;
+}
+
+/* ---- the driver calls ---- */
+
+static CUresult launch(CUfunction f, const unsigned grid[3], const unsigned block[3], unsigned int sharedMemBytes,
+                       CUstream hStream, void **kernelParams, void **extra, bool cooperative)
+{
     struct stream *s;
     struct func *fn = NULL;
     struct launch *l = NULL;
@@ -272,11 +284,14 @@ CUresult cpudev_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
         r = s->ctx->sticky;
     if (r == CUDA_SUCCESS)
         r = launch_alloc_locked(f, fn, grid, block, sharedMemBytes, &l);
+    if (r == CUDA_SUCCESS && cooperative)
+        r = check_cooperative(fn, s->ctx, grid, block, sharedMemBytes);
     if (r == CUDA_SUCCESS && !(op = op_new(OP_LAUNCH)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS)
         r = copy_params(fn->kd, kernelParams, extra, l->params);
     if (r == CUDA_SUCCESS) {
+        l->l.cooperative = cooperative;
         op->u.launch = l;
         l = NULL; /* the op owns it */
         r = stream_submit_locked(s, op, NULL, 0);
@@ -288,18 +303,29 @@ CUresult cpudev_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int
     return r;
 }
 
+CUresult cpudev_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ,
+                               unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ,
+                               unsigned int sharedMemBytes, CUstream hStream, void **kernelParams, void **extra)
+{
+    CPUDEV_ENTER();
+    const unsigned grid[3] = {gridDimX, gridDimY, gridDimZ}, block[3] = {blockDimX, blockDimY, blockDimZ};
+    return launch(f, grid, block, sharedMemBytes, hStream, kernelParams, extra, false);
+}
+
 /* cuLaunchKernelEx: the attributes the CPU device can honour. A cluster
  * launch runs like the plain launch it is equivalent to unless the kernel
  * uses cluster instructions, which the PTX machine refuses (as an illegal
  * instruction) rather than emulates; hints (priority, carveout, access policy,
  * memory sync domains, programmatic serialisation — a permission, satisfied
- * by serial execution) need no action. Cooperative launches need every block
- * resident at once, which the CPU device does not guarantee. */
+ * by serial execution) need no action. A cooperative launch is bounded by
+ * the occupancy (COOPERATIVE_LAUNCH_TOO_LARGE) and runs with every block
+ * resident (ptx/launch.c), so grid-wide sync works. */
 CUresult cpudev_cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
 {
     CPUDEV_ENTER();
     if (!config || (config->numAttrs && !config->attrs))
         return CUDA_ERROR_INVALID_VALUE;
+    bool cooperative = false;
     for (unsigned i = 0; i < config->numAttrs; i++) {
         const CUlaunchAttribute *a = &config->attrs[i];
         switch (a->id) {
@@ -323,14 +349,13 @@ CUresult cpudev_cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, voi
             break;
         }
         case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
-            if (a->value.cooperative)
-                return CUDA_ERROR_NOT_SUPPORTED;
+            cooperative = a->value.cooperative != 0; /* the last one given wins */
             break;
         default:
             return CUDA_ERROR_NOT_SUPPORTED;
         }
     }
-    return cpudev_cuLaunchKernel(f, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX,
-                                 config->blockDimY, config->blockDimZ, config->sharedMemBytes, config->hStream,
-                                 kernelParams, extra);
+    const unsigned grid[3] = {config->gridDimX, config->gridDimY, config->gridDimZ},
+                   block[3] = {config->blockDimX, config->blockDimY, config->blockDimZ};
+    return launch(f, grid, block, config->sharedMemBytes, config->hStream, kernelParams, extra, cooperative);
 }

@@ -37,6 +37,7 @@ const char *ptx_op_name(int op)
     case OP_MOV_PACK: return "mov(pack)";
     case OP_MOV_UNPACK: return "mov(unpack)";
     case OP_VPRINTF: return "vprintf";
+    case OP_LD_POLL: return "ld";
     }
     return "?";
 }
@@ -59,6 +60,7 @@ struct mods {
     uint16_t fl;
     int vec;
     bool to;          /* cvta.to */
+    bool ordered;     /* .volatile, .relaxed or .acquire: a load other threads' stores may change */
     const char *w[16]; int wl[16]; int nw; /* op-specific words, not yet consumed */
     int line;
 };
@@ -119,7 +121,8 @@ static void split_mods(struct pctx *p, const char *s, int n, struct mods *md, in
         else if (W("sync")) md->fl |= F_SYNC;
         else if (W("relu")) md->fl |= F_RELU;
         else if (W("to")) md->to = true;
-        else if (W("aligned") || W("volatile") || W("relaxed") || W("acquire") || W("release") ||
+        else if (W("volatile") || W("relaxed") || W("acquire")) md->ordered = true;
+        else if (W("aligned") || W("release") ||
                  W("acq_rel") || W("weak") || W("mmio") || W("sc") || W("cta") || W("gpu") ||
                  W("sys") || W("nc") || W("ca") || W("cg") || W("cs") || W("lu") || W("cv") ||
                  W("wb") || W("wt") || W("noftz") || W("gl") || W("unified") ||
@@ -1118,7 +1121,11 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
     case FAM_MOVE: dec_mov(p, &i, &md, ops, n); break;
     case FAM_MEM:
         switch (op) {
-        case OP_LD: case OP_LDU: i.op = OP_LD; dec_ldst(p, &i, &md, ops, n, false); break;
+        case OP_LD: case OP_LDU:
+            i.op = OP_LD;
+            dec_ldst(p, &i, &md, ops, n, false);
+            if (md.ordered && (i.space == SP_GLOBAL || i.space == SP_GENERIC)) i.op = OP_LD_POLL;
+            break;
         case OP_ST: dec_ldst(p, &i, &md, ops, n, true); break;
         case OP_PREFETCH: case OP_PREFETCHU: take(&md, "tensormap"); md.space = -1; break;
         case OP_CVTA: case OP_ISSPACEP:

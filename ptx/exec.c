@@ -309,6 +309,10 @@ static void mov_sreg(struct xctx *x, const struct ins *i, uint32_t m)
     case SR_GLOBALTIMER_HI: v = now_ns(CLOCK_REALTIME) >> 32; break;
     case SR_DYN_SMEM: v = l->dynamic_shared; break;
     case SR_TOTAL_SMEM: v = x->L->shared_size; break;
+    /* the driver's ABI (cooperative_groups/details/driver_abi.h): envreg1 and
+     * envreg2 are the high and low halves of the grid workspace, 0 when the
+     * launch is not cooperative (grid.is_valid() is then false) */
+    case SR_ENVREG: v = c == 1 ? x->L->ws_lo >> 32 : c == 2 ? (uint32_t)x->L->ws_lo : 0; break;
     default: v = 0; break;
     }
     FOR_LANES(m, d[l] = v);
@@ -532,6 +536,14 @@ static int run(struct block *b, struct warp *w, long *bp)
             }
             break;
         case OP_LD: case OP_ST: if (m) rc = x_ldst(&x, i, m); break;
+        case OP_LD_POLL:
+            if (!m) break;
+            if ((rc = x_ldst(&x, i, m)) < 0) break;
+            /* in a cooperative launch a block polling global memory may wait
+             * for another block: give the worker to the next one now rather
+             * than spin out the time slice */
+            if (L->l->cooperative) { w->pc++; return W_YIELD; }
+            break;
         case OP_CVTA: case OP_ISSPACEP: if (m) rc = x_ldst(&x, i, m); break;
         case OP_ATOM: case OP_RED: if (m) rc = x_atom(&x, i, m); break;
         case OP_VPRINTF: if (m) rc = x_vprintf(&x, i, m); break;

@@ -55,6 +55,8 @@ enum ptx_op {
     OP_MOV_PACK,             /* d := {o[1]..o[vec]} packed, element size ins.t2 */
     OP_MOV_UNPACK,           /* {o[0]..o[vec-1]} := o[vec] split, element size ins.t2 */
     OP_VPRINTF,              /* call vprintf: o[0] ret param, o[1] fmt param, o[2] args param (frame offsets) */
+    OP_LD_POLL,              /* ld .volatile/.relaxed/.acquire from global or generic memory: what a
+                                spin loop polls (a cooperative launch lets the next block run then) */
 };
 const char *ptx_op_name(int op);
 
@@ -279,6 +281,12 @@ struct launch_state {
     size_t dyn_off;            /* offset of the dynamic shared area */
     uint64_t gridid;
     int nworkers;
+    /* what global accesses are checked against: the caller's memory.valid,
+     * or in a cooperative launch a wrapper that also accepts the grid
+     * workspace (cooperative_groups' struct grid_workspace {u32 wsSize;
+     * u32 barrier;}), engine-owned memory at [ws_lo, ws_hi), else empty */
+    struct ptx_memory mem;
+    uint64_t ws_lo, ws_hi;
     /* first error wins */
     int error;                 /* CUresult, atomically set */
     char *errbuf; size_t errlen;

@@ -5,26 +5,44 @@
  * slice, so warps that spin on shared memory still let the others progress;
  * a barrier parks a warp until every expected thread has arrived).
  *
+ * Cooperative launches (grid-wide sync) need every block of the grid to make
+ * progress at once: a block spinning on the grid barrier must not keep the
+ * blocks it waits for from running. There, each worker owns a fixed share of
+ * the grid (block k on worker k % workers), all of its blocks resident at
+ * once, and runs them round robin, one pass over a block's warps (a shorter
+ * slice each) before the next block's turn. A warp that polls global memory
+ * (ld .acquire/.relaxed/.volatile, as the grid barrier's spin loop does)
+ * ends its turn right after the load, so a waiting block costs its worker a
+ * few instructions per round and every block advances.
+ *
  * Per-worker state (warps, register stacks, local and shared memory) is
- * allocated once per launch and reused for every block the worker runs, so
- * the interpreter itself never allocates (only a deep recursion may grow a
- * register stack). The first error of any block stops every worker; its
- * CUresult is the launch's result.
+ * allocated once per launch and reused for every block the worker runs (a
+ * cooperative worker: one set per resident block), so the interpreter itself
+ * never allocates (only a deep recursion may grow a register stack). The
+ * first error of any block stops every worker; its CUresult is the launch's
+ * result.
  */
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define SLICE 4096                 /* instructions a warp runs before the next gets a turn */
+#define COOP_SLICE 512             /* ... in a cooperative launch, where the next block waits too */
+#define POLL_ROUND 16              /* instructions per block of a round in which blocks only wait */
+#define IDLE_ROUNDS 64             /* such rounds in a row before the worker yields its core */
 #define RECURSION_RESERVE 16384    /* extra per-thread stack when the call graph is recursive */
 
 struct worker {
     struct launch_state *L;
     unsigned idx;
     struct block b;
+    struct block *coop;            /* cooperative launch: blocks idx, idx + nworkers, ... */
+    size_t ncoop;
+    bool *coop_done;
     uint64_t *next_block;          /* shared counter */
     uint64_t nblocks;
     pthread_t th;
@@ -32,13 +50,19 @@ struct worker {
 
 static uint64_t launch_counter;
 
-static int worker_alloc(struct worker *wk)
+/* a cooperative launch's memory check: its grid workspace, then the caller's */
+static bool coop_valid(void *ctx, uint64_t addr, uint64_t n)
 {
-    struct launch_state *L = wk->L;
-    struct block *b = &wk->b;
+    const struct launch_state *L = ctx;
+    if (addr >= L->ws_lo && addr <= L->ws_hi && n <= L->ws_hi - addr) return true;
+    return L->l->memory.valid(L->l->memory.ctx, addr, n);
+}
+
+static int block_alloc(struct launch_state *L, unsigned worker, struct block *b)
+{
     memset(b, 0, sizeof *b);
     b->L = L;
-    b->worker = wk->idx;
+    b->worker = worker;
     b->nwarps = (int)((L->nthreads + WARP - 1) / WARP);
     b->warps = calloc((size_t)b->nwarps, sizeof *b->warps);
     b->shared_size = L->shared_size;
@@ -58,9 +82,8 @@ static int worker_alloc(struct worker *wk)
     return 0;
 }
 
-static void worker_free(struct worker *wk)
+static void block_free(struct block *b)
 {
-    struct block *b = &wk->b;
     if (b->warps)
         for (int k = 0; k < b->nwarps; k++) {
             free(b->warps[k].rstack);
@@ -71,11 +94,31 @@ static void worker_free(struct worker *wk)
     free(b->shared);
 }
 
-static void block_init(struct worker *wk, uint64_t blk)
+static int worker_alloc(struct worker *wk)
 {
-    struct launch_state *L = wk->L;
+    if (!wk->L->l->cooperative) return block_alloc(wk->L, wk->idx, &wk->b);
+    unsigned nw = (unsigned)wk->L->nworkers;
+    uint64_t n = (wk->nblocks - wk->idx + nw - 1) / nw;
+    if (n > SIZE_MAX / sizeof *wk->coop || !(wk->coop = calloc((size_t)n, sizeof *wk->coop))) return -1;
+    wk->ncoop = (size_t)n;
+    if (!(wk->coop_done = calloc(wk->ncoop, sizeof *wk->coop_done))) return -1;
+    for (size_t k = 0; k < wk->ncoop; k++)
+        if (block_alloc(wk->L, wk->idx, &wk->coop[k]) < 0) return -1;
+    return 0;
+}
+
+static void worker_free(struct worker *wk)
+{
+    block_free(&wk->b);
+    if (wk->coop)
+        for (size_t k = 0; k < wk->ncoop; k++) block_free(&wk->coop[k]);
+    free(wk->coop);
+    free(wk->coop_done);
+}
+
+static void block_init(const struct launch_state *L, struct block *b, uint64_t blk)
+{
     const struct ptx_launch *l = L->l;
-    struct block *b = &wk->b;
     b->ctaid[0] = (unsigned)(blk % l->grid[0]);
     b->ctaid[1] = (unsigned)(blk / l->grid[0] % l->grid[1]);
     b->ctaid[2] = (unsigned)(blk / ((uint64_t)l->grid[0] * l->grid[1]));
@@ -109,35 +152,75 @@ static void block_init(struct worker *wk, uint64_t blk)
     }
 }
 
-static void block_run(struct worker *wk)
+enum { B_MORE, B_DONE, B_STOP };
+
+/* One pass over the warps of a block, each for at most `slice` instructions
+ * (*used: how many ran): B_MORE, B_DONE, or B_STOP (an error, or a deadlock,
+ * now failed). */
+static inline int block_pass(struct block *b, long slice, long *used)
 {
-    struct block *b = &wk->b;
-    struct launch_state *L = wk->L;
+    const struct launch_state *L = b->L;
     for (;;) {
         bool all_done = true, progress = false;
         for (int k = 0; k < b->nwarps; k++) {
             struct warp *w = &b->warps[k];
             if (w->done) continue;
-            long budget = SLICE;
+            long budget = slice;
             int r = ptx_run_warp(b, w, &budget);
-            if (r == W_ERROR || xfailed(L)) return;
-            if (budget < SLICE) progress = true;
+            if (r == W_ERROR || xfailed(L)) return B_STOP;
+            *used += slice - budget;
+            if (budget < slice) progress = true;
             if (r != W_DONE) all_done = false;
             else progress = true;
         }
-        if (all_done) return;
-        if (!progress) {
-            /* stuck: let parked warp-synchronous groups run, else it is a deadlock */
-            bool any = false;
-            for (int k = 0; k < b->nwarps; k++)
-                if (!b->warps[k].done && b->warps[k].sync_blocked) { b->warps[k].force_next = true; any = true; }
-            if (any) continue;
-            int id = 0;
-            while (id < 15 && !b->bar[id].arrived) id++;
-            xfail(L, CUDA_ERROR_LAUNCH_FAILED, NULL,
-                  "deadlock in block (%u,%u,%u): barrier %d has %d of %d threads", b->ctaid[0], b->ctaid[1],
-                  b->ctaid[2], id, b->bar[id].arrived, b->bar[id].expected ? b->bar[id].expected : b->live_threads);
-            return;
+        if (all_done) return B_DONE;
+        if (progress) return B_MORE;
+        /* stuck: let parked warp-synchronous groups run, else it is a deadlock
+         * (only the block's own warps can release its barriers) */
+        bool any = false;
+        for (int k = 0; k < b->nwarps; k++)
+            if (!b->warps[k].done && b->warps[k].sync_blocked) { b->warps[k].force_next = true; any = true; }
+        if (any) continue;
+        int id = 0;
+        while (id < 15 && !b->bar[id].arrived) id++;
+        xfail(L, CUDA_ERROR_LAUNCH_FAILED, NULL,
+              "deadlock in block (%u,%u,%u): barrier %d has %d of %d threads", b->ctaid[0], b->ctaid[1],
+              b->ctaid[2], id, b->bar[id].arrived, b->bar[id].expected ? b->bar[id].expected : b->live_threads);
+        return B_STOP;
+    }
+}
+
+static void block_run(struct block *b)
+{
+    long used = 0;
+    while (block_pass(b, SLICE, &used) == B_MORE) {}
+}
+
+/* A cooperative worker: its blocks in turn, one pass each, until all are done. */
+static void coop_run(struct worker *wk)
+{
+    unsigned nw = (unsigned)wk->L->nworkers;
+    bool *done = wk->coop_done;
+    for (size_t k = 0; k < wk->ncoop; k++) block_init(wk->L, &wk->coop[k], wk->idx + (uint64_t)k * nw);
+    size_t left = wk->ncoop;
+    unsigned idle_rounds = 0;
+    while (left > 0 && !xfailed(wk->L)) {
+        long used = 0;
+        size_t live = left;
+        for (size_t k = 0; k < wk->ncoop; k++) {
+            if (done[k]) continue;
+            int r = block_pass(&wk->coop[k], COOP_SLICE, &used);
+            if (r == B_STOP) return;
+            if (r == B_DONE) { done[k] = true; left--; }
+        }
+        /* round after round every block only polled (a poll load yields at
+         * once): they wait for another worker's blocks, whose thread may not
+         * be running if the host has more workers than cores; give it the
+         * core (not at once: a yield on a loaded host can cost a time slice) */
+        if (left == live && used <= POLL_ROUND * (long)live) {
+            if (++idle_rounds == IDLE_ROUNDS) { sched_yield(); idle_rounds = 0; }
+        } else {
+            idle_rounds = 0;
         }
     }
 }
@@ -145,12 +228,13 @@ static void block_run(struct worker *wk)
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
+    if (wk->coop) { coop_run(wk); return NULL; }
     for (;;) {
         if (xfailed(wk->L)) break;
         uint64_t blk = __atomic_fetch_add(wk->next_block, 1, __ATOMIC_RELAXED);
         if (blk >= wk->nblocks) break;
-        block_init(wk, blk);
-        block_run(wk);
+        block_init(wk->L, &wk->b, blk);
+        block_run(&wk->b);
     }
     return NULL;
 }
@@ -186,8 +270,19 @@ CUresult ptx_launch_run(const struct ptx_launch *l)
     int nw = l->host_threads > 0 ? l->host_threads : (int)(ncpu > 0 ? ncpu : 1);
     if ((uint64_t)nw > nblocks) nw = (int)nblocks;
     L.nworkers = nw;
+    uint32_t *ws = NULL;
+    if (l->cooperative) {
+        /* cooperative_groups' grid_workspace: wsSize, then the barrier counter */
+        if (!(ws = calloc(2, sizeof *ws))) return CUDA_ERROR_OUT_OF_MEMORY;
+        ws[0] = 2 * sizeof *ws;
+        L.ws_lo = (uint64_t)(uintptr_t)ws;
+        L.ws_hi = L.ws_lo + 2 * sizeof *ws;
+        L.mem = (struct ptx_memory){coop_valid, &L};
+    } else {
+        L.mem = l->memory;
+    }
     struct worker *wk = calloc((size_t)nw, sizeof *wk);
-    if (!wk) return CUDA_ERROR_OUT_OF_MEMORY;
+    if (!wk) { free(ws); return CUDA_ERROR_OUT_OF_MEMORY; }
     uint64_t next_block = 0;
     int started = 0;
     CUresult rc = CUDA_SUCCESS;
@@ -199,7 +294,12 @@ CUresult ptx_launch_run(const struct ptx_launch *l)
         if (worker_alloc(&wk[k]) < 0) { rc = CUDA_ERROR_OUT_OF_MEMORY; nw = k + 1; goto out; }
     }
     for (int k = 1; k < nw; k++) {
-        if (pthread_create(&wk[k].th, NULL, worker_main, &wk[k]) != 0) break;
+        if (pthread_create(&wk[k].th, NULL, worker_main, &wk[k]) != 0) {
+            /* the other workers take over a missing one's blocks, except in a
+             * cooperative launch, whose blocks are placed once */
+            if (l->cooperative) xfail(&L, CUDA_ERROR_OUT_OF_MEMORY, NULL, "cannot start a host thread");
+            break;
+        }
         started = k;
     }
     worker_main(&wk[0]);
@@ -208,5 +308,6 @@ CUresult ptx_launch_run(const struct ptx_launch *l)
 out:
     for (int k = 0; k < nw; k++) worker_free(&wk[k]);
     free(wk);
+    free(ws);
     return rc;
 }

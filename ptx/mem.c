@@ -51,9 +51,9 @@ static bool cached(const struct warp *w, uint64_t lo, uint64_t hi)
 static bool check_range(struct xctx *x, uint64_t lo, uint64_t hi)
 {
     struct warp *w = x->w;
-    if (hi < lo) return false;
+    if (hi <= lo) return false; /* wrapped: never valid (and an empty cache entry never matches) */
     if (cached(w, lo, hi)) return true;
-    const struct ptx_memory *mem = &x->L->l->memory;
+    const struct ptx_memory *mem = &x->L->mem;
     if (!mem->valid(mem->ctx, lo, hi - lo)) return false;
     w->vlo[w->vnext & 3] = lo;
     w->vhi[w->vnext & 3] = hi;

@@ -31,7 +31,7 @@ static bool read_mem(struct xctx *x, const struct ins *i, int l, uint64_t addr, 
         memcpy(dst, p, n);
         return true;
     }
-    const struct ptx_memory *mem = &x->L->l->memory;
+    const struct ptx_memory *mem = &x->L->mem;
     if (addr + n < addr || !mem->valid(mem->ctx, addr, n)) return false;
     memcpy(dst, (const void *)(uintptr_t)addr, n);
     return true;

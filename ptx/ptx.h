@@ -93,6 +93,13 @@ struct ptx_launch {
     const uint64_t *global_addrs;   /* device address of each module global, by index */
     struct ptx_memory memory;
     int host_threads;               /* blocks run on this many threads; 0 = online cores */
+    /* A cooperative launch (cuLaunchCooperativeKernel): every block of the
+     * grid is resident and makes progress at once, whatever host_threads, so
+     * blocks may wait for each other (grid-wide sync); the grid workspace
+     * that cooperative_groups reads from %envreg1/%envreg2 is provided. The
+     * caller bounds the grid (COOPERATIVE_LAUNCH_TOO_LARGE): every block's
+     * state is allocated for the whole launch. */
+    bool cooperative;
     /* Device printf (vprintf): formatted text is handed here (may be NULL: dropped). */
     void (*print)(void *ctx, const char *text, size_t len);
     void *print_ctx;

@@ -32,7 +32,7 @@ set(RGPU_CUDART_BIN_DIR ${CMAKE_BINARY_DIR}/tests/integration/cudart)
 # The PTX each program carries (the CPU device runs PTX; it reports cc 12.0):
 # compute_120 for basic, the oldest PTX nvcc 13 emits for the others.
 set(RGPU_CUDART_ARCH_basic -gencode arch=compute_120,code=compute_120)
-set(RGPU_CUDART_PROGRAMS basic streams reset errors launch_config printf threads graphs)
+set(RGPU_CUDART_PROGRAMS basic streams reset errors launch_config printf threads graphs coop)
 
 set(RGPU_CUDART_OUTPUTS)
 foreach(prog ${RGPU_CUDART_PROGRAMS})

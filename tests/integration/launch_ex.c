@@ -63,7 +63,8 @@ int main(void)
     at[3].id = CU_LAUNCH_ATTRIBUTE_IGNORE;
     run_and_check(f, d, at, 4, "cluster 2x1x1, programmatic serialisation, priority");
 
-    /* what the device reports it cannot do fails at call time */
+    /* a cooperative launch where the device can (driver.coop tests grid-wide
+     * sync); where it cannot, it fails at call time */
     int coop = -1;
     CHECK(cuDeviceGetAttribute(&coop, CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH, 0));
     memset(at, 0, sizeof at);
@@ -74,6 +75,8 @@ int main(void)
     CUlaunchConfig cfg = {2, 1, 1, 64, 1, 1, 0, NULL, at, 1};
     if (coop == 0)
         EXPECT_RESULT(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_NOT_SUPPORTED);
+    else
+        run_and_check(f, d, at, 1, "cooperative");
 
     /* event-bearing attributes are not carried yet: refused, not dropped */
     at[0].id = CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT;

@@ -5,7 +5,7 @@
 #   it_kernels.fatbin           fatbin with compute_75 and compute_120 PTX
 #   it_kernels.sm_90.fatbin     fatbin with only an sm_90 cubin
 # in RGPU_IT_KERNEL_DIR, which every program here takes as its argument.
-# Tests: driver.modules, driver.launch_fault, driver.library, driver.nvrtc
+# Tests: driver.modules, driver.launch_fault, driver.library, driver.launch_ex, driver.coop, driver.nvrtc
 # (when the toolkit has NVRTC), each over unix and tcp.
 
 if(NOT CUDAToolkit_NVCC_EXECUTABLE)
@@ -35,6 +35,17 @@ rgpu_it_nvcc(it_kernels.compute_120.ptx -ptx -arch=compute_120)
 rgpu_it_nvcc(it_kernels.fatbin -fatbin
   -gencode arch=compute_75,code=compute_75 -gencode arch=compute_120,code=compute_120)
 rgpu_it_nvcc(it_kernels.sm_90.fatbin -fatbin -gencode arch=compute_90,code=sm_90)
+# grid-wide sync (cooperative_groups) for driver.coop, apart from the kernel
+# set above that other tests enumerate
+add_custom_command(
+  OUTPUT ${RGPU_IT_KERNEL_DIR}/it_coop.compute_75.ptx
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_IT_KERNEL_DIR}
+  COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -ptx -arch=compute_75 ${RGPU_IT_DIR}/kernels/it_coop.cu
+    -o ${RGPU_IT_KERNEL_DIR}/it_coop.compute_75.ptx
+  DEPENDS ${RGPU_IT_DIR}/kernels/it_coop.cu
+  COMMENT "nvcc: test kernels -> it_coop.compute_75.ptx"
+  VERBATIM)
+list(APPEND RGPU_IT_KERNEL_OUTPUTS ${RGPU_IT_KERNEL_DIR}/it_coop.compute_75.ptx)
 add_custom_target(rgpu_it_kernels ALL DEPENDS ${RGPU_IT_KERNEL_OUTPUTS})
 
 rgpu_it_program(modules ${RGPU_IT_DIR}/modules.c)
@@ -42,7 +53,8 @@ rgpu_it_program(launch_fault ${RGPU_IT_DIR}/launch_fault.c)
 rgpu_it_program(library ${RGPU_IT_DIR}/library.c)
 rgpu_it_program(launch_ex ${RGPU_IT_DIR}/launch_ex.c)
 rgpu_it_program(async ${RGPU_IT_DIR}/async.c)
-set(RGPU_IT_MODULE_PROGRAMS modules launch_fault library launch_ex async)
+rgpu_it_program(coop ${RGPU_IT_DIR}/coop.c)
+set(RGPU_IT_MODULE_PROGRAMS modules launch_fault library launch_ex async coop)
 
 # NVRTC compiles on the client (no GPU needed); only this program links it.
 find_library(RGPU_IT_NVRTC_LIBRARY nvrtc HINTS ${CUDAToolkit_LIBRARY_DIR} NO_DEFAULT_PATH)

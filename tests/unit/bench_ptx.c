@@ -2,7 +2,9 @@
  * bench_ptx.c — throughput of the PTX machine (not a ctest): warp
  * instructions per second for a compute-bound kernel (a dependent fma chain
  * in a loop: 8 instructions per iteration) and a memory-bound one (saxpy:
- * 13 instructions per thread, 12 bytes moved per thread).
+ * 13 instructions per thread, 12 bytes moved per thread); and a cooperative
+ * launch that does nothing but grid-wide syncs (the code nvcc emits for
+ * cooperative_groups' grid.sync()) with 64 blocks of one warp.
  * Usage: bench_ptx [host_threads]
  */
 #include <stdio.h>
@@ -30,7 +32,19 @@ static const char *text =
     "  ld.param.u64 %rd1, [x]; ld.param.u64 %rd2, [y]; ld.param.f32 %f1, [a]; mul.wide.u32 %rd3, %r4, 4;\n"
     "  add.s64 %rd4, %rd1, %rd3; add.s64 %rd5, %rd2, %rd3; ld.global.f32 %f2, [%rd4]; ld.global.f32 %f3, [%rd5];\n"
     "  fma.rn.f32 %f3, %f1, %f2, %f3; st.global.f32 [%rd5], %f3;\n"
-    "E: ret;\n}\n";
+    "E: ret;\n}\n"
+    ".visible .entry gridsync(.param .u32 iters)\n"
+    "{\n .reg .pred %p<3>; .reg .b32 %r<12>; .reg .b64 %rd<6>;\n"
+    "  mov.u32 %r1, %envreg2; cvt.u64.u32 %rd1, %r1; mov.u32 %r2, %envreg1; cvt.u64.u32 %rd2, %r2;\n"
+    "  shl.b64 %rd2, %rd2, 32; or.b64 %rd3, %rd2, %rd1; add.s64 %rd4, %rd3, 4;\n"
+    "  mov.u32 %r3, %nctaid.x; mov.u32 %r4, %ctaid.x; setp.eq.s32 %p1, %r4, 0;\n"
+    "  sub.s32 %r5, -2147483647, %r3; selp.b32 %r6, %r5, 1, %p1;\n"
+    "  mov.u32 %r7, %tid.x; ld.param.u32 %r8, [iters]; mov.u32 %r9, 0;\n"
+    "L: bar.sync 0; setp.ne.s32 %p2, %r7, 0; @%p2 bra W;\n"
+    "  atom.add.release.gpu.u32 %r10, [%rd4], %r6;\n"
+    "S: ld.acquire.gpu.u32 %r11, [%rd4]; xor.b32 %r11, %r11, %r10; setp.gt.s32 %p2, %r11, -1; @%p2 bra S;\n"
+    "W: bar.sync 0; add.s32 %r9, %r9, 1; setp.lt.u32 %p2, %r9, %r8; @%p2 bra L;\n"
+    "  ret;\n}\n";
 
 static uint64_t lo, hi, lo2, hi2;
 static bool valid(void *ctx, uint64_t a, uint64_t n)
@@ -86,6 +100,16 @@ int main(int argc, char **argv)
     wi = (double)n / 32 * 20;
     printf("memory (saxpy, %u floats): rc=%d %.3f s, %.1f M warp-instr/s, %.2f GB/s, y[5]=%g\n", n, rc, t1 - t0,
            wi / (t1 - t0) / 1e6, (double)n * 12 / (t1 - t0) / 1e9, (double)y[5]);
+    /* grid-wide sync */
+    unsigned syncs = 200;
+    memcpy(pb, &syncs, 4);
+    struct ptx_launch l3 = {.kernel = ptx_module_find_kernel(m, "gridsync"), .grid = {64, 1, 1}, .block = {32, 1, 1},
+                            .params = pb, .memory = {valid, NULL}, .host_threads = threads, .cooperative = true};
+    t0 = now();
+    rc = ptx_launch_run(&l3);
+    t1 = now();
+    printf("grid sync (64 blocks of 32 threads, cooperative): rc=%d %.3f s, %.1f us per grid.sync\n", rc, t1 - t0,
+           (t1 - t0) / syncs * 1e6);
     free(out); free(x); free(y);
     ptx_module_free(m);
     return 0;

@@ -141,7 +141,7 @@ static void attribute_values(void **state)
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK), 65536);
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT), 2);
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS), 1);
-    assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH), 0); /* not implemented yet */
+    assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH), 1); /* grid-wide sync: ptx/launch.c */
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_COMPUTE_MODE), CU_COMPUTEMODE_DEFAULT);
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_INTEGRATED), 0);
     assert_true(attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE) > 0);

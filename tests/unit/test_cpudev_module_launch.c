@@ -3,7 +3,7 @@
  * add with both parameter forms on the legacy and a created stream, mixed
  * parameter types, module globals, shared memory, library kernels launched
  * through their CUkernel, device printf, launch configuration errors at call
- * time, an out-of-bounds store that faults the context (sticky, without
+ * time, the cooperative grid limit, an out-of-bounds store that faults the context (sticky, without
  * crashing) until it is reset, and unloading that waits for queued launches.
  *
  * Kernels are nvcc PTX from cpudev_module.cmake. Every test runs on a fresh
@@ -343,6 +343,48 @@ static void test_launch_errors(void **state)
 #undef LAUNCH
 }
 
+/* A cooperative grid must fit on the device at once: blocks per
+ * multiprocessor (for its block size and shared memory) times their number. */
+static void test_cooperative_limit(void **state)
+{
+    (void)state;
+    struct vectors v = make_vectors();
+    int n = N, sms = 0, per_sm = 0, per_sm_sh = 0;
+    void *args[] = {&v.a, &v.b, &v.c, &n};
+    CUfunction f = fn("vadd");
+    OK(cpudev_cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, 0));
+    OK(cpudev_cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f, 256, 0));
+    assert_true(sms > 0 && per_sm > 0);
+    CUlaunchAttribute at;
+    memset(&at, 0, sizeof at);
+    at.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE;
+    at.value.cooperative = 1;
+    CUlaunchConfig cfg = {(unsigned)(per_sm * sms + 1), 1, 1, 256, 1, 1, 0, NULL, &at, 1};
+    assert_int_equal(cpudev_cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE);
+    cfg.gridDimX = (unsigned)per_sm;
+    cfg.gridDimY = (unsigned)sms + 1;
+    assert_int_equal(cpudev_cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE);
+    /* more shared memory per block: fewer blocks fit */
+    OK(cpudev_cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 65536));
+    OK(cpudev_cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_sh, f, 256, 65536));
+    assert_true(per_sm_sh < per_sm);
+    cfg.gridDimX = (unsigned)(per_sm_sh * sms + 1);
+    cfg.gridDimY = 1;
+    cfg.sharedMemBytes = 65536;
+    assert_int_equal(cpudev_cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE);
+    /* the same grid as an ordinary launch is fine */
+    at.value.cooperative = 0;
+    OK(cpudev_cuLaunchKernelEx(&cfg, f, args, NULL));
+    /* the largest cooperative grid runs */
+    at.value.cooperative = 1;
+    cfg.gridDimX = (unsigned)(per_sm * sms);
+    cfg.sharedMemBytes = 0;
+    OK(cpudev_cuMemsetD32Async(v.c, 0, N, NULL));
+    OK(cpudev_cuLaunchKernelEx(&cfg, f, args, NULL));
+    if ((uint64_t)per_sm * (unsigned)sms * 256 >= N)
+        check_sum(v.c, NULL);
+}
+
 static void test_illegal_address_is_sticky(void **state)
 {
     (void)state;
@@ -449,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_library_kernel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_printf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_launch_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cooperative_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_illegal_address_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unload_waits_for_launches, setup, teardown),
     };

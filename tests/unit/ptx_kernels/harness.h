@@ -96,6 +96,7 @@ static void h_print(void *ctx, const char *text, size_t len)
 }
 
 static char h_err[512];
+static bool h_cooperative; /* the next launches are cooperative (grid-wide sync) */
 __attribute__((unused)) static CUresult h_launch_ex(struct ptx_module *m, const char *kernel, unsigned gx, unsigned gy, unsigned bx, unsigned by,
                             unsigned bz, size_t dyn, const struct h_params *p, int threads, const uint64_t *gaddrs)
 {
@@ -125,6 +126,7 @@ __attribute__((unused)) static CUresult h_launch_ex(struct ptx_module *m, const 
     l.global_addrs = gaddrs;
     l.memory.valid = h_valid;
     l.host_threads = threads;
+    l.cooperative = h_cooperative;
     l.print = h_print;
     l.errbuf = h_err;
     l.errlen = sizeof h_err;
