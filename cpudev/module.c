@@ -6,7 +6,7 @@
  * An image is a fatbin (or, in-process, a wrapper of one), a cubin or PTX
  * text. The device runs PTX only: from a fatbin the PTX for the configured
  * compute capability is chosen (fatbin_pick_ptx_emulated: what the driver
- * would JIT, else family-specific PTX); a cubin, or a fatbin
+ * would JIT, else family-, else arch-specific PTX); a cubin, or a fatbin
  * without usable PTX, is CUDA_ERROR_NO_BINARY_FOR_GPU, as for a GPU the
  * image was not built for.
  *

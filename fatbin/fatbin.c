@@ -391,12 +391,14 @@ const struct fatbin_entry *fatbin_pick_ptx_emulated(const struct fatbin_entry *e
     const struct fatbin_entry *best = fatbin_pick_ptx(entries, n, cc);
     if (best)
         return best;
-    for (size_t i = 0; i < n; i++) {
-        const struct fatbin_entry *e = &entries[i];
-        if (e->kind != FATBIN_KIND_PTX || e->variant != 'f' || e->arch == 0 || e->arch > cc)
-            continue;
-        if (!best || e->arch > best->arch)
-            best = e;
-    }
+    static const char tiers[] = {'f', 'a'};
+    for (size_t t = 0; t < sizeof tiers && !best; t++)
+        for (size_t i = 0; i < n; i++) {
+            const struct fatbin_entry *e = &entries[i];
+            if (e->kind != FATBIN_KIND_PTX || e->variant != tiers[t] || e->arch == 0 || e->arch > cc)
+                continue;
+            if (!best || e->arch > best->arch)
+                best = e;
+        }
     return best;
 }

@@ -130,11 +130,13 @@ const struct fatbin_entry *fatbin_pick_ptx(const struct fatbin_entry *entries, s
                                            unsigned cc);
 
 /* The PTX an emulator of capability cc runs: fatbin_pick_ptx's choice, else
- * the highest family-specific PTX (compute_XYf) with XY <= cc. The family
- * restriction protects hardware features an emulator provides for every
- * capability alike; NVIDIA's libraries ship some kernels only as family PTX
- * (cuDNN 9: compute_120f next to SASS). Arch-specific PTX (compute_90a:
- * wgmma, tcgen05, ...) is never chosen. */
+ * the highest family-specific PTX (compute_XYf) with XY <= cc, else the
+ * highest arch-specific PTX (compute_XYa) with XY <= cc. Those restrictions
+ * protect hardware features; an emulator runs whatever instructions it
+ * implements, whatever the target (and refuses the others when it parses the
+ * module). NVIDIA's libraries ship some kernels only as family PTX (cuDNN 9:
+ * compute_120f next to SASS), and ggml's CMake turns every 12x architecture
+ * into 12xa, so a build for 120 carries compute_120a PTX only. */
 const struct fatbin_entry *fatbin_pick_ptx_emulated(const struct fatbin_entry *entries, size_t n,
                                                     unsigned cc);
 

@@ -334,7 +334,8 @@ static void pick_ptx_rules(void **state)
 }
 
 /* The CPU device's policy: plain PTX as the driver picks it, else the
- * highest family PTX not above the capability; never arch-specific PTX. */
+ * highest family PTX not above the capability, else the highest
+ * arch-specific PTX not above it. */
 static void pick_ptx_emulated_rules(void **state)
 {
     (void)state;
@@ -349,7 +350,8 @@ static void pick_ptx_emulated_rules(void **state)
     assert_ptr_equal(fatbin_pick_ptx_emulated(e, 4, 130), &e[2]); /* then the highest family PTX */
     assert_ptr_equal(fatbin_pick_ptx_emulated(e, 4, 120), &e[2]);
     assert_ptr_equal(fatbin_pick_ptx_emulated(e, 4, 110), &e[1]);
-    assert_null(fatbin_pick_ptx_emulated(e, 4, 90));             /* 90a never */
+    assert_ptr_equal(fatbin_pick_ptx_emulated(e, 4, 90), &e[3]); /* 90a, the last resort */
+    assert_null(fatbin_pick_ptx_emulated(e, 4, 89));
     assert_null(fatbin_pick_ptx(e, 4, 130));                     /* the driver's rule is unchanged */
     assert_null(fatbin_pick_ptx_emulated(NULL, 0, 120));
 }
