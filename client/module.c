@@ -21,6 +21,7 @@
 #include "fatbin.h"
 #include "funcinfo.h"
 #include "imagehash.h"
+#include "link.h"
 #include "memory.h"
 
 #define OFFER_HASH_FIRST (64u << 10) /* smaller images go with their bytes at once */
@@ -37,6 +38,26 @@ static CUresult image_of(const void *image, const void **data, size_t *len)
     return CUDA_SUCCESS;
 }
 
+/* The prelinked fatbins a version-2 wrapper (nvcc -rdc=true) names, or NULL:
+ * { magic, version, fatbin, NULL-terminated array of fatbins }. */
+static const void *const *wrapper_prelinked(const void *image)
+{
+    uint32_t version;
+    const void *const *list;
+    memcpy(&version, (const char *)image + 4, 4);
+    if (fatbin_classify(image, FATBIN_LEN_UNKNOWN) != FATBIN_IMAGE_WRAPPER || version != 2)
+        return NULL;
+    memcpy(&list, (const char *)image + 16, sizeof list);
+    return list && list[0] ? list : NULL;
+}
+
+struct relink {
+    enum rgpu_call_id id;
+    void *handle_out;
+};
+
+static CUresult load_linked(const void *image, void *arg);
+
 /* Send a load request (module or library), by hash first when worthwhile. */
 static CUresult load(enum rgpu_call_id id, const void *image, void *handle_out)
 {
@@ -49,6 +70,7 @@ static CUresult load(enum rgpu_call_id id, const void *image, void *handle_out)
         return CUDA_ERROR_INVALID_VALUE;
     if ((r = image_of(image, &data, &len)) != CUDA_SUCCESS)
         return r;
+    const void *const *prelinked;
     struct rgpu_image_ref ref = rgpu_image_ref_of(data, len);
     /* rgpu_args_rgpu_module_load and _library_load share one layout */
     _Static_assert(sizeof(struct rgpu_args_rgpu_module_load) == sizeof(struct rgpu_args_rgpu_library_load),
@@ -62,9 +84,20 @@ static CUresult load(enum rgpu_call_id id, const void *image, void *handle_out)
         a.image_len = len;
         r = rgpu_remote(id, &a);
     }
+    if (r == CUDA_ERROR_NO_BINARY_FOR_GPU && (prelinked = wrapper_prelinked(image))) {
+        /* nvcc -rdc=true: the driver links the translation units' code */
+        struct relink rl = {id, handle_out};
+        return rgpu_link_wrapper(prelinked, load_linked, &rl);
+    }
     if (r == CUDA_SUCCESS)
         memcpy(handle_out, &a.module, sizeof(void *));
     return r;
+}
+
+static CUresult load_linked(const void *image, void *arg)
+{
+    struct relink *rl = arg;
+    return load(rl->id, image, rl->handle_out);
 }
 
 RGPU_API CUresult cuModuleLoadData(CUmodule *module, const void *image)

@@ -186,7 +186,7 @@ static CUresult derive_code(struct code *c, char *log, size_t loglen)
 static unsigned device_cc(void) { return (unsigned)(cpudev.cfg.cc_major * 10 + cpudev.cfg.cc_minor); }
 
 /* The PTX text of an image for this device, malloc'd and NUL-terminated. */
-static CUresult image_ptx(const void *image, char **text, size_t *len, char *log, size_t loglen)
+CUresult code_image_ptx(const void *image, char **text, size_t *len, char *log, size_t loglen)
 {
     char err[200] = "";
     const void *data;
@@ -232,7 +232,7 @@ CUresult code_load(const void *image, struct code **out, char *log, size_t logle
     if (!c)
         return CUDA_ERROR_OUT_OF_MEMORY;
     size_t len = 0;
-    CUresult r = image_ptx(image, &c->text, &len, log, loglen);
+    CUresult r = code_image_ptx(image, &c->text, &len, log, loglen);
     if (r == CUDA_SUCCESS) {
         char err[512] = "";
         r = ptx_module_parse(c->text, len, &c->pm, err, sizeof err);

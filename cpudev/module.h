@@ -61,6 +61,10 @@ struct code {
  * leaves a message in log (logged at warn level once per distinct message). */
 CUresult code_load(const void *image, struct code **out, char *log, size_t loglen);
 void code_free(struct code *c);
+/* The PTX this device would run from an image (PTX text, or a fatbin's
+ * choice), malloc'd and NUL-terminated; CUDA_ERROR_NO_BINARY_FOR_GPU when
+ * there is none, with the reason in log. */
+CUresult code_image_ptx(const void *image, char **text, size_t *len, char *log, size_t loglen);
 /* Kernel or global i by name; -1 if none. */
 int code_find_kernel(const struct code *c, const char *name);
 int code_find_global(const struct code *c, const char *name, size_t *size);

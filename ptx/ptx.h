@@ -115,4 +115,21 @@ struct ptx_launch {
  * CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_INVALID_VALUE (bad launch). */
 CUresult ptx_launch_run(const struct ptx_launch *l);
 
+
+/* ---- linking ---- */
+struct ptx_link_input {
+    const char *text; /* PTX text, len bytes (NUL not required) */
+    size_t len;
+    const char *name; /* for messages */
+};
+/* Link PTX modules into one PTX module (malloc'd, NUL-terminated, *out_len
+ * without the NUL): declarations merged, `.extern` functions and variables
+ * resolved against `.visible` (or `.weak`) definitions of the other inputs,
+ * internal names kept apart, `.version` and `.target` the highest of the
+ * inputs, `.address_size 64`. Multiple strong definitions and references
+ * nothing defines (other than functions the device provides, vprintf) fail
+ * with CUDA_ERROR_INVALID_PTX; the reasons, one line each in nvlink's style
+ * ("error   : Undefined reference to 'f' in 'a.ptx'"), go to log. */
+CUresult ptx_link(const struct ptx_link_input *in, int n, char **out, size_t *out_len, char *log, size_t loglen);
+
 #endif

@@ -354,6 +354,8 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_launch: return modules_launch(c);
     case RGPU_ID_rgpu_launch_ex: return modules_launch_ex(c);
     case RGPU_ID_rgpu_occupancy_clusters: return modules_occupancy_clusters(c);
+    case RGPU_ID_rgpu_link: return link_run(c);
+    case RGPU_ID_rgpu_link_image: return link_image(c);
     case RGPU_ID_rgpu_capture_info:
     case RGPU_ID_rgpu_end_capture:
     case RGPU_ID_rgpu_graph_add_host:

@@ -69,6 +69,9 @@ void *dispatch_outbuf(struct srv_call *c, uint64_t len);
 
 /* Hand-written handlers of X_ASYNC and W_ rows (custom.c, modules.c). */
 CUresult custom_exec(struct srv_call *c);
+/* rgpu_link and rgpu_link_image (link.c) */
+CUresult link_run(struct srv_call *c);
+CUresult link_image(struct srv_call *c);
 CUresult modules_load(struct srv_call *c);
 CUresult modules_library_load(struct srv_call *c);
 CUresult modules_func_name(struct srv_call *c);

@@ -92,6 +92,27 @@ struct rgpu_image_ref {
     uint64_t size;
 };
 
+/* A link option on the wire (rgpu_link): a CUjit_option whose value is a
+ * number, not a pointer (optimisation level, target, debug and line info,
+ * verbosity, register limit...). */
+struct rgpu_link_option {
+    uint32_t option;
+    uint32_t reserved;
+    uint64_t value;
+};
+
+/* A link input on the wire (rgpu_link): this header, name_len bytes of name
+ * (no NUL), then size bytes of data, the next record right after. */
+#define RGPU_LINK_OPTIONAL 0x1u /* a prelinked object of a fatbin wrapper: left
+                                   out when the device has no code for it */
+struct rgpu_link_input {
+    uint32_t type;     /* CUjitInputType */
+    uint32_t flags;    /* RGPU_LINK_* */
+    uint32_t name_len;
+    uint32_t reserved;
+    uint64_t size;
+};
+
 /* A launch configuration on the wire. */
 struct rgpu_launch_cfg {
     uint32_t grid[3], block[3];

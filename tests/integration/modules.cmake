@@ -5,8 +5,8 @@
 #   it_kernels.fatbin           fatbin with compute_75 and compute_120 PTX
 #   it_kernels.sm_90.fatbin     fatbin with only an sm_90 cubin
 # in RGPU_IT_KERNEL_DIR, which every program here takes as its argument.
-# Tests: driver.modules, driver.launch_fault, driver.library, driver.launch_ex, driver.coop, driver.nvrtc
-# (when the toolkit has NVRTC), each over unix and tcp.
+# Tests: driver.modules, driver.launch_fault, driver.library, driver.launch_ex, driver.coop, driver.async, driver.nvrtc
+# and driver.link (when the toolkit has NVRTC), each over unix and tcp.
 
 if(NOT CUDAToolkit_NVCC_EXECUTABLE)
   message(WARNING "nvcc not found: the module/launch integration tests are not built")
@@ -64,6 +64,11 @@ if(RGPU_IT_NVRTC_LIBRARY AND RGPU_IT_NVRTC_INCLUDE)
   target_include_directories(rgpu_it_nvrtc PRIVATE ${RGPU_IT_NVRTC_INCLUDE})
   target_link_libraries(rgpu_it_nvrtc PRIVATE ${RGPU_IT_NVRTC_LIBRARY})
   list(APPEND RGPU_IT_MODULE_PROGRAMS nvrtc)
+  # cuLink* of NVRTC's relocatable PTX (-rdc=true), fatbins and files
+  rgpu_it_program(link ${RGPU_IT_DIR}/link.c)
+  target_include_directories(rgpu_it_link PRIVATE ${RGPU_IT_NVRTC_INCLUDE})
+  target_link_libraries(rgpu_it_link PRIVATE ${RGPU_IT_NVRTC_LIBRARY})
+  list(APPEND RGPU_IT_MODULE_PROGRAMS link)
 else()
   message(STATUS "NVRTC not found in the CUDA toolkit: driver.nvrtc is not built")
 endif()
