@@ -1,7 +1,7 @@
 /*
  * robust_kill_server.c — the server dies (SIGKILL, rgpud and its workers)
  * while this client is blocked in a call; the call must return an error
- * within 2 s of the kill, and later calls must fail promptly too.
+ * within LIMIT_S of the kill, and later calls must fail promptly too.
  *
  * usage: robust_kill_server hostfn|htod|dtoh   (through run_with_server.sh
  * with RGPU_TEST_SERVER_MAY_DIE=1; needs RGPU_TEST_SERVER_PID)
@@ -17,7 +17,10 @@
 
 #include <sys/syscall.h>
 
-#define LIMIT_S 2.0
+/* "Promptly": far below any TCP or keepalive timeout (minutes), far above
+ * what a loaded 2-core CI machine needs (2 s proved flaky under a parallel
+ * test run). A bound against hanging, not a performance check. */
+#define LIMIT_S 10.0
 
 static pid_t srv;
 static double t_kill;
