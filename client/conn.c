@@ -715,5 +715,8 @@ RGPU_API int rgpu_client_info(struct rgpu_client_info *info)
     info->worker_pid = C.welcome.worker_pid;
     info->driver_version = C.welcome.driver_version;
     info->ndev = C.welcome.ndev;
+    pthread_mutex_lock(&C.send_lock);
+    info->requests = C.next_seq;
+    pthread_mutex_unlock(&C.send_lock);
     return 0;
 }

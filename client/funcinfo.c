@@ -107,6 +107,7 @@ CUresult rgpu_func_info(CUfunction f, struct rgpu_func_info **out)
 
 void rgpu_func_info_forget(CUfunction f)
 {
+    rgpu_occupancy_invalidate();
     pthread_mutex_lock(&lock);
     if (cache.tab)
         ptrset_del(&cache, (uintptr_t)f);
@@ -117,6 +118,7 @@ static bool all(const struct ptrset_entry *e, void *arg) { return true; }
 
 void rgpu_func_info_flush(void)
 {
+    rgpu_occupancy_invalidate();
     pthread_mutex_lock(&lock);
     if (cache.tab)
         ptrset_filter(&cache, all, NULL);

@@ -15,10 +15,6 @@ struct rgpu_func_info {
     size_t param_bytes;      /* end of the last parameter */
     int max_threads;         /* CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK */
     int max_dynamic_shared;  /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
-    /* cooperative launches (occupancy.c): blocks per multiprocessor for the
-     * last block size and dynamic shared memory asked; coop_threads 0: none */
-    int coop_threads, coop_per_sm;
-    unsigned coop_shmem;
 };
 
 /* The cached info of f, fetching it first if need be. The pointer stays valid
@@ -37,6 +33,8 @@ CUresult rgpu_launch_pack(CUfunction f, void **kernelParams, void **extra, const
 
 /* A cooperative launch of f: CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE when
  * `blocks` exceed what the device holds at once (occupancy.c). */
-CUresult rgpu_coop_check(CUfunction f, struct rgpu_func_info *fi, uint64_t blocks, int threads, unsigned shmem);
+CUresult rgpu_coop_check(CUfunction f, uint64_t blocks, int threads, unsigned shmem);
+/* Kept occupancy answers are stale from now on (occupancy.c). */
+void rgpu_occupancy_invalidate(void);
 
 #endif

@@ -127,7 +127,7 @@ static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsi
     for (unsigned i = 0; i < nattrs; i++)
         if (attrs[i].id == CU_LAUNCH_ATTRIBUTE_COOPERATIVE)
             cooperative = attrs[i].value.cooperative != 0; /* the last one given wins */
-    if (cooperative && (r = rgpu_coop_check(f, fi, (uint64_t)gx * gy * gz, (int)(bx * by * bz), shmem)) != CUDA_SUCCESS)
+    if (cooperative && (r = rgpu_coop_check(f, (uint64_t)gx * gy * gz, (int)(bx * by * bz), shmem)) != CUDA_SUCCESS)
         return r;
     const void *params;
     size_t len;
@@ -303,5 +303,43 @@ RGPU_API CUresult cuLibraryUnload(CUlibrary library)
     r = rgpu_remote(RGPU_ID_cuLibraryUnload, &a);
     if (r == CUDA_SUCCESS)
         rgpu_func_info_flush();
+    return r;
+}
+
+/* A cache configuration moves the split between L1 and shared memory, and
+ * with it the occupancy the client keeps (occupancy.c). */
+RGPU_API CUresult cuFuncSetCacheConfig(CUfunction hfunc, CUfunc_cache config)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuFuncSetCacheConfig a = {.hfunc = hfunc, .config = config};
+    r = rgpu_remote(RGPU_ID_cuFuncSetCacheConfig, &a);
+    if (r == CUDA_SUCCESS)
+        rgpu_occupancy_invalidate();
+    return r;
+}
+
+RGPU_API CUresult cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache config, CUdevice dev)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuKernelSetCacheConfig a = {.kernel = kernel, .config = config, .dev = dev};
+    r = rgpu_remote(RGPU_ID_cuKernelSetCacheConfig, &a);
+    if (r == CUDA_SUCCESS)
+        rgpu_occupancy_invalidate();
+    return r;
+}
+
+RGPU_API CUresult cuCtxSetCacheConfig(CUfunc_cache config)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuCtxSetCacheConfig a = {.config = config};
+    r = rgpu_remote(RGPU_ID_cuCtxSetCacheConfig, &a);
+    if (r == CUDA_SUCCESS)
+        rgpu_occupancy_invalidate();
     return r;
 }

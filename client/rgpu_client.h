@@ -13,6 +13,7 @@ struct rgpu_client_info {
     uint32_t worker_pid;  /* the rgpud worker serving this process */
     int32_t driver_version;
     int32_t ndev;
+    uint32_t requests;    /* requests sent so far (wraps): what a call cost on the wire */
 };
 
 /* 0 and *info filled once cuInit succeeded; -1 otherwise. */

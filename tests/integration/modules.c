@@ -38,6 +38,7 @@
 #include "gate.h"
 #include "it_images.h"
 #include "kernels/it_kernels.h"
+#include "rgpu_client.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -915,6 +916,22 @@ static void check_occupancy(CUmodule m)
     EXPECT_LE(b128, per_sm_blocks);
     CHECK(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(&bf, va, 128, 0, CU_OCCUPANCY_DEFAULT));
     EXPECT_EQ(bf, b128);
+
+    /* a question asked before is answered by the client, until something
+     * that may change the answer happens */
+    struct rgpu_client_info i0, i1;
+    int again = -1;
+    ASSERT_TRUE(rgpu_client_info(&i0) == 0);
+    CHECK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&again, va, 128, 0));
+    ASSERT_TRUE(rgpu_client_info(&i1) == 0);
+    EXPECT_EQ(again, b128);
+    EXPECT_EQ(i1.requests, i0.requests);
+    CHECK(cuFuncSetCacheConfig(va, CU_FUNC_CACHE_PREFER_SHARED));
+    ASSERT_TRUE(rgpu_client_info(&i0) == 0);
+    CHECK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&again, va, 128, 0));
+    ASSERT_TRUE(rgpu_client_info(&i1) == 0);
+    EXPECT_EQ(i1.requests, i0.requests + 1);
+    EXPECT_GE(again, 1);
 
     int bb = -1;
     CHECK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&bb, bd, IT_BOUNDS, 0));

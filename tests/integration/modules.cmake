@@ -49,6 +49,8 @@ list(APPEND RGPU_IT_KERNEL_OUTPUTS ${RGPU_IT_KERNEL_DIR}/it_coop.compute_75.ptx)
 add_custom_target(rgpu_it_kernels ALL DEPENDS ${RGPU_IT_KERNEL_OUTPUTS})
 
 rgpu_it_program(modules ${RGPU_IT_DIR}/modules.c)
+# rgpu_client_info: the occupancy checks count requests
+target_include_directories(rgpu_it_modules PRIVATE ${PROJECT_SOURCE_DIR}/client)
 rgpu_it_program(launch_fault ${RGPU_IT_DIR}/launch_fault.c)
 rgpu_it_program(library ${RGPU_IT_DIR}/library.c)
 rgpu_it_program(launch_ex ${RGPU_IT_DIR}/launch_ex.c)
