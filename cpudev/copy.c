@@ -86,6 +86,23 @@ CUresult cpudev_cuMemcpyDtoDAsync_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevic
     return copy1d((char *)(uintptr_t)dstDevice, (const char *)(uintptr_t)srcDevice, ByteCount, hStream, v);
 }
 
+/* One device, one address space: a copy between two of its contexts is a
+ * device-to-device copy (both contexts must exist). */
+CUresult cpudev_cuMemcpyPeerAsync(CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,
+                                  CUcontext srcContext, size_t ByteCount, CUstream hStream)
+{
+    CPUDEV_ENTER();
+    struct ctx *dc, *sc;
+    cpudev_lock();
+    CUresult r = ctx_get_locked(dstContext, &dc);
+    if (r == CUDA_SUCCESS)
+        r = ctx_get_locked(srcContext, &sc);
+    cpudev_unlock();
+    if (r != CUDA_SUCCESS)
+        return r;
+    return cpudev_cuMemcpyDtoDAsync_v2(dstDevice, srcDevice, ByteCount, hStream);
+}
+
 /* ---- 2D ---- */
 
 /* Rows [start + y * pitch, + width) for y < height, all inside allocations.

@@ -492,6 +492,118 @@ static void test_2d_copies(void)
 }
 
 /* ---- allocation bookkeeping ---- */
+/* ---- 3D and peer copies ---- */
+
+/* dst[(dz+z)*dh*dp + (dy+y)*dp + dx + x] = src[(sz+z)*sh*sp + (sy+y)*sp + sx + x] */
+static void model_3d(unsigned char *dst, size_t dp, size_t dh, size_t dx, size_t dy, size_t dz,
+                     const unsigned char *src, size_t sp, size_t sh, size_t sx, size_t sy, size_t sz, size_t w,
+                     size_t h, size_t d)
+{
+    for (size_t z = 0; z < d; z++)
+        for (size_t y = 0; y < h; y++)
+            memcpy(dst + (dz + z) * dh * dp + (dy + y) * dp + dx, src + (sz + z) * sh * sp + (sy + y) * sp + sx, w);
+}
+
+static void test_3d_and_peer_copies(void)
+{
+    /* host box 48 x 6 rows x 5 slices -> device box 64 x 7 x 4 -> host box 40 x 8 x 5 */
+    const size_t W = 29, H = 4, D = 3;
+    const size_t hsp = 48, hsh = 6, hsd = 5, dp = 64, dh = 7, dd = 4, hdp = 40, hdh = 8, hdd = 5;
+    unsigned char *src = it_xmalloc(hsp * hsh * hsd), *back = it_xmalloc(hdp * hdh * hdd);
+    unsigned char *mdev = it_xmalloc(dp * dh * dd), *mback = it_xmalloc(hdp * hdh * hdd);
+    it_fill(src, hsp * hsh * hsd, 31);
+    CUdeviceptr dbox;
+    CHECK(cuMemAlloc(&dbox, dp * dh * dd));
+    CHECK(cuMemsetD8(dbox, 0xAB, dp * dh * dd));
+    memset(mdev, 0xAB, dp * dh * dd);
+    for (int async = 0; async < 2; async++) {
+        CUDA_MEMCPY3D up = {.srcXInBytes = 3, .srcY = 1, .srcZ = 1, .srcMemoryType = CU_MEMORYTYPE_HOST,
+                            .srcHost = src, .srcPitch = hsp, .srcHeight = hsh,
+                            .dstXInBytes = 5, .dstY = 2, .dstZ = 0, .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+                            .dstDevice = dbox, .dstPitch = dp, .dstHeight = dh,
+                            .WidthInBytes = W, .Height = H, .Depth = D};
+        model_3d(mdev, dp, dh, 5, 2, 0, src, hsp, hsh, 3, 1, 1, W, H, D);
+        if (async) {
+            CHECK(cuMemcpy3DAsync(&up, s));
+            CHECK(cuStreamSynchronize(s));
+        } else {
+            CHECK(cuMemcpy3D(&up));
+        }
+        verify_dev(dbox, mdev, dp * dh * dd, async ? "cuMemcpy3DAsync host->device" : "cuMemcpy3D host->device");
+
+        memset(back, 0x5C, hdp * hdh * hdd);
+        memset(mback, 0x5C, hdp * hdh * hdd);
+        CUDA_MEMCPY3D down = {.srcXInBytes = 5, .srcY = 2, .srcZ = 1, .srcMemoryType = CU_MEMORYTYPE_UNIFIED,
+                              .srcDevice = dbox, .srcPitch = dp, .srcHeight = dh,
+                              .dstXInBytes = 1, .dstY = 3, .dstZ = 2, .dstMemoryType = CU_MEMORYTYPE_UNIFIED,
+                              .dstDevice = (CUdeviceptr)(uintptr_t)back, .dstPitch = hdp, .dstHeight = hdh,
+                              .WidthInBytes = W, .Height = H, .Depth = D - 1};
+        model_3d(mback, hdp, hdh, 1, 3, 2, mdev, dp, dh, 5, 2, 1, W, H, D - 1);
+        if (async) {
+            CHECK(cuMemcpy3DAsync(&down, s));
+            CHECK(cuStreamSynchronize(s));
+        } else {
+            CHECK(cuMemcpy3D(&down));
+        }
+        EXPECT_MEMEQ(back, mback, hdp * hdh * hdd, "cuMemcpy3D device->host (unified addresses)");
+    }
+    /* no arrays in rgpu; a LOD is meaningless without them */
+    CUDA_MEMCPY3D bad = {.srcMemoryType = CU_MEMORYTYPE_ARRAY, .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+                         .dstDevice = dbox, .dstPitch = dp, .dstHeight = dh, .WidthInBytes = 1, .Height = 1,
+                         .Depth = 1};
+    EXPECT_RESULT(cuMemcpy3D(&bad), CUDA_ERROR_NOT_SUPPORTED);
+    bad.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    bad.srcDevice = dbox;
+    bad.srcLOD = 1;
+    EXPECT_RESULT(cuMemcpy3D(&bad), CUDA_ERROR_INVALID_VALUE);
+
+    /* peer copies between two contexts of the device */
+    CUdevice dev;
+    CHECK(cuCtxGetDevice(&dev));
+    CUcontext other;
+    CUctxCreateParams cp = {0};
+    CHECK(cuCtxCreate(&other, &cp, 0, dev));
+    const size_t n = 70001;
+    CUdeviceptr in_other;
+    CHECK(cuMemAlloc(&in_other, n));
+    CHECK(cuCtxPopCurrent(&other));
+    CUdeviceptr here;
+    CHECK(cuMemAlloc(&here, n));
+    unsigned char *hbuf = it_xmalloc(n), *got = it_xmalloc(n);
+    it_fill(hbuf, n, 57);
+    CHECK(cuMemcpyHtoD(here, hbuf, n));
+    CHECK(cuMemcpyPeer(in_other, other, here, ctx, n));
+    memset(got, 0, n);
+    CHECK(cuMemcpyDtoH(got, in_other, n));
+    EXPECT_MEMEQ(got, hbuf, n, "cuMemcpyPeer into another context");
+    CHECK(cuMemsetD8(here, 0, n));
+    CHECK(cuMemcpyPeerAsync(here + 1, ctx, in_other, other, n - 1, s));
+    CHECK(cuStreamSynchronize(s));
+    CHECK(cuMemcpyDtoH(got, here, n));
+    EXPECT_EQ(got[0], 0);
+    EXPECT_MEMEQ(got + 1, hbuf, n - 1, "cuMemcpyPeerAsync back");
+    CUDA_MEMCPY3D_PEER pc = {.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = in_other, .srcContext = other,
+                             .srcPitch = 100, .srcHeight = 10, .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+                             .dstDevice = here, .dstContext = ctx, .dstPitch = 100, .dstHeight = 10,
+                             .WidthInBytes = 100, .Height = 10, .Depth = 7};
+    CHECK(cuMemcpy3DPeer(&pc));
+    CHECK(cuMemcpyDtoH(got, here, 7000));
+    EXPECT_MEMEQ(got, hbuf, 7000, "cuMemcpy3DPeer");
+    EXPECT_RESULT(cuMemcpyPeer(here, (CUcontext)(uintptr_t)0x1234, in_other, other, 16), CUDA_ERROR_INVALID_CONTEXT);
+    CHECK(cuMemFree(here));
+    CHECK(cuCtxPushCurrent(other));
+    CHECK(cuMemFree(in_other));
+    CHECK(cuCtxPopCurrent(&other));
+    CHECK(cuCtxDestroy(other));
+    CHECK(cuMemFree(dbox));
+    free(src);
+    free(back);
+    free(mdev);
+    free(mback);
+    free(hbuf);
+    free(got);
+}
+
 static void test_alloc_info(void)
 {
     size_t free0, total0, free1, total1, free2, total2;
@@ -865,6 +977,7 @@ int main(int argc, char **argv)
     test_1d_copies();
     test_memsets();
     test_2d_copies();
+    test_3d_and_peer_copies();
     test_host_memory();
     test_mapped_memory();
     test_pointer_attributes();
