@@ -48,6 +48,7 @@ const uint8_t ptx_type_size[T__COUNT] = {
     [T_S8] = 1, [T_S16] = 2, [T_S32] = 4, [T_S64] = 8,
     [T_F16] = 2, [T_F16X2] = 4, [T_BF16] = 2, [T_BF16X2] = 4, [T_F32] = 4, [T_F64] = 8,
     [T_PRED] = 1, [T_TF32] = 4, [T_E4M3X2] = 2, [T_E5M2X2] = 2,
+    [T_E2M1X2] = 1, [T_UE8M0X2] = 2,
 };
 
 void parse_add_labelfix(struct pctx *p, int ins, const char *name, int len, int line);
@@ -567,6 +568,12 @@ static void dec_setp(struct pctx *p, struct ins *i, struct mods *md, struct ropn
     i->xf = (uint8_t)family_of(i->t);
 }
 
+static bool cvt_packed(int t)
+{
+    return t == T_F16X2 || t == T_BF16X2 || t == T_E4M3X2 || t == T_E5M2X2 || t == T_E2M1X2 ||
+           t == T_UE8M0X2;
+}
+
 static void dec_arith(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc, int olen)
 {
     int op = i->op;
@@ -579,8 +586,9 @@ static void dec_arith(struct pctx *p, struct ins *i, struct mods *md, struct rop
         i->t2 = (uint8_t)md->t[1];
         i->rnd = (uint8_t)md->rnd;
         i->xf = X_CVT;
-        bool pair = (i->t == T_F16X2 || i->t == T_BF16X2 || i->t == T_E4M3X2 || i->t == T_E5M2X2) &&
-                    i->t2 != T_E4M3X2 && i->t2 != T_E5M2X2;
+        /* a packed result from two unpacked sources (cvt.rn.f16x2.f32 d, a, b);
+         * from a packed source (cvt.rn.f16x2.e4m3x2 d, a) it takes one */
+        bool pair = cvt_packed(i->t) && !cvt_packed(i->t2);
         want_ops(p, n, pair ? 3 : 2, pair ? 3 : 2, opc, olen);
         i->o[0] = dst(p, &ops[0]);
         i->o[1] = src(p, &ops[1], i->t2);

@@ -68,6 +68,8 @@ enum ptype {
     T_S8, T_S16, T_S32, T_S64,
     T_F16, T_F16X2, T_BF16, T_BF16X2, T_F32, T_F64,
     T_PRED, T_TF32, T_E4M3X2, T_E5M2X2,
+    T_E2M1X2,  /* two fp4 e2m1 in a byte (cvt): the first source / upper half in bits 7:4 */
+    T_UE8M0X2, /* two unsigned 8-bit exponents, 2^(e-127) (cvt, MX block scales) */
     T__COUNT
 };
 extern const uint8_t ptx_type_size[T__COUNT];
@@ -367,6 +369,8 @@ uint8_t f32_to_e4m3(float v, bool satfinite);
 uint8_t f32_to_e5m2(float v, bool satfinite);
 float e4m3_to_f32(uint8_t v);
 float e5m2_to_f32(uint8_t v);
+uint8_t f32_to_e2m1(float v);     /* .rn.satfinite */
+float e2m1_to_f32(uint8_t v);     /* the low 4 bits */
 uint32_t fp_round_fmt(double v, int ebits, int mbits, int rnd); /* sign|exponent|mantissa */
 static inline float bits_f32(uint64_t b) { uint32_t u = (uint32_t)b; float f; memcpy(&f, &u, 4); return f; }
 static inline uint64_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }

@@ -221,6 +221,7 @@ int parse_type_name(const char *s, int len)
         {"f16", T_F16}, {"f16x2", T_F16X2}, {"bf16", T_BF16}, {"bf16x2", T_BF16X2},
         {"f32", T_F32}, {"f64", T_F64}, {"pred", T_PRED}, {"tf32", T_TF32},
         {"e4m3x2", T_E4M3X2}, {"e5m2x2", T_E5M2X2},
+        {"e2m1x2", T_E2M1X2}, {"ue8m0x2", T_UE8M0X2},
     };
     for (size_t i = 0; i < sizeof tt / sizeof tt[0]; i++)
         if ((int)strlen(tt[i].n) == len && memcmp(tt[i].n, s, (size_t)len) == 0) return tt[i].t;
