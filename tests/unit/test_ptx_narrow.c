@@ -9,6 +9,12 @@
  * largest finite value, NaN as cuda_fp4.hpp / cuda_fp8.hpp's host
  * emulation of the instructions gives it (e2m1: +6.0; e4m3: 0x7f; f16:
  * 0x7fff); an e8m0 scale 2^(e-127) through C's ldexpf.
+ * The block-scaled mma (m16n8k64, e2m1 with ue8m0 / ue4m3 scales) against
+ * the matrices rebuilt from the fragment layout of the PTX ISA (the 4-bit
+ * m16n8k64 layout; scales with selectors {0, 0}: row r from lane
+ * 4(r % 8) + r / 8, column c from lane 4c, byte j for the j-th block of K);
+ * the reference sums exactly (double) and rounds once to f32, the numerics
+ * mma.c documents; scales near 1 keep the sums small.
  */
 #include <math.h>
 
@@ -99,8 +105,77 @@ static void test_narrow(void **state)
     h_dev_free_all();
 }
 
+static double e4m3_value(unsigned c) { return small_value(c & 0x7f, 4, 3); }
+
+static void test_mma_mxf4(void **state)
+{
+    (void)state;
+    struct ptx_module *m = h_load("narrow_120a.ptx");
+    const struct ptx_kernel *k = ptx_module_find_kernel(m, "mma_mxf4");
+    uint32_t *A = h_dev(32 * 4 * 4), *B = h_dev(32 * 2 * 4), *S = h_dev(32 * 4 * 4);
+    float *C = h_dev(32 * 4 * 4), *out = h_dev(32 * 8 * 4);
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 32 * 4; i++) A[i] = rnd32();
+        for (int i = 0; i < 32 * 2; i++) B[i] = rnd32();
+        for (int i = 0; i < 32 * 4; i++) C[i] = (float)((int)(rnd32() % 64) - 32) / 4.0f;
+        for (int l = 0; l < 32; l++) {
+            /* ue8m0 scales near 2^0 (exponents 124..130), ue4m3 scales 0.25..4 with 3 mantissa bits */
+            S[4 * l] = (124 + rnd32() % 7) | (124 + rnd32() % 7) << 8 | rnd32() << 16;
+            S[4 * l + 1] = (124 + rnd32() % 7) | (124 + rnd32() % 7) << 8 | rnd32() << 16;
+            uint32_t a4 = 0, b4 = 0;
+            for (int j = 0; j < 4; j++) {
+                a4 |= (uint32_t)(0x28 + rnd32() % 32) << (8 * j);
+                b4 |= (uint32_t)(0x28 + rnd32() % 32) << (8 * j);
+            }
+            S[4 * l + 2] = a4;
+            S[4 * l + 3] = b4;
+        }
+        if (round == 3) S[0] = 0xff; /* a NaN scale (ue8m0 0xff) for row 0, block 0 */
+        struct h_params p;
+        H_P(k, &p, 0, A);
+        H_P(k, &p, 1, B);
+        H_P(k, &p, 2, C);
+        H_P(k, &p, 3, S);
+        H_P(k, &p, 4, out);
+        h_launch(m, "mma_mxf4", 1, 32, &p);
+        /* the matrices, from the fragment layout */
+        unsigned Am[16][64], Bm[64][8];
+        float Cm[16][8];
+        for (int l = 0; l < 32; l++) {
+            int g = l >> 2, t = l & 3;
+            for (int i = 0; i < 32; i++)
+                Am[g + 8 * ((i >> 3) & 1)][8 * t + (i & 7) + 32 * (i >> 4)] = A[4 * l + i / 8] >> (4 * (i % 8)) & 0xf;
+            for (int i = 0; i < 16; i++) Bm[8 * t + (i & 7) + 32 * (i >> 3)][g] = B[2 * l + i / 8] >> (4 * (i % 8)) & 0xf;
+            for (int i = 0; i < 4; i++) Cm[g + 8 * (i >> 1)][2 * t + (i & 1)] = C[4 * l + i];
+        }
+        for (int kind = 0; kind < 2; kind++) {
+            int nsc = kind ? 4 : 2;
+            for (int l = 0; l < 32; l++)
+                for (int i = 0; i < 4; i++) {
+                    int r = (l >> 2) + 8 * (i >> 1), c = 2 * (l & 3) + (i & 1);
+                    double sum = Cm[r][c];
+                    for (int j = 0; j < nsc; j++) {
+                        unsigned sa = S[4 * (4 * (r % 8) + r / 8) + 2 * kind] >> (8 * j) & 0xff;
+                        unsigned sb = S[4 * (4 * c) + 1 + 2 * kind] >> (8 * j) & 0xff;
+                        double fa = kind ? e4m3_value(sa) : sa == 0xff ? NAN : ldexp(1.0, (int)sa - 127);
+                        double fb = kind ? e4m3_value(sb) : sb == 0xff ? NAN : ldexp(1.0, (int)sb - 127);
+                        for (int kk = j * 64 / nsc; kk < (j + 1) * 64 / nsc; kk++)
+                            sum += small_value(Am[r][kk], 2, 1) * fa * small_value(Bm[kk][c], 2, 1) * fb;
+                    }
+                    float got = out[8 * l + 4 * kind + i];
+                    uint32_t want = isnan(sum) ? 0x7fffffffu : fb((float)sum);
+                    if (fb(got) != want)
+                        fail_msg("mma_mxf4 round %d kind %d lane %d d%d (row %d col %d): got %a want %a", round, kind, l,
+                                 i, r, c, got, (double)sum);
+                }
+        }
+    }
+    ptx_module_free(m);
+    h_dev_free_all();
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_narrow)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_narrow), cmocka_unit_test(test_mma_mxf4)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
