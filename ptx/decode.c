@@ -230,6 +230,7 @@ static void sym_address(struct pctx *p, struct sym *y, struct ins *i, const char
         /* a kernel's static shared size is what it (and its callees) name */
         if (p->f && y->a + y->n > p->f->shared_end) p->f->shared_end = y->a + y->n;
         break;
+    case S_SHARED_ENTRY: i->akind = AK_SHARED_ENTRY; i->imm += y->a; break;
     case S_DYNSHARED: i->akind = AK_DYNSHARED; break;
     case S_FRAME: i->akind = AK_FRAME; i->imm += y->a; break;
     case S_KPARAM: i->akind = AK_KPARAM; i->imm += y->a; break;

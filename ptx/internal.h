@@ -96,6 +96,8 @@ enum {
     AK_FRAME,    /* frame-allocated (.local, func .param): local address = frame base + imm */
     AK_KPARAM,   /* kernel parameter: offset imm in the parameter buffer */
     AK_DYNSHARED,/* .extern .shared: offset of the dynamic area + imm */
+    AK_SHARED_ENTRY, /* while parsing only: a kernel-body .shared, offset in the kernel's own area;
+                        becomes AK_SHARED once that area's place is known (parse.c) */
 };
 /* special registers */
 enum { SR_TID = 1, SR_NTID, SR_CTAID, SR_NCTAID, SR_LANEID, SR_WARPID, SR_NWARPID, SR_SMID, SR_NSMID,
@@ -191,6 +193,7 @@ struct func {
     /* computed after parsing */
     uint32_t shared_end;       /* end of the static .shared this function names itself */
     uint32_t shared_need;      /* ... and the functions it calls: its static shared size */
+    uint32_t entry_shared, entry_shared_align; /* a kernel's body .shared: laid out after shared_need */
     uint32_t stack_need;       /* deepest frame-memory need of a call chain from here */
     int reg_need;              /* deepest register-slot need */
     bool recursive;            /* reaches itself (stack sized with a reserve) */
