@@ -2,9 +2,10 @@
  * cvt.c — cvt between every pair of integer and floating types, with the
  * PTX rounding modifiers (.rn .rz .rm .rp .rna for float results, .rni .rzi
  * .rmi .rpi for integer-valued results), .sat, .satfinite, .relu and .ftz;
- * the packing forms cvt.rn.{f16x2,bf16x2}.f32 and
- * cvt.rn.satfinite.{e4m3x2,e5m2x2}.f32 (first source in the upper half), and
- * cvt.{rn,rna,rz}.tf32.f32.
+ * the packing forms cvt.rn.{f16x2,bf16x2}.f32,
+ * cvt.rn.satfinite.{e4m3x2,e5m2x2,e2m1x2}.f32 (first source in the upper half),
+ * the unpacking forms cvt.rn.f16x2.{e4m3x2,e5m2x2,e2m1x2} and
+ * cvt.rn.bf16x2.ue8m0x2 (MX block scales), and cvt.{rn,rna,rz}.tf32.f32.
  *
  * Float to integer always saturates to the destination range, NaN gives 0
  * (PTX semantics). Integer to integer truncates (or clamps with .sat).
@@ -132,18 +133,43 @@ int x_cvt(struct xctx *x, const struct ins *i, uint32_t m)
     const uint64_t *a = SRC(x, i->o[1]);
     int dt = i->t, st = i->t2;
     bool ftz = (i->fl & F_FTZ) != 0, sat = (i->fl & F_SAT) != 0;
-    if (dt == T_F16X2 && (st == T_E4M3X2 || st == T_E5M2X2)) { /* fp8 pair -> f16 pair: exact */
+    if (dt == T_F16X2 && (st == T_E4M3X2 || st == T_E5M2X2 || st == T_E2M1X2)) {
+        /* fp8 / fp4 pair -> f16 pair: exact; element k from bits [w*k, w*k + w) */
+        bool relu = (i->fl & F_RELU) != 0;
+        int w = st == T_E2M1X2 ? 4 : 8;
         FOR_LANES(m, {
             uint64_t r = 0;
             for (int k = 0; k < 2; k++) {
-                uint8_t v = (uint8_t)(a[l] >> (8 * k));
-                float f = st == T_E4M3X2 ? e4m3_to_f32(v) : e5m2_to_f32(v);
+                uint8_t v = (uint8_t)(a[l] >> (w * k));
+                float f = st == T_E4M3X2 ? e4m3_to_f32(v) : st == T_E5M2X2 ? e5m2_to_f32(v) : e2m1_to_f32(v);
+                if (relu && f < 0) f = 0;
                 r |= (uint64_t)f32_to_f16(f, RND_RN) << (16 * k);
             }
             d[l] = r;
         });
         return 0;
     }
+    if (dt == T_BF16X2 && st == T_UE8M0X2) {
+        /* an MX scale 2^(e-127) is a bf16 with exponent field e, except
+         * e = 0 (2^-127: the bf16 subnormal 0x0040) and e = 0xff (NaN) */
+        FOR_LANES(m, {
+            uint64_t r = 0;
+            for (int k = 0; k < 2; k++) {
+                uint32_t e = (uint32_t)(a[l] >> (8 * k)) & 0xff;
+                uint32_t h = e == 0xff ? 0x7fff : e == 0 ? 0x0040 : e << 7;
+                r |= (uint64_t)h << (16 * k);
+            }
+            d[l] = r;
+        });
+        return 0;
+    }
+    if (dt == T_E2M1X2) {
+        if (st != T_F32 || (i->fl & F_RELU)) goto unsupported;
+        const uint64_t *b = SRC(x, i->o[2]);
+        FOR_LANES(m, d[l] = (uint64_t)f32_to_e2m1(bits_f32(a[l])) << 4 | f32_to_e2m1(bits_f32(b[l])));
+        return 0;
+    }
+    if (dt == T_UE8M0X2 || st == T_E2M1X2 || st == T_UE8M0X2) goto unsupported;
     if (dt == T_F16X2 || dt == T_BF16X2 || dt == T_E4M3X2 || dt == T_E5M2X2) {
         if (st != T_F32) goto unsupported;
         const uint64_t *b = SRC(x, i->o[2]);

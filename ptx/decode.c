@@ -48,6 +48,7 @@ const uint8_t ptx_type_size[T__COUNT] = {
     [T_S8] = 1, [T_S16] = 2, [T_S32] = 4, [T_S64] = 8,
     [T_F16] = 2, [T_F16X2] = 4, [T_BF16] = 2, [T_BF16X2] = 4, [T_F32] = 4, [T_F64] = 8,
     [T_PRED] = 1, [T_TF32] = 4, [T_E4M3X2] = 2, [T_E5M2X2] = 2,
+    [T_E2M1X2] = 1, [T_UE8M0X2] = 2,
 };
 
 void parse_add_labelfix(struct pctx *p, int ins, const char *name, int len, int line);
@@ -229,6 +230,7 @@ static void sym_address(struct pctx *p, struct sym *y, struct ins *i, const char
         /* a kernel's static shared size is what it (and its callees) name */
         if (p->f && y->a + y->n > p->f->shared_end) p->f->shared_end = y->a + y->n;
         break;
+    case S_SHARED_ENTRY: i->akind = AK_SHARED_ENTRY; i->imm += y->a; break;
     case S_DYNSHARED: i->akind = AK_DYNSHARED; break;
     case S_FRAME: i->akind = AK_FRAME; i->imm += y->a; break;
     case S_KPARAM: i->akind = AK_KPARAM; i->imm += y->a; break;
@@ -567,6 +569,12 @@ static void dec_setp(struct pctx *p, struct ins *i, struct mods *md, struct ropn
     i->xf = (uint8_t)family_of(i->t);
 }
 
+static bool cvt_packed(int t)
+{
+    return t == T_F16X2 || t == T_BF16X2 || t == T_E4M3X2 || t == T_E5M2X2 || t == T_E2M1X2 ||
+           t == T_UE8M0X2;
+}
+
 static void dec_arith(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc, int olen)
 {
     int op = i->op;
@@ -579,8 +587,9 @@ static void dec_arith(struct pctx *p, struct ins *i, struct mods *md, struct rop
         i->t2 = (uint8_t)md->t[1];
         i->rnd = (uint8_t)md->rnd;
         i->xf = X_CVT;
-        bool pair = (i->t == T_F16X2 || i->t == T_BF16X2 || i->t == T_E4M3X2 || i->t == T_E5M2X2) &&
-                    i->t2 != T_E4M3X2 && i->t2 != T_E5M2X2;
+        /* a packed result from two unpacked sources (cvt.rn.f16x2.f32 d, a, b);
+         * from a packed source (cvt.rn.f16x2.e4m3x2 d, a) it takes one */
+        bool pair = cvt_packed(i->t) && !cvt_packed(i->t2);
         want_ops(p, n, pair ? 3 : 2, pair ? 3 : 2, opc, olen);
         i->o[0] = dst(p, &ops[0]);
         i->o[1] = src(p, &ops[1], i->t2);
@@ -916,6 +925,46 @@ static bool dec_wmma(struct pctx *p, struct ins *i, struct mods *md, struct ropn
     return true;
 }
 
+/* mma.sync.aligned.kind::mxf4.block_scale.scale_vec::2X.m16n8k64.row.col.f32.e2m1.e2m1.f32.ue8m0 and
+ * kind::mxf4nvf4 .scale_vec::4X ... .ue4m3 (also 2X .ue8m0): d{4}, a{4}, b{2}, c{4}, scale-a,
+ * {byte-id-a, thread-id-a}, scale-b, {byte-id-b, thread-id-b}. Only the selectors {0, 0} are
+ * implemented (what cuBLAS-free code such as ggml writes); others decode to the failing stub. */
+static bool dec_mma_block_scale(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n,
+                                const char *opc, int olen, int kind, bool bscale, int svec, int shape,
+                                bool sync_row_col, const int *ty, int nt)
+{
+    if (!kind || !bscale || !sync_row_col || shape != MMA_M16N8K64 || nt != 5) return false;
+    if (ty[0] != T_F32 || ty[1] != T_E2M1X2 || ty[2] != T_E2M1X2 || ty[3] != T_F32) return false;
+    int sft = ty[4];
+    if (svec == 0) svec = 1;
+    if (!(sft == T_UE8M0X2 && svec == 2) && !(kind == 2 && sft == T_E4M3X2 && svec == 4)) return false;
+    if (n != 8) return false;
+    for (int k = 5; k < 8; k += 2) {
+        if (ops[k].kind != RO_VEC || ops[k].nel != 2) return false;
+        for (int e = 0; e < 2; e++)
+            if (ops[k].el[e].kind != RO_INT || ops[k].el[e].u != 0) return false;
+    }
+    (void)opc; (void)olen;
+    md->nw = 0; md->nt = 0; md->fl = 0; md->space = -1;
+    int tot = 1 + 4 + 4 + 2 + 4 + 2 + 1;
+    uint32_t at = xops_alloc(p, tot), ref[1 + 4 + 4 + 2 + 4 + 2 + 1];
+    ref[0] = (uint32_t)(T_E2M1X2 | T_F32 << 8 | 4 << 16 | 2 << 20 | 4 << 24) | MMA_BLOCK_SCALE;
+    reg_list(p, &ops[0], ref + 1, 4, true, T_B32);
+    reg_list(p, &ops[1], ref + 5, 4, false, T_B32);
+    reg_list(p, &ops[2], ref + 9, 2, false, T_B32);
+    reg_list(p, &ops[3], ref + 11, 4, false, T_B32);
+    ref[15] = src(p, &ops[4], T_B32);
+    ref[16] = src(p, &ops[6], T_B32);
+    ref[17] = (uint32_t)(sft | svec << 8);
+    memcpy(p->m->xops + at, ref, sizeof(uint32_t) * (size_t)tot);
+    i->sub = MMA_M16N8K64;
+    i->t = T_F32;
+    i->t2 = T_E2M1X2;
+    i->asym = at;
+    i->fl = 0;
+    return true;
+}
+
 /* Decode a tensor/async instruction into i; false: a form not supported
  * (the caller emits the failing stub). */
 static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
@@ -1023,8 +1072,9 @@ static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ro
     /* mma: parse the modifiers in order (the types' order matters) */
     int blen = 0;
     while (blen < olen && opc[blen] != '.') blen++;
-    int shape = 0, nt = 0, ty[4] = {0};
-    bool sat = false, sync = false, row = false, col = false;
+    int shape = 0, nt = 0, ty[5] = {0};
+    bool sat = false, sync = false, row = false, col = false, bscale = false;
+    int kind = 0, svec = 0; /* 1: kind::mxf4, 2: kind::mxf4nvf4 */
     int k = blen + 1;
     while (k < olen) {
         int j = k;
@@ -1033,10 +1083,18 @@ static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ro
         int wl = j - k;
         k = j + 1;
         int t = parse_type_name(w, wl);
-        if (weq(w, wl, "e4m3")) t = T_E4M3X2;
+        if (weq(w, wl, "e4m3") || weq(w, wl, "ue4m3")) t = T_E4M3X2;
         else if (weq(w, wl, "e5m2")) t = T_E5M2X2;
-        if (t != T_NONE) { if (nt == 4) return false; ty[nt++] = t; continue; }
+        else if (weq(w, wl, "e2m1")) t = T_E2M1X2;
+        else if (weq(w, wl, "ue8m0")) t = T_UE8M0X2;
+        if (t != T_NONE) { if (nt == 5) return false; ty[nt++] = t; continue; }
         if (weq(w, wl, "sync")) sync = true;
+        else if (weq(w, wl, "kind::mxf4")) kind = 1;
+        else if (weq(w, wl, "kind::mxf4nvf4")) kind = 2;
+        else if (weq(w, wl, "block_scale")) bscale = true;
+        else if (weq(w, wl, "scale_vec::2X")) svec = 2;
+        else if (weq(w, wl, "scale_vec::4X")) svec = 4;
+        else if (weq(w, wl, "m16n8k64")) shape = MMA_M16N8K64;
         else if (weq(w, wl, "aligned")) { }
         else if (weq(w, wl, "satfinite")) sat = true;
         else if (weq(w, wl, "row") && !row && !col) row = true;
@@ -1048,6 +1106,8 @@ static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ro
         else if (weq(w, wl, "m8n8k4")) shape = MMA_M8N8K4;
         else return false;
     }
+    if (kind || bscale || svec) return dec_mma_block_scale(p, i, md, ops, n, opc, olen, kind, bscale, svec, shape,
+                                                           sync && row && col, ty, nt);
     if (!sync || !row || !col || !shape || nt != 4) return false;
     struct mma_form f;
     if (!mma_form(shape, ty[0], ty[1], ty[2], ty[3], sat, &f)) return false;

@@ -1,6 +1,6 @@
 /*
  * fp.c — conversions between double/float and the narrow floating formats
- * (f16, bf16, fp8 e4m3/e5m2) with every PTX rounding mode, bit-exact.
+ * (f16, bf16, fp8 e4m3/e5m2, fp4 e2m1) with every PTX rounding mode, bit-exact.
  *
  * One routine, round_small(), rounds a double to a format with E exponent
  * and M mantissa bits: scale by a power of two so the kept bits are the
@@ -85,6 +85,15 @@ uint8_t f32_to_e5m2(float v, bool satfinite)
     return (uint8_t)(s << 7 | e);
 }
 
+uint8_t f32_to_e2m1(float v)
+{
+    /* e2m1: no infinities nor NaN, 6.0 (0x7) the largest value; the only
+     * PTX form is .satfinite, where NaN gives +6.0 (as cuda_fp4.hpp's
+     * emulation of the instruction does) */
+    uint32_t s, e = round_small((double)v, 2, 1, RND_RN, true, false, 0x7, 0x7, &s);
+    return (uint8_t)(s << 3 | e);
+}
+
 static double small_to_double(uint32_t bits, int ebits, int mbits, bool has_inf)
 {
     uint32_t sign = bits >> (ebits + mbits) & 1;
@@ -113,6 +122,7 @@ float e4m3_to_f32(uint8_t v)
     return (float)small_to_double(v, 4, 3, false);
 }
 float e5m2_to_f32(uint8_t v) { return (float)small_to_double(v, 5, 2, true); }
+float e2m1_to_f32(uint8_t v) { return (float)small_to_double(v & 0xf, 2, 1, false); }
 
 uint32_t fp_round_fmt(double v, int ebits, int mbits, int rnd)
 {

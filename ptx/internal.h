@@ -68,6 +68,8 @@ enum ptype {
     T_S8, T_S16, T_S32, T_S64,
     T_F16, T_F16X2, T_BF16, T_BF16X2, T_F32, T_F64,
     T_PRED, T_TF32, T_E4M3X2, T_E5M2X2,
+    T_E2M1X2,  /* two fp4 e2m1 in a byte (cvt): the first source / upper half in bits 7:4 */
+    T_UE8M0X2, /* two unsigned 8-bit exponents, 2^(e-127) (cvt, MX block scales) */
     T__COUNT
 };
 extern const uint8_t ptx_type_size[T__COUNT];
@@ -94,6 +96,8 @@ enum {
     AK_FRAME,    /* frame-allocated (.local, func .param): local address = frame base + imm */
     AK_KPARAM,   /* kernel parameter: offset imm in the parameter buffer */
     AK_DYNSHARED,/* .extern .shared: offset of the dynamic area + imm */
+    AK_SHARED_ENTRY, /* while parsing only: a kernel-body .shared, offset in the kernel's own area;
+                        becomes AK_SHARED once that area's place is known (parse.c) */
 };
 /* special registers */
 enum { SR_TID = 1, SR_NTID, SR_CTAID, SR_NCTAID, SR_LANEID, SR_WARPID, SR_NWARPID, SR_SMID, SR_NSMID,
@@ -109,7 +113,12 @@ enum { X_NONE = 0, X_INT, X_FLOAT, X_HALF, X_CVT, X_BITS, X_TENSOR };
  * the operand table (below). fp8 operands use T_E4M3X2 / T_E5M2X2 to mean one
  * .e4m3 / .e5m2 element. */
 enum { WMMA_LOAD_A = 1, WMMA_LOAD_B, WMMA_LOAD_C, WMMA_STORE_D, WMMA_MMA };
-enum { MMA_M16N8K8 = 1, MMA_M16N8K16, MMA_M8N8K16, MMA_M16N8K32, MMA_M8N8K4 };
+enum { MMA_M16N8K8 = 1, MMA_M16N8K16, MMA_M8N8K16, MMA_M16N8K32, MMA_M8N8K4, MMA_M16N8K64 };
+/* block-scaled mma (kind::mxf4, kind::mxf4nvf4): bit 28 of the operand
+ * descriptor; after the D A B C registers come the scale-a and scale-b
+ * registers, then a word: scale type (T_UE8M0X2, or T_E4M3X2 for ue4m3) |
+ * scales per row (2 or 4) << 8 */
+#define MMA_BLOCK_SCALE (1u << 28)
 /* sub-modes */
 enum { BAR_SYNC = 1, BAR_ARRIVE, BAR_RED, BAR_WARP };
 enum { SHFL_UP = 1, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
@@ -184,6 +193,7 @@ struct func {
     /* computed after parsing */
     uint32_t shared_end;       /* end of the static .shared this function names itself */
     uint32_t shared_need;      /* ... and the functions it calls: its static shared size */
+    uint32_t entry_shared, entry_shared_align; /* a kernel's body .shared: laid out after shared_need */
     uint32_t stack_need;       /* deepest frame-memory need of a call chain from here */
     int reg_need;              /* deepest register-slot need */
     bool recursive;            /* reaches itself (stack sized with a reserve) */
@@ -367,6 +377,8 @@ uint8_t f32_to_e4m3(float v, bool satfinite);
 uint8_t f32_to_e5m2(float v, bool satfinite);
 float e4m3_to_f32(uint8_t v);
 float e5m2_to_f32(uint8_t v);
+uint8_t f32_to_e2m1(float v);     /* .rn.satfinite */
+float e2m1_to_f32(uint8_t v);     /* the low 4 bits */
 uint32_t fp_round_fmt(double v, int ebits, int mbits, int rnd); /* sign|exponent|mantissa */
 static inline float bits_f32(uint64_t b) { uint32_t u = (uint32_t)b; float f; memcpy(&f, &u, 4); return f; }
 static inline uint64_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }

@@ -23,6 +23,10 @@
  *     their register (the low 13 mantissa bits are ignored, as on the GPU).
  *   f64 (m8n8k4): d = fma(a[K-1], b[K-1], ... fma(a0, b0, c)) — IEEE fused
  *     steps in increasing k.
+ *   block-scaled e2m1 (kind::mxf4, kind::mxf4nvf4, m16n8k64): each block of
+ *     K/2 (ue8m0) or K/4 (ue4m3) products is summed exactly in double and
+ *     multiplied by the row's and the column's scale of that block; the
+ *     blocks are summed, c added, and the sum rounded once to f32.
  *   s8/u8: exact integer sum in 64 bits; .satfinite clamps to s32, without
  *     it the result wraps to 32 bits.
  * Whenever the exact result is representable (as with small integer-valued
@@ -54,6 +58,7 @@ static void mma_dims(int shape, int *M, int *K)
     case MMA_M16N8K16: *M = 16; *K = 16; break;
     case MMA_M8N8K16: *M = 8; *K = 16; break;
     case MMA_M16N8K32: *M = 16; *K = 32; break;
+    case MMA_M16N8K64: *M = 16; *K = 64; break;
     default: *M = 8; *K = 4; break; /* m8n8k4 */
     }
 }
@@ -64,6 +69,7 @@ static int ebits(int t)
     case T_F16: case T_BF16: return 16;
     case T_TF32: case T_F32: case T_S32: return 32;
     case T_F64: return 64;
+    case T_E2M1X2: return 4;
     default: return 8; /* s8 u8 e4m3 e5m2 */
     }
 }
@@ -83,6 +89,7 @@ static void a_rc(int shape, int at, int l, int i, int *r, int *c)
         break;
     case MMA_M8N8K16: *r = g; *c = 4 * t + i; break;
     case MMA_M16N8K32: *r = g + 8 * ((i >> 2) & 1); *c = 4 * t + (i & 3) + 16 * (i >> 3); break;
+    case MMA_M16N8K64: *r = g + 8 * ((i >> 3) & 1); *c = 8 * t + (i & 7) + 32 * (i >> 4); break;
     default: *r = g; *c = t; break; /* m8n8k4 f64 */
     }
 }
@@ -97,6 +104,7 @@ static void b_rc(int shape, int bt, int l, int i, int *r, int *c)
     case MMA_M16N8K16: *r = ebits(bt) == 16 ? 2 * t + (i & 1) + 8 * (i >> 1) : 4 * t + i; break;
     case MMA_M8N8K16: *r = 4 * t + i; break;
     case MMA_M16N8K32: *r = 4 * t + (i & 3) + 16 * (i >> 2); break;
+    case MMA_M16N8K64: *r = 8 * t + (i & 7) + 32 * (i >> 3); break;
     default: *r = t; break;
     }
 }
@@ -117,6 +125,7 @@ static double fval(int t, uint64_t b)
     case T_TF32: return bits_f32(b & 0xffffe000u);
     case T_E4M3X2: return e4m3_to_f32((uint8_t)b);
     case T_E5M2X2: return e5m2_to_f32((uint8_t)b);
+    case T_E2M1X2: return e2m1_to_f32((uint8_t)b);
     case T_F32: return bits_f32(b);
     default: return bits_f64(b);
     }
@@ -131,6 +140,13 @@ static uint64_t frag_get(struct xctx *x, const uint32_t *refs, int bits, int l, 
     if (bits == 64) return v;
     v >>= (e % per) * bits;
     return bits == 32 ? (uint32_t)v : v & ((1u << bits) - 1);
+}
+
+/* a block scale: ue8m0 2^(e-127) (0xff: NaN), or ue4m3 (an e4m3 without sign) */
+static double mma_scale(int sft, uint8_t v)
+{
+    if (sft == T_UE8M0X2) return v == 0xff ? NAN : ldexp(1.0, (int)v - 127);
+    return e4m3_to_f32(v & 0x7f);
 }
 
 static int do_mma(struct xctx *x, const struct ins *i, uint32_t m)
@@ -148,12 +164,27 @@ static int do_mma(struct xctx *x, const struct ins *i, uint32_t m)
     int nce = nc * (cbits >= 32 ? 1 : 32 / cbits);
     bool integer = at == T_S8 || at == T_U8;
     /* gather the whole matrices from the warp's registers */
-    uint64_t A[16][32], B[32][8], C[16][8];
+    uint64_t A[16][64], B[64][8], C[16][8];
     for (int l = 0; l < WARP; l++) {
         int r, c;
         for (int e = 0; e < nae; e++) { a_rc(shape, at, l, e, &r, &c); A[r][c] = frag_get(x, aref, abits, l, e); }
         for (int e = 0; e < nbe; e++) { b_rc(shape, bt, l, e, &r, &c); B[r][c] = frag_get(x, bref, bbits, l, e); }
         for (int e = 0; e < nce; e++) { c_rc(shape, l, e, &r, &c); C[r][c] = frag_get(x, cref, cbits, l, e); }
+    }
+    /* block scales: per row of A and column of B, one per K/nsc elements */
+    double SA[16][4], SB[8][4];
+    int nsc = 0;
+    if (desc & MMA_BLOCK_SCALE) {
+        uint32_t sw = xo[1 + nc + na + nb + nc + 2];
+        int sft = sw & 0xff;
+        nsc = (sw >> 8) & 0xf;
+        const uint64_t *sa = SRC(x, xo[1 + nc + na + nb + nc]), *sb = SRC(x, xo[1 + nc + na + nb + nc + 1]);
+        for (int j = 0; j < nsc; j++) {
+            /* selectors {0, 0}: row r's scales come from lane 4(r % 8) + r / 8, column c's from
+             * lane 4c; byte j scales the j-th block of K / nsc elements */
+            for (int r = 0; r < M; r++) SA[r][j] = mma_scale(sft, (uint8_t)(sa[4 * (r % 8) + r / 8] >> (8 * j)));
+            for (int c = 0; c < N; c++) SB[c][j] = mma_scale(sft, (uint8_t)(sb[4 * c] >> (8 * j)));
+        }
     }
     uint64_t D[16][8];
     for (int r = 0; r < M; r++)
@@ -169,7 +200,15 @@ static int do_mma(struct xctx *x, const struct ins *i, uint32_t m)
                 D[r][c] = f64_bits(s);
             } else {
                 double s = 0;
-                for (int k = 0; k < K; k++) s += fval(at, A[r][k]) * fval(bt, B[k][c]);
+                if (nsc) {
+                    for (int j = 0; j < nsc; j++) {
+                        double blk = 0;
+                        for (int k = j * K / nsc; k < (j + 1) * K / nsc; k++) blk += fval(at, A[r][k]) * fval(bt, B[k][c]);
+                        s += blk * SA[r][j] * SB[c][j];
+                    }
+                } else {
+                    for (int k = 0; k < K; k++) s += fval(at, A[r][k]) * fval(bt, B[k][c]);
+                }
                 s += ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r][c]) : (double)bits_f32(C[r][c]);
                 if (dt == T_F16) D[r][c] = isnan(s) ? 0x7fff : f64_to_f16(s, RND_RN, false);
                 else D[r][c] = isnan(s) ? 0x7fffffffu : f32_bits((float)s);

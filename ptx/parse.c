@@ -221,6 +221,7 @@ int parse_type_name(const char *s, int len)
         {"f16", T_F16}, {"f16x2", T_F16X2}, {"bf16", T_BF16}, {"bf16x2", T_BF16X2},
         {"f32", T_F32}, {"f64", T_F64}, {"pred", T_PRED}, {"tf32", T_TF32},
         {"e4m3x2", T_E4M3X2}, {"e5m2x2", T_E5M2X2},
+        {"e2m1x2", T_E2M1X2}, {"ue8m0x2", T_UE8M0X2},
     };
     for (size_t i = 0; i < sizeof tt / sizeof tt[0]; i++)
         if ((int)strlen(tt[i].n) == len && memcmp(tt[i].n, s, (size_t)len) == 0) return tt[i].t;
@@ -360,6 +361,51 @@ static void parse_init_item(struct pctx *p, struct gvar *g, const struct decl *d
     }
     *pos += es;
     if (*pos > g->init_len) g->init_len = *pos;
+}
+
+/* A .shared in a kernel's body (nvcc's function-scope __shared__ variables)
+ * is named by that kernel only: it goes to the kernel's own area, placed
+ * after the module-scope shared variables the kernel and its callees name
+ * (relocate_entry_shared). Laying it out module-wide instead would give the
+ * n-th kernel of a library every earlier kernel's shared memory as its
+ * static size (cuBLAS modules hold hundreds of kernels). */
+static void parse_entry_shared(struct pctx *p)
+{
+    struct decl d;
+    parse_decl_head(p, &d);
+    struct func *f = p->f;
+    for (;;) {
+        parse_decl_name(p, &d);
+        if (d.open_dim) perr(p, p->t.line, "a .shared array in a function body needs a size");
+        uint32_t al = d.align ? d.align : 1;
+        uint32_t off = (f->entry_shared + al - 1) / al * al;
+        struct sym *y = sym_add(p, &p->fn, d.name, d.len, S_SHARED_ENTRY);
+        y->a = off;
+        y->n = (uint32_t)d.size;
+        f->entry_shared = off + (uint32_t)d.size;
+        if (al > f->entry_shared_align) f->entry_shared_align = al;
+        if (accept(p, '=')) perr(p, p->t.line, ".shared variables cannot be initialised");
+        if (!accept(p, ',')) break;
+    }
+    expect(p, ';');
+}
+
+/* After compute_needs: a kernel's body .shared area starts at its
+ * shared_need (aligned), and its addresses become plain shared offsets. */
+static void relocate_entry_shared(struct ptx_module *m)
+{
+    for (int fi = 0; fi < m->nfuncs; fi++) {
+        struct func *f = &m->funcs[fi];
+        if (!f->defined || !f->entry_shared_align) continue;
+        uint32_t al = f->entry_shared_align, base = (f->shared_need + al - 1) / al * al;
+        for (int k = f->first; k < f->first + f->count; k++) {
+            struct ins *i = &m->code[k];
+            if (i->akind != AK_SHARED_ENTRY) continue;
+            i->akind = AK_SHARED;
+            i->imm += base;
+        }
+        f->shared_need = base + f->entry_shared;
+    }
 }
 
 /* module-scope .global/.const/.shared (space already consumed) */
@@ -675,7 +721,8 @@ static void parse_body(struct pctx *p)
                 next(p);
                 bool ext = false;
                 if (tok_is(&p->t, ".extern")) { ext = true; next(p); }
-                parse_module_var(p, space, ext);
+                if (space == SP_SHARED && !ext && p->f->is_entry) parse_entry_shared(p);
+                else parse_module_var(p, space, ext);
             } else if (tok_is(t, ".loc") || tok_is(t, ".file")) {
                 skip_line(p);
             } else if (tok_is(t, ".pragma") || tok_is(t, ".maxnreg") || tok_is(t, ".maxntid") ||
@@ -989,6 +1036,7 @@ CUresult ptx_module_parse(const char *text, size_t len, struct ptx_module **out,
     if (!state) { p->fail_code = CUDA_ERROR_OUT_OF_MEMORY; perr(p, 0, "out of memory"); }
     for (int i = 0; i < m->nfuncs; i++)
         if (m->funcs[i].defined) compute_needs(m, i, state);
+    relocate_entry_shared(m);
     free(state);
     state = NULL;
     /* materialise the constant pool: each value broadcast to 32 lanes */

@@ -17,7 +17,8 @@
 #include "internal.h"
 #include "lex.h"
 
-enum sym_kind { S_REG, S_REGRANGE, S_FRAME, S_SHARED, S_DYNSHARED, S_GLOBAL, S_KPARAM, S_FUNC };
+/* S_SHARED_ENTRY: a .shared declared in a kernel's body, at an offset in that kernel's own area */
+enum sym_kind { S_REG, S_REGRANGE, S_FRAME, S_SHARED, S_DYNSHARED, S_GLOBAL, S_KPARAM, S_FUNC, S_SHARED_ENTRY };
 struct sym {
     const char *name; int len;
     int kind;

@@ -1,6 +1,7 @@
 # PTX machine (ptx/) unit tests. The kernels in ptx_kernels/*.cu are compiled
 # to PTX by nvcc at build time, one nvcc call per file and architecture
-# (compute_75 for all; compute_80 / compute_90 / compute_120 for some), into
+# (compute_75 for all; compute_80 / compute_90 / compute_120 for some; compute_120a
+# for the forms CUDA's headers emit only for arch-specific targets), into
 # ${RGPU_PTX_DATA}; each test program loads its PTX from there, runs it on
 # the CPU and compares with results computed on the host.
 if(NOT CUDAToolkit_NVCC_EXECUTABLE OR NOT EXISTS "${CUDAToolkit_NVCC_EXECUTABLE}")
@@ -38,9 +39,10 @@ rgpu_ptx_kernel(mma 90)
 rgpu_ptx_kernel(mma 120)
 rgpu_ptx_kernel(coop 75)
 rgpu_ptx_kernel(coop 120)
+rgpu_ptx_kernel(narrow 120a)
 add_custom_target(rgpu_ptx_data DEPENDS ${RGPU_PTX_OUTPUTS})
 
-foreach(t control arith warp safety mma coop)
+foreach(t control arith warp safety mma coop narrow)
   add_executable(test_ptx_${t} ${CMAKE_CURRENT_LIST_DIR}/test_ptx_${t}.c)
   target_include_directories(test_ptx_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(test_ptx_${t} PRIVATE rgpu_ptx ${CMOCKA_LIB})

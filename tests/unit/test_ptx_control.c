@@ -140,6 +140,30 @@ static void test_dyn_shared(void **state)
     h_dev_free_all();
 }
 
+/* function-scope __shared__ arrays belong to their kernel: the last kernel
+ * of the module is not charged the earlier ones' arrays, and its own array
+ * does not overlap the one of the function it calls */
+static void test_static_shared_per_kernel(void **state)
+{
+    (void)state;
+    struct ptx_module *m = h_load(ptx_file);
+    struct ptx_kernel_info info;
+    ptx_kernel_get_info(ptx_module_find_kernel(m, "shared_b"), &info);
+    assert_int_equal(info.static_shared, 2048 * 4);
+    const struct ptx_kernel *k = ptx_module_find_kernel(m, "shared_c");
+    ptx_kernel_get_info(k, &info);
+    /* its array and shared_helper's; a .func's arrays keep their module-wide place (here after
+     * recurse's 16 bytes), but no kernel's arrays come before them */
+    assert_true(info.static_shared >= 2 * 64 * 4 && info.static_shared < 2 * 64 * 4 + 64);
+    int *out = h_dev(64 * sizeof(int));
+    struct h_params p;
+    H_P(k, &p, 0, out);
+    h_launch(m, "shared_c", 1, 64, &p);
+    for (int t = 0; t < 64; t++) assert_int_equal(out[t], 3 * (63 - t) * 1000 + 5 * (63 - t));
+    ptx_module_free(m);
+    h_dev_free_all();
+}
+
 static void test_local_array(void **state)
 {
     (void)state;
@@ -220,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_early_exit),
         cmocka_unit_test(test_dyn_shared),
         cmocka_unit_test(test_local_array),
+        cmocka_unit_test(test_static_shared_per_kernel),
         cmocka_unit_test(test_shfl_after_divergence),
         cmocka_unit_test(test_uniform_branch_barrier),
         cmocka_unit_test(test_other_arch),

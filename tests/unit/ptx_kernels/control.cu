@@ -129,4 +129,39 @@ __global__ void uniform_branch_barrier(int *out)
     }
     out[blockIdx.x * 64 + t] = s[t];
 }
+
+// Static shared memory is per kernel: each kernel's function-scope
+// __shared__ arrays are its own, so a kernel late in a module does not carry
+// the earlier kernels' arrays (shared_c's size is its array plus helper's).
+__global__ void shared_a(int *out)
+{
+    __shared__ int sa[1024];
+    sa[threadIdx.x] = threadIdx.x;
+    __syncthreads();
+    out[threadIdx.x] = sa[1023 - threadIdx.x];
 }
+__global__ void shared_b(int *out)
+{
+    __shared__ int sb[2048];
+    sb[threadIdx.x] = 2 * threadIdx.x;
+    __syncthreads();
+    out[threadIdx.x] = sb[2047 - threadIdx.x];
+}
+__device__ __noinline__ int shared_helper(int v)
+{
+    __shared__ int hs[64];
+    hs[threadIdx.x] = v;
+    __syncthreads();
+    return hs[63 - threadIdx.x];
+}
+__global__ void shared_c(int *out)
+{
+    __shared__ int sc[64];
+    int t = threadIdx.x;
+    sc[t] = 3 * t;
+    __syncthreads();
+    int h = shared_helper(5 * t);
+    out[t] = sc[63 - t] * 1000 + h;
+}
+}
+
