@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "shm.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHM_REQUEST 0x314d485355504752ull /* "RGPUSHM1": the client asks for rings */
+/* The client's request is a frame header no plain server accepts (type 0),
+ * so a shm: client at a unix: server is turned away at once instead of both
+ * waiting for the other; ctx says what it asks for. */
+#define SHM_REQUEST 0x314d485355504752ull /* "RGPUSHM1" */
 #define SHM_OFFER 0x324d485355504752ull   /* "RGPUSHM2": the server's answer, with the memfd */
 #define DEFAULT_RING (4u << 20)
 #define MIN_RING (64u << 10)
@@ -94,6 +98,7 @@ struct rgpu_shm *rgpu_shm_of(int fd)
 
 static int attach(struct rgpu_shm *s)
 {
+    rgpu_shm_detach(s->fd); /* rings of an fd number closed without rgpu_close */
     for (int i = 0; i < MAX_ATTACHED; i++) {
         struct rgpu_shm *none = NULL;
         if (atomic_compare_exchange_strong(&attached[i], &none, s)) {
@@ -166,7 +171,7 @@ static struct rgpu_shm *map_rings(int sock, int memfd, size_t ring, int is_serve
 
 int rgpu_shm_client(int fd, char *err, size_t errlen)
 {
-    uint64_t req = SHM_REQUEST;
+    struct rgpu_hdr req = {.magic = RGPU_MAGIC, .type = 0, .ctx = SHM_REQUEST};
     if (send(fd, &req, sizeof req, MSG_NOSIGNAL) != (ssize_t)sizeof req) {
         snprintf(err, errlen, "shm setup: %s", strerror(errno));
         return -1;
@@ -212,12 +217,12 @@ int rgpu_shm_client(int fd, char *err, size_t errlen)
 
 int rgpu_shm_server(int fd, char *err, size_t errlen)
 {
-    uint64_t req = 0;
+    struct rgpu_hdr req;
     ssize_t r;
     do
         r = recv(fd, &req, sizeof req, MSG_WAITALL);
     while (r < 0 && errno == EINTR);
-    if (r != (ssize_t)sizeof req || req != SHM_REQUEST) {
+    if (r != (ssize_t)sizeof req || req.magic != RGPU_MAGIC || req.type != 0 || req.ctx != SHM_REQUEST) {
         snprintf(err, errlen, "client did not ask for shared memory (a unix: client on a shm: socket?)");
         return -1;
     }

@@ -2,7 +2,9 @@
  * shm.h — the shared-memory transport (RGPU_SERVER=shm:/path/to/unix.sock).
  *
  * The connection is still a unix socket, used to set up and to watch the
- * peer: the client sends SHM_REQUEST, the server's worker creates a memfd
+ * peer: the client sends a setup request (a frame header no plain server
+ * accepts, so pointing shm: at a unix: server fails at once), the server's
+ * worker creates a memfd
  * holding two single-producer/single-consumer byte rings (client->server,
  * server->client) and hands it over with SCM_RIGHTS. From then on the rgpu
  * byte stream (the unchanged framing: header, arguments, bulk) flows through

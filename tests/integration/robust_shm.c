@@ -68,7 +68,8 @@ static int connect_server(void)
 static struct conn setup(void)
 {
     struct conn c = {.fd = connect_server(), .memfd = -1};
-    uint64_t req = SHM_REQUEST, off[2];
+    struct rgpu_hdr req = {.magic = RGPU_MAGIC, .type = 0, .ctx = SHM_REQUEST};
+    uint64_t off[2];
     send(c.fd, &req, sizeof req, MSG_NOSIGNAL);
     struct iovec iov = {off, sizeof off};
     union {
