@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -76,7 +77,7 @@ struct rgpu_shm {
     void *base;
     size_t len;
     struct ring tx, rx;
-    int spin;
+    int spin_us;
 };
 
 /* ---- which fds have rings ---- */
@@ -135,12 +136,18 @@ size_t rgpu_shm_ring_size(void)
     return v;
 }
 
-/* Spin iterations before sleeping: a reply usually comes within a few
- * microseconds, far less than a futex sleep and wake-up costs. */
-static int spin_count(void)
+/* How long to spin before sleeping, in microseconds: a reply usually comes
+ * within a few, far less than a futex sleep and wake-up across CPUs costs
+ * (20-40 us on a VM). Not when this thread may run on one CPU only: the
+ * spinner would only delay the peer it waits for. */
+static int spin_us(void)
 {
-    const char *e = getenv("RGPU_SHM_SPIN");
-    return e ? atoi(e) : 2000;
+    const char *e = getenv("RGPU_SHM_SPIN_US");
+    int us = e ? atoi(e) : 20;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < 2)
+        us = 0;
+    return us < 0 ? 0 : us;
 }
 
 static struct rgpu_shm *map_rings(int sock, int memfd, size_t ring, int is_server)
@@ -165,7 +172,7 @@ static struct rgpu_shm *map_rings(int sock, int memfd, size_t ring, int is_serve
     s->fd = sock;
     s->base = base;
     s->len = len;
-    s->spin = spin_count();
+    s->spin_us = spin_us();
     return s;
 }
 
@@ -294,15 +301,25 @@ static inline void cpu_relax(void)
 /* Wait until *word is no longer seen: 1 when it changed, 0 when timeout_ms
  * passed (-1: never), -1 when the connection is gone. */
 static int wait_word(const struct rgpu_shm *s, _Atomic uint32_t *word, uint32_t seen, _Atomic uint32_t *sleeping,
-                     int spin, int timeout_ms)
+                     int spin_us, int timeout_ms)
 {
-    for (int i = 0; i < spin; i++) {
-        if (atomic_load_explicit(word, memory_order_acquire) != seen)
-            return 1;
-        cpu_relax();
-    }
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
+    if (spin_us > 0) {
+        long stop = end.tv_nsec + spin_us * 1000L;
+        for (int i = 1;; i++) {
+            if (atomic_load_explicit(word, memory_order_acquire) != seen)
+                return 1;
+            cpu_relax();
+            if (i % 64 == 0) {
+                struct timespec t;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if ((t.tv_sec - end.tv_sec) * 1000000000L + t.tv_nsec >= stop)
+                    break;
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &end);
+    }
     end.tv_sec += timeout_ms / 1000;
     end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (end.tv_nsec >= 1000000000L)
@@ -379,7 +396,7 @@ ssize_t rgpu_shm_read(struct rgpu_shm *s, void *p, size_t n)
             kick(&r->c->head, &r->c->wr_sleep);
             return (ssize_t)k;
         }
-        int w = wait_word(s, &r->c->tail, tail, &r->c->rd_sleep, s->spin, -1);
+        int w = wait_word(s, &r->c->tail, tail, &r->c->rd_sleep, s->spin_us, -1);
         if (w < 0 && readable(r, &tail) == 0) {
             errno = 0;
             return 0;
@@ -417,7 +434,7 @@ int rgpu_shm_writev(struct rgpu_shm *s, const struct iovec *iov, int iovcnt)
         if (used > r->size)
             return corrupt(s);
         if (used == r->size) {
-            if (wait_word(s, &r->c->head, head, &r->c->wr_sleep, s->spin, -1) < 0) {
+            if (wait_word(s, &r->c->head, head, &r->c->wr_sleep, s->spin_us, -1) < 0) {
                 errno = EPIPE;
                 return -1;
             }
