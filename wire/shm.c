@@ -60,6 +60,7 @@ _Static_assert(sizeof(struct shm_hdr) <= HDR_SIZE, "ring control page");
 struct offer {
     uint64_t magic;
     uint64_t ring_size;
+    int64_t cpu; /* the server's only CPU, or -1 (see spin_us) */
 };
 
 struct ring {
@@ -136,21 +137,33 @@ size_t rgpu_shm_ring_size(void)
     return v;
 }
 
+/* The one CPU this thread may run on, or -1. */
+static int only_cpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) != 1)
+        return -1;
+    for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &set))
+            return i;
+    return -1;
+}
+
 /* How long to spin before sleeping, in microseconds: a reply usually comes
  * within a few, far less than a futex sleep and wake-up across CPUs costs
- * (20-40 us on a VM). Not when this thread may run on one CPU only: the
- * spinner would only delay the peer it waits for. */
-static int spin_us(void)
+ * (20-40 us on a VM). Not when both sides are confined to the same single
+ * CPU (each side tells the other its CPU at the setup): there the spinner
+ * would only delay the peer it waits for. */
+static int spin_us(int peer_cpu)
 {
     const char *e = getenv("RGPU_SHM_SPIN_US");
-    int us = e ? atoi(e) : 20;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < 2)
+    int us = e ? atoi(e) : 20, me = only_cpu();
+    if (me >= 0 && me == peer_cpu)
         us = 0;
     return us < 0 ? 0 : us;
 }
 
-static struct rgpu_shm *map_rings(int sock, int memfd, size_t ring, int is_server)
+static struct rgpu_shm *map_rings(int sock, int memfd, size_t ring, int is_server, int peer_cpu)
 {
     size_t len = HDR_SIZE + 2 * ring;
     void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
@@ -172,13 +185,13 @@ static struct rgpu_shm *map_rings(int sock, int memfd, size_t ring, int is_serve
     s->fd = sock;
     s->base = base;
     s->len = len;
-    s->spin_us = spin_us();
+    s->spin_us = spin_us(peer_cpu);
     return s;
 }
 
 int rgpu_shm_client(int fd, char *err, size_t errlen)
 {
-    struct rgpu_hdr req = {.magic = RGPU_MAGIC, .type = 0, .ctx = SHM_REQUEST};
+    struct rgpu_hdr req = {.magic = RGPU_MAGIC, .type = 0, .ctx = SHM_REQUEST, .seq = (uint32_t)only_cpu()};
     if (send(fd, &req, sizeof req, MSG_NOSIGNAL) != (ssize_t)sizeof req) {
         snprintf(err, errlen, "shm setup: %s", strerror(errno));
         return -1;
@@ -211,7 +224,7 @@ int rgpu_shm_client(int fd, char *err, size_t errlen)
         close(memfd);
         return -1;
     }
-    struct rgpu_shm *s = map_rings(fd, memfd, (size_t)off.ring_size, 0);
+    struct rgpu_shm *s = map_rings(fd, memfd, (size_t)off.ring_size, 0, off.cpu >= 0 && off.cpu < INT_MAX ? (int)off.cpu : -1);
     close(memfd);
     if (!s || attach(s)) {
         snprintf(err, errlen, "shm setup: cannot map the rings");
@@ -244,13 +257,13 @@ int rgpu_shm_server(int fd, char *err, size_t errlen)
             close(memfd);
         return -1;
     }
-    struct rgpu_shm *s = map_rings(fd, memfd, ring, 1);
+    struct rgpu_shm *s = map_rings(fd, memfd, ring, 1, (int)(int32_t)req.seq);
     if (!s) {
         snprintf(err, errlen, "shm setup: mmap: %s", strerror(errno));
         close(memfd);
         return -1;
     }
-    struct offer off = {SHM_OFFER, ring};
+    struct offer off = {SHM_OFFER, ring, only_cpu()};
     struct iovec iov = {&off, sizeof off};
     union {
         struct cmsghdr h;

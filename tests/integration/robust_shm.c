@@ -69,7 +69,7 @@ static struct conn setup(void)
 {
     struct conn c = {.fd = connect_server(), .memfd = -1};
     struct rgpu_hdr req = {.magic = RGPU_MAGIC, .type = 0, .ctx = SHM_REQUEST};
-    uint64_t off[2];
+    uint64_t off[3]; /* magic, ring size, the server's CPU */
     send(c.fd, &req, sizeof req, MSG_NOSIGNAL);
     struct iovec iov = {off, sizeof off};
     union {
