@@ -317,22 +317,21 @@ static int wait_word(const struct rgpu_shm *s, _Atomic uint32_t *word, uint32_t 
                      int spin_us, int timeout_ms)
 {
     struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
     if (spin_us > 0) {
-        long stop = end.tv_nsec + spin_us * 1000L;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int i = 1;; i++) {
             if (atomic_load_explicit(word, memory_order_acquire) != seen)
                 return 1;
             cpu_relax();
             if (i % 64 == 0) {
-                struct timespec t;
                 clock_gettime(CLOCK_MONOTONIC, &t);
-                if ((t.tv_sec - end.tv_sec) * 1000000000L + t.tv_nsec >= stop)
+                if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >= spin_us * 1000L)
                     break;
             }
         }
-        clock_gettime(CLOCK_MONOTONIC, &end);
     }
+    clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += timeout_ms / 1000;
     end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (end.tv_nsec >= 1000000000L)
