@@ -3,7 +3,8 @@
  * process: both ends of a socketpair get rings as a shm: client and server
  * would, then byte streams far larger than the (smallest) ring go both ways
  * at once through the same helpers the wire uses (rgpu_writev_full,
- * rgpu_read_full, rgpu_poll_in), and a closed peer reads as end of stream.
+ * rgpu_read_full, rgpu_poll_in), a closed peer reads as end of stream, and
+ * a plain peer on either side is turned away without waiting.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -151,12 +152,48 @@ static void peer_gone(void **state)
     rgpu_close(pr.s);
 }
 
+/* A plain (unix:) server reads the setup request as a frame header, finds
+ * it invalid and closes: the shm: client fails at once instead of waiting. */
+static void *plain_server(void *p)
+{
+    int fd = *(int *)p;
+    char hdr[48];
+    ssize_t r = recv(fd, hdr, sizeof hdr, MSG_WAITALL);
+    close(fd);
+    return (void *)(intptr_t)r;
+}
+
+static void plain_peers(void **state)
+{
+    (void)state;
+    int sv[2];
+    char err[256];
+    pthread_t t;
+    void *r;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(pthread_create(&t, NULL, plain_server, &sv[1]), 0);
+    assert_int_equal(rgpu_shm_client(sv[0], err, sizeof err), -1);
+    pthread_join(t, &r);
+    assert_int_equal((intptr_t)r, 48);
+    assert_null(rgpu_shm_of(sv[0]));
+    close(sv[0]);
+    /* and a plain client's HELLO at a shm: server is refused */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    char hello[48] = "RGPU";
+    assert_int_equal(send(sv[0], hello, sizeof hello, 0), 48);
+    assert_int_equal(rgpu_shm_server(sv[1], err, sizeof err), -1);
+    assert_null(rgpu_shm_of(sv[1]));
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     setenv("RGPU_SHM_RING", "65536", 1); /* the smallest ring: many wrap-arounds */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(both_ways),
         cmocka_unit_test(peer_gone),
+        cmocka_unit_test(plain_peers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
