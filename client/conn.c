@@ -370,8 +370,7 @@ static void *receiver_main(void *unused)
             continue;
         }
         pthread_mutex_unlock(&C.lock);
-        struct pollfd pfd = {.fd = C.fd, .events = POLLIN};
-        int n = poll(&pfd, 1, -1);
+        int n = rgpu_poll_in(C.fd, -1);
         pthread_mutex_lock(&C.lock);
         if (n < 0 && errno != EINTR) {
             pthread_mutex_unlock(&C.lock);
@@ -386,7 +385,7 @@ static void *receiver_main(void *unused)
          * role back before we looked: then do not block in read() holding
          * the role (the next caller would have to be handed its reply). */
         int rc = 0;
-        if (poll(&pfd, 1, 0) <= 0) {
+        if (rgpu_poll_in(C.fd, 0) <= 0) {
             pthread_mutex_lock(&C.lock);
             release_role();
             continue;

@@ -26,6 +26,7 @@
 #include "imagecache.h"
 #include "log.h"
 #include "net.h"
+#include "shm.h"
 #include "nvml_backend.h"
 #include "stats.h"
 #include "worker.h"
@@ -72,7 +73,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: rgpud [options]\n"
             "Serve CUDA driver calls from rgpu clients (libcuda.so.1).\n\n"
-            "  --listen ADDR      unix:/path or tcp:HOST:PORT; repeatable (default %s)\n"
+            "  --listen ADDR      unix:/path, shm:/path (same-host shared memory) or tcp:HOST:PORT;\n"
+            "                     repeatable (default %s)\n"
             "  --backend KIND     nvidia, cpu or auto (default auto: nvidia if the NVIDIA\n"
             "                     driver loads and reports a device, else cpu)\n"
             "  --log-level LEVEL  error, warn, info or debug (default warn; env RGPU_LOG)\n"
@@ -303,6 +305,12 @@ int main(int argc, char **argv)
                     rgpu_nvml_backend_nvidia(&nvml);
                 else
                     rgpu_nvml_backend_cpu(&nvml, stats);
+                /* shm: the rings are set up here, in the worker, so a slow
+                 * client never holds up the accept loop */
+                if (addrs[i].is_shm && rgpu_shm_server(fd, err, sizeof err)) {
+                    rgpu_err("%s", err);
+                    _exit(1);
+                }
                 worker_run(fd, &be, &nvml);
             }
             if (pid < 0) {

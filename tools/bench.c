@@ -5,9 +5,11 @@
  * rgpu's performance claims are ratios against the transport underneath,
  * measured by this program in the same run on the same machine, never
  * absolute numbers and never timing assertions in tests. For each transport
- * (a unix socket, loopback TCP, or the --server addresses given) it measures
+ * (a unix socket, loopback TCP, shared memory, or the --server addresses
+ * given) it measures
  *
- *   raw   a private server on the same kind of socket that speaks rgpu's
+ *   raw   a private server on the same kind of transport (for shm: the same
+ *         rings, wire/shm.c, without rgpu above them) that speaks rgpu's
  *         framing (48-byte header, then the arguments, then bulk bytes, each
  *         read with its own read(); rgpu itself now reads through a buffer): ping-pong with rgpu's header alone
  *         and with the exact message sizes of the null call (encoded by
@@ -69,6 +71,7 @@
 #include "calls.h"
 #include "cpudev.h"
 #include "net.h"
+#include "shm.h"
 #include "rgpu_client.h"
 
 #define MAX_SIZES 16
@@ -82,6 +85,7 @@
 #define TARGET_ISSUE_US 1.0
 #define TARGET_RATE_FRACTION 0.90
 #define TARGET_BW_FRACTION 0.90
+#define TARGET_SHM_MEMCPY_FRACTION 0.70
 
 /* An empty kernel: what a launch costs when the kernel itself costs nothing. */
 static const char empty_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n"
@@ -344,12 +348,13 @@ static int raw_send(int fd, struct rgpu_hdr *h, const void *args, uint32_t alen,
  * reader does), then answers. Its bulk buffer is allocated and touched ahead
  * of the timed transfers (RAW_PREPARE), so raw bandwidth is the transport's,
  * without allocation or page-fault costs. */
-static _Noreturn void raw_server(int lfd)
+static _Noreturn void raw_server(int lfd, bool shm)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     int fd = rgpu_accept(lfd);
     close(lfd);
-    if (fd < 0)
+    char err[256];
+    if (fd < 0 || (shm && rgpu_shm_server(fd, err, sizeof err)))
         _exit(1);
     sock_timeouts(fd);
     uint8_t *args = calloc(1, RGPU_MAX_ARGS_LEN), *buf = NULL;
@@ -475,7 +480,7 @@ static int raw_open(struct raw *r, const struct rgpu_addr *server, const char *t
     struct rgpu_addr a;
     char spec[160];
     if (server->is_unix)
-        snprintf(spec, sizeof spec, "unix:%s/raw.%d.sock", tmpdir, (int)getpid());
+        snprintf(spec, sizeof spec, "%s:%s/raw.%d.sock", server->is_shm ? "shm" : "unix", tmpdir, (int)getpid());
     else
         snprintf(spec, sizeof spec, "tcp:127.0.0.1:0");
     if (rgpu_addr_parse(spec, &a, err, errlen) < 0)
@@ -497,7 +502,7 @@ static int raw_open(struct raw *r, const struct rgpu_addr *server, const char *t
     r->pid = r->scratch ? fork() : -1;
     if (r->pid == 0) {
         pin_to(c, &c->server_cpus);
-        raw_server(lfd);
+        raw_server(lfd, a.is_shm);
     }
     close(lfd);
     if (r->pid < 0) {
@@ -515,8 +520,7 @@ static int raw_open(struct raw *r, const struct rgpu_addr *server, const char *t
 
 static void raw_close(struct raw *r)
 {
-    if (r->fd >= 0)
-        close(r->fd);
+    rgpu_close(r->fd);
     r->fd = -1;
     if (r->pid > 0) {
         kill(r->pid, SIGKILL);
@@ -924,7 +928,7 @@ static int measure_backend(struct bresult *b, const struct cfg *c)
 /* ---- the parent: children, deadlines, the server ---- */
 
 static volatile sig_atomic_t g_server_pid, g_child_pid;
-static char g_sock_path[128], g_log_path[128], g_tmpdir[64];
+static char g_sock_path[128], g_shm_path[128], g_log_path[128], g_tmpdir[64];
 
 static void stop_everything_now(void)
 {
@@ -940,6 +944,8 @@ static void on_signal(int sig)
     stop_everything_now();
     if (g_sock_path[0])
         unlink(g_sock_path);
+    if (g_shm_path[0])
+        unlink(g_shm_path);
     if (g_log_path[0])
         unlink(g_log_path);
     if (g_tmpdir[0])
@@ -1056,7 +1062,7 @@ static bool answers(const char *spec)
     int fd = rgpu_connect(&a, err, sizeof err);
     if (fd < 0)
         return false;
-    close(fd); /* the worker this started sees end of file and exits */
+    rgpu_close(fd); /* the worker this started sees end of file and exits */
     return true;
 }
 
@@ -1080,11 +1086,13 @@ static void stop_server(void)
     g_server_pid = 0;
 }
 
-/* Start `rgpud --backend cpu` on a fresh unix socket and a free loopback
- * port; fills the two addresses. A lost race for the port is retried. */
-static int start_server(const char *rgpud, const struct cfg *c, char addrs[2][160])
+/* Start `rgpud --backend cpu` on a fresh unix socket, a free loopback port
+ * and a shm: socket; fills the three addresses. A lost race for the port is
+ * retried. */
+static int start_server(const char *rgpud, const struct cfg *c, char addrs[3][160])
 {
     snprintf(g_sock_path, sizeof g_sock_path, "%s/rgpud.sock", g_tmpdir);
+    snprintf(g_shm_path, sizeof g_shm_path, "%s/rgpud-shm.sock", g_tmpdir);
     snprintf(g_log_path, sizeof g_log_path, "%s/rgpud.log", g_tmpdir);
     for (int attempt = 0; attempt < 5; attempt++) {
         int port = free_tcp_port();
@@ -1092,6 +1100,7 @@ static int start_server(const char *rgpud, const struct cfg *c, char addrs[2][16
             continue;
         snprintf(addrs[0], 160, "unix:%s", g_sock_path);
         snprintf(addrs[1], 160, "tcp:127.0.0.1:%d", port);
+        snprintf(addrs[2], 160, "shm:%s", g_shm_path);
         fflush(stdout);
         fflush(stderr);
         pid_t parent = getpid();
@@ -1115,7 +1124,8 @@ static int start_server(const char *rgpud, const struct cfg *c, char addrs[2][16
             signal(SIGTERM, SIG_DFL);
             signal(SIGHUP, SIG_DFL);
             pin_to(c, &c->server_cpus);
-            execl(rgpud, "rgpud", "--listen", addrs[0], "--listen", addrs[1], "--backend", "cpu", (char *)NULL);
+            execl(rgpud, "rgpud", "--listen", addrs[0], "--listen", addrs[1], "--listen", addrs[2], "--backend",
+                  "cpu", (char *)NULL);
             _exit(127);
         }
         if (pid < 0) {
@@ -1128,7 +1138,7 @@ static int start_server(const char *rgpud, const struct cfg *c, char addrs[2][16
                 g_server_pid = 0;
                 break;
             }
-            if (answers(addrs[0]) && answers(addrs[1]))
+            if (answers(addrs[0]) && answers(addrs[1]) && answers(addrs[2]))
                 return 0;
             usleep(50000);
         }
@@ -1229,14 +1239,29 @@ static void print_targets(const char *name, const struct tresult *r, const struc
     else
         printf("  %-5s HtoD/DtoH >= 64 MiB at >= %.0f%% of raw stream      n/a (no size >= 64 MiB measured)\n", name,
                100 * TARGET_BW_FRACTION);
+    /* shared memory is held to the machine's copy bandwidth, not only to
+     * its own rings */
+    if (strcmp(name, "shm") == 0 && b->ok && worst < 1e9) {
+        double m = 1e9;
+        for (int k = 0; k < r->nsizes; k++) {
+            if (r->size[k] < BIG_SIZE)
+                continue;
+            double v[4] = {r->htod[PAGEABLE][k], r->htod[PINNED][k], r->dtoh[PAGEABLE][k], r->dtoh[PINNED][k]};
+            for (int i = 0; i < 4; i++)
+                if (v[i] / b->memcpy_bps < m)
+                    m = v[i] / b->memcpy_bps;
+        }
+        printf("  %-5s HtoD/DtoH >= 64 MiB at >= %.0f%% of memcpy          %6.0f%%       %s\n", name,
+               100 * TARGET_SHM_MEMCPY_FRACTION, 100 * m, verdict(m >= TARGET_SHM_MEMCPY_FRACTION));
+    }
 }
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rgpu bench [--server ADDR]... [--quick] [--max-size SIZE] [--placement split|same|free]\n\n"
-               "Measures rgpu against the raw transport (unix socket, TCP) in one run and prints the ratios.\n"
-               "Without --server it starts its own rgpud --backend cpu on a fresh unix socket and a free\n"
-               "loopback TCP port. --quick: fewer repetitions, sizes up to 64 MiB. --max-size: largest copy\n"
+               "Measures rgpu against the raw transport (unix socket, TCP, shared memory) in one run and\n"
+               "prints the ratios. Without --server it starts its own rgpud --backend cpu on a fresh unix\n"
+               "socket, a free loopback TCP port and a shm: socket. --quick: fewer repetitions, sizes up to 64 MiB. --max-size: largest copy\n"
                "(default 1G; sizes go from 4K in steps of 4x). --placement: client on the first CPU and\n"
                "server on the others (split, the default), all on one CPU (same), or unpinned (free); raw\n"
                "and rgpu always run alike. The targets it checks are informational:\n"
@@ -1326,7 +1351,7 @@ int rgpu_bench(int argc, char **argv, const char *libdir)
     signal(SIGPIPE, SIG_IGN);
 
     int status = 0;
-    char own[2][160], lbuf[64];
+    char own[3][160], lbuf[64];
     bool nservers_given = nservers > 0;
     if (nservers == 0) {
         if (access(rgpud, X_OK) != 0) {
@@ -1340,7 +1365,8 @@ int rgpu_bench(int argc, char **argv, const char *libdir)
         }
         servers[0] = own[0];
         servers[1] = own[1];
-        nservers = 2;
+        servers[2] = own[2];
+        nservers = 3;
     }
 
     print_machine();
@@ -1389,12 +1415,15 @@ int rgpu_bench(int argc, char **argv, const char *libdir)
     for (int i = 0; i < nservers; i++) {
         if (!res[i].ok)
             continue;
-        print_targets(strncmp(servers[i], "unix:", 5) == 0 ? "unix" : "tcp", &res[i], &b);
+        print_targets(strncmp(servers[i], "unix:", 5) == 0 ? "unix" : strncmp(servers[i], "shm:", 4) == 0 ? "shm" : "tcp",
+                      &res[i], &b);
     }
 out:
     stop_server();
     if (g_sock_path[0])
         unlink(g_sock_path);
+    if (g_shm_path[0])
+        unlink(g_shm_path);
     if (g_log_path[0])
         unlink(g_log_path);
     rmdir(g_tmpdir);

@@ -33,7 +33,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: rgpu run [--server ADDR] -- COMMAND [ARG...]\n"
                "       rgpu status [--server ADDR]\n"
                "       rgpu bench [--server ADDR]... [--quick] [--max-size SIZE]\n\n"
-               "ADDR is unix:/path or tcp:HOST:PORT (default: $RGPU_SERVER, else unix:/run/rgpu/rgpud.sock).\n");
+               "ADDR is unix:/path, shm:/path (same host, shared memory) or tcp:HOST:PORT\n"
+               "(default: $RGPU_SERVER, else unix:/run/rgpu/rgpud.sock).\n");
 }
 
 /* Where libcuda.so.1 and libnvidia-ml.so.1 are: <dir of this executable>/

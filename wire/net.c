@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "net.h"
+#include "shm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +24,15 @@
 int rgpu_addr_parse(const char *s, struct rgpu_addr *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
-    if (strncmp(s, "unix:", 5) == 0) {
-        const char *p = s + 5;
+    int shm = strncmp(s, "shm:", 4) == 0;
+    if (shm || strncmp(s, "unix:", 5) == 0) {
+        const char *p = s + (shm ? 4 : 5);
         if (!*p || strlen(p) >= sizeof a->path) {
             snprintf(err, errlen, "bad unix socket path in '%s'", s);
             return -1;
         }
         a->is_unix = 1;
+        a->is_shm = shm;
         strcpy(a->path, p);
         return 0;
     }
@@ -64,7 +68,7 @@ int rgpu_addr_parse(const char *s, struct rgpu_addr *a, char *err, size_t errlen
         snprintf(a->port, sizeof a->port, "%ld", pn);
         return 0;
     }
-    snprintf(err, errlen, "unknown address '%s' (want unix:/path or tcp:HOST:PORT)", s);
+    snprintf(err, errlen, "unknown address '%s' (want unix:/path, shm:/path or tcp:HOST:PORT)", s);
     return -1;
 toolong:
     snprintf(err, errlen, "host name too long in '%s'", s);
@@ -162,6 +166,10 @@ int rgpu_connect(const struct rgpu_addr *a, char *err, size_t errlen)
                 close(fd);
             return -1;
         }
+        if (a->is_shm && rgpu_shm_client(fd, err, errlen)) {
+            close(fd);
+            return -1;
+        }
         return fd;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -207,11 +215,40 @@ int rgpu_accept(int lfd)
     }
 }
 
+ssize_t rgpu_read_some(int fd, void *p, size_t n)
+{
+    struct rgpu_shm *s = rgpu_shm_of(fd);
+    if (s)
+        return rgpu_shm_read(s, p, n);
+    for (;;) {
+        ssize_t r = read(fd, p, n);
+        if (r >= 0 || errno != EINTR)
+            return r;
+    }
+}
+
+int rgpu_poll_in(int fd, int timeout_ms)
+{
+    struct rgpu_shm *s = rgpu_shm_of(fd);
+    if (s)
+        return rgpu_shm_poll(s, timeout_ms);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, timeout_ms);
+}
+
+void rgpu_close(int fd)
+{
+    if (fd < 0)
+        return;
+    rgpu_shm_detach(fd);
+    close(fd);
+}
+
 int rgpu_read_full(int fd, void *p, size_t n)
 {
     char *c = p;
     while (n) {
-        ssize_t r = read(fd, c, n > (1u << 30) ? (1u << 30) : n);
+        ssize_t r = rgpu_read_some(fd, c, n > (1u << 30) ? (1u << 30) : n);
         if (r > 0) {
             c += r;
             n -= (size_t)r;
@@ -239,6 +276,9 @@ int rgpu_skip(int fd, uint64_t n)
 
 int rgpu_writev_full(int fd, struct iovec *iov, int iovcnt)
 {
+    struct rgpu_shm *shm = rgpu_shm_of(fd);
+    if (shm)
+        return rgpu_shm_writev(shm, iov, iovcnt);
     while (iovcnt > 0) {
         /* sendmsg, not writev: MSG_NOSIGNAL keeps a dead peer from killing
          * the application (the client lives inside someone else's process). */

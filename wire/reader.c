@@ -24,23 +24,18 @@ void rgpu_reader_free(struct rgpu_reader *r)
     r->pos = r->end = 0;
 }
 
-/* One read() of whatever the socket has (at least one byte). */
+/* One read of whatever the connection has (at least one byte). */
 static int refill(struct rgpu_reader *r)
 {
     r->pos = r->end = 0;
-    for (;;) {
-        ssize_t k = read(r->fd, r->buf, r->cap);
-        if (k > 0) {
-            r->end = (size_t)k;
-            return 0;
-        }
-        if (k == 0) {
-            errno = 0;
-            return -1;
-        }
-        if (errno != EINTR)
-            return -1;
+    ssize_t k = rgpu_read_some(r->fd, r->buf, r->cap);
+    if (k > 0) {
+        r->end = (size_t)k;
+        return 0;
     }
+    if (k == 0)
+        errno = 0;
+    return -1;
 }
 
 int rgpu_reader_read(struct rgpu_reader *r, void *p, size_t n)

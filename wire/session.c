@@ -86,8 +86,7 @@ int rgpu_session_open(struct rgpu_session *s, int *result, char *err, size_t err
 
 void rgpu_session_close(struct rgpu_session *s)
 {
-    if (s->fd >= 0)
-        close(s->fd);
+    rgpu_close(s->fd);
     s->fd = -1;
     free(s->devs);
     s->devs = NULL;

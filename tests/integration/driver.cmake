@@ -1,7 +1,7 @@
 # Integration tests of the driver API through rgpud: ordinary CUDA driver-API
 # programs linked against rgpu's libcuda.so.1 (target rgpu_cuda), each run by
 # run_with_server.sh against a private rgpud (--backend cpu) over a unix
-# socket and over loopback TCP. Test names: driver.<program>.<transport>,
+# socket, over loopback TCP and over shared memory. Test names: driver.<program>.<transport>,
 # robust.<case>.<transport>, demo.unix.
 
 set(RGPU_IT_DIR ${CMAKE_CURRENT_LIST_DIR})
@@ -9,6 +9,10 @@ set(RGPU_IT_RUNNER ${RGPU_IT_DIR}/run_with_server.sh)
 # also for the deferred demo registration, which runs in another directory scope
 set_property(GLOBAL PROPERTY RGPU_IT_RUNNER ${RGPU_IT_RUNNER})
 set(RGPU_IT_TRANSPORTS unix tcp)
+# The driver-API programs also run over shared memory (shm:, a third of the
+# time again); the big library suites (cuBLAS, cuDNN, cudart) keep to
+# RGPU_IT_TRANSPORTS, which is enough to cover their calls on the wire.
+set(RGPU_IT_DRIVER_TRANSPORTS ${RGPU_IT_TRANSPORTS} shm)
 
 # rgpu_it_program(name sources...): a test program built like any CUDA
 # application: toolkit headers, our libcuda.so.1, never the toolkit's.
@@ -49,13 +53,27 @@ target_include_directories(rgpu_it_robust_wire PRIVATE ${RGPU_IT_DIR} ${PROJECT_
   ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
 # it runs the devices program as "a normal client" between its cases
 add_dependencies(rgpu_it_robust_wire rgpu_it_devices)
+# hostile ring indices and sizes on shm: connections (maps the rings by hand)
+add_executable(rgpu_it_robust_shm ${RGPU_IT_DIR}/robust_shm.c)
+set_target_properties(rgpu_it_robust_shm PROPERTIES OUTPUT_NAME robust_shm
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
+target_include_directories(rgpu_it_robust_shm PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
+  ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
+add_dependencies(rgpu_it_robust_shm rgpu_it_devices)
 
-foreach(tr ${RGPU_IT_TRANSPORTS})
+foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   foreach(prog devices contexts memory errors streams vmm)
     rgpu_it_test(driver.${prog} ${tr} COMMAND $<TARGET_FILE:rgpu_it_${prog}>)
   endforeach()
-  rgpu_it_test(robust.wire ${tr}
-    COMMAND $<TARGET_FILE:rgpu_it_robust_wire> $<TARGET_FILE:rgpu_it_devices>)
+  # robust_wire speaks the socket protocol by hand; robust_shm is its
+  # counterpart for the rings
+  if(tr STREQUAL "shm")
+    rgpu_it_test(robust.shm ${tr}
+      COMMAND $<TARGET_FILE:rgpu_it_robust_shm> $<TARGET_FILE:rgpu_it_devices>)
+  else()
+    rgpu_it_test(robust.wire ${tr}
+      COMMAND $<TARGET_FILE:rgpu_it_robust_wire> $<TARGET_FILE:rgpu_it_devices>)
+  endif()
   rgpu_it_test(robust.kill_client ${tr} COMMAND $<TARGET_FILE:rgpu_it_robust_kill_client>)
   rgpu_it_test(robust.kill_server_hostfn ${tr} ENV RGPU_TEST_SERVER_MAY_DIE=1
     COMMAND $<TARGET_FILE:rgpu_it_robust_kill_server> hostfn)
@@ -67,7 +85,7 @@ endforeach()
 
 # The tests that move 1 GiB each way keep ~2-3 GiB of host memory busy (client
 # buffer + device memory in the server): never run more than one at a time.
-foreach(tr ${RGPU_IT_TRANSPORTS})
+foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   set_property(TEST driver.memory.${tr} robust.kill_client.${tr} robust.kill_server_htod.${tr}
     robust.kill_server_dtoh.${tr} APPEND PROPERTY RESOURCE_LOCK rgpu_it_big_memory)
 endforeach()

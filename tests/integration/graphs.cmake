@@ -7,6 +7,6 @@ set(RGPU_IT_GRAPH_KERNEL_DIR ${CMAKE_BINARY_DIR}/tests/integration/kernels)
 rgpu_it_program(graphs ${RGPU_IT_DIR}/graphs.c)
 # the kernels' target is defined by modules.cmake, read after this file
 add_dependencies(rgpu_it_graphs rgpu_it_kernels)
-foreach(tr ${RGPU_IT_TRANSPORTS})
+foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   rgpu_it_test(driver.graphs ${tr} COMMAND $<TARGET_FILE:rgpu_it_graphs> ${RGPU_IT_GRAPH_KERNEL_DIR})
 endforeach()

@@ -77,13 +77,13 @@ endif()
 
 foreach(prog ${RGPU_IT_MODULE_PROGRAMS})
   add_dependencies(rgpu_it_${prog} rgpu_it_kernels)
-  foreach(tr ${RGPU_IT_TRANSPORTS})
+  foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
     rgpu_it_test(driver.${prog} ${tr} ENV RGPU_IT_KERNEL_DIR=${RGPU_IT_KERNEL_DIR}
       COMMAND $<TARGET_FILE:rgpu_it_${prog}> ${RGPU_IT_KERNEL_DIR})
   endforeach()
 endforeach()
 # queued work, then exit() without synchronising: exits normally (async.c)
-foreach(tr ${RGPU_IT_TRANSPORTS})
+foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   rgpu_it_test(driver.async_exit ${tr} ENV RGPU_IT_KERNEL_DIR=${RGPU_IT_KERNEL_DIR}
     COMMAND $<TARGET_FILE:rgpu_it_async> ${RGPU_IT_KERNEL_DIR} exit)
 endforeach()

@@ -10,7 +10,7 @@ endif()
 rgpu_it_program(nvml ${RGPU_IT_DIR}/nvml.c)
 target_include_directories(rgpu_it_nvml PRIVATE ${RGPU_NVML_INCLUDE} ${PROJECT_SOURCE_DIR}/client)
 target_link_libraries(rgpu_it_nvml PRIVATE rgpu_nvml)
-foreach(tr ${RGPU_IT_TRANSPORTS})
+foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   rgpu_it_test(driver.nvml ${tr} COMMAND $<TARGET_FILE:rgpu_it_nvml>)
 endforeach()
 

@@ -2,7 +2,8 @@
 # run_with_server.sh TRANSPORT PROGRAM [ARGS...]
 #
 # Starts a private rgpud (--backend cpu) listening on a fresh unix socket
-# (TRANSPORT=unix) or a free loopback TCP port (TRANSPORT=tcp, 127.0.0.1
+# (TRANSPORT=unix; TRANSPORT=shm: the same socket as shm:, the shared-memory
+# rings) or a free loopback TCP port (TRANSPORT=tcp, 127.0.0.1
 # only), waits until it listens, runs PROGRAM with RGPU_SERVER and
 # LD_LIBRARY_PATH set so that it uses rgpu's libcuda.so.1, stops the server
 # and exits with PROGRAM's status. Always cleans up (trap) and never hangs:
@@ -21,11 +22,11 @@
 #   LD_LIBRARY_PATH (build/lib first).
 set -u
 
-usage() { echo "usage: $0 unix|tcp PROGRAM [ARGS...]" >&2; exit 2; }
+usage() { echo "usage: $0 unix|shm|tcp PROGRAM [ARGS...]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 transport=$1
 shift
-case "$transport" in unix|tcp) ;; *) usage ;; esac
+case "$transport" in unix|shm|tcp) ;; *) usage ;; esac
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${RGPU_BUILD_DIR:-$(cd "$here/../.." && pwd)/build}
@@ -76,7 +77,7 @@ server_alive() {
 # is something listening on the address? (never connects: a probe connection
 # would start a worker and disturb tests that count rgpud's workers)
 listening() {
-    if [ "$transport" = unix ]; then
+    if [ "$transport" != tcp ]; then
         # /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = listening
         awk -v p="$sock" '$NF == p && $4 == "00010000" { found = 1 } END { exit !found }' /proc/net/unix
     else
@@ -118,9 +119,9 @@ start_server() {
 
 started=0
 for attempt in 1 2 3 4 5; do
-    if [ "$transport" = unix ]; then
+    if [ "$transport" != tcp ]; then
         sock=$tmp/rgpud.$attempt.sock
-        addr=unix:$sock
+        addr=$transport:$sock
     else
         port=$(free_port) || { echo "run_with_server: cannot pick a free port" >&2; exit 1; }
         addr=tcp:127.0.0.1:$port

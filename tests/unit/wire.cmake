@@ -1,3 +1,7 @@
 add_executable(test_wire ${CMAKE_CURRENT_LIST_DIR}/test_wire.c)
 target_link_libraries(test_wire PRIVATE rgpu_wire ${CMOCKA_LIB})
 add_test(NAME unit.wire COMMAND test_wire)
+add_executable(test_shm ${CMAKE_CURRENT_LIST_DIR}/test_shm.c)
+target_link_libraries(test_shm PRIVATE rgpu_wire ${CMOCKA_LIB} Threads::Threads)
+add_test(NAME unit.shm COMMAND test_shm)
+set_tests_properties(unit.shm PROPERTIES TIMEOUT 120)
