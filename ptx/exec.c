@@ -560,8 +560,22 @@ static int run(struct block *b, struct warp *w, long *bp)
             break;
         case OP_CP:
             if (i->xf == X_NONE) goto unsupported;
+            if (i->xf == X_ASYNC) { if (m) rc = x_bulk(&x, i, m); break; }
             if (m) rc = x_cpasync(&x, i, m);
             break;
+        case OP_MBARRIER:
+            if (!m) break;
+            if ((rc = x_mbar(&x, i, m)) <= 0) break;
+            /* a wait found its phase incomplete: the thread polls again, and
+             * the arrivals it waits for come from other warps or other lane
+             * groups of this one: let them run first (lowest-PC-first would
+             * pick this group again if it is the lowest one) */
+            w->pc++;
+            if (w->merge_pc != INT32_MAX) {
+                w->rotate = w->pc < w->merge_pc;
+                desched(w);
+            }
+            return W_YIELD;
         default:
             if (m || i->xf == X_NONE) {
                 switch (i->xf) {
