@@ -364,6 +364,41 @@ static int family_of(int t)
 }
 
 /* ---- per-family decoders ---- */
+static struct callsite *new_callsite(struct pctx *p)
+{
+    struct ptx_module *m = p->m;
+    if (m->ncalls >= p->capcalls) {
+        p->capcalls = p->capcalls ? p->capcalls * 2 : 16;
+        m->calls = xrealloc(p, m->calls, sizeof *m->calls * (size_t)p->capcalls);
+    }
+    struct callsite *c = &m->calls[m->ncalls];
+    memset(c, 0, sizeof *c);
+    c->fptr = REF_NONE;
+    return c;
+}
+
+/* An indirect call: the prototype is not needed, as the sizes of the
+ * caller's argument and return variables are checked against the callee
+ * the call reaches (exec.c); arguments must be .param variables then. */
+static void dec_call_indirect(struct pctx *p, struct ins *i, uint32_t fptr, struct ropnd *rets, struct ropnd *args)
+{
+    int nret = rets ? rets->nel : 0, narg = args ? args->nel : 0;
+    if (narg > 32 || nret > 4) perr(p, p->line, "call: too many arguments");
+    struct callsite *c = new_callsite(p);
+    c->func = -1;
+    c->fptr = fptr;
+    c->nret = nret;
+    c->narg = narg;
+    for (int a = 0; a < nret + narg; a++) {
+        struct ropnd *o = a < nret ? &rets->el[a] : &args->el[a - nret];
+        struct sym *s = o->kind == RO_NAME ? sym_lookup(p, o->name, o->len, NULL) : NULL;
+        if (!s || s->kind != S_FRAME) perr(p, p->line, "indirect call: arguments must be .param variables");
+        if (a < nret) { c->ret_off[a] = s->a; c->ret_size[a] = (uint16_t)s->n; }
+        else { c->arg_off[a - nret] = s->a; c->arg_size[a - nret] = (uint16_t)s->n; c->arg_reg[a - nret] = REF_NONE; }
+    }
+    i->asym = (uint32_t)p->m->ncalls++;
+}
+
 static void dec_call(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n)
 {
     take(md, "uni");
@@ -373,13 +408,15 @@ static void dec_call(struct pctx *p, struct ins *i, struct mods *md, struct ropn
     if (k >= n || ops[k].kind != RO_NAME) perr(p, p->line, "call: expected a function name");
     struct ropnd *fn = &ops[k++];
     if (k < n && ops[k].kind == RO_LIST) args = &ops[k++];
-    if (k < n) perr(p, p->line, "indirect calls through a prototype are not supported");
     struct sym *y = sym_lookup(p, fn->name, fn->len, NULL);
-    if (!y || y->kind != S_FUNC) {
-        if (y && (y->kind == S_REG || y->kind == S_REGRANGE))
-            perr(p, p->line, "indirect calls (call through a register) are not supported");
-        perr(p, p->line, "call to undeclared function '%.*s'", fn->len, fn->name);
+    if (y && (y->kind == S_REG || y->kind == S_REGRANGE)) {
+        /* call (r..), %fptr, (a..), prototype|targets: the callee is known at run time */
+        if (k != n - 1 || ops[k].kind != RO_NAME) perr(p, p->line, "indirect call: expected a prototype or targets");
+        dec_call_indirect(p, i, src(p, fn, T_U64), rets, args);
+        return;
     }
+    if (k < n) perr(p, p->line, "call: unexpected operand after the arguments");
+    if (!y || y->kind != S_FUNC) perr(p, p->line, "call to undeclared function '%.*s'", fn->len, fn->name);
     struct func *f = &p->m->funcs[y->a];
     int nret = rets ? rets->nel : 0, narg = args ? args->nel : 0;
     if (weq(f->name, (int)strlen(f->name), "vprintf") && !f->defined) {
@@ -399,12 +436,7 @@ static void dec_call(struct pctx *p, struct ins *i, struct mods *md, struct ropn
              narg, f->nrets, f->nparams);
     if (narg > 32 || nret > 4) perr(p, p->line, "call: too many arguments");
     struct ptx_module *m = p->m;
-    if (m->ncalls >= p->capcalls) {
-        p->capcalls = p->capcalls ? p->capcalls * 2 : 16;
-        m->calls = xrealloc(p, m->calls, sizeof *m->calls * (size_t)p->capcalls);
-    }
-    struct callsite *c = &m->calls[m->ncalls];
-    memset(c, 0, sizeof *c);
+    struct callsite *c = new_callsite(p);
     c->func = (int)y->a;
     c->nret = nret;
     c->narg = narg;
@@ -512,7 +544,11 @@ static void dec_mov(struct pctx *p, struct ins *i, struct mods *md, struct ropnd
             int comp, sr = find_sreg(ops[1].name, ops[1].len, &comp);
             if (sr) { i->op = OP_MOV_SREG; i->sub = (uint8_t)sr; i->rnd = (uint8_t)comp; return; }
             if (!y) perr(p, p->line, "undefined identifier '%.*s'", ops[1].len, ops[1].name);
-            if (y->kind == S_FUNC) perr(p, p->line, "function addresses are not supported");
+            if (y->kind == S_FUNC) { /* a function's address: a constant of its window (internal.h) */
+                if (ops[1].off) perr(p, p->line, "mov: offset from a function address");
+                i->o[1] = pool_const(p, PTX_FUNC_ADDR(y->a));
+                return;
+            }
             i->op = OP_MOV_ADDR;
             i->imm = ops[1].off;
             sym_address(p, y, i, ops[1].name, ops[1].len);
@@ -771,7 +807,7 @@ static void reg_list(struct pctx *p, const struct ropnd *o, uint32_t *out, int w
     }
 }
 
-static uint32_t xops_alloc(struct pctx *p, int n)
+uint32_t xops_alloc(struct pctx *p, int n)
 {
     struct ptx_module *m = p->m;
     if (m->nxops + n > p->capxops) {
@@ -1291,6 +1327,23 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
             put(p, &i);
             return;
         case OP_CALL: dec_call(p, &i, &md, ops, n); break;
+        case OP_BRX: {
+            /* brx.idx[.uni] index, tlist: tlist a .branchtargets list declared before */
+            if (!take(&md, "idx")) perr(p, line, "brx needs .idx");
+            want_ops(p, n, 2, 2, opc, olen);
+            if (ops[1].kind != RO_NAME) perr(p, line, "brx.idx: expected a .branchtargets label");
+            int tb = -1;
+            for (int j = 0; j < p->nbtabs; j++)
+                if (p->btabs[j].len == ops[1].len && memcmp(p->btabs[j].name, ops[1].name, (size_t)ops[1].len) == 0) {
+                    tb = p->btabs[j].ins;
+                    break;
+                }
+            if (tb < 0) perr(p, line, "brx.idx: '%.*s' is not a .branchtargets list declared before", ops[1].len, ops[1].name);
+            i.o[0] = src(p, &ops[0], T_U32);
+            i.asym = (uint32_t)tb;
+            n = 0;
+            break;
+        }
         case OP_BAR: dec_bar(p, &i, &md, ops, n, false); break;
         case OP_BARRIER: i.op = OP_BAR; dec_bar(p, &i, &md, ops, n, true); break;
         case OP_NANOSLEEP: if (n) (void)src(p, &ops[0], T_U32); md.nt = 0; break;

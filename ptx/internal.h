@@ -38,6 +38,10 @@
 #define PTX_LOCAL_WIN 0xFD00000000000000ull
 #define PTX_PARAM_WIN 0xFC00000000000000ull
 #define PTX_WIN_MASK 0xFF00000000000000ull
+/* a function's address (mov.u64 %rd, f; function pointers, vtables): this
+ * window + 16 * its index in the module; only an indirect call accepts it */
+#define PTX_FUNC_WIN 0xFB00000000000000ull
+#define PTX_FUNC_ADDR(fi) (PTX_FUNC_WIN + 16ull * (uint64_t)(fi))
 
 #define WARP 32
 #define FULL_MASK 0xffffffffu
@@ -156,7 +160,9 @@ struct ins {
 
 /* a call site: its callee and where its arguments live in the caller frame */
 struct callsite {
-    int func;                 /* callee index in module.funcs */
+    int func;                 /* callee index in module.funcs; -1: indirect, through register fptr */
+    uint32_t fptr;            /* indirect: the register holding the function's address, else REF_NONE */
+    uint16_t ret_size[4];     /* indirect: sizes of the return variables (checked against the callee) */
     int nret, narg;
     uint32_t ret_off[4];      /* caller frame offsets of the return variables */
     uint32_t arg_off[32];     /* caller frame offsets of the argument variables, or */
