@@ -4,6 +4,7 @@
  * thread), cuda::barrier + cuda::memcpy_async (cp.async + mbarrier arrive on
  * the generic path, cp.async.bulk + expect_tx for 16-byte aligned sizes),
  * a two-stage cuda::pipeline, bulk copies both ways with a bulk group,
+ * cp.reduce.async.bulk (add.u32, min.s32) and a bulk prefetch,
  * warps and divergent lanes waiting in try_wait loops for others (a wait
  * that did not yield to them would never finish), and an out-of-bounds bulk
  * copy failing the launch, as a phase that never completes does (the GPU
@@ -137,6 +138,37 @@ static void test_bulk_oob(void **state)
     }
 }
 
+static void test_bulk_reduce(void **state)
+{
+    (void)state;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        struct ptx_module *m = h_load(files[f]);
+        const struct ptx_kernel *k = ptx_module_find_kernel(m, "bulk_reduce");
+        int n = 256;
+        int *in = h_dev(4u * (unsigned)n), *acc = h_dev(4u * (unsigned)n), *mn = h_dev(4u * (unsigned)n);
+        int acc0[256], mn0[256];
+        for (int i = 0; i < n; i++) {
+            in[i] = (int)((unsigned)i * 2654435761u) >> 3;
+            acc[i] = acc0[i] = (int)(0x7ffffff0u + (unsigned)i * 977u);
+            mn[i] = mn0[i] = (i * 31337) % 50000 - 25000;
+        }
+        struct h_params p;
+        H_P(k, &p, 0, (const int *)in);
+        H_P(k, &p, 1, acc);
+        H_P(k, &p, 2, mn);
+        H_P(k, &p, 3, n);
+        h_launch(m, "bulk_reduce", 1, 64, &p);
+        for (int i = 0; i < n; i++) {
+            int v = in[i] + i;
+            int wa = (int)((unsigned)acc0[i] + (unsigned)v), wm = v < mn0[i] ? v : mn0[i];
+            if (acc[i] != wa || mn[i] != wm)
+                fail_msg("%s: element %d: add %d (want %d), min %d (want %d)", files[f], i, acc[i], wa, mn[i], wm);
+        }
+        ptx_module_free(m);
+        h_dev_free_all();
+    }
+}
+
 static void test_deadlock(void **state)
 {
     (void)state;
@@ -160,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_bulk_roundtrip),
         cmocka_unit_test(test_rounds),
         cmocka_unit_test(test_bulk_oob),
+        cmocka_unit_test(test_bulk_reduce),
         cmocka_unit_test(test_deadlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

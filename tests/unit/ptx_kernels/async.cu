@@ -219,3 +219,35 @@ extern "C" __global__ void mbar_deadlock(int *out)
     bar.arrive_and_wait();
     out[threadIdx.x] = 1;
 }
+
+// inline PTX: bulk copy into .shared::cta with arrive.expect_tx first, a
+// parity wait, cp.reduce.async.bulk (add.u32, min.s32) and a bulk prefetch
+extern "C" __global__ void bulk_reduce(const int *in, int *acc, int *mn, int n)
+{
+    __shared__ alignas(16) int buf[256];
+    __shared__ alignas(8) unsigned long long b;
+    unsigned sb = (unsigned)__cvta_generic_to_shared(&b), sbuf = (unsigned)__cvta_generic_to_shared(buf);
+    if (threadIdx.x == 0) {
+        asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(sb));
+        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" :: "l"(in), "r"(n * 4));
+        asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" :: "r"(sb), "r"(n * 4) : "memory");
+        asm volatile("cp.async.bulk.shared::cta.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                     :: "r"(sbuf), "l"(in), "r"(n * 4), "r"(sb) : "memory");
+    }
+    __syncthreads();
+    unsigned ok = 0;
+    while (!ok)
+        asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0, 1000; selp.u32 %0, 1, 0, p; }"
+                     : "=r"(ok) : "r"(sb) : "memory");
+    for (int k = threadIdx.x; k < n; k += blockDim.x) buf[k] += k;
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.u32 [%0], [%1], %2;"
+                     :: "l"(acc), "r"(sbuf), "r"(n * 4) : "memory");
+        asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.min.s32 [%0], [%1], %2;"
+                     :: "l"(mn), "r"(sbuf), "r"(n * 4) : "memory");
+        asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+        asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
+    }
+}
