@@ -253,13 +253,17 @@ int x_bulk(struct xctx *x, const struct ins *i, uint32_t m)
             return -1;
         }
         uint8_t *dp[WARP], *sp[WARP], *mp[WARP];
+        uint64_t a[3][WARP];
+        a[0][l] = i->vec & 1 ? (uint32_t)da[l] : da[l];
+        a[1][l] = i->vec & 2 ? (uint32_t)sa[l] : sa[l];
         if (n) {
-            if (!x_resolve(x, i, bit, da, n, align, i->space, true, dp)) return -1;
-            if (!x_resolve(x, i, bit, sa, n, align, i->t2, false, sp)) return -1;
+            if (!x_resolve(x, i, bit, a[0], n, align, i->space, true, dp)) return -1;
+            if (!x_resolve(x, i, bit, a[1], n, align, i->t2, false, sp)) return -1;
         }
         if (i->o[3] != REF_NONE) {
             const uint64_t *ma = SRC(x, i->o[3]);
-            if (!x_resolve(x, i, bit, ma, 8, 8, SP_SHARED, true, mp)) return -1;
+            a[2][l] = i->vec & 4 ? (uint32_t)ma[l] : ma[l];
+            if (!x_resolve(x, i, bit, a[2], 8, 8, SP_SHARED, true, mp)) return -1;
         }
         if (n) {
             if (i->sub == BULK_COPY) {

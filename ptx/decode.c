@@ -955,13 +955,15 @@ static bool dec_wmma(struct pctx *p, struct ins *i, struct mods *md, struct ropn
 /* ---- mbarrier and cp.async.bulk (executed by async.c) ---- */
 
 /* an address operand as one register (helper instructions compute it):
- * what the bulk forms need, having several addresses per instruction */
-static uint32_t addr_reg(struct pctx *p, const struct ropnd *o)
+ * what the bulk forms need, having several addresses per instruction;
+ * *b32: the register is 32 bits wide (its upper bits are not defined) */
+static uint32_t addr_reg(struct pctx *p, const struct ropnd *o, bool *b32_out)
 {
     struct ins a = ins_init(p, OP_MOV_ADDR);
     addr(p, o, &a);
     uint32_t base = a.abase;
     bool b32 = (a.fl & F_ADDR32) != 0;
+    *b32_out = b32;
     if (base != REF_NONE && a.akind == AK_NONE && a.imm == 0) return base;
     uint32_t k;
     if (a.akind == AK_NONE) {
@@ -1129,10 +1131,12 @@ static bool dec_async_cp(struct pctx *p, struct ins *i, struct mods *md, struct 
     }
     int need = mbar ? 4 : 3;
     want_ops(p, n, need, need + (hint ? 1 : 0), opc, olen); /* a cache-policy operand is ignored */
-    i->o[0] = addr_reg(p, &ops[0]);
-    i->o[1] = addr_reg(p, &ops[1]);
+    bool w32[3] = {false, false, false};
+    i->o[0] = addr_reg(p, &ops[0], &w32[0]);
+    i->o[1] = addr_reg(p, &ops[1], &w32[1]);
     i->o[2] = src(p, &ops[2], T_U32);
-    if (mbar) i->o[3] = addr_reg(p, &ops[3]);
+    if (mbar) i->o[3] = addr_reg(p, &ops[3], &w32[2]);
+    i->vec = (uint8_t)(w32[0] | w32[1] << 1 | w32[2] << 2);
     return true;
 }
 

@@ -358,7 +358,8 @@ int x_cpasync(struct xctx *x, const struct ins *i, uint32_t m);
  * predicate, count) or REF_NONE, o[1] count / tx-count / state / parity; the
  * object's address is the instruction's address. cp.async.bulk (op CP, xf
  * X_ASYNC, ins.sub BULK_*): o[0] dst address, o[1] src address, o[2] size,
- * o[3] mbarrier address (registers, computed by helper instructions), spaces
+ * o[3] mbarrier address (registers, computed by helper instructions; ins.vec
+ * bit k set: the k-th of dst, src, mbarrier is a 32-bit register), spaces
  * ins.space (dst) and ins.t2 (src); cp.reduce: ins.bop AOP_*, ins.t type. */
 enum { MB_INIT = 1, MB_ARRIVE, MB_EXPECT_TX, MB_COMPLETE_TX, MB_TEST_WAIT, MB_TRY_WAIT, MB_PENDING, MB_INVAL,
        MB_CP_ARRIVE };
