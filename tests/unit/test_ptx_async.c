@@ -116,6 +116,34 @@ static void test_rounds(void **state)
     }
 }
 
+static void test_intra_warp(void **state)
+{
+    (void)state;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        struct ptx_module *m = h_load(files[f]);
+        const struct ptx_kernel *k = ptx_module_find_kernel(m, "mbar_intra");
+        int nt = 96, work = 3000;
+        int *out = h_dev(sizeof(int) * (size_t)nt);
+        struct h_params p;
+        H_P(k, &p, 0, out);
+        H_P(k, &p, 1, work);
+        h_launch(m, "mbar_intra", 3, (unsigned)nt, &p);
+        int vals[128];
+        for (int t = 0; t < nt; t++) {
+            int v = t;
+            if (t % 4 == 0) v = t * 5;
+            else for (int q = 0; q < work; q++) v = (v * 7 + q) % 1009;
+            vals[t] = v;
+        }
+        for (int t = 0; t < nt; t++) {
+            int w = vals[(t + 1) % nt] + vals[(t + 2) % nt];
+            if (out[t] != w) fail_msg("%s: thread %d got %d, want %d", files[f], t, out[t], w);
+        }
+        ptx_module_free(m);
+        h_dev_free_all();
+    }
+}
+
 static void test_bulk_oob(void **state)
 {
     (void)state;
@@ -191,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_memcpy_async),
         cmocka_unit_test(test_bulk_roundtrip),
         cmocka_unit_test(test_rounds),
+        cmocka_unit_test(test_intra_warp),
         cmocka_unit_test(test_bulk_oob),
         cmocka_unit_test(test_bulk_reduce),
         cmocka_unit_test(test_deadlock),

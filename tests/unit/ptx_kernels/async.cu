@@ -251,3 +251,24 @@ extern "C" __global__ void bulk_reduce(const int *in, int *acc, int *mn, int n)
         asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
     }
 }
+
+// lanes of one warp wait for lanes of the same warp: every fourth thread
+// arrives and waits at once, the others arrive only after some work
+extern "C" __global__ void mbar_intra(int *out, int work)
+{
+    __shared__ int vals[128];
+    __shared__ block_barrier bar;
+    int t = threadIdx.x, nt = blockDim.x;
+    if (t == 0) init(&bar, nt);
+    __syncthreads();
+    if (t % 4 == 0) {
+        vals[t] = t * 5;
+        bar.arrive_and_wait();
+    } else {
+        int v = t;
+        for (int k = 0; k < work; k++) v = (v * 7 + k) % 1009;
+        vals[t] = v;
+        bar.arrive_and_wait();
+    }
+    out[t] = vals[(t + 1) % nt] + vals[(t + 2) % nt];
+}
