@@ -4,7 +4,8 @@
  * thread), cuda::barrier + cuda::memcpy_async (cp.async + mbarrier arrive on
  * the generic path, cp.async.bulk + expect_tx for 16-byte aligned sizes),
  * a two-stage cuda::pipeline, bulk copies both ways with a bulk group,
- * cp.reduce.async.bulk (add.u32, min.s32) and a bulk prefetch,
+ * cp.reduce.async.bulk (add.u32, min.s32), a bulk prefetch, a shared::cta ->
+ * shared::cluster bulk copy,
  * warps and divergent lanes waiting in try_wait loops for others (a wait
  * that did not yield to them would never finish), and an out-of-bounds bulk
  * copy failing the launch, as a phase that never completes does (the GPU
@@ -197,6 +198,25 @@ static void test_bulk_reduce(void **state)
     }
 }
 
+static void test_bulk_s2s(void **state)
+{
+    (void)state;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        struct ptx_module *m = h_load(files[f]);
+        const struct ptx_kernel *k = ptx_module_find_kernel(m, "bulk_s2s");
+        int *out = h_dev(sizeof(int) * 128);
+        struct h_params p;
+        H_P(k, &p, 0, out);
+        h_launch(m, "bulk_s2s", 2, 128, &p);
+        for (int t = 0; t < 128; t++) {
+            int s = 127 - t, w = s * s - 5 * s;
+            if (out[t] != w) fail_msg("%s: out[%d] = %d, want %d", files[f], t, out[t], w);
+        }
+        ptx_module_free(m);
+        h_dev_free_all();
+    }
+}
+
 static void test_deadlock(void **state)
 {
     (void)state;
@@ -222,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_intra_warp),
         cmocka_unit_test(test_bulk_oob),
         cmocka_unit_test(test_bulk_reduce),
+        cmocka_unit_test(test_bulk_s2s),
         cmocka_unit_test(test_deadlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -272,3 +272,31 @@ extern "C" __global__ void mbar_intra(int *out, int work)
     }
     out[t] = vals[(t + 1) % nt] + vals[(t + 2) % nt];
 }
+
+// shared::cta -> shared::cluster bulk copy (the CTA's own shared memory in a
+// cluster of one), completion through an mbarrier every thread waits on
+extern "C" __global__ void bulk_s2s(int *out)
+{
+    __shared__ alignas(16) int src[128];
+    __shared__ alignas(16) int dst[128];
+    __shared__ alignas(8) unsigned long long b;
+    unsigned sb = (unsigned)__cvta_generic_to_shared(&b);
+    int t = threadIdx.x;
+    src[t] = t * t - 5 * t;
+    dst[t] = -1;
+    if (t == 0) asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"(sb), "r"(blockDim.x));
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+    __syncthreads();
+    if (t == 0) {
+        asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;" :: "r"(sb), "r"(512) : "memory");
+        asm volatile("cp.async.bulk.shared::cluster.shared::cta.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                     :: "r"((unsigned)__cvta_generic_to_shared(dst)), "r"((unsigned)__cvta_generic_to_shared(src)),
+                        "r"(512), "r"(sb) : "memory");
+    }
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" :: "r"(sb) : "memory");
+    unsigned ok = 0;
+    while (!ok)
+        asm volatile("{ .reg .pred p; mbarrier.test_wait.parity.shared::cta.b64 p, [%1], 0; selp.u32 %0, 1, 0, p; }"
+                     : "=r"(ok) : "r"(sb) : "memory");
+    out[t] = dst[127 - t];
+}
