@@ -366,6 +366,41 @@ static int family_of(int t)
 }
 
 /* ---- per-family decoders ---- */
+static struct callsite *new_callsite(struct pctx *p)
+{
+    struct ptx_module *m = p->m;
+    if (m->ncalls >= p->capcalls) {
+        p->capcalls = p->capcalls ? p->capcalls * 2 : 16;
+        m->calls = xrealloc(p, m->calls, sizeof *m->calls * (size_t)p->capcalls);
+    }
+    struct callsite *c = &m->calls[m->ncalls];
+    memset(c, 0, sizeof *c);
+    c->fptr = REF_NONE;
+    return c;
+}
+
+/* An indirect call: the prototype is not needed, as the sizes of the
+ * caller's argument and return variables are checked against the callee
+ * the call reaches (exec.c); arguments must be .param variables then. */
+static void dec_call_indirect(struct pctx *p, struct ins *i, uint32_t fptr, struct ropnd *rets, struct ropnd *args)
+{
+    int nret = rets ? rets->nel : 0, narg = args ? args->nel : 0;
+    if (narg > 32 || nret > 4) perr(p, p->line, "call: too many arguments");
+    struct callsite *c = new_callsite(p);
+    c->func = -1;
+    c->fptr = fptr;
+    c->nret = nret;
+    c->narg = narg;
+    for (int a = 0; a < nret + narg; a++) {
+        struct ropnd *o = a < nret ? &rets->el[a] : &args->el[a - nret];
+        struct sym *s = o->kind == RO_NAME ? sym_lookup(p, o->name, o->len, NULL) : NULL;
+        if (!s || s->kind != S_FRAME) perr(p, p->line, "indirect call: arguments must be .param variables");
+        if (a < nret) { c->ret_off[a] = s->a; c->ret_size[a] = (uint16_t)s->n; }
+        else { c->arg_off[a - nret] = s->a; c->arg_size[a - nret] = (uint16_t)s->n; c->arg_reg[a - nret] = REF_NONE; }
+    }
+    i->asym = (uint32_t)p->m->ncalls++;
+}
+
 static void dec_call(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n)
 {
     take(md, "uni");
@@ -375,13 +410,15 @@ static void dec_call(struct pctx *p, struct ins *i, struct mods *md, struct ropn
     if (k >= n || ops[k].kind != RO_NAME) perr(p, p->line, "call: expected a function name");
     struct ropnd *fn = &ops[k++];
     if (k < n && ops[k].kind == RO_LIST) args = &ops[k++];
-    if (k < n) perr(p, p->line, "indirect calls through a prototype are not supported");
     struct sym *y = sym_lookup(p, fn->name, fn->len, NULL);
-    if (!y || y->kind != S_FUNC) {
-        if (y && (y->kind == S_REG || y->kind == S_REGRANGE))
-            perr(p, p->line, "indirect calls (call through a register) are not supported");
-        perr(p, p->line, "call to undeclared function '%.*s'", fn->len, fn->name);
+    if (y && (y->kind == S_REG || y->kind == S_REGRANGE)) {
+        /* call (r..), %fptr, (a..), prototype|targets: the callee is known at run time */
+        if (k != n - 1 || ops[k].kind != RO_NAME) perr(p, p->line, "indirect call: expected a prototype or targets");
+        dec_call_indirect(p, i, src(p, fn, T_U64), rets, args);
+        return;
     }
+    if (k < n) perr(p, p->line, "call: unexpected operand after the arguments");
+    if (!y || y->kind != S_FUNC) perr(p, p->line, "call to undeclared function '%.*s'", fn->len, fn->name);
     struct func *f = &p->m->funcs[y->a];
     int nret = rets ? rets->nel : 0, narg = args ? args->nel : 0;
     if (weq(f->name, (int)strlen(f->name), "vprintf") && !f->defined) {
@@ -401,12 +438,7 @@ static void dec_call(struct pctx *p, struct ins *i, struct mods *md, struct ropn
              narg, f->nrets, f->nparams);
     if (narg > 32 || nret > 4) perr(p, p->line, "call: too many arguments");
     struct ptx_module *m = p->m;
-    if (m->ncalls >= p->capcalls) {
-        p->capcalls = p->capcalls ? p->capcalls * 2 : 16;
-        m->calls = xrealloc(p, m->calls, sizeof *m->calls * (size_t)p->capcalls);
-    }
-    struct callsite *c = &m->calls[m->ncalls];
-    memset(c, 0, sizeof *c);
+    struct callsite *c = new_callsite(p);
     c->func = (int)y->a;
     c->nret = nret;
     c->narg = narg;
@@ -514,7 +546,11 @@ static void dec_mov(struct pctx *p, struct ins *i, struct mods *md, struct ropnd
             int comp, sr = find_sreg(ops[1].name, ops[1].len, &comp);
             if (sr) { i->op = OP_MOV_SREG; i->sub = (uint8_t)sr; i->rnd = (uint8_t)comp; return; }
             if (!y) perr(p, p->line, "undefined identifier '%.*s'", ops[1].len, ops[1].name);
-            if (y->kind == S_FUNC) perr(p, p->line, "function addresses are not supported");
+            if (y->kind == S_FUNC) { /* a function's address: a constant of its window (internal.h) */
+                if (ops[1].off) perr(p, p->line, "mov: offset from a function address");
+                i->o[1] = pool_const(p, PTX_FUNC_ADDR(y->a));
+                return;
+            }
             i->op = OP_MOV_ADDR;
             i->imm = ops[1].off;
             sym_address(p, y, i, ops[1].name, ops[1].len);
@@ -780,7 +816,7 @@ static void reg_list(struct pctx *p, const struct ropnd *o, uint32_t *out, int w
     }
 }
 
-static uint32_t xops_alloc(struct pctx *p, int n)
+uint32_t xops_alloc(struct pctx *p, int n)
 {
     struct ptx_module *m = p->m;
     if (m->nxops + n > p->capxops) {
@@ -965,6 +1001,194 @@ static bool dec_mma_block_scale(struct pctx *p, struct ins *i, struct mods *md, 
     return true;
 }
 
+/* ---- mbarrier and cp.async.bulk (executed by async.c) ---- */
+
+/* an address operand as one register (helper instructions compute it):
+ * what the bulk forms need, having several addresses per instruction;
+ * *b32: the register is 32 bits wide (its upper bits are not defined) */
+static uint32_t addr_reg(struct pctx *p, const struct ropnd *o, bool *b32_out)
+{
+    struct ins a = ins_init(p, OP_MOV_ADDR);
+    addr(p, o, &a);
+    uint32_t base = a.abase;
+    bool b32 = (a.fl & F_ADDR32) != 0;
+    *b32_out = b32;
+    if (base != REF_NONE && a.akind == AK_NONE && a.imm == 0) return base;
+    uint32_t k;
+    if (a.akind == AK_NONE) {
+        if (base == REF_NONE) k = pool_const(p, (uint64_t)a.imm);
+        else k = pool_const(p, b32 ? (uint32_t)a.imm : (uint64_t)a.imm);
+    } else {
+        a.abase = REF_NONE;
+        a.fl = 0;
+        a.t = T_U64;
+        a.o[0] = REF_REG(new_reg(p, T_U64));
+        put(p, &a);
+        k = a.o[0];
+    }
+    if (base == REF_NONE) {
+        if (a.akind != AK_NONE) return k;
+        struct ins mv = ins_init(p, OP_MOV);
+        mv.t = T_U64;
+        mv.o[0] = REF_REG(new_reg(p, T_U64));
+        mv.o[1] = k;
+        put(p, &mv);
+        return mv.o[0];
+    }
+    struct ins s = ins_init(p, OP_ADD);
+    s.t = b32 ? T_U32 : T_U64; /* 32-bit addressing wraps at 32 bits, as ld/st do */
+    s.xf = X_INT;
+    s.o[0] = REF_REG(new_reg(p, s.t));
+    s.o[1] = base;
+    s.o[2] = k;
+    put(p, &s);
+    return s.o[0];
+}
+
+static int space_word(const char *w, int wl)
+{
+    if (weq(w, wl, "global")) return SP_GLOBAL;
+    /* a cluster is one CTA here: its shared::cluster window is the CTA's own */
+    if (weq(w, wl, "shared") || weq(w, wl, "shared::cta") || weq(w, wl, "shared::cluster")) return SP_SHARED;
+    return -1;
+}
+
+/* mbarrier.* (PTX ISA 9.0 9.7.13.15) */
+static void dec_mbar(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
+                     int olen)
+{
+    i->xf = X_ASYNC;
+    i->space = (uint8_t)(md->space < 0 ? SP_GENERIC : md->space);
+    if (take(md, "shared::cluster")) i->space = SP_SHARED;
+    take(md, "cluster");
+    take(md, "noComplete"); /* promises the arrive does not complete the phase: an ordinary arrive */
+    if (md->nt != 1 || md->t[0] != T_B64) perr(p, p->line, "%.*s: expected .b64", olen, opc);
+    md->nt = 0;
+    md->ordered = false;
+    bool has_state = false;
+    int addr_op = 1;
+    if (take(md, "init")) { i->sub = MB_INIT; want_ops(p, n, 2, 2, opc, olen); addr_op = 0; }
+    else if (take(md, "inval")) { i->sub = MB_INVAL; want_ops(p, n, 1, 1, opc, olen); addr_op = 0; }
+    else if (!opc_has(opc, olen, "arrive") && !opc_has(opc, olen, "arrive_drop") && take(md, "expect_tx")) {
+        i->sub = MB_EXPECT_TX; want_ops(p, n, 2, 2, opc, olen); addr_op = 0;
+    }
+    else if (take(md, "complete_tx")) { i->sub = MB_COMPLETE_TX; want_ops(p, n, 2, 2, opc, olen); addr_op = 0; }
+    else if (take(md, "pending_count")) {
+        i->sub = MB_PENDING;
+        want_ops(p, n, 2, 2, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        i->o[1] = src(p, &ops[1], T_B64);
+        return;
+    }
+    else if (take(md, "test_wait") || take(md, "try_wait")) {
+        i->sub = opc_has(opc, olen, "try_wait") ? MB_TRY_WAIT : MB_TEST_WAIT;
+        if (take(md, "parity")) i->bop |= MBF_PARITY;
+        want_ops(p, n, 3, i->sub == MB_TRY_WAIT ? 4 : 3, opc, olen); /* a suspend-time hint is only a hint */
+        i->o[0] = dst(p, &ops[0]);
+        has_state = true;
+    }
+    else {
+        /* arrive / arrive_drop, optionally .expect_tx; .expect_tx was taken above */
+        take(md, "expect_tx");
+        bool drop = take(md, "arrive_drop");
+        if (!drop && !take(md, "arrive")) perr(p, p->line, "unsupported mbarrier operation '%.*s'", olen, opc);
+        i->sub = MB_ARRIVE;
+        if (drop) i->bop |= MBF_DROP;
+        if (opc_has(opc, olen, "expect_tx")) i->bop |= MBF_EXPECT_TX;
+        want_ops(p, n, (i->bop & MBF_EXPECT_TX) ? 3 : 2, 3, opc, olen);
+        i->o[0] = dst(p, &ops[0]);
+        if (n == 3) i->o[1] = src(p, &ops[2], T_U32);
+    }
+    addr(p, &ops[addr_op], i);
+    if (i->sub == MB_INIT || i->sub == MB_EXPECT_TX || i->sub == MB_COMPLETE_TX)
+        i->o[1] = src(p, &ops[1], T_U32);
+    if (has_state) i->o[1] = src(p, &ops[2], (i->bop & MBF_PARITY) ? T_U32 : T_B64);
+}
+
+/* cp.async.bulk (non-tensor), cp.reduce.async.bulk, cp.async.mbarrier.arrive */
+static bool dec_async_cp(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
+                         int olen)
+{
+    md->nw = 0; md->space = -1; md->nt = 0; md->vec = 1; md->fl = 0; md->ordered = false;
+    i->xf = X_ASYNC;
+    if (opc_has(opc, olen, "mbarrier") && !opc_has(opc, olen, "bulk")) {
+        /* cp.async.mbarrier.arrive{.noinc}{.shared{::cta}}.b64 [a] */
+        if (!opc_has(opc, olen, "arrive")) return false;
+        want_ops(p, n, 1, 1, opc, olen);
+        i->op = OP_MBARRIER;
+        i->sub = MB_CP_ARRIVE;
+        i->bop = opc_has(opc, olen, "noinc") ? MBF_NOINC : 0;
+        i->space = opc_has(opc, olen, "shared") || opc_has(opc, olen, "shared::cta") ? SP_SHARED : SP_GENERIC;
+        addr(p, &ops[0], i);
+        return true;
+    }
+    if (opc_has(opc, olen, "commit_group")) { want_ops(p, n, 0, 0, opc, olen); i->sub = BULK_COMMIT; return true; }
+    if (opc_has(opc, olen, "wait_group")) {
+        want_ops(p, n, 1, 1, opc, olen);
+        (void)src(p, &ops[0], T_U32);
+        i->sub = BULK_WAIT;
+        return true;
+    }
+    if (opc_has(opc, olen, "multicast::cluster") || opc_has(opc, olen, "cp_mask")) return false;
+    bool reduce = opc_has(opc, olen, "reduce");
+    bool prefetch = opc_has(opc, olen, "prefetch");
+    bool hint = opc_has(opc, olen, "L2::cache_hint");
+    int sp[2] = {-1, -1}, nsp = 0, t = T_NONE;
+    bool mbar = false, group = false;
+    for (int a = 0; a < olen;) {
+        int b = a;
+        while (b < olen && opc[b] != '.') b++;
+        const char *w = opc + a;
+        int wl = b - a, s = space_word(w, wl), ty;
+        a = b + 1;
+        if (s >= 0) { if (nsp == 2) return false; sp[nsp++] = s; }
+        else if (weq(w, wl, "mbarrier::complete_tx::bytes")) mbar = true;
+        else if (weq(w, wl, "bulk_group")) group = true;
+        else if ((ty = parse_type_name(w, wl)) != T_NONE) t = ty;
+    }
+    if (prefetch) {
+        /* cp.async.bulk.prefetch.L2.global [a], size: a hint, no effect */
+        want_ops(p, n, 2, hint ? 3 : 2, opc, olen);
+        i->sub = BULK_PREFETCH;
+        return true;
+    }
+    if (nsp != 2 || mbar == group) return false;
+    /* the three directions the ISA has: global -> shared (mbarrier),
+     * shared -> shared::cluster (mbarrier), shared -> global (bulk group) */
+    if (mbar && sp[1] == SP_GLOBAL && sp[0] != SP_SHARED) return false;
+    if (group && (sp[0] != SP_GLOBAL || sp[1] != SP_SHARED)) return false;
+    if (mbar && sp[0] != SP_SHARED) return false;
+    i->sub = reduce ? BULK_REDUCE : BULK_COPY;
+    i->space = (uint8_t)sp[0];
+    i->t2 = (uint8_t)sp[1];
+    if (reduce) {
+        int aop = 0;
+        if (opc_has(opc, olen, "add")) aop = AOP_ADD;
+        else if (opc_has(opc, olen, "min")) aop = AOP_MIN;
+        else if (opc_has(opc, olen, "max")) aop = AOP_MAX;
+        else if (opc_has(opc, olen, "and")) aop = AOP_AND;
+        else if (opc_has(opc, olen, "or")) aop = AOP_OR;
+        else if (opc_has(opc, olen, "xor")) aop = AOP_XOR;
+        else if (opc_has(opc, olen, "inc")) aop = AOP_INC;
+        else if (opc_has(opc, olen, "dec")) aop = AOP_DEC;
+        if (!aop || t == T_NONE || opc_has(opc, olen, "noftz")) return false;
+        if (!(t == T_U32 || t == T_S32 || t == T_U64 || t == T_S64 || t == T_B32 || t == T_B64 ||
+              (t == T_F32 && aop == AOP_ADD) || (t == T_F64 && aop == AOP_ADD)))
+            return false;
+        i->bop = (uint8_t)aop;
+        i->t = (uint8_t)t;
+    }
+    int need = mbar ? 4 : 3;
+    want_ops(p, n, need, need + (hint ? 1 : 0), opc, olen); /* a cache-policy operand is ignored */
+    bool w32[3] = {false, false, false};
+    i->o[0] = addr_reg(p, &ops[0], &w32[0]);
+    i->o[1] = addr_reg(p, &ops[1], &w32[1]);
+    i->o[2] = src(p, &ops[2], T_U32);
+    if (mbar) i->o[3] = addr_reg(p, &ops[3], &w32[2]);
+    i->vec = (uint8_t)(w32[0] | w32[1] << 1 | w32[2] << 2);
+    return true;
+}
+
 /* Decode a tensor/async instruction into i; false: a form not supported
  * (the caller emits the failing stub). */
 static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
@@ -973,6 +1197,9 @@ static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ro
     int op = i->op;
     i->xf = X_TENSOR;
     if (op == OP_CP) {
+        if (opc_has(opc, olen, "async") && (opc_has(opc, olen, "bulk") || opc_has(opc, olen, "mbarrier")) &&
+            !opc_has(opc, olen, "tensor"))
+            return dec_async_cp(p, i, md, ops, n, opc, olen);
         if (!opc_has(opc, olen, "async") || opc_has(opc, olen, "bulk") || opc_has(opc, olen, "mbarrier") ||
             opc_has(opc, olen, "tensor"))
             return false;
@@ -1164,6 +1391,23 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
             put(p, &i);
             return;
         case OP_CALL: dec_call(p, &i, &md, ops, n); break;
+        case OP_BRX: {
+            /* brx.idx[.uni] index, tlist: tlist a .branchtargets list declared before */
+            if (!take(&md, "idx")) perr(p, line, "brx needs .idx");
+            want_ops(p, n, 2, 2, opc, olen);
+            if (ops[1].kind != RO_NAME) perr(p, line, "brx.idx: expected a .branchtargets label");
+            int tb = -1;
+            for (int j = 0; j < p->nbtabs; j++)
+                if (p->btabs[j].len == ops[1].len && memcmp(p->btabs[j].name, ops[1].name, (size_t)ops[1].len) == 0) {
+                    tb = p->btabs[j].ins;
+                    break;
+                }
+            if (tb < 0) perr(p, line, "brx.idx: '%.*s' is not a .branchtargets list declared before", ops[1].len, ops[1].name);
+            i.o[0] = src(p, &ops[0], T_U32);
+            i.asym = (uint32_t)tb;
+            n = 0;
+            break;
+        }
         case OP_BAR: dec_bar(p, &i, &md, ops, n, false); break;
         case OP_BARRIER: i.op = OP_BAR; dec_bar(p, &i, &md, ops, n, true); break;
         case OP_NANOSLEEP: if (n) (void)src(p, &ops[0], T_U32); md.nt = 0; break;
@@ -1202,6 +1446,7 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
     case FAM_ATOM: dec_atom(p, &i, &md, ops, n, op == OP_RED); break;
     case FAM_ARITH: dec_arith(p, &i, &md, ops, n, opc, olen); break;
     case FAM_WARP: dec_warp(p, &i, &md, ops, n, opc, olen); break;
+    case FAM_ASYNC: dec_mbar(p, &i, &md, ops, n, opc, olen); break;
     case FAM_TENSOR:
         if (!dec_tensor(p, &i, &md, ops, n, opc, olen)) {
             /* a form not implemented: the failing stub, as FAM_UNSUP */

@@ -337,6 +337,60 @@ static int mov_addr(struct xctx *x, const struct ins *i, uint32_t m)
 }
 
 /* ---- calls ---- */
+/* the function an indirect call reaches through address a, checked against
+ * the call site's arguments; -1 after xfail */
+static int indirect_callee(struct xctx *x, const struct ins *i, const struct callsite *cs, uint64_t a)
+{
+    const struct ptx_module *mod = x->L->m;
+    uint64_t k = (a - PTX_FUNC_WIN) / 16;
+    if ((a & PTX_WIN_MASK) != PTX_FUNC_WIN || (a & 15) || k >= (uint64_t)mod->nfuncs || !mod->funcs[k].defined ||
+        mod->funcs[k].is_entry) {
+        xfail(x->L, CUDA_ERROR_ILLEGAL_ADDRESS, i, "indirect call to 0x%llx, not a function", (unsigned long long)a);
+        return -1;
+    }
+    const struct func *f = &mod->funcs[k];
+    bool ok = f->nparams == cs->narg && f->nrets == cs->nret;
+    for (int j = 0; ok && j < cs->narg; j++) ok = f->params[j].size == cs->arg_size[j];
+    for (int j = 0; ok && j < cs->nret; j++) ok = f->rets[j].size == cs->ret_size[j];
+    if (!ok) {
+        xfail(x->L, CUDA_ERROR_ILLEGAL_INSTRUCTION, i, "indirect call to %s: its parameters do not match the call",
+              f->name);
+        return -1;
+    }
+    return (int)k;
+}
+
+/* brx.idx: lane l continues at target ix[l] of the list (divergent like bra) */
+static int do_brx(struct xctx *x, const struct ins *i, uint32_t m)
+{
+    struct warp *w = x->w;
+    if (!m) { w->pc++; return 0; }
+    const uint32_t *tab = x->L->m->xops + i->asym;
+    const uint64_t *ix = SRC(x, i->o[0]);
+    int32_t t0 = -1;
+    bool same = true;
+    for (uint32_t mm = m; mm; mm &= mm - 1) {
+        int l = __builtin_ctz(mm);
+        uint32_t k = (uint32_t)ix[l];
+        if (k >= tab[0]) {
+            xfail(x->L, CUDA_ERROR_ILLEGAL_INSTRUCTION, i, "lane %d: brx.idx index %u, the list has %u targets", l, k,
+                  tab[0]);
+            return -1;
+        }
+        int32_t t = (int32_t)tab[1 + k];
+        if (t0 < 0) t0 = t;
+        else if (t != t0) same = false;
+    }
+    if (same) { branch(w, m, t0); return 0; }
+    for (uint32_t mm = m; mm; mm &= mm - 1) {
+        int l = __builtin_ctz(mm);
+        w->lane_pc[l] = (int32_t)tab[1 + (uint32_t)ix[l]];
+    }
+    for (uint32_t mm = w->cur & ~m; mm; mm &= mm - 1) w->lane_pc[__builtin_ctz(mm)] = w->pc + 1;
+    w->cur = 0;
+    return 0;
+}
+
 static int do_call(struct xctx *x, const struct ins *i, uint32_t m)
 {
     struct warp *w = x->w;
@@ -344,7 +398,19 @@ static int do_call(struct xctx *x, const struct ins *i, uint32_t m)
     const struct ptx_module *mod = L->m;
     if (!m) { w->pc++; return 0; }
     const struct callsite *cs = &mod->calls[i->asym];
-    const struct func *callee = &mod->funcs[cs->func], *caller = &mod->funcs[top(w)->func];
+    int fi = cs->func;
+    uint32_t again = 0;
+    if (fi < 0) {
+        /* indirect: the lowest lane's callee now, lanes calling another
+         * function run the call again when it returns (lowest PC first) */
+        const uint64_t *fp = SRC(x, cs->fptr);
+        uint64_t a = fp[__builtin_ctz(m)];
+        if ((fi = indirect_callee(x, i, cs, a)) < 0) return -1;
+        uint32_t same = 0;
+        FOR_LANES(m, same |= (uint32_t)(fp[l] == a) << l);
+        again = m & ~same;
+    }
+    const struct func *callee = &mod->funcs[fi], *caller = &mod->funcs[top(w)->func];
     struct frame *f = top(w);
     uint32_t local_base = (f->local_base + caller->frame_size + 15) & ~15u;
     if ((size_t)local_base + callee->frame_size > L->local_size) {
@@ -370,16 +436,17 @@ static int do_call(struct xctx *x, const struct ins *i, uint32_t m)
         f = top(w);
     }
     /* arguments into the callee's frame */
+    uint32_t margs = m & ~again;
     for (int k = 0; k < cs->narg; k++) {
         uint32_t sz = cs->arg_size[k], to = local_base + callee->params[k].offset;
         if (cs->arg_reg[k] != REF_NONE) {
             const uint64_t *r = SRC(x, cs->arg_reg[k]);
-            for (uint32_t mm = m; mm; mm &= mm - 1) {
+            for (uint32_t mm = margs; mm; mm &= mm - 1) {
                 int l = __builtin_ctz(mm);
                 memcpy(w->local + (size_t)l * L->local_size + to, &r[l], sz > 8 ? 8 : sz);
             }
         } else {
-            for (uint32_t mm = m; mm; mm &= mm - 1) {
+            for (uint32_t mm = margs; mm; mm &= mm - 1) {
                 int l = __builtin_ctz(mm);
                 uint8_t *lm = w->local + (size_t)l * L->local_size;
                 memmove(lm + to, lm + f->local_base + cs->arg_off[k], sz);
@@ -387,8 +454,10 @@ static int do_call(struct xctx *x, const struct ins *i, uint32_t m)
         }
     }
     for (uint32_t mm = w->cur & ~m; mm; mm &= mm - 1) w->lane_pc[__builtin_ctz(mm)] = w->pc + 1;
+    for (uint32_t mm = again; mm; mm &= mm - 1) w->lane_pc[__builtin_ctz(mm)] = w->pc;
+    m &= ~again;
     struct frame *nf = &w->frames[w->nframes++];
-    nf->func = cs->func;
+    nf->func = fi;
     nf->call_pc = w->pc;
     nf->members = m;
     nf->returned = 0;
@@ -469,6 +538,7 @@ static int run(struct block *b, struct warp *w, long *bp)
         switch (i->op) {
         case OP_BRA: branch(w, m, (int32_t)i->imm); continue;
         case OP_CALL: rc = do_call(&x, i, m); break;
+        case OP_BRX: if (do_brx(&x, i, m) < 0) return W_ERROR; continue;
         case OP_RET:
             if (w->nframes == 1) { lanes_exit(b, w, m); drop(w, m); }
             else { top(w)->returned |= m; drop(w, m); }
@@ -560,8 +630,22 @@ static int run(struct block *b, struct warp *w, long *bp)
             break;
         case OP_CP:
             if (i->xf == X_NONE) goto unsupported;
+            if (i->xf == X_ASYNC) { if (m) rc = x_bulk(&x, i, m); break; }
             if (m) rc = x_cpasync(&x, i, m);
             break;
+        case OP_MBARRIER:
+            if (!m) break;
+            if ((rc = x_mbar(&x, i, m)) <= 0) break;
+            /* a wait found its phase incomplete: the thread polls again, and
+             * the arrivals it waits for come from other warps or other lane
+             * groups of this one: let them run first (lowest-PC-first would
+             * pick this group again if it is the lowest one) */
+            w->pc++;
+            if (w->merge_pc != INT32_MAX) {
+                w->rotate = w->pc < w->merge_pc;
+                desched(w);
+            }
+            return W_YIELD;
         default:
             if (m || i->xf == X_NONE) {
                 switch (i->xf) {

@@ -38,12 +38,16 @@
 #define PTX_LOCAL_WIN 0xFD00000000000000ull
 #define PTX_PARAM_WIN 0xFC00000000000000ull
 #define PTX_WIN_MASK 0xFF00000000000000ull
+/* a function's address (mov.u64 %rd, f; function pointers, vtables): this
+ * window + 16 * its index in the module; only an indirect call accepts it */
+#define PTX_FUNC_WIN 0xFB00000000000000ull
+#define PTX_FUNC_ADDR(fi) (PTX_FUNC_WIN + 16ull * (uint64_t)(fi))
 
 #define WARP 32
 #define FULL_MASK 0xffffffffu
 
 /* ---- opcodes (ops.def) ---- */
-enum op_family { FAM_CTRL, FAM_MOVE, FAM_MEM, FAM_ATOM, FAM_ARITH, FAM_WARP, FAM_TENSOR, FAM_UNSUP };
+enum op_family { FAM_CTRL, FAM_MOVE, FAM_MEM, FAM_ATOM, FAM_ARITH, FAM_WARP, FAM_TENSOR, FAM_UNSUP, FAM_ASYNC };
 enum ptx_op {
 #define PTX_OP(name, e, fam) OP_##e,
 #include "ops.def"
@@ -108,7 +112,7 @@ enum { SR_TID = 1, SR_NTID, SR_CTAID, SR_NCTAID, SR_LANEID, SR_WARPID, SR_NWARPI
        SR_ENVREG, SR_PM, SR_RESERVED_SMEM };
 
 /* executor families (ins.xf): which exec_*.c runs an ARITH/WARP op */
-enum { X_NONE = 0, X_INT, X_FLOAT, X_HALF, X_CVT, X_BITS, X_TENSOR };
+enum { X_NONE = 0, X_INT, X_FLOAT, X_HALF, X_CVT, X_BITS, X_TENSOR, X_ASYNC };
 /* mma (mma.c): ins.sub is the shape; types: ins.t = D, ins.t2 = A; B and C in
  * the operand table (below). fp8 operands use T_E4M3X2 / T_E5M2X2 to mean one
  * .e4m3 / .e5m2 element. */
@@ -165,7 +169,9 @@ struct ins {
 
 /* a call site: its callee and where its arguments live in the caller frame */
 struct callsite {
-    int func;                 /* callee index in module.funcs */
+    int func;                 /* callee index in module.funcs; -1: indirect, through register fptr */
+    uint32_t fptr;            /* indirect: the register holding the function's address, else REF_NONE */
+    uint16_t ret_size[4];     /* indirect: sizes of the return variables (checked against the callee) */
     int nret, narg;
     uint32_t ret_off[4];      /* caller frame offsets of the return variables */
     uint32_t arg_off[32];     /* caller frame offsets of the argument variables, or */
@@ -279,6 +285,7 @@ struct block {
     int live_threads;          /* threads not exited */
     struct barrier_state bar[16];
     unsigned worker;           /* host thread index (%smid) */
+    uint32_t mbar_idle;        /* failed mbarrier waits since an mbarrier last changed (async.c) */
 };
 
 struct launch_state {
@@ -356,6 +363,22 @@ int x_vprintf(struct xctx *x, const struct ins *i, uint32_t m);
  * waited for the whole warp) and cp.async */
 int x_tensor(struct xctx *x, const struct ins *i, uint32_t m);
 int x_cpasync(struct xctx *x, const struct ins *i, uint32_t m);
+/* async.c: mbarrier objects and the non-tensor cp.async.bulk family.
+ * mbarrier (ins.sub MB_*): ins.bop MBF_* flags; o[0] the result (state,
+ * predicate, count) or REF_NONE, o[1] count / tx-count / state / parity; the
+ * object's address is the instruction's address. cp.async.bulk (op CP, xf
+ * X_ASYNC, ins.sub BULK_*): o[0] dst address, o[1] src address, o[2] size,
+ * o[3] mbarrier address (registers, computed by helper instructions; ins.vec
+ * bit k set: the k-th of dst, src, mbarrier is a 32-bit register), spaces
+ * ins.space (dst) and ins.t2 (src); cp.reduce: ins.bop AOP_*, ins.t type. */
+enum { MB_INIT = 1, MB_ARRIVE, MB_EXPECT_TX, MB_COMPLETE_TX, MB_TEST_WAIT, MB_TRY_WAIT, MB_PENDING, MB_INVAL,
+       MB_CP_ARRIVE };
+enum { MBF_PARITY = 1, MBF_EXPECT_TX = 2, MBF_DROP = 4, MBF_NOINC = 8 };
+enum { BULK_COPY = 1, BULK_REDUCE, BULK_PREFETCH, BULK_COMMIT, BULK_WAIT };
+/* 1: a wait found its phase incomplete in some lane (the caller lets other
+ * warps and lane groups run, as for a barrier) */
+int x_mbar(struct xctx *x, const struct ins *i, uint32_t m);
+int x_bulk(struct xctx *x, const struct ins *i, uint32_t m);
 /* memory (mem.c): resolve lane addresses; NULL after xfail */
 uint8_t *x_addr(struct xctx *x, const struct ins *i, int l, uint64_t a, int space, unsigned n);
 int x_ldst(struct xctx *x, const struct ins *i, uint32_t m);

@@ -124,6 +124,7 @@ static void block_init(const struct launch_state *L, struct block *b, uint64_t b
     b->ctaid[2] = (unsigned)(blk / ((uint64_t)l->grid[0] * l->grid[1]));
     b->live_threads = (int)L->nthreads;
     memset(b->bar, 0, sizeof b->bar);
+    b->mbar_idle = 0;
     for (int k = 0; k < b->nwarps; k++) {
         struct warp *w = &b->warps[k];
         unsigned first = (unsigned)k * WARP;

@@ -329,15 +329,23 @@ static void parse_init_item(struct pctx *p, struct gvar *g, const struct decl *d
         if (generic) { next(p); expect(p, '('); }
         expect_word(p, "a symbol");
         struct sym *y = sym_find(&p->mod, p->t.s, p->t.len, NULL);
-        if (!y || y->kind != S_GLOBAL) perr(p, p->t.line, "initializer: '%.*s' is not a global variable", p->t.len, p->t.s);
-        if (es != 8) perr(p, p->t.line, "initializer: a symbol address needs a 64-bit element");
-        next(p);
-        if (generic) expect(p, ')');
-        int64_t add = 0;
-        if (accept(p, '+')) add = (int64_t)expect_int(p);
-        g->rel = xrealloc(p, g->rel, sizeof *g->rel * (size_t)(g->nrel + 1));
-        g->rel[g->nrel++] = (struct grel){*pos, (int)y->a, add};
-        memset(dst, 0, 8);
+        if (y && y->kind == S_FUNC && !generic && !neg) {
+            /* a function pointer (vtables, tables of functions): a constant */
+            if (es != 8) perr(p, p->t.line, "initializer: a function address needs a 64-bit element");
+            uint64_t fa = PTX_FUNC_ADDR(y->a);
+            memcpy(dst, &fa, 8);
+            next(p);
+        } else {
+            if (!y || y->kind != S_GLOBAL) perr(p, p->t.line, "initializer: '%.*s' is not a global variable", p->t.len, p->t.s);
+            if (es != 8) perr(p, p->t.line, "initializer: a symbol address needs a 64-bit element");
+            next(p);
+            if (generic) expect(p, ')');
+            int64_t add = 0;
+            if (accept(p, '+')) add = (int64_t)expect_int(p);
+            g->rel = xrealloc(p, g->rel, sizeof *g->rel * (size_t)(g->nrel + 1));
+            g->rel[g->nrel++] = (struct grel){*pos, (int)y->a, add};
+            memset(dst, 0, 8);
+        }
     } else if (p->t.k == TK_INT || p->t.k == TK_F32 || p->t.k == TK_F64 || p->t.k == TK_FLOAT) {
         uint64_t bits = 0;
         if (d->t == T_F32) {
@@ -532,10 +540,12 @@ static void resolve_labels(struct pctx *p)
                 break;
             }
         if (target < 0) perr(p, x->line, "undefined label '%.*s'", x->len, x->name);
-        p->m->code[x->ins].imm = target;
+        if (x->ins < 0) p->m->xops[-x->ins - 1] = (uint32_t)target;
+        else p->m->code[x->ins].imm = target;
     }
     p->nfix = 0;
     p->nlabels = 0;
+    p->nbtabs = 0;
 }
 
 static void add_label(struct pctx *p, const char *name, int len, int line)
@@ -547,6 +557,7 @@ static void add_label(struct pctx *p, const char *name, int len, int line)
     p->labels[p->nlabels++] = (struct label){name, len, p->m->ncode};
 }
 
+static void parse_branchtargets(struct pctx *p, const char *name, int len, int line);
 void parse_add_labelfix(struct pctx *p, int ins, const char *name, int len, int line);
 void parse_add_labelfix(struct pctx *p, int ins, const char *name, int len, int line)
 {
@@ -741,7 +752,10 @@ static void parse_body(struct pctx *p)
             next(p);
             if (is_punct(p, ':')) {
                 next(p);
-                if (tok_is(&p->t, ".callprototype")) { skip_statement(p); continue; }
+                /* prototypes and call-target lists only describe indirect calls, which check the
+                 * callee they reach at run time (exec.c) */
+                if (tok_is(&p->t, ".callprototype") || tok_is(&p->t, ".calltargets")) { skip_statement(p); continue; }
+                if (tok_is(&p->t, ".branchtargets")) { parse_branchtargets(p, tt.s, tt.len, tt.line); continue; }
                 add_label(p, tt.s, tt.len, tt.line);
                 continue;
             }
@@ -750,6 +764,29 @@ static void parse_body(struct pctx *p)
         }
         parse_instruction(p);
     }
+}
+
+/* `name: .branchtargets L1, L2, ...;` -> module.xops [n, target...] (brx.idx) */
+static void parse_branchtargets(struct pctx *p, const char *name, int len, int line)
+{
+    next(p);
+    int n = 0;
+    uint32_t at = xops_alloc(p, 1);
+    for (;;) {
+        expect_word(p, "a label");
+        uint32_t e = xops_alloc(p, 1);
+        parse_add_labelfix(p, -(int)e - 1, p->t.s, p->t.len, p->t.line);
+        n++;
+        next(p);
+        if (!accept(p, ',')) break;
+    }
+    expect(p, ';');
+    p->m->xops[at] = (uint32_t)n;
+    for (int j = 0; j < p->nbtabs; j++)
+        if (p->btabs[j].len == len && memcmp(p->btabs[j].name, name, (size_t)len) == 0)
+            perr(p, line, "branch target list '%.*s' defined twice", len, name);
+    GROW(p, p->btabs, p->nbtabs, p->capbtabs);
+    p->btabs[p->nbtabs++] = (struct label){name, len, (int)at};
 }
 
 static int find_or_add_func(struct pctx *p, const char *name, int len)
@@ -943,12 +980,17 @@ static void compute_needs(struct ptx_module *m, int fi, int *state)
     for (int k = f->first; k < f->first + f->count; k++) {
         const struct ins *i = &m->code[k];
         if (i->op != OP_CALL) continue;
-        int c = m->calls[i->asym].func;
-        compute_needs(m, c, state);
-        if (m->funcs[c].recursive || state[c] == 1) f->recursive = true;
-        if (m->funcs[c].stack_need > stack) stack = m->funcs[c].stack_need;
-        if (m->funcs[c].reg_need > regs) regs = m->funcs[c].reg_need;
-        if (m->funcs[c].shared_need > shared) shared = m->funcs[c].shared_need;
+        int c0 = m->calls[i->asym].func, c1 = c0 + 1;
+        /* an indirect call may reach any function of the module */
+        if (c0 < 0) { c0 = 0; c1 = m->nfuncs; }
+        for (int c = c0; c < c1; c++) {
+            if (m->calls[i->asym].func < 0 && (m->funcs[c].is_entry || !m->funcs[c].defined)) continue;
+            compute_needs(m, c, state);
+            if (m->funcs[c].recursive || state[c] == 1) f->recursive = true;
+            if (m->funcs[c].stack_need > stack) stack = m->funcs[c].stack_need;
+            if (m->funcs[c].reg_need > regs) regs = m->funcs[c].reg_need;
+            if (m->funcs[c].shared_need > shared) shared = m->funcs[c].shared_need;
+        }
     }
     f->shared_need = shared;
     f->stack_need = align_up32(f->frame_size, 16) + stack;
@@ -1004,7 +1046,7 @@ CUresult ptx_module_parse(const char *text, size_t len, struct ptx_module **out,
     int *state = NULL;
     if (setjmp(p->fail)) {
         CUresult rc = (CUresult)p->fail_code;
-        free(p->mod.v); free(p->fn.v); free(p->labels); free(p->fix); free(p->kvals); free(p->khash);
+        free(p->mod.v); free(p->fn.v); free(p->labels); free(p->fix); free(p->btabs); free(p->kvals); free(p->khash);
         free(state);
         free(p);
         ptx_module_free(m);
@@ -1013,7 +1055,7 @@ CUresult ptx_module_parse(const char *text, size_t len, struct ptx_module **out,
     parse_module_body(p);
     /* resolve calls */
     for (int i = 0; i < m->ncalls; i++) {
-        if (m->calls[i].func < 0) perr(p, 0, "unresolved call");
+        if (m->calls[i].func < 0 && m->calls[i].fptr == REF_NONE) perr(p, 0, "unresolved call");
     }
     for (int i = 0; i < m->nfuncs; i++) {
         struct func *f = &m->funcs[i];
@@ -1026,7 +1068,7 @@ CUresult ptx_module_parse(const char *text, size_t len, struct ptx_module **out,
     for (int i = 0; i < m->nkernels; i++) m->khandles[i] = (struct ptx_kernel){m, m->kernels[i]};
     for (int k = 0; k < m->ncode; k++) {
         struct ins *i = &m->code[k];
-        if (i->op == OP_CALL) {
+        if (i->op == OP_CALL && m->calls[i->asym].func >= 0) {
             struct func *c = &m->funcs[m->calls[i->asym].func];
             if (!c->defined)
                 perr(p, (int)i->line, "call to '%s', which is declared but not defined", c->name);
@@ -1044,7 +1086,7 @@ CUresult ptx_module_parse(const char *text, size_t len, struct ptx_module **out,
     if (!m->pool) { p->fail_code = CUDA_ERROR_OUT_OF_MEMORY; perr(p, 0, "out of memory"); }
     for (int i = 0; i < m->npool; i++)
         for (int l = 0; l < WARP; l++) m->pool[(size_t)i * WARP + l] = p->kvals[i];
-    free(p->mod.v); free(p->fn.v); free(p->labels); free(p->fix); free(p->kvals); free(p->khash);
+    free(p->mod.v); free(p->fn.v); free(p->labels); free(p->fix); free(p->btabs); free(p->kvals); free(p->khash);
     free(p);
     *out = m;
     return CUDA_SUCCESS;

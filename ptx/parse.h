@@ -57,7 +57,8 @@ struct pctx {
     struct func *f; int fi;    /* current function */
     uint32_t frame_top;
     struct label *labels; int nlabels, caplabels;
-    struct labelfix *fix; int nfix, capfix;
+    struct labelfix *fix; int nfix, capfix; /* fix.ins < 0: entry -ins - 1 of module.xops (brx tables) */
+    struct label *btabs; int nbtabs, capbtabs; /* .branchtargets lists of the function: ins = xops index */
     int capcode, capfuncs, capglobals, capcalls, cappool, capxops;
     /* constant pool dedupe */
     uint64_t *kvals; int *khash; int khcap;
@@ -72,5 +73,6 @@ uint32_t pool_const(struct pctx *p, uint64_t v);
 struct ins *emit(struct pctx *p);
 void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, int nops, int32_t guard, int line);
 void *xrealloc(struct pctx *p, void *ptr, size_t n);
+uint32_t xops_alloc(struct pctx *p, int n); /* n entries of module.xops */
 int parse_type_name(const char *s, int len);
 #endif

@@ -32,7 +32,9 @@ set(RGPU_CUDART_BIN_DIR ${CMAKE_BINARY_DIR}/tests/integration/cudart)
 # The PTX each program carries (the CPU device runs PTX; it reports cc 12.0):
 # compute_120 for basic, the oldest PTX nvcc 13 emits for the others.
 set(RGPU_CUDART_ARCH_basic -gencode arch=compute_120,code=compute_120)
-set(RGPU_CUDART_PROGRAMS basic streams reset errors launch_config printf threads graphs coop)
+# asyncbar: sm_90 forms (cp.async.bulk, mbarrier tx-counts)
+set(RGPU_CUDART_ARCH_asyncbar -gencode arch=compute_90,code=compute_90)
+set(RGPU_CUDART_PROGRAMS basic streams reset errors launch_config printf threads graphs coop asyncbar)
 
 set(RGPU_CUDART_OUTPUTS)
 foreach(prog ${RGPU_CUDART_PROGRAMS})

@@ -90,10 +90,10 @@ endforeach()
 # The CUDA 13 runtime programs (cudart/*.cu, RGPU_CUDART_PROGRAMS of
 # cudart.cmake) built again against the CUDA 12 runtime: the same checks, the
 # other runtime. Tests: cudart12.<program>.<static|shared>.<unix|tcp>.
-# coop.cu includes cooperative_groups, which comes only with the toolkit (13)
-# and refuses to mix with the CUDA 12 runtime headers.
+# coop.cu and asyncbar.cu include cooperative_groups / libcu++, which come
+# only with the toolkit (13) and refuse to mix with the CUDA 12 runtime headers.
 set(RGPU_CUDART12_FROM_13 ${RGPU_CUDART_PROGRAMS})
-list(REMOVE_ITEM RGPU_CUDART12_FROM_13 coop)
+list(REMOVE_ITEM RGPU_CUDART12_FROM_13 coop asyncbar)
 foreach(prog ${RGPU_CUDART12_FROM_13})
   if(DEFINED RGPU_CUDART_ARCH_${prog})
     set(arch ${RGPU_CUDART_ARCH_${prog}})

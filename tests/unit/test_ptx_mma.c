@@ -498,7 +498,9 @@ static void test_unsupported(void **state)
         "mma.sync.aligned.m16n8k16.row.col.f64.f64.f64.f64 {%fd1, %fd2, %fd3, %fd4}, {%fd5, %fd6, %fd7, %fd8, "
         "%fd9, %fd10, %fd11, %fd12}, {%fd13, %fd14, %fd15, %fd16}, {%fd1, %fd2, %fd3, %fd4};",
         "ldmatrix.sync.aligned.m16n16.x1.trans.shared.b8 {%r1, %r2}, [%r9];",
-        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%r1], [%rd1], 16, [%r2];",
+        /* multicast to the CTAs of a cluster (non-multicast bulk copies: test_ptx_async.c) */
+        "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%r1], [%rd1], 16, "
+        "[%r2], %r3;",
     };
     for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
         char text[2048];
