@@ -16,6 +16,9 @@
  * another input also uses (every NVRTC module with printf has `$str`) is
  * renamed in its input. `.file`, `.section` (DWARF) and `.loc` do not
  * survive: their file numbers would collide, and the CPU device ignores them.
+ * Archive members (nvlink's semantics for libraries, here libcudadevrt's
+ * object in an nvcc -rdc=true program) are chosen first, over the scanned
+ * items of every input; the chosen inputs are then linked as above.
  * Not handled: several names in one variable statement (compilers write one
  * per statement), `.common` sizes (the first definition wins, as `.weak`).
  */
@@ -420,6 +423,45 @@ static void resolve_references(struct lk *k)
     }
 }
 
+/* Whether input ii defines a name that an included input references with
+ * `.extern` and no included input defines. Kernels are not looked at: no
+ * other module can call one. */
+static bool member_needed(const struct lk *k, const bool *inc, int ii)
+{
+    for (size_t i = 0; i < k->nitems; i++) {
+        const struct item *d = &k->items[i];
+        if (d->input != ii || !d->def || d->what == W_ENTRY || !external(d))
+            continue;
+        bool wanted = false, defined = false;
+        for (size_t j = 0; j < k->nitems && !defined; j++) {
+            const struct item *r = &k->items[j];
+            if (!inc[r->input] || !same_name(r, d))
+                continue;
+            if (r->def && external(r))
+                defined = true;
+            else if (r->link == L_EXTERN)
+                wanted = true;
+        }
+        if (wanted && !defined)
+            return true;
+    }
+    return false;
+}
+
+/* inc[i]: input i is linked. Members are pulled in until a fixed point, as a
+ * member may reference another. */
+static void choose_members(const struct lk *k, bool *inc)
+{
+    for (int i = 0; i < k->n; i++)
+        inc[i] = !k->in[i].member;
+    for (bool more = true; more;) {
+        more = false;
+        for (int i = 0; i < k->n; i++)
+            if (!inc[i] && member_needed(k, inc, i))
+                inc[i] = more = true;
+    }
+}
+
 /* Internal names used at module scope by another input: renamed in theirs. */
 static void rename_internals(struct lk *k)
 {
@@ -522,6 +564,41 @@ static void emit_item(struct lk *k, struct obuf *o, const struct item *it)
     put(o, "\n", 1);
 }
 
+/* Link the inputs choose_members keeps, as plain inputs; the members left
+ * out are noted after that link's own lines. */
+static CUresult link_chosen(struct lk *k, char **out, size_t *out_len)
+{
+    bool *inc = calloc((size_t)k->n, sizeof *inc);
+    struct ptx_link_input *sub = calloc((size_t)k->n, sizeof *sub);
+    if (!inc || !sub) {
+        free(inc);
+        free(sub);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    choose_members(k, inc);
+    int m = 0;
+    for (int i = 0; i < k->n; i++)
+        if (inc[i]) {
+            sub[m] = k->in[i];
+            sub[m++].member = false;
+        }
+    CUresult r;
+    if (m) {
+        r = ptx_link(sub, m, out, out_len, k->log, k->loglen);
+        k->logpos = k->log ? strlen(k->log) : 0;
+    } else {
+        logf_(k, "error   : nothing to link: no input but archive members, which nothing references\n");
+        r = CUDA_ERROR_INVALID_VALUE;
+    }
+    for (int i = 0; i < k->n; i++)
+        if (!inc[i])
+            logf_(k, "info    : archive member '%s' left out: it defines nothing the link references\n",
+                  in_name(k, i));
+    free(inc);
+    free(sub);
+    return r;
+}
+
 CUresult ptx_link(const struct ptx_link_input *in, int n, char **out, size_t *out_len, char *log, size_t loglen)
 {
     if (log && loglen)
@@ -540,6 +617,13 @@ CUresult ptx_link(const struct ptx_link_input *in, int n, char **out, size_t *ou
         goto done;
     for (int i = 0; i < n && !k.errors; i++)
         scan_input(&k, i);
+    int members = 0;
+    for (int i = 0; i < n; i++)
+        members += in[i].member;
+    if (members && !k.errors && !k.oom) {
+        r = link_chosen(&k, out, out_len);
+        goto done;
+    }
     if (!k.errors && !k.oom) {
         resolve_definitions(&k);
         resolve_references(&k);

@@ -121,9 +121,14 @@ struct ptx_link_input {
     const char *text; /* PTX text, len bytes (NUL not required) */
     size_t len;
     const char *name; /* for messages */
+    bool member;      /* an archive member: linked only when needed (below) */
 };
 /* Link PTX modules into one PTX module (malloc'd, NUL-terminated, *out_len
- * without the NUL): declarations merged, `.extern` functions and variables
+ * without the NUL), with nvlink's archive semantics for members: an input
+ * that is not a member is always linked; a member only when it defines (strong
+ * or weak) a name that an input already linked references with `.extern` and
+ * no linked input defines, repeated until nothing more is pulled in; the
+ * members left out are noted in log ("info    : ..."). Then: declarations merged, `.extern` functions and variables
  * resolved against `.visible` (or `.weak`) definitions of the other inputs,
  * internal names kept apart, `.version` and `.target` the highest of the
  * inputs, `.address_size 64`. Multiple strong definitions and references
