@@ -20,7 +20,8 @@
  * rgpu_link_wrapper serves module loading: a fatbin wrapper of version 2
  * (nvcc -rdc=true) names the prelinked fatbin of every translation unit,
  * which the driver links itself when the wrapper's own (device-linked) fatbin
- * has no code for the device — the case of PTX-only builds.
+ * has no code for the device — the case of PTX-only builds. libcudadevrt's
+ * object among them goes as an archive member (RGPU_LINK_OPTIONAL).
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -289,6 +290,41 @@ RGPU_API CUresult cuLinkDestroy(CUlinkState state)
     return CUDA_SUCCESS;
 }
 
+/* Whether a prelinked fatbin is libcudadevrt's cuda_device_runtime.o, which
+ * crt/link.stub always lists and which nvlink links as a library member
+ * (only when something references it). Known by its content: its PTX
+ * defines __CNPRT_VERSION_NUMBER__, the device runtime's version, a name no
+ * program defines (nvlink would find it defined twice). The list's order is
+ * the order of the objects' host constructors, so position says nothing. */
+static bool device_runtime_object(const void *fatbin, size_t len)
+{
+    static const char marker[] = "__CNPRT_VERSION_NUMBER__";
+    struct fatbin_entry *e = NULL;
+    size_t n = 0;
+    char err[160];
+    bool found = false;
+    if (fatbin_parse(fatbin, len, &e, &n, err, sizeof err) != 0)
+        return false;
+    for (size_t i = 0; i < n && !found; i++) {
+        void *text;
+        size_t tlen;
+        if (e[i].kind != FATBIN_KIND_PTX || fatbin_extract(&e[i], &text, &tlen, err, sizeof err) != 0)
+            continue;
+        /* a definition: the name on a line that is not an .extern declaration */
+        for (const char *p = text; !found && (p = strstr(p, marker)); p += sizeof marker - 1) {
+            const char *line = p;
+            while (line > (const char *)text && line[-1] != '\n')
+                line--;
+            const char *ext = strstr(line, ".extern");
+            found = !ext || ext > p;
+        }
+        free(text);
+        break; /* every PTX entry of an object defines the same names */
+    }
+    free(e);
+    return found;
+}
+
 CUresult rgpu_link_wrapper(const void *const *fatbins, CUresult (*load)(const void *image, void *arg), void *arg)
 {
     struct link_state ls = {0};
@@ -298,14 +334,15 @@ CUresult rgpu_link_wrapper(const void *const *fatbins, CUresult (*load)(const vo
     for (; fatbins[n] && r == CUDA_SUCCESS; n++) {
         const void *data;
         size_t len;
-        char name[32];
+        char name[48];
         if (n == 4096 || fatbin_span(fatbins[n], FATBIN_LEN_UNKNOWN, &data, &len, err, sizeof err) != 0) {
             rgpu_warn("prelinked fatbin %u of a fatbin wrapper: %s", n, n == 4096 ? "too many" : err);
             r = CUDA_ERROR_INVALID_IMAGE;
             break;
         }
-        snprintf(name, sizeof name, "prelinked object %u", n);
-        r = add(&ls, CU_JIT_INPUT_FATBINARY, data, len, name, RGPU_LINK_OPTIONAL);
+        bool member = device_runtime_object(data, len);
+        snprintf(name, sizeof name, member ? "prelinked object %u (libcudadevrt)" : "prelinked object %u", n);
+        r = add(&ls, CU_JIT_INPUT_FATBINARY, data, len, name, member ? RGPU_LINK_OPTIONAL : 0);
     }
     char elog[2048] = "";
     ls.elog = elog;

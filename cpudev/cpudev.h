@@ -92,6 +92,11 @@ bool cpudev_init(const struct cpudev_config *cfg, char *err, size_t errlen);
 #include "calls.def"
 #undef RGPU_CALL
 
+/* cuLinkAddData_v2 for an archive member (nvlink's semantics for a
+ * library's objects: linked only when it defines something the link
+ * references). The server adds the members a client marks with it. */
+CUresult cpudev_link_add_member(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name);
+
 /* The bytes of device range [p, p + n) in this process, or NULL unless the
  * whole range lies inside one live allocation (n == 0: p itself must). The
  * pointer stays valid until that allocation is freed. */

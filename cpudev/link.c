@@ -10,6 +10,10 @@
  * this device does not provide), host objects and NVVM (LTO) input are
  * CUDA_ERROR_NOT_SUPPORTED. The PTX of each input is extracted when it is
  * added, so an unusable input fails there, as with the driver.
+ * cpudev_link_add_member (not a driver call: the server's link handler uses
+ * it for inputs the client marks as archive members, RGPU_LINK_OPTIONAL)
+ * adds an input that ptx_link includes only when it defines something the
+ * link references, as nvlink does with a library's objects.
  * Log buffers: CU_JIT_ERROR_LOG_BUFFER / CU_JIT_INFO_LOG_BUFFER of
  * cuLinkCreate receive ptx_link's lines at cuLinkComplete, and their _SIZE_BYTES
  * values the bytes written (optionValues stays valid for the life of the
@@ -28,6 +32,7 @@ struct link_in {
     char *text;
     size_t len;
     char name[64];
+    bool member; /* an archive member: linked only when needed (ptx_link) */
 };
 
 struct cpudev_link {
@@ -78,11 +83,8 @@ static void put_log(char *buf, size_t cap, void **size_slot, const char *text)
         *size_slot = (void *)(uintptr_t)(strlen(buf) + 1);
 }
 
-CUresult cpudev_cuLinkAddData_v2(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name,
-                                 unsigned int numOptions, CUjit_option *options, void **optionValues)
+static CUresult add(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name, bool member)
 {
-    (void)numOptions, (void)options, (void)optionValues;
-    CPUDEV_ENTER();
     struct cpudev_link *l = (struct cpudev_link *)state;
     if (!l)
         return CUDA_ERROR_INVALID_HANDLE;
@@ -135,8 +137,23 @@ CUresult cpudev_cuLinkAddData_v2(CUlinkState state, CUjitInputType type, void *d
     struct link_in *in = &l->in[l->n++];
     in->text = text;
     in->len = len;
+    in->member = member;
     snprintf(in->name, sizeof in->name, "%s", nm);
     return CUDA_SUCCESS;
+}
+
+CUresult cpudev_cuLinkAddData_v2(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name,
+                                 unsigned int numOptions, CUjit_option *options, void **optionValues)
+{
+    (void)numOptions, (void)options, (void)optionValues;
+    CPUDEV_ENTER();
+    return add(state, type, data, size, name, false);
+}
+
+CUresult cpudev_link_add_member(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name)
+{
+    CPUDEV_ENTER();
+    return add(state, type, data, size, name, true);
 }
 
 CUresult cpudev_cuLinkComplete(CUlinkState state, void **cubinOut, size_t *sizeOut)
@@ -153,7 +170,7 @@ CUresult cpudev_cuLinkComplete(CUlinkState state, void **cubinOut, size_t *sizeO
     if (!pi)
         return CUDA_ERROR_OUT_OF_MEMORY;
     for (int i = 0; i < l->n; i++)
-        pi[i] = (struct ptx_link_input){l->in[i].text, l->in[i].len, l->in[i].name};
+        pi[i] = (struct ptx_link_input){l->in[i].text, l->in[i].len, l->in[i].name, l->in[i].member};
     char log[4096];
     free(l->image);
     l->image = NULL;

@@ -17,6 +17,12 @@ struct rgpu_backend {
 #define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(DRIVER, kind))(CUresult (*name)(RGPU_PARAMS(__VA_ARGS__));)
 #include "calls.def"
 #undef RGPU_CALL
+    /* Not a driver call: add an archive member to a link (linked only when it
+     * defines something the link references, as nvlink does with a library's
+     * objects). NULL where the backend has no such notion: the real driver,
+     * which links the prelinked objects of a fatbin wrapper itself, gets
+     * members as ordinary inputs. */
+    CUresult (*link_add_member)(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name);
 };
 
 struct cpudev_config;

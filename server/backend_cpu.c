@@ -13,5 +13,6 @@ bool rgpu_backend_cpu(struct rgpu_backend *be, const struct cpudev_config *cfg, 
 #define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(DRIVER, kind))(be->name = cpudev_##name;)
 #include "calls.def"
 #undef RGPU_CALL
+    be->link_add_member = cpudev_link_add_member;
     return true;
 }

@@ -41,8 +41,9 @@ static void keep_image(const struct rgpu_image_ref *ref, void *bytes)
     pthread_mutex_unlock(&pending_lock);
 }
 
-/* Add the packed inputs; an optional input the device has no code for is
- * left out (noted in the info log). */
+/* Add the packed inputs. An archive member (RGPU_LINK_OPTIONAL) goes to the
+ * backend's link_add_member where it has one; one the device has no code
+ * for is left out (noted in the info log). */
 static CUresult add_inputs(struct srv_call *c, CUlinkState st, const uint8_t *p, uint64_t len, uint32_t n,
                            char *info, size_t info_cap, bool *malformed)
 {
@@ -56,7 +57,7 @@ static CUresult add_inputs(struct srv_call *c, CUlinkState st, const uint8_t *p,
             return CUDA_ERROR_INVALID_VALUE;
         memcpy(&h, p + off, sizeof h);
         off += sizeof h;
-        if (h.name_len > RGPU_MAX_STRING || len - off < h.name_len || len - off - h.name_len < h.size || !h.size)
+        if ((h.flags & ~RGPU_LINK_OPTIONAL) || h.name_len > RGPU_MAX_STRING || len - off < h.name_len || len - off - h.name_len < h.size || !h.size)
             return CUDA_ERROR_INVALID_VALUE;
         char name[RGPU_MAX_STRING + 1];
         memcpy(name, p + off, h.name_len);
@@ -69,9 +70,12 @@ static CUresult add_inputs(struct srv_call *c, CUlinkState st, const uint8_t *p,
         memcpy(data, p + off, h.size);
         data[h.size] = 0;
         off += h.size;
-        CUresult r = c->w->be->cuLinkAddData_v2(st, (CUjitInputType)h.type, data, h.size, name, 0, NULL, NULL);
+        bool member = h.flags & RGPU_LINK_OPTIONAL;
+        CUresult r = member && c->w->be->link_add_member
+                         ? c->w->be->link_add_member(st, (CUjitInputType)h.type, data, h.size, name)
+                         : c->w->be->cuLinkAddData_v2(st, (CUjitInputType)h.type, data, h.size, name, 0, NULL, NULL);
         free(data); /* the driver keeps no reference to inputs (cuda.h) */
-        if (r == CUDA_ERROR_NO_BINARY_FOR_GPU && (h.flags & RGPU_LINK_OPTIONAL)) {
+        if (r == CUDA_ERROR_NO_BINARY_FOR_GPU && member) {
             size_t used = strlen(info);
             snprintf(info + used, info_cap - used, "info    : '%.200s' left out: no code for this device\n", name);
             continue;

@@ -103,8 +103,12 @@ struct rgpu_link_option {
 
 /* A link input on the wire (rgpu_link): this header, name_len bytes of name
  * (no NUL), then size bytes of data, the next record right after. */
-#define RGPU_LINK_OPTIONAL 0x1u /* a prelinked object of a fatbin wrapper: left
-                                   out when the device has no code for it */
+/* An archive member (libcudadevrt's object among the prelinked objects of a
+ * fatbin wrapper): linked only when it defines a symbol the other inputs
+ * reference, as nvlink does with a library's objects (where the backend
+ * knows that notion: the CPU device), and left out when the device has no
+ * code for it. */
+#define RGPU_LINK_OPTIONAL 0x1u
 struct rgpu_link_input {
     uint32_t type;     /* CUjitInputType */
     uint32_t flags;    /* RGPU_LINK_* */

@@ -34,7 +34,11 @@ set(RGPU_CUDART_BIN_DIR ${CMAKE_BINARY_DIR}/tests/integration/cudart)
 set(RGPU_CUDART_ARCH_basic -gencode arch=compute_120,code=compute_120)
 # asyncbar: sm_90 forms (cp.async.bulk, mbarrier tx-counts)
 set(RGPU_CUDART_ARCH_asyncbar -gencode arch=compute_90,code=compute_90)
-set(RGPU_CUDART_PROGRAMS basic streams reset errors launch_config printf threads graphs coop asyncbar)
+# rdc: two translation units compiled separately (-rdc=true), PTX only: the
+# driver links their relocatable PTX (and libcudadevrt's object) at load
+set(RGPU_CUDART_ARCH_rdc -rdc=true -arch=compute_75)
+set(RGPU_CUDART_SOURCES_rdc rdc_a.cu rdc_b.cu)
+set(RGPU_CUDART_PROGRAMS basic streams reset errors launch_config printf threads graphs coop asyncbar rdc)
 
 set(RGPU_CUDART_OUTPUTS)
 foreach(prog ${RGPU_CUDART_PROGRAMS})
@@ -42,6 +46,14 @@ foreach(prog ${RGPU_CUDART_PROGRAMS})
     set(arch ${RGPU_CUDART_ARCH_${prog}})
   else()
     set(arch -arch=compute_75)
+  endif()
+  set(srcs)
+  if(DEFINED RGPU_CUDART_SOURCES_${prog})
+    foreach(f ${RGPU_CUDART_SOURCES_${prog}})
+      list(APPEND srcs ${RGPU_CUDART_SRC_DIR}/${f})
+    endforeach()
+  else()
+    set(srcs ${RGPU_CUDART_SRC_DIR}/${prog}.cu)
   endif()
   foreach(rt static shared)
     if(rt STREQUAL shared)
@@ -54,8 +66,8 @@ foreach(prog ${RGPU_CUDART_PROGRAMS})
       OUTPUT ${out}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_CUDART_BIN_DIR}
       COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 ${arch} ${rtflags} -I${RGPU_CUDART_SRC_DIR}
-        ${RGPU_CUDART_SRC_DIR}/${prog}.cu -o ${out}
-      DEPENDS ${RGPU_CUDART_SRC_DIR}/${prog}.cu ${RGPU_CUDART_SRC_DIR}/cudart_check.h
+        ${srcs} -o ${out}
+      DEPENDS ${srcs} ${RGPU_CUDART_SRC_DIR}/cudart_check.h
       COMMENT "nvcc: cudart test ${prog} (${rt} cudart)"
       VERBATIM)
     list(APPEND RGPU_CUDART_OUTPUTS ${out})

@@ -92,8 +92,10 @@ endforeach()
 # other runtime. Tests: cudart12.<program>.<static|shared>.<unix|tcp>.
 # coop.cu and asyncbar.cu include cooperative_groups / libcu++, which come
 # only with the toolkit (13) and refuse to mix with the CUDA 12 runtime headers.
+# rdc (two files, -rdc=true): with -cudart none nvcc 13 leaves the device link
+# out (undefined __cudaRegisterLinkedBinary_*), so it is not built here.
 set(RGPU_CUDART12_FROM_13 ${RGPU_CUDART_PROGRAMS})
-list(REMOVE_ITEM RGPU_CUDART12_FROM_13 coop asyncbar)
+list(REMOVE_ITEM RGPU_CUDART12_FROM_13 coop asyncbar rdc)
 foreach(prog ${RGPU_CUDART12_FROM_13})
   if(DEFINED RGPU_CUDART_ARCH_${prog})
     set(arch ${RGPU_CUDART_ARCH_${prog}})
