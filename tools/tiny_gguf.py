@@ -39,7 +39,8 @@ def vocab():
     for i, w in enumerate(WORDS):
         add("\u2581" + w, -1.0 - i * 0.01, gguf.TokenType.NORMAL)
     for c in "abcdefghijklmnopqrstuvwxyz":
-        add("\u2581" + c, -5.0, gguf.TokenType.NORMAL)
+        if "\u2581" + c not in tokens:  # "a" is a word already: tokens are unique
+            add("\u2581" + c, -5.0, gguf.TokenType.NORMAL)
         add(c, -6.0, gguf.TokenType.NORMAL)
     add("\u2581", -7.0, gguf.TokenType.NORMAL)
     return tokens, scores, types

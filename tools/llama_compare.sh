@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# llama_compare.sh LLAMA_BIN_DIR MODEL.gguf [PROMPT [N_TOKENS]]
+#
+# Greedy generation with a llama.cpp build that has the CUDA backend (built by
+# you: rgpu neither ships nor builds llama.cpp), twice:
+#   cpu   llama.cpp's own CPU backend (no device, no offload of any op);
+#   rgpu  every layer on CUDA device 0 through rgpu (`rgpu run`), i.e. on the
+#         server rgpud at $RGPU_SERVER (start one first; on the CPU device a
+#         model from tools/tiny_gguf.py takes seconds);
+# prints both continuations and their times, and exits 0 only if the two
+# outputs are byte for byte identical (greedy decoding: the same text).
+#
+# Use an F16 or F32 model (tools/tiny_gguf.py --quant f16): with quantized
+# weights the two backends quantize activations differently (CUDA's MMQ uses
+# q8_1 blocks, the CPU q8_0), so logits differ slightly by design and a close
+# call may go the other way on correct implementations.
+set -euo pipefail
+[ $# -ge 2 ] || { echo "usage: $0 LLAMA_BIN_DIR MODEL.gguf [PROMPT [N_TOKENS]]" >&2; exit 2; }
+bin=$1 model=$2 prompt=${3:-"the gpu kernel"} n=${4:-32}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+rgpu=${RGPU:-$here/../build/bin/rgpu}
+exe=$bin/llama-completion
+[ -x "$exe" ] || { echo "$exe not found" >&2; exit 2; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# flash attention off: the build may have no CUDA flash-attention kernels,
+# and llama.cpp would then keep attention on the CPU
+common=(-m "$model" -p "$prompt" -n "$n" --temp 0 --top-k 1 --seed 1 -no-cnv --no-warmup -c 256 -b 64
+        --no-display-prompt --ignore-eos -fa off)
+
+run() { # label, then the command
+    local label=$1
+    shift
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >"$out/$label.txt" 2>"$out/$label.log" || { echo "$label run failed:"; tail -20 "$out/$label.log"; exit 1; }
+    t1=$(date +%s.%N)
+    printf '%-5s %6.2fs  %s\n' "$label" "$(awk "BEGIN{print $t1 - $t0}")" "$(tr '\n' ' ' <"$out/$label.txt")"
+}
+
+# (through `rgpu run` too: a CUDA build needs a libcuda.so.1 to start, but
+# with no device and no op offload every op runs on llama.cpp's CPU backend)
+run cpu "$rgpu" run -- "$exe" "${common[@]}" -ngl 0 --device none --no-op-offload
+run rgpu "$rgpu" run -- "$exe" "${common[@]}" -ngl 99 --device CUDA0
+grep -h "offloaded" "$out/rgpu.log" | head -2 || true
+
+if cmp -s "$out/cpu.txt" "$out/rgpu.txt"; then
+    echo "llama_compare: identical greedy output ($n tokens)"
+else
+    echo "llama_compare: outputs differ"
+    diff "$out/cpu.txt" "$out/rgpu.txt" || true
+    exit 1
+fi
