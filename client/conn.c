@@ -542,7 +542,7 @@ static void open_once(void)
     struct rgpu_session s;
     char err[512];
     int result;
-    if (rgpu_session_open(&s, &result, err, sizeof err)) {
+    if (rgpu_session_open(&s, RGPU_SESSION_CUDA, &result, err, sizeof err)) {
         rgpu_err("%s", err);
         C.open_result = (CUresult)result;
         return;

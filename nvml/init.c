@@ -65,7 +65,7 @@ static nvmlReturn_t init(unsigned int flags)
     if (refs == 0) {
         char err[512];
         int result;
-        if (rgpu_session_open(&S, &result, err, sizeof err) == 0) {
+        if (rgpu_session_open(&S, 0, &result, err, sizeof err) == 0) {
             connected = true;
             lost = false;
             for (int i = 0; i < S.welcome.ndev; i++)

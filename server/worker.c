@@ -19,6 +19,7 @@
 #include "reader.h"
 #include "cpudev.h"
 #include "snapshot.h"
+#include "visible.h"
 #include "worker.h"
 
 /* Each server thread remembers which context it made current, so most
@@ -240,12 +241,28 @@ static void handshake(struct worker *w)
     if (rgpu_read_full(w->fd, &hello, sizeof hello))
         finish(w, NULL);
     hello.host[sizeof hello.host - 1] = 0;
+    hello.visible_devices[sizeof hello.visible_devices - 1] = 0;
     rgpu_info("client pid %u on %s, protocol %u", hello.pid, hello.host, hello.proto_version);
 
+    /* CUDA_VISIBLE_DEVICES of the client: the NVIDIA driver reads it at
+     * cuInit, which this worker (a fresh process per client) has not called
+     * yet; for the CPU device the snapshot is filtered the same way. */
+    bool visible = (hello.caps & RGPU_HELLO_VISIBLE) != 0;
+    if (visible && strcmp(w->be->name, "nvidia") == 0)
+        setenv("CUDA_VISIBLE_DEVICES", hello.visible_devices, 1);
     struct rgpu_welcome wel = {.proto_version = RGPU_PROTO_VERSION, .worker_pid = (uint32_t)getpid()};
     struct rgpu_dev_info *devs = NULL;
     CUresult r = hello.proto_version == RGPU_PROTO_VERSION ? snapshot_build(w->be, &wel, &devs)
                                                            : CUDA_ERROR_NOT_SUPPORTED;
+    if (r == CUDA_SUCCESS && visible && strcmp(w->be->name, "nvidia") != 0) {
+        /* one CPU device: it is visible or not (no reordering to do) */
+        int order[16];
+        int n = visible_devices(hello.visible_devices, devs, wel.ndev, order, 16);
+        if (n == 0) {
+            wel.ndev = 0;
+            r = CUDA_ERROR_NO_DEVICE; /* what cuInit says when no device is visible */
+        }
+    }
     struct rgpu_hdr out = {.type = RGPU_MSG_WELCOME, .result = r};
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
@@ -257,8 +274,9 @@ static void handshake(struct worker *w)
     w->devs = devs; /* kept: NVML maps its devices by their UUIDs */
     w->ndev = r == CUDA_SUCCESS ? wel.ndev : 0;
     if (r != CUDA_SUCCESS)
-        finish(w, hello.proto_version == RGPU_PROTO_VERSION ? "backend failed to initialise"
-                                                            : "protocol version mismatch");
+        finish(w, hello.proto_version != RGPU_PROTO_VERSION       ? "protocol version mismatch"
+                  : visible && r == CUDA_ERROR_NO_DEVICE ? "no device visible (CUDA_VISIBLE_DEVICES)"
+                                                         : "backend failed to initialise");
 }
 
 static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *args, uint8_t *bulk)

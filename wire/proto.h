@@ -25,7 +25,7 @@
 #endif
 
 #define RGPU_MAGIC 0x55504752u /* "RGPU" */
-#define RGPU_PROTO_VERSION 1u
+#define RGPU_PROTO_VERSION 2u
 #define RGPU_MAX_ARGS_LEN (1u << 20)         /* encoded arguments of one message */
 #define RGPU_MAX_BULK_LEN (1ull << 40)       /* bulk payload of one message */
 
@@ -61,9 +61,13 @@ _Static_assert(sizeof(struct rgpu_hdr) == 48, "wire header layout");
 struct rgpu_hello {
     uint32_t proto_version;
     uint32_t pid;
-    uint64_t caps; /* reserved, 0 */
+    uint64_t caps; /* RGPU_HELLO_* */
     char host[64];
+    /* with RGPU_HELLO_VISIBLE: the client's CUDA_VISIBLE_DEVICES, which the
+     * driver honours (the server applies it before initialising its backend) */
+    char visible_devices[128];
 };
+#define RGPU_HELLO_VISIBLE 1ull
 
 /* WELCOME arguments (server -> client), followed by ndev rgpu_dev_info */
 struct rgpu_welcome {

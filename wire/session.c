@@ -17,10 +17,19 @@ const char *rgpu_server_address(void)
     return server && *server ? server : RGPU_DEFAULT_SERVER;
 }
 
-static int handshake(struct rgpu_session *s, int *result, char *err, size_t errlen)
+static int handshake(struct rgpu_session *s, unsigned flags, int *result, char *err, size_t errlen)
 {
     struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION, .pid = (uint32_t)getpid()};
     gethostname(hello.host, sizeof hello.host - 1);
+    const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+    if ((flags & RGPU_SESSION_CUDA) && visible) {
+        if (strlen(visible) >= sizeof hello.visible_devices) {
+            snprintf(err, errlen, "CUDA_VISIBLE_DEVICES is longer than %zu characters", sizeof hello.visible_devices - 1);
+            return -1;
+        }
+        hello.caps |= RGPU_HELLO_VISIBLE;
+        strcpy(hello.visible_devices, visible);
+    }
     struct rgpu_hdr h = {.type = RGPU_MSG_HELLO};
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
@@ -33,6 +42,11 @@ static int handshake(struct rgpu_session *s, int *result, char *err, size_t errl
     if (rgpu_read_full(s->fd, &h, sizeof h) || rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_WELCOME ||
         h.args_len != sizeof s->welcome || rgpu_read_full(s->fd, &s->welcome, sizeof s->welcome)) {
         snprintf(err, errlen, "rgpud did not complete the handshake");
+        return -1;
+    }
+    if (h.result == CUDA_ERROR_NO_DEVICE && (hello.caps & RGPU_HELLO_VISIBLE)) {
+        snprintf(err, errlen, "no device is visible (CUDA_VISIBLE_DEVICES=\"%s\")", hello.visible_devices);
+        *result = h.result;
         return -1;
     }
     if (h.result != CUDA_SUCCESS) {
@@ -59,7 +73,7 @@ static int handshake(struct rgpu_session *s, int *result, char *err, size_t errl
     return 0;
 }
 
-int rgpu_session_open(struct rgpu_session *s, int *result, char *err, size_t errlen)
+int rgpu_session_open(struct rgpu_session *s, unsigned flags, int *result, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     s->fd = -1;
@@ -77,7 +91,7 @@ int rgpu_session_open(struct rgpu_session *s, int *result, char *err, size_t err
                  s->server, why);
         return -1;
     }
-    if (handshake(s, result, err, errlen)) {
+    if (handshake(s, flags, result, err, errlen)) {
         rgpu_session_close(s);
         return -1;
     }

@@ -26,7 +26,10 @@ const char *rgpu_server_address(void);
 /* Connect and handshake. 0 on success; else the session is closed, err says
  * why and *result holds the CUresult to report (the server's, when it
  * refused to initialise its backend, else CUDA_ERROR_NO_DEVICE). */
-int rgpu_session_open(struct rgpu_session *s, int *result, char *err, size_t errlen);
+int rgpu_session_open(struct rgpu_session *s, unsigned flags, int *result, char *err, size_t errlen);
+/* flags: a CUDA driver's session (libcuda.so.1) honours CUDA_VISIBLE_DEVICES;
+ * NVML's does not (NVIDIA's NVML lists every GPU whatever it says) */
+#define RGPU_SESSION_CUDA 1u
 void rgpu_session_close(struct rgpu_session *s);
 
 /* Send call id with its argument struct and wait for the reply, decoding the

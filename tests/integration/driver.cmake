@@ -41,6 +41,7 @@ rgpu_it_program(memory ${RGPU_IT_DIR}/memory.c)
 rgpu_it_program(errors ${RGPU_IT_DIR}/errors.c)
 rgpu_it_program(vmm ${RGPU_IT_DIR}/vmm.c)
 rgpu_it_program(streams ${RGPU_IT_DIR}/streams.c ${RGPU_IT_DIR}/streams_ptds.c)
+rgpu_it_program(visible ${RGPU_IT_DIR}/visible.c)
 rgpu_it_program(robust_kill_client ${RGPU_IT_DIR}/robust_kill_client.c)
 rgpu_it_program(robust_kill_server ${RGPU_IT_DIR}/robust_kill_server.c)
 
@@ -62,7 +63,7 @@ target_include_directories(rgpu_it_robust_shm PRIVATE ${RGPU_IT_DIR} ${PROJECT_S
 add_dependencies(rgpu_it_robust_shm rgpu_it_devices)
 
 foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
-  foreach(prog devices contexts memory errors streams vmm)
+  foreach(prog devices contexts memory errors streams vmm visible)
     rgpu_it_test(driver.${prog} ${tr} COMMAND $<TARGET_FILE:rgpu_it_${prog}>)
   endforeach()
   # robust_wire speaks the socket protocol by hand; robust_shm is its

@@ -10,10 +10,14 @@
  * Checks: the leaker's memory is returned when it exits; while/after the
  * victim is SIGKILLed mid-copy the server serves
  * other clients; the victim's worker process (a child of rgpud) is gone,
- * reaped, within 5 s; the device's free memory returns to what it was.
+ * reaped, within GONE_S; the device's free memory returns to what it was.
  * RGPU_TEST_BIG_MIB overrides the 1024 MiB copy size.
  */
 #include "check.h"
+
+/* A bound against leaks and hangs, not a speed check: generous enough for a
+ * 2-core CI machine running the suite in parallel (5 s proved flaky there). */
+#define GONE_S 20.0
 #include "robust_util.h"
 
 #include <fcntl.h>
@@ -249,9 +253,9 @@ int main(int argc, char **argv)
     /* the victim's worker goes away, reaped */
     if (worker) {
         int zombie = 0;
-        if (!ru_wait_gone(worker, 5.0 - (ru_now() - tk), &zombie))
-            it_fail(__FILE__, __LINE__, "worker %d of the killed client is %s 5 s after the kill", (int)worker,
-                    zombie ? "an unreaped zombie" : "still running");
+        if (!ru_wait_gone(worker, GONE_S - (ru_now() - tk), &zombie))
+            it_fail(__FILE__, __LINE__, "worker %d of the killed client is %s %.0f s after the kill", (int)worker,
+                    zombie ? "an unreaped zombie" : "still running", GONE_S);
         else
             printf("robust_kill_client: worker gone %.2f s after the kill\n", ru_now() - tk);
     }
@@ -268,7 +272,7 @@ int main(int argc, char **argv)
         if (free1 == free0)
             break;
         ru_sleep_ms(200);
-    } while (ru_now() - t0 < 5);
+    } while (ru_now() - t0 < GONE_S);
     printf("robust_kill_client: free memory after: %zu MiB\n", free1 >> 20);
     if (free1 != free0)
         it_fail(__FILE__, __LINE__, "device free memory after the kill is %zu, expected %zu as before (%+lld bytes)",
