@@ -308,38 +308,28 @@ RGPU_API CUresult cuLibraryUnload(CUlibrary library)
 
 /* A cache configuration moves the split between L1 and shared memory, and
  * with it the occupancy the client keeps (occupancy.c). */
-RGPU_API CUresult cuFuncSetCacheConfig(CUfunction hfunc, CUfunc_cache config)
+static CUresult set_cache_config(enum rgpu_call_id id, void *args)
 {
     CUresult r = rgpu_check_init();
-    if (r)
-        return r;
-    struct rgpu_args_cuFuncSetCacheConfig a = {.hfunc = hfunc, .config = config};
-    r = rgpu_remote(RGPU_ID_cuFuncSetCacheConfig, &a);
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS && (r = rgpu_remote(id, args)) == CUDA_SUCCESS)
         rgpu_occupancy_invalidate();
     return r;
+}
+
+RGPU_API CUresult cuFuncSetCacheConfig(CUfunction hfunc, CUfunc_cache config)
+{
+    struct rgpu_args_cuFuncSetCacheConfig a = {.hfunc = hfunc, .config = config};
+    return set_cache_config(RGPU_ID_cuFuncSetCacheConfig, &a);
 }
 
 RGPU_API CUresult cuKernelSetCacheConfig(CUkernel kernel, CUfunc_cache config, CUdevice dev)
 {
-    CUresult r = rgpu_check_init();
-    if (r)
-        return r;
     struct rgpu_args_cuKernelSetCacheConfig a = {.kernel = kernel, .config = config, .dev = dev};
-    r = rgpu_remote(RGPU_ID_cuKernelSetCacheConfig, &a);
-    if (r == CUDA_SUCCESS)
-        rgpu_occupancy_invalidate();
-    return r;
+    return set_cache_config(RGPU_ID_cuKernelSetCacheConfig, &a);
 }
 
 RGPU_API CUresult cuCtxSetCacheConfig(CUfunc_cache config)
 {
-    CUresult r = rgpu_check_init();
-    if (r)
-        return r;
     struct rgpu_args_cuCtxSetCacheConfig a = {.config = config};
-    r = rgpu_remote(RGPU_ID_cuCtxSetCacheConfig, &a);
-    if (r == CUDA_SUCCESS)
-        rgpu_occupancy_invalidate();
-    return r;
+    return set_cache_config(RGPU_ID_cuCtxSetCacheConfig, &a);
 }
