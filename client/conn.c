@@ -75,7 +75,11 @@ static struct {
     bool flusher_idle;
     pthread_cond_t flush_cond;
     pthread_mutex_t lock; /* pending, landings, callbacks, the reader role */
-    bool reading;         /* a thread holds the reader role: only it reads the socket */
+    /* A thread holds the reader role: only it reads the socket. Taken by a
+     * compare-and-swap (a lone caller takes it without C.lock), given back
+     * under C.lock (release_role), so a thread that saw it taken under the
+     * lock and sleeps is always woken. */
+    atomic_bool reading;
     bool rx_parked;
     pthread_cond_t rx_cond;
     int hostfn_outstanding; /* host functions sent whose CALLBACK has not arrived */
@@ -323,7 +327,7 @@ static int read_one(void)
  * returns with C.lock held. */
 static void release_role(void)
 {
-    C.reading = false;
+    atomic_store(&C.reading, false);
     for (struct pending *p = C.pending; p; p = p->next)
         if (p->waiting && !p->done) {
             pthread_cond_signal(&p->cond); /* the next reader: a waiting caller */
@@ -347,43 +351,62 @@ static void unqueue(struct pending *p)
         *pp = p->next;
 }
 
-/* Wait for p's reply, reading the socket while nobody else does. */
+static bool take_role(void)
+{
+    bool held = false;
+    return atomic_compare_exchange_strong(&C.reading, &held, true);
+}
+
+/* With the reader role: read until p's reply is in, then give the role
+ * back. Returns with C.lock held. */
+static void read_for(struct pending *p)
+{
+    int rc = 0;
+    /* not do-while: another reader may have delivered p just before the
+     * role was free */
+    while (rc == 0 && !p->own_done && !atomic_load(&p->done))
+        rc = read_one();
+    while (rc == 0 && rgpu_reader_buffered(&C.rd))
+        rc = read_one();
+    pthread_mutex_lock(&C.lock);
+    if (p->own_done) {
+        /* read by this thread (on_reply): leave the queue now, in the
+         * section that gives the role back; a reply read in full is
+         * delivered even if the connection died just after it */
+        if (!p->done)
+            unqueue(p);
+        p->result = p->own_result;
+        p->done = true;
+    }
+    release_role();
+    if (rc && !p->done) {
+        /* the connection died after p was queued but before conn_lost
+         * ran for it (it releases only what it finds queued) */
+        unqueue(p);
+        p->result = CUDA_ERROR_DEVICE_UNAVAILABLE;
+        p->done = true;
+    }
+}
+
+/* Wait for p's reply, reading the socket while nobody else does. A lone
+ * caller finds the role free and takes it without locking. */
 static void await_reply(struct pending *p)
 {
-    pthread_mutex_lock(&C.lock);
+    if (!atomic_load(&p->done) && take_role())
+        read_for(p);
+    else
+        pthread_mutex_lock(&C.lock);
     while (!p->done) {
-        if (C.reading) {
+        if (atomic_load(&C.reading)) {
             p->waiting = true;
             pthread_cond_wait(&p->cond, &C.lock);
             p->waiting = false;
             continue;
         }
-        C.reading = true;
+        if (!take_role())
+            continue; /* taken without the lock meanwhile: look again */
         pthread_mutex_unlock(&C.lock);
-        int rc;
-        do
-            rc = read_one();
-        while (rc == 0 && !p->own_done && !atomic_load(&p->done));
-        while (rc == 0 && rgpu_reader_buffered(&C.rd))
-            rc = read_one();
-        pthread_mutex_lock(&C.lock);
-        if (p->own_done) {
-            /* read by this thread (on_reply): leave the queue now, in the
-             * section that gives the role back; a reply read in full is
-             * delivered even if the connection died just after it */
-            if (!p->done)
-                unqueue(p);
-            p->result = p->own_result;
-            p->done = true;
-        }
-        release_role();
-        if (rc && !p->done) {
-            /* the connection died after p was queued but before conn_lost
-             * ran for it (it releases only what it finds queued) */
-            unqueue(p);
-            p->result = CUDA_ERROR_DEVICE_UNAVAILABLE;
-            p->done = true;
-        }
+        read_for(p);
     }
     pthread_mutex_unlock(&C.lock);
 }
@@ -397,7 +420,7 @@ static void *receiver_main(void *unused)
 {
     pthread_mutex_lock(&C.lock);
     while (!atomic_load(&C.dead)) {
-        if (C.reading) {
+        if (atomic_load(&C.reading)) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_nsec += PARK_NS;
@@ -416,9 +439,8 @@ static void *receiver_main(void *unused)
             conn_lost(strerror(errno));
             return NULL;
         }
-        if (n <= 0 || C.reading)
+        if (n <= 0 || !take_role())
             continue; /* a caller took the role while we waited: it reads */
-        C.reading = true;
         pthread_mutex_unlock(&C.lock);
         /* A caller may have taken the role, read what woke us and given the
          * role back before we looked: then do not block in read() holding
@@ -629,14 +651,15 @@ CUresult rgpu_conn_open(void)
 }
 
 /* ---- calling ---- */
-static void trace(const struct rgpu_call_desc *d, void *args, CUresult r, int outs)
+static int trace_enabled = -1; /* RGPU_TRACE, read at the first call */
+
+static void trace_call(const struct rgpu_call_desc *d, void *args, CUresult r, int outs)
 {
-    static int enabled = -1;
-    if (enabled < 0) {
+    if (trace_enabled < 0) {
         const char *t = getenv("RGPU_TRACE");
-        enabled = t && *t && strcmp(t, "0") != 0;
+        trace_enabled = t && *t && strcmp(t, "0") != 0;
     }
-    if (!enabled)
+    if (!trace_enabled)
         return;
     flockfile(stderr);
     fprintf(stderr, "rgpu[%d] %s(", (int)getpid(), d->name);
@@ -653,6 +676,13 @@ static void trace(const struct rgpu_call_desc *d, void *args, CUresult r, int ou
         fprintf(stderr, "\n");
     }
     funlockfile(stderr);
+}
+
+/* inline: the common answer (no tracing) costs one load, not a call */
+static inline void trace(const struct rgpu_call_desc *d, void *args, CUresult r, int outs)
+{
+    if (__builtin_expect(trace_enabled != 0, 0))
+        trace_call(d, args, r, outs);
 }
 
 CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu_landing *land)

@@ -309,7 +309,13 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
     }
     /* zeroed as calloc would: outputs a backend leaves alone read as 0 */
     memset(a, 0, d->args_size);
-    *c = (struct srv_call){.w = w, .hdr = *h, .args = a, .bulk = bulk, .bulk_pooled = bulk_from_pool(h)};
+    /* field by field: outbufs[] is only read below noutbufs */
+    c->w = w;
+    c->hdr = *h;
+    c->args = a;
+    c->bulk = bulk;
+    c->bulk_pooled = bulk_from_pool(h);
+    c->noutbufs = 0;
     struct rgpu_rbuf rb;
     rgpu_rbuf_init(&rb, args, h->args_len, bulk, h->bulk_len);
     if (!d->dec_req(&rb, a)) {
