@@ -35,7 +35,7 @@ static bool wbuf_reserve(struct rgpu_wbuf *w, size_t n)
     return true;
 }
 
-void rgpu_wbuf_put_slow(struct rgpu_wbuf *w, const void *p, size_t n)
+void rgpu_wbuf_put_any(struct rgpu_wbuf *w, const void *p, size_t n)
 {
     if (!wbuf_reserve(w, n))
         return;
@@ -69,11 +69,16 @@ void rgpu_rbuf_init(struct rgpu_rbuf *r, const void *data, size_t len, void *bul
     r->failed = false;
 }
 
-bool rgpu_rbuf_get_fail(struct rgpu_rbuf *r, void *p, size_t n)
+bool rgpu_rbuf_get_any(struct rgpu_rbuf *r, void *p, size_t n)
 {
-    r->failed = true;
-    memset(p, 0, n);
-    return false;
+    if (r->failed || n > r->len - r->pos) {
+        r->failed = true;
+        memset(p, 0, n);
+        return false;
+    }
+    memcpy(p, r->data + r->pos, n);
+    r->pos += n;
+    return true;
 }
 
 void *rgpu_rbuf_take_bulk(struct rgpu_rbuf *r, uint64_t n)
