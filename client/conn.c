@@ -29,7 +29,8 @@ struct pending {
     uint32_t seq;
     atomic_bool done; /* also read without the lock by the reader role's holder */
     bool waiting; /* asleep on cond until its reply or the reader role is free */
-    CUresult result;
+    bool own_done; /* the waiter read its own reply: still queued, result in own_result */
+    CUresult result, own_result;
     const struct rgpu_call_desc *desc;
     void *args;
     struct iovec dst[RGPU_WBUF_MAX_IOV];
@@ -74,7 +75,11 @@ static struct {
     bool flusher_idle;
     pthread_cond_t flush_cond;
     pthread_mutex_t lock; /* pending, landings, callbacks, the reader role */
-    bool reading;         /* a thread holds the reader role: only it reads the socket */
+    /* A thread holds the reader role: only it reads the socket. Taken by a
+     * compare-and-swap (a lone caller takes it without C.lock), given back
+     * under C.lock (release_role), so a thread that saw it taken under the
+     * lock and sleeps is always woken. */
+    atomic_bool reading;
     bool rx_parked;
     pthread_cond_t rx_cond;
     int hostfn_outstanding; /* host functions sent whose CALLBACK has not arrived */
@@ -154,8 +159,39 @@ static int read_into(const struct iovec *dst, int ndst, uint64_t len)
     return 0;
 }
 
+/* The calling thread's reply slot (see rgpu_remote_direct): a thread waits
+ * for one reply at a time, so its slot and condition variable are set up
+ * once, not per call. */
+static _Thread_local struct pending self;
+static _Thread_local bool self_ready, self_busy;
+
+static int decode_reply(struct pending *p, const struct rgpu_hdr *h, uint8_t *args, CUresult *out)
+{
+    CUresult r = (CUresult)h->result;
+    int rc = 0;
+    if (r == CUDA_SUCCESS) {
+        struct rgpu_rbuf rb;
+        rgpu_rbuf_init(&rb, args, h->args_len, NULL, 0);
+        if (!p->desc->dec_rep(&rb, p->args) || read_into(p->dst, p->ndst, h->bulk_len))
+            r = CUDA_ERROR_DEVICE_UNAVAILABLE, rc = -1;
+    } else if (h->bulk_len) {
+        r = CUDA_ERROR_DEVICE_UNAVAILABLE, rc = -1;
+    }
+    *out = r;
+    return rc;
+}
+
 static int on_reply(const struct rgpu_hdr *h, uint8_t *args)
 {
+    /* The reader's own reply (the common case: one call outstanding, its
+     * caller reads): no lookup and no hand-off. The slot stays queued until
+     * the caller gives the reader role back, in the same locked section;
+     * only this thread looks at own_*. */
+    if (self_busy && self.seq == h->seq && !self.own_done) {
+        int rc = decode_reply(&self, h, args, &self.own_result);
+        self.own_done = true;
+        return rc;
+    }
     pthread_mutex_lock(&C.lock);
     struct pending **pp = &C.pending, *p;
     while ((p = *pp) && p->seq != h->seq)
@@ -165,22 +201,14 @@ static int on_reply(const struct rgpu_hdr *h, uint8_t *args)
     pthread_mutex_unlock(&C.lock);
     if (!p)
         return -1;
-    CUresult r = (CUresult)h->result;
-    if (r == CUDA_SUCCESS) {
-        struct rgpu_rbuf rb;
-        rgpu_rbuf_init(&rb, args, h->args_len, NULL, 0);
-        if (!p->desc->dec_rep(&rb, p->args) || read_into(p->dst, p->ndst, h->bulk_len))
-            r = CUDA_ERROR_DEVICE_UNAVAILABLE, h = NULL;
-    } else if (h->bulk_len) {
-        h = NULL;
-        r = CUDA_ERROR_DEVICE_UNAVAILABLE;
-    }
+    CUresult r;
+    int rc = decode_reply(p, h, args, &r);
     pthread_mutex_lock(&C.lock);
     p->result = r;
     p->done = true;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&C.lock);
-    return h ? 0 : -1;
+    return rc;
 }
 
 static int on_data(const struct rgpu_hdr *h)
@@ -299,7 +327,7 @@ static int read_one(void)
  * returns with C.lock held. */
 static void release_role(void)
 {
-    C.reading = false;
+    atomic_store(&C.reading, false);
     for (struct pending *p = C.pending; p; p = p->next)
         if (p->waiting && !p->done) {
             pthread_cond_signal(&p->cond); /* the next reader: a waiting caller */
@@ -313,38 +341,72 @@ static void release_role(void)
         pthread_cond_signal(&C.rx_cond);
 }
 
-/* Wait for p's reply, reading the socket while nobody else does. */
+/* Remove p from the pending list if it is still there. C.lock held. */
+static void unqueue(struct pending *p)
+{
+    struct pending **pp = &C.pending;
+    while (*pp && *pp != p)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = p->next;
+}
+
+static bool take_role(void)
+{
+    bool held = false;
+    return atomic_compare_exchange_strong(&C.reading, &held, true);
+}
+
+/* With the reader role: read until p's reply is in, then give the role
+ * back. Returns with C.lock held. */
+static void read_for(struct pending *p)
+{
+    int rc = 0;
+    /* not do-while: another reader may have delivered p just before the
+     * role was free */
+    while (rc == 0 && !p->own_done && !atomic_load(&p->done))
+        rc = read_one();
+    while (rc == 0 && rgpu_reader_buffered(&C.rd))
+        rc = read_one();
+    pthread_mutex_lock(&C.lock);
+    if (p->own_done) {
+        /* read by this thread (on_reply): leave the queue now, in the
+         * section that gives the role back; a reply read in full is
+         * delivered even if the connection died just after it */
+        if (!p->done)
+            unqueue(p);
+        p->result = p->own_result;
+        p->done = true;
+    }
+    release_role();
+    if (rc && !p->done) {
+        /* the connection died after p was queued but before conn_lost
+         * ran for it (it releases only what it finds queued) */
+        unqueue(p);
+        p->result = CUDA_ERROR_DEVICE_UNAVAILABLE;
+        p->done = true;
+    }
+}
+
+/* Wait for p's reply, reading the socket while nobody else does. A lone
+ * caller finds the role free and takes it without locking. */
 static void await_reply(struct pending *p)
 {
-    pthread_mutex_lock(&C.lock);
+    if (!atomic_load(&p->done) && take_role())
+        read_for(p);
+    else
+        pthread_mutex_lock(&C.lock);
     while (!p->done) {
-        if (C.reading) {
+        if (atomic_load(&C.reading)) {
             p->waiting = true;
             pthread_cond_wait(&p->cond, &C.lock);
             p->waiting = false;
             continue;
         }
-        C.reading = true;
+        if (!take_role())
+            continue; /* taken without the lock meanwhile: look again */
         pthread_mutex_unlock(&C.lock);
-        int rc;
-        do
-            rc = read_one();
-        while (rc == 0 && !atomic_load(&p->done));
-        while (rc == 0 && rgpu_reader_buffered(&C.rd))
-            rc = read_one();
-        pthread_mutex_lock(&C.lock);
-        release_role();
-        if (rc && !p->done) {
-            /* the connection died after p was queued but before conn_lost
-             * ran for it (it releases only what it finds queued) */
-            struct pending **pp = &C.pending;
-            while (*pp && *pp != p)
-                pp = &(*pp)->next;
-            if (*pp)
-                *pp = p->next;
-            p->result = CUDA_ERROR_DEVICE_UNAVAILABLE;
-            p->done = true;
-        }
+        read_for(p);
     }
     pthread_mutex_unlock(&C.lock);
 }
@@ -358,7 +420,7 @@ static void *receiver_main(void *unused)
 {
     pthread_mutex_lock(&C.lock);
     while (!atomic_load(&C.dead)) {
-        if (C.reading) {
+        if (atomic_load(&C.reading)) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_nsec += PARK_NS;
@@ -377,9 +439,8 @@ static void *receiver_main(void *unused)
             conn_lost(strerror(errno));
             return NULL;
         }
-        if (n <= 0 || C.reading)
+        if (n <= 0 || !take_role())
             continue; /* a caller took the role while we waited: it reads */
-        C.reading = true;
         pthread_mutex_unlock(&C.lock);
         /* A caller may have taken the role, read what woke us and given the
          * role back before we looked: then do not block in read() holding
@@ -590,14 +651,15 @@ CUresult rgpu_conn_open(void)
 }
 
 /* ---- calling ---- */
-static void trace(const struct rgpu_call_desc *d, void *args, CUresult r, int outs)
+static int trace_enabled = -1; /* RGPU_TRACE, read at the first call */
+
+static void trace_call(const struct rgpu_call_desc *d, void *args, CUresult r, int outs)
 {
-    static int enabled = -1;
-    if (enabled < 0) {
+    if (trace_enabled < 0) {
         const char *t = getenv("RGPU_TRACE");
-        enabled = t && *t && strcmp(t, "0") != 0;
+        trace_enabled = t && *t && strcmp(t, "0") != 0;
     }
-    if (!enabled)
+    if (!trace_enabled)
         return;
     flockfile(stderr);
     fprintf(stderr, "rgpu[%d] %s(", (int)getpid(), d->name);
@@ -614,6 +676,13 @@ static void trace(const struct rgpu_call_desc *d, void *args, CUresult r, int ou
         fprintf(stderr, "\n");
     }
     funlockfile(stderr);
+}
+
+/* inline: the common answer (no tracing) costs one load, not a call */
+static inline void trace(const struct rgpu_call_desc *d, void *args, CUresult r, int outs)
+{
+    if (__builtin_expect(trace_enabled != 0, 0))
+        trace_call(d, args, r, outs);
 }
 
 CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu_landing *land)
@@ -648,19 +717,38 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
     }
     struct rgpu_hdr h = {.type = RGPU_MSG_REQUEST, .call = (uint16_t)id, .flags = reply ? 0 : RGPU_F_NO_REPLY,
                          .tid = rgpu_thread_id(), .ctx = (uint64_t)(uintptr_t)rgpu_ctx_current()};
-    struct pending p = {.desc = d, .args = args};
     struct landing_entry *le = NULL;
     if (land && !(le = malloc(sizeof *le))) {
         rgpu_wbuf_free(&wb);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
+    /* The thread's own slot; a nested call (none is known, but the mapped
+     * memory hooks sit in this path) gets a fresh one on the stack. */
+    struct pending stack_p, *pp = NULL;
+    bool own = false;
     if (reply) {
-        pthread_cond_init(&p.cond, NULL);
-        p.ndst = d->rep_dests(args, p.dst, RGPU_WBUF_MAX_IOV);
+        own = !self_busy;
+        pp = own ? &self : &stack_p;
+        if (!own || !self_ready) {
+            pthread_cond_init(&pp->cond, NULL);
+            self_ready |= own;
+        }
+        if (own)
+            self_busy = true;
+        pp->next = NULL;
+        pp->done = false;
+        pp->waiting = false;
+        pp->own_done = false;
+        pp->result = pp->own_result = CUDA_SUCCESS;
+        pp->desc = d;
+        pp->args = args;
+        pp->ndst = d->rep_dests(args, pp->dst, RGPU_WBUF_MAX_IOV);
     }
 
     pthread_mutex_lock(&C.send_lock);
-    h.seq = p.seq = ++C.next_seq;
+    h.seq = ++C.next_seq;
+    if (pp)
+        pp->seq = h.seq;
     if (reply || le) {
         pthread_mutex_lock(&C.lock);
         if (atomic_load(&C.dead)) { /* conn_lost already released the waiters */
@@ -668,13 +756,14 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
             pthread_mutex_unlock(&C.send_lock);
             rgpu_wbuf_free(&wb);
             free(le);
-            if (reply)
-                pthread_cond_destroy(&p.cond);
+            if (pp && !own)
+                pthread_cond_destroy(&pp->cond);
+            self_busy &= !own;
             return CUDA_ERROR_DEVICE_UNAVAILABLE;
         }
         if (reply) {
-            p.next = C.pending;
-            C.pending = &p;
+            pp->next = C.pending;
+            C.pending = pp;
         }
         if (le) {
             *le = (struct landing_entry){C.landings, h.seq, *land};
@@ -697,10 +786,14 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
         trace(d, args, CUDA_SUCCESS, -1);
         return rc ? CUDA_ERROR_DEVICE_UNAVAILABLE : CUDA_SUCCESS;
     }
-    await_reply(&p);
-    pthread_cond_destroy(&p.cond);
-    trace(d, args, p.result, 1);
-    return p.result;
+    await_reply(pp);
+    CUresult r = pp->result;
+    if (own)
+        self_busy = false;
+    else
+        pthread_cond_destroy(&pp->cond);
+    trace(d, args, r, 1);
+    return r;
 }
 
 CUresult rgpu_remote(enum rgpu_call_id id, void *args) { return rgpu_remote_landing(id, args, NULL); }

@@ -109,11 +109,18 @@ static void free_bulk(void *bulk, bool pooled)
         free(bulk);
 }
 
-static void call_free(struct srv_call *c)
+/* Frees what a call owns; c itself and its arguments only when they are on
+ * the heap (a call handed to a waiter thread), not the reader's scratch. */
+static void call_release(struct srv_call *c)
 {
     for (int i = 0; i < c->noutbufs; i++)
         free(c->outbufs[i]);
     free_bulk(c->bulk, c->bulk_pooled);
+}
+
+static void call_free(struct srv_call *c)
+{
+    call_release(c);
     free(c->args);
     free(c);
 }
@@ -164,7 +171,7 @@ static bool capture_error(CUresult r)
            r == CUDA_ERROR_STREAM_CAPTURE_IMPLICIT || r == CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD;
 }
 
-/* Execute a decoded request and answer it; frees c. */
+/* Execute a decoded request and answer it. */
 static void execute(struct srv_call *c)
 {
     struct worker *w = c->w;
@@ -204,10 +211,13 @@ static void execute(struct srv_call *c)
         worker_send(w, &h, &wb);
         rgpu_wbuf_free(&wb);
     }
-    call_free(c);
 }
 
-static void execute_job(void *p) { execute(p); }
+static void execute_job(void *p)
+{
+    execute(p);
+    call_free(p);
+}
 
 static void reply_error(struct worker *w, const struct rgpu_hdr *req, CUresult r)
 {
@@ -279,6 +289,20 @@ static void handshake(struct worker *w)
                                                          : "backend failed to initialise");
 }
 
+/* The reader's scratch for the arguments of calls it executes itself (most
+ * of them): a request costs no allocation unless a waiter thread takes it. */
+static void *scratch_args;
+static size_t scratch_size;
+
+static void scratch_init(struct worker *w)
+{
+    for (int i = 0; i < RGPU_NCALLS; i++)
+        if (rgpu_calls[i].args_size > scratch_size)
+            scratch_size = rgpu_calls[i].args_size;
+    if (!(scratch_args = malloc(scratch_size)))
+        finish(w, "out of memory");
+}
+
 static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *args, uint8_t *bulk)
 {
     if (h->call == RGPU_ID_NONE || h->call >= RGPU_NCALLS || !rgpu_calls[h->call].remote) {
@@ -288,28 +312,45 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
         return;
     }
     const struct rgpu_call_desc *d = &rgpu_calls[h->call];
-    struct srv_call *c = calloc(1, sizeof *c);
-    void *a = calloc(1, d->args_size);
-    if (!c || !a) {
-        free(c);
-        free(a);
-        free_bulk(bulk, bulk_from_pool(h));
-        reply_error(w, h, CUDA_ERROR_OUT_OF_MEMORY);
-        return;
+    struct srv_call local, *c = &local;
+    void *a = scratch_args;
+    if (d->blocks) { /* outlives this function: executed by a waiter thread */
+        c = malloc(sizeof *c);
+        a = malloc(d->args_size);
+        if (!c || !a) {
+            free(c);
+            free(a);
+            free_bulk(bulk, bulk_from_pool(h));
+            reply_error(w, h, CUDA_ERROR_OUT_OF_MEMORY);
+            return;
+        }
     }
-    *c = (struct srv_call){.w = w, .hdr = *h, .args = a, .bulk = bulk, .bulk_pooled = bulk_from_pool(h)};
+    /* zeroed as calloc would: outputs a backend leaves alone read as 0 */
+    memset(a, 0, d->args_size);
+    /* field by field: outbufs[] is only read below noutbufs */
+    c->w = w;
+    c->hdr = *h;
+    c->args = a;
+    c->bulk = bulk;
+    c->bulk_pooled = bulk_from_pool(h);
+    c->noutbufs = 0;
     struct rgpu_rbuf rb;
     rgpu_rbuf_init(&rb, args, h->args_len, bulk, h->bulk_len);
     if (!d->dec_req(&rb, a)) {
-        call_free(c);
+        if (d->blocks)
+            call_free(c);
+        else
+            call_release(c);
         char why[96];
         snprintf(why, sizeof why, "malformed arguments for %s", d->name);
         finish(w, why);
     }
-    if (d->blocks)
+    if (d->blocks) {
         waiters_submit(execute_job, c);
-    else
+    } else {
         execute(c);
+        call_release(c);
+    }
 }
 
 /* Device printf text, forwarded to the client's stdout (kernel threads). */
@@ -339,6 +380,7 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
     handles_init(&w->handles);
 
     handshake(w);
+    scratch_init(w);
     /* Buffered: a batch of coalesced requests arrives in one read. */
     struct rgpu_reader rd;
     uint8_t *argbuf = malloc(RGPU_MAX_ARGS_LEN);

@@ -8,20 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void rgpu_wbuf_init(struct rgpu_wbuf *w)
+void rgpu_wbuf_free_slow(struct rgpu_wbuf *w)
 {
-    w->data = w->inline_data;
-    w->len = 0;
-    w->cap = sizeof w->inline_data;
-    w->nbulk = 0;
-    w->bulk_len = 0;
-    w->failed = false;
-}
-
-void rgpu_wbuf_free(struct rgpu_wbuf *w)
-{
-    if (w->data != w->inline_data)
-        free(w->data);
+    free(w->data);
     rgpu_wbuf_init(w);
 }
 
@@ -46,7 +35,7 @@ static bool wbuf_reserve(struct rgpu_wbuf *w, size_t n)
     return true;
 }
 
-void rgpu_wbuf_put(struct rgpu_wbuf *w, const void *p, size_t n)
+void rgpu_wbuf_put_any(struct rgpu_wbuf *w, const void *p, size_t n)
 {
     if (!wbuf_reserve(w, n))
         return;
@@ -54,9 +43,6 @@ void rgpu_wbuf_put(struct rgpu_wbuf *w, const void *p, size_t n)
         memcpy(w->data + w->len, p, n);
     w->len += n;
 }
-
-void rgpu_wbuf_put_u64(struct rgpu_wbuf *w, uint64_t v) { rgpu_wbuf_put(w, &v, sizeof v); }
-void rgpu_wbuf_put_u8(struct rgpu_wbuf *w, uint8_t v) { rgpu_wbuf_put(w, &v, sizeof v); }
 
 void rgpu_wbuf_bulk(struct rgpu_wbuf *w, const void *p, uint64_t n)
 {
@@ -83,7 +69,7 @@ void rgpu_rbuf_init(struct rgpu_rbuf *r, const void *data, size_t len, void *bul
     r->failed = false;
 }
 
-bool rgpu_rbuf_get(struct rgpu_rbuf *r, void *p, size_t n)
+bool rgpu_rbuf_get_any(struct rgpu_rbuf *r, void *p, size_t n)
 {
     if (r->failed || n > r->len - r->pos) {
         r->failed = true;
@@ -94,9 +80,6 @@ bool rgpu_rbuf_get(struct rgpu_rbuf *r, void *p, size_t n)
     r->pos += n;
     return true;
 }
-
-bool rgpu_rbuf_get_u64(struct rgpu_rbuf *r, uint64_t *v) { return rgpu_rbuf_get(r, v, sizeof *v); }
-bool rgpu_rbuf_get_u8(struct rgpu_rbuf *r, uint8_t *v) { return rgpu_rbuf_get(r, v, sizeof *v); }
 
 void *rgpu_rbuf_take_bulk(struct rgpu_rbuf *r, uint64_t n)
 {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #define RGPU_WBUF_INLINE 512
@@ -36,18 +37,60 @@ struct rgpu_rbuf {
     bool failed;
 };
 
-void rgpu_wbuf_init(struct rgpu_wbuf *w);
-void rgpu_wbuf_free(struct rgpu_wbuf *w);
-void rgpu_wbuf_put(struct rgpu_wbuf *w, const void *p, size_t n);
-void rgpu_wbuf_put_u64(struct rgpu_wbuf *w, uint64_t v);
-void rgpu_wbuf_put_u8(struct rgpu_wbuf *w, uint8_t v);
+static inline void rgpu_wbuf_init(struct rgpu_wbuf *w)
+{
+    w->data = w->inline_data;
+    w->len = 0;
+    w->cap = sizeof w->inline_data;
+    w->nbulk = 0;
+    w->bulk_len = 0;
+    w->failed = false;
+}
+/* Frees a grown buffer; the wbuf is empty (initialised) again. */
+void rgpu_wbuf_free_slow(struct rgpu_wbuf *w);
+static inline void rgpu_wbuf_free(struct rgpu_wbuf *w)
+{
+    if (__builtin_expect(w->data != w->inline_data, 0))
+        rgpu_wbuf_free_slow(w);
+    else
+        rgpu_wbuf_init(w);
+}
+/* Any size, growing the buffer when needed. */
+void rgpu_wbuf_put_any(struct rgpu_wbuf *w, const void *p, size_t n);
+/* Inline only for sizes known at compile time: the generated codecs put
+ * fixed-size values, which then compile to a store instead of a call into
+ * memcpy (the per-call cost of a small synchronous call is mostly such
+ * overheads). Variable sizes stay a call: inlined, gcc may expand them to
+ * `rep movsb`, whose start-up cost made launches slower, not faster. */
+static inline void rgpu_wbuf_put(struct rgpu_wbuf *w, const void *p, size_t n)
+{
+    if (__builtin_constant_p(n) && __builtin_expect(!w->failed && n <= w->cap - w->len, 1)) {
+        memcpy(w->data + w->len, p, n);
+        w->len += n;
+        return;
+    }
+    rgpu_wbuf_put_any(w, p, n);
+}
+static inline void rgpu_wbuf_put_u64(struct rgpu_wbuf *w, uint64_t v) { rgpu_wbuf_put(w, &v, sizeof v); }
+static inline void rgpu_wbuf_put_u8(struct rgpu_wbuf *w, uint8_t v) { rgpu_wbuf_put(w, &v, sizeof v); }
 /* Append a borrowed bulk piece; p must stay valid until the message is sent. */
 void rgpu_wbuf_bulk(struct rgpu_wbuf *w, const void *p, uint64_t n);
 
 void rgpu_rbuf_init(struct rgpu_rbuf *r, const void *data, size_t len, void *bulk, uint64_t bulk_len);
-bool rgpu_rbuf_get(struct rgpu_rbuf *r, void *p, size_t n);
-bool rgpu_rbuf_get_u64(struct rgpu_rbuf *r, uint64_t *v);
-bool rgpu_rbuf_get_u8(struct rgpu_rbuf *r, uint8_t *v);
+/* Any size; a short read poisons r and zeroes p. */
+bool rgpu_rbuf_get_any(struct rgpu_rbuf *r, void *p, size_t n);
+/* Inline for compile-time sizes only, as rgpu_wbuf_put. */
+static inline bool rgpu_rbuf_get(struct rgpu_rbuf *r, void *p, size_t n)
+{
+    if (__builtin_constant_p(n) && __builtin_expect(!r->failed && n <= r->len - r->pos, 1)) {
+        memcpy(p, r->data + r->pos, n);
+        r->pos += n;
+        return true;
+    }
+    return rgpu_rbuf_get_any(r, p, n);
+}
+static inline bool rgpu_rbuf_get_u64(struct rgpu_rbuf *r, uint64_t *v) { return rgpu_rbuf_get(r, v, sizeof *v); }
+static inline bool rgpu_rbuf_get_u8(struct rgpu_rbuf *r, uint8_t *v) { return rgpu_rbuf_get(r, v, sizeof *v); }
 /* Take n bytes of the bulk payload in place; NULL (and failed) if short. */
 void *rgpu_rbuf_take_bulk(struct rgpu_rbuf *r, uint64_t n);
 /* True when everything was consumed and nothing failed. */
