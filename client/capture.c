@@ -87,7 +87,6 @@ RGPU_API CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode)
     return CUDA_SUCCESS;
 }
 
-#define PT(s) ((s) == NULL ? CU_STREAM_PER_THREAD : (s))
 
 static CUresult begin(CUstream s, CUstreamCaptureMode mode)
 {
@@ -125,13 +124,13 @@ static CUresult begin(CUstream s, CUstreamCaptureMode mode)
 RGPU_API CUresult cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mode) { return begin(hStream, mode); }
 RGPU_API CUresult cuStreamBeginCapture_v2_ptsz(CUstream hStream, CUstreamCaptureMode mode)
 {
-    return begin(PT(hStream), mode);
+    return begin(RGPU_PT(hStream), mode);
 }
 /* the CUDA 10.0 form: global mode */
 RGPU_API CUresult cuStreamBeginCapture(CUstream hStream) { return begin(hStream, CU_STREAM_CAPTURE_MODE_GLOBAL); }
 RGPU_API CUresult cuStreamBeginCapture_ptsz(CUstream hStream)
 {
-    return begin(PT(hStream), CU_STREAM_CAPTURE_MODE_GLOBAL);
+    return begin(RGPU_PT(hStream), CU_STREAM_CAPTURE_MODE_GLOBAL);
 }
 
 static CUresult end(CUstream s, CUgraph *phGraph)
@@ -155,7 +154,7 @@ static CUresult end(CUstream s, CUgraph *phGraph)
 }
 
 RGPU_API CUresult cuStreamEndCapture(CUstream hStream, CUgraph *phGraph) { return end(hStream, phGraph); }
-RGPU_API CUresult cuStreamEndCapture_ptsz(CUstream hStream, CUgraph *phGraph) { return end(PT(hStream), phGraph); }
+RGPU_API CUresult cuStreamEndCapture_ptsz(CUstream hStream, CUgraph *phGraph) { return end(RGPU_PT(hStream), phGraph); }
 
 /* ---- queries ---- */
 
@@ -230,7 +229,7 @@ RGPU_API CUresult cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus *status)
 
 RGPU_API CUresult cuStreamIsCapturing_ptsz(CUstream s, CUstreamCaptureStatus *status)
 {
-    return info(PT(s), status, NULL, NULL, NULL, NULL, NULL);
+    return info(RGPU_PT(s), status, NULL, NULL, NULL, NULL, NULL);
 }
 
 RGPU_API CUresult cuStreamGetCaptureInfo(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id)
@@ -240,7 +239,7 @@ RGPU_API CUresult cuStreamGetCaptureInfo(CUstream s, CUstreamCaptureStatus *stat
 
 RGPU_API CUresult cuStreamGetCaptureInfo_ptsz(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id)
 {
-    return info(PT(s), status, id, NULL, NULL, NULL, NULL);
+    return info(RGPU_PT(s), status, id, NULL, NULL, NULL, NULL);
 }
 
 RGPU_API CUresult cuStreamGetCaptureInfo_v2(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id,
@@ -252,7 +251,7 @@ RGPU_API CUresult cuStreamGetCaptureInfo_v2(CUstream s, CUstreamCaptureStatus *s
 RGPU_API CUresult cuStreamGetCaptureInfo_v2_ptsz(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id,
                                                  CUgraph *graph, const CUgraphNode **deps, size_t *ndeps)
 {
-    return info(PT(s), status, id, graph, deps, NULL, ndeps);
+    return info(RGPU_PT(s), status, id, graph, deps, NULL, ndeps);
 }
 
 RGPU_API CUresult cuStreamGetCaptureInfo_v3(CUstream s, CUstreamCaptureStatus *status, cuuint64_t *id,
@@ -266,7 +265,7 @@ RGPU_API CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream s, CUstreamCaptureStat
                                                  CUgraph *graph, const CUgraphNode **deps,
                                                  const CUgraphEdgeData **edges, size_t *ndeps)
 {
-    return info(PT(s), status, id, graph, deps, edges, ndeps);
+    return info(RGPU_PT(s), status, id, graph, deps, edges, ndeps);
 }
 
 /* ---- dependency updates: the older forms of the generated _v2 ---- */
@@ -275,7 +274,7 @@ RGPU_API CUresult cuStreamUpdateCaptureDependencies_v2_ptsz(CUstream s, CUgraphN
                                                             const CUgraphEdgeData *edges, size_t n,
                                                             unsigned int flags)
 {
-    return cuStreamUpdateCaptureDependencies_v2(PT(s), deps, edges, n, flags);
+    return cuStreamUpdateCaptureDependencies_v2(RGPU_PT(s), deps, edges, n, flags);
 }
 
 RGPU_API CUresult cuStreamUpdateCaptureDependencies(CUstream s, CUgraphNode *deps, size_t n, unsigned int flags)
@@ -285,5 +284,5 @@ RGPU_API CUresult cuStreamUpdateCaptureDependencies(CUstream s, CUgraphNode *dep
 
 RGPU_API CUresult cuStreamUpdateCaptureDependencies_ptsz(CUstream s, CUgraphNode *deps, size_t n, unsigned int flags)
 {
-    return cuStreamUpdateCaptureDependencies_v2(PT(s), deps, NULL, n, flags);
+    return cuStreamUpdateCaptureDependencies_v2(RGPU_PT(s), deps, NULL, n, flags);
 }

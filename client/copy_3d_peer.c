@@ -75,16 +75,15 @@ static CUresult copy3d_peer(const CUDA_MEMCPY3D_PEER *p, CUstream s, bool sync)
     return copy3d(&c, s, sync);
 }
 
-#define PT(s) ((s) == NULL ? CU_STREAM_PER_THREAD : (s))
 
 RGPU_API CUresult cuMemcpy3D_v2(const CUDA_MEMCPY3D *p) { return copy3d(p, CU_STREAM_LEGACY, true); }
 RGPU_API CUresult cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D *p, CUstream s) { return copy3d(p, s, false); }
 RGPU_API CUresult cuMemcpy3D_v2_ptds(const CUDA_MEMCPY3D *p) { return copy3d(p, CU_STREAM_PER_THREAD, true); }
-RGPU_API CUresult cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D *p, CUstream s) { return copy3d(p, PT(s), false); }
+RGPU_API CUresult cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D *p, CUstream s) { return copy3d(p, RGPU_PT(s), false); }
 RGPU_API CUresult cuMemcpy3DPeer(const CUDA_MEMCPY3D_PEER *p) { return copy3d_peer(p, CU_STREAM_LEGACY, true); }
 RGPU_API CUresult cuMemcpy3DPeerAsync(const CUDA_MEMCPY3D_PEER *p, CUstream s) { return copy3d_peer(p, s, false); }
 RGPU_API CUresult cuMemcpy3DPeer_ptds(const CUDA_MEMCPY3D_PEER *p) { return copy3d_peer(p, CU_STREAM_PER_THREAD, true); }
-RGPU_API CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *p, CUstream s) { return copy3d_peer(p, PT(s), false); }
+RGPU_API CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *p, CUstream s) { return copy3d_peer(p, RGPU_PT(s), false); }
 
 /* The synchronous peer copy: the asynchronous one on the legacy (or the
  * per-thread) stream, then that stream's synchronisation, as copy.c builds
@@ -108,5 +107,5 @@ RGPU_API CUresult cuMemcpyPeer_ptds(CUdeviceptr d, CUcontext dc, CUdeviceptr s, 
 RGPU_API CUresult cuMemcpyPeerAsync_ptsz(CUdeviceptr d, CUcontext dc, CUdeviceptr s, CUcontext sc, size_t n,
                                          CUstream st)
 {
-    return cuMemcpyPeerAsync(d, dc, s, sc, n, PT(st));
+    return cuMemcpyPeerAsync(d, dc, s, sc, n, RGPU_PT(st));
 }

@@ -16,7 +16,6 @@
 #include "funcinfo.h"
 #include "handles.h"
 
-#define PT(s) ((s) == NULL ? CU_STREAM_PER_THREAD : (s))
 
 /* ---- kernel nodes ---- */
 
@@ -298,12 +297,12 @@ RGPU_API CUresult cuGraphInstantiate(CUgraphExec *phGraphExec, CUgraph hGraph, C
 
 RGPU_API CUresult cuGraphLaunch_ptsz(CUgraphExec hGraphExec, CUstream hStream)
 {
-    return cuGraphLaunch(hGraphExec, PT(hStream));
+    return cuGraphLaunch(hGraphExec, RGPU_PT(hStream));
 }
 
 RGPU_API CUresult cuGraphUpload_ptsz(CUgraphExec hGraphExec, CUstream hStream)
 {
-    return cuGraphUpload(hGraphExec, PT(hStream));
+    return cuGraphUpload(hGraphExec, RGPU_PT(hStream));
 }
 
 RGPU_API CUresult cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CUgraphExecUpdateResultInfo *resultInfo)

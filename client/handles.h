@@ -16,4 +16,8 @@ void rgpu_handle_removed(const void *h);
 /* Forget every stream and event created in ctx. */
 void rgpu_handles_drop_ctx(CUcontext ctx);
 
+/* The stream a _ptsz/_ptds variant means: its NULL stream is the calling
+ * thread's per-thread default stream. */
+#define RGPU_PT(s) ((s) == NULL ? CU_STREAM_PER_THREAD : (s))
+
 #endif

@@ -13,7 +13,6 @@
 #include "copy.h"
 #include "handles.h"
 
-#define PT(s) ((s) == NULL ? CU_STREAM_PER_THREAD : (s))
 
 RGPU_API CUresult cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData)
 {
@@ -78,46 +77,46 @@ RGPU_API CUresult cuMemGetInfo(unsigned int *free_, unsigned int *total)
 }
 
 /* ---- per-thread default stream variants ---- */
-RGPU_API CUresult cuStreamSynchronize_ptsz(CUstream s) { return cuStreamSynchronize(PT(s)); }
-RGPU_API CUresult cuStreamQuery_ptsz(CUstream s) { return cuStreamQuery(PT(s)); }
-RGPU_API CUresult cuStreamWaitEvent_ptsz(CUstream s, CUevent e, unsigned f) { return cuStreamWaitEvent(PT(s), e, f); }
-RGPU_API CUresult cuStreamGetFlags_ptsz(CUstream s, unsigned *f) { return cuStreamGetFlags(PT(s), f); }
-RGPU_API CUresult cuStreamGetPriority_ptsz(CUstream s, int *p) { return cuStreamGetPriority(PT(s), p); }
-RGPU_API CUresult cuStreamGetCtx_ptsz(CUstream s, CUcontext *c) { return cuStreamGetCtx(PT(s), c); }
-RGPU_API CUresult cuStreamGetId_ptsz(CUstream s, unsigned long long *id) { return cuStreamGetId(PT(s), id); }
+RGPU_API CUresult cuStreamSynchronize_ptsz(CUstream s) { return cuStreamSynchronize(RGPU_PT(s)); }
+RGPU_API CUresult cuStreamQuery_ptsz(CUstream s) { return cuStreamQuery(RGPU_PT(s)); }
+RGPU_API CUresult cuStreamWaitEvent_ptsz(CUstream s, CUevent e, unsigned f) { return cuStreamWaitEvent(RGPU_PT(s), e, f); }
+RGPU_API CUresult cuStreamGetFlags_ptsz(CUstream s, unsigned *f) { return cuStreamGetFlags(RGPU_PT(s), f); }
+RGPU_API CUresult cuStreamGetPriority_ptsz(CUstream s, int *p) { return cuStreamGetPriority(RGPU_PT(s), p); }
+RGPU_API CUresult cuStreamGetCtx_ptsz(CUstream s, CUcontext *c) { return cuStreamGetCtx(RGPU_PT(s), c); }
+RGPU_API CUresult cuStreamGetId_ptsz(CUstream s, unsigned long long *id) { return cuStreamGetId(RGPU_PT(s), id); }
 RGPU_API CUresult cuStreamAddCallback_ptsz(CUstream s, CUstreamCallback cb, void *u, unsigned f)
 {
-    return cuStreamAddCallback(PT(s), cb, u, f);
+    return cuStreamAddCallback(RGPU_PT(s), cb, u, f);
 }
-RGPU_API CUresult cuLaunchHostFunc_ptsz(CUstream s, CUhostFn fn, void *u) { return cuLaunchHostFunc(PT(s), fn, u); }
-RGPU_API CUresult cuEventRecord_ptsz(CUevent e, CUstream s) { return cuEventRecord(e, PT(s)); }
-RGPU_API CUresult cuEventRecordWithFlags_ptsz(CUevent e, CUstream s, unsigned f) { return cuEventRecordWithFlags(e, PT(s), f); }
+RGPU_API CUresult cuLaunchHostFunc_ptsz(CUstream s, CUhostFn fn, void *u) { return cuLaunchHostFunc(RGPU_PT(s), fn, u); }
+RGPU_API CUresult cuEventRecord_ptsz(CUevent e, CUstream s) { return cuEventRecord(e, RGPU_PT(s)); }
+RGPU_API CUresult cuEventRecordWithFlags_ptsz(CUevent e, CUstream s, unsigned f) { return cuEventRecordWithFlags(e, RGPU_PT(s), f); }
 
-RGPU_API CUresult cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr d, const void *h, size_t n, CUstream s) { return rgpu_htod(d, h, n, PT(s)); }
-RGPU_API CUresult cuMemcpyDtoHAsync_v2_ptsz(void *h, CUdeviceptr d, size_t n, CUstream s) { return rgpu_dtoh(h, d, n, PT(s)); }
+RGPU_API CUresult cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr d, const void *h, size_t n, CUstream s) { return rgpu_htod(d, h, n, RGPU_PT(s)); }
+RGPU_API CUresult cuMemcpyDtoHAsync_v2_ptsz(void *h, CUdeviceptr d, size_t n, CUstream s) { return rgpu_dtoh(h, d, n, RGPU_PT(s)); }
 RGPU_API CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr d, CUdeviceptr s2, size_t n, CUstream s)
 {
-    return cuMemcpyDtoDAsync_v2(d, s2, n, PT(s));
+    return cuMemcpyDtoDAsync_v2(d, s2, n, RGPU_PT(s));
 }
 RGPU_API CUresult cuMemcpyAsync_ptsz(CUdeviceptr d, CUdeviceptr s2, size_t n, CUstream s)
 {
-    return rgpu_memcpy_any((void *)d, (const void *)s2, n, PT(s), false);
+    return rgpu_memcpy_any((void *)d, (const void *)s2, n, RGPU_PT(s), false);
 }
-RGPU_API CUresult cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D *c, CUstream s) { return rgpu_memcpy2d(c, PT(s), false); }
-RGPU_API CUresult cuMemsetD8Async_ptsz(CUdeviceptr d, unsigned char v, size_t n, CUstream s) { return cuMemsetD8Async(d, v, n, PT(s)); }
-RGPU_API CUresult cuMemsetD16Async_ptsz(CUdeviceptr d, unsigned short v, size_t n, CUstream s) { return cuMemsetD16Async(d, v, n, PT(s)); }
-RGPU_API CUresult cuMemsetD32Async_ptsz(CUdeviceptr d, unsigned int v, size_t n, CUstream s) { return cuMemsetD32Async(d, v, n, PT(s)); }
+RGPU_API CUresult cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D *c, CUstream s) { return rgpu_memcpy2d(c, RGPU_PT(s), false); }
+RGPU_API CUresult cuMemsetD8Async_ptsz(CUdeviceptr d, unsigned char v, size_t n, CUstream s) { return cuMemsetD8Async(d, v, n, RGPU_PT(s)); }
+RGPU_API CUresult cuMemsetD16Async_ptsz(CUdeviceptr d, unsigned short v, size_t n, CUstream s) { return cuMemsetD16Async(d, v, n, RGPU_PT(s)); }
+RGPU_API CUresult cuMemsetD32Async_ptsz(CUdeviceptr d, unsigned int v, size_t n, CUstream s) { return cuMemsetD32Async(d, v, n, RGPU_PT(s)); }
 RGPU_API CUresult cuMemsetD2D8Async_ptsz(CUdeviceptr d, size_t p, unsigned char v, size_t w, size_t h, CUstream s)
 {
-    return cuMemsetD2D8Async(d, p, v, w, h, PT(s));
+    return cuMemsetD2D8Async(d, p, v, w, h, RGPU_PT(s));
 }
 RGPU_API CUresult cuMemsetD2D16Async_ptsz(CUdeviceptr d, size_t p, unsigned short v, size_t w, size_t h, CUstream s)
 {
-    return cuMemsetD2D16Async(d, p, v, w, h, PT(s));
+    return cuMemsetD2D16Async(d, p, v, w, h, RGPU_PT(s));
 }
 RGPU_API CUresult cuMemsetD2D32Async_ptsz(CUdeviceptr d, size_t p, unsigned int v, size_t w, size_t h, CUstream s)
 {
-    return cuMemsetD2D32Async(d, p, v, w, h, PT(s));
+    return cuMemsetD2D32Async(d, p, v, w, h, RGPU_PT(s));
 }
 
 /* Synchronous _ptds forms: the per-thread stream, then wait for it. */
