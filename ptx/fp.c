@@ -58,8 +58,34 @@ overflow:
     }
 }
 
+/* round to nearest even straight from the double's bits: half arithmetic,
+ * mma with f16 results and cvt.rn.f16 all land here, and the general path
+ * (frexp/ldexp) dominated flash-attention kernels */
+static uint16_t f64_to_f16_rn(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    uint16_t sign = (uint16_t)(u >> 48 & 0x8000);
+    int exp = (int)(u >> 52 & 0x7ff);
+    uint64_t mant = u & ((1ull << 52) - 1);
+    if (exp == 0x7ff) return mant ? 0x7fff : (uint16_t)(sign | 0x7c00);
+    int e = exp - 1023;
+    if (e >= 16) return (uint16_t)(sign | 0x7c00);
+    if (e < -25) return sign; /* below half the smallest subnormal (and double subnormals) */
+    uint64_t fm = mant | 1ull << 52;
+    int shift = e >= -14 ? 42 : 28 - e; /* kept bits: 10 fraction bits, or 2^-24 units */
+    uint64_t q = fm >> shift, rem = fm & ((1ull << shift) - 1), half = 1ull << (shift - 1);
+    if (rem > half || (rem == half && (q & 1))) q++;
+    /* a normal's implicit bit is part of q: adding (e + 14) << 10 puts the
+     * exponent field at e + 15; a carry out of the fraction ripples into it
+     * (up to 0x7c00, infinity, which is round-to-nearest's overflow) */
+    uint64_t enc = e >= -14 ? ((uint64_t)(e + 14) << 10) + q : q;
+    return (uint16_t)(sign | enc);
+}
+
 uint16_t f64_to_f16(double v, int rnd, bool satfinite)
 {
+    if (rnd == RND_RN && !satfinite) return f64_to_f16_rn(v);
     uint32_t s, e = round_small(v, 5, 10, rnd, satfinite, true, 0x7bff, 0x7fff, &s);
     return (uint16_t)(s << 15 | e);
 }
@@ -113,7 +139,13 @@ float f16_to_f32(uint16_t h)
         uint32_t u = (uint32_t)(h & 0x8000) << 16 | 0x7f800000u | (uint32_t)(h & 0x3ff) << 13 | 0x400000u;
         return bits_f32(u);
     }
-    return (float)small_to_double(h, 5, 10, true);
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = h >> 10 & 0x1f, m = h & 0x3ff;
+    if (e == 0x1f) return bits_f32(sign | 0x7f800000u);
+    if (e == 0) { /* zero or subnormal: m * 2^-24, exact in float */
+        float f = (float)m * 0x1p-24f;
+        return sign ? -f : f;
+    }
+    return bits_f32(sign | (e + 112) << 23 | m << 13);
 }
 float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
 float e4m3_to_f32(uint8_t v)

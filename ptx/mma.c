@@ -142,6 +142,16 @@ static uint64_t frag_get(struct xctx *x, const uint32_t *refs, int bits, int l, 
     return bits == 32 ? (uint32_t)v : v & ((1u << bits) - 1);
 }
 
+/* the same, from register arrays already resolved */
+static inline uint64_t frag_el(const uint64_t *const *regs, int bits, int l, int e)
+{
+    int per = bits >= 32 ? 1 : 32 / bits;
+    uint64_t v = regs[e / per][l];
+    if (bits == 64) return v;
+    v >>= (e % per) * bits;
+    return bits == 32 ? (uint32_t)v : v & ((1u << bits) - 1);
+}
+
 /* a block scale: ue8m0 2^(e-127) (0xff: NaN), or ue4m3 (an e4m3 without sign) */
 static double mma_scale(int sft, uint8_t v)
 {
@@ -163,13 +173,18 @@ static int do_mma(struct xctx *x, const struct ins *i, uint32_t m)
     int nae = na * (abits >= 32 ? 1 : 32 / abits), nbe = nb * (bbits >= 32 ? 1 : 32 / bbits);
     int nce = nc * (cbits >= 32 ? 1 : 32 / cbits);
     bool integer = at == T_S8 || at == T_U8;
-    /* gather the whole matrices from the warp's registers */
+    /* gather the whole matrices from the warp's registers (register arrays
+     * resolved once: mma dominates the time of ggml's matmul and attention) */
     uint64_t A[16][64], B[64][8], C[16][8];
+    const uint64_t *ap[16], *bp[16], *cp[8];
+    for (int j = 0; j < na; j++) ap[j] = SRC(x, aref[j]);
+    for (int j = 0; j < nb; j++) bp[j] = SRC(x, bref[j]);
+    for (int j = 0; j < nc; j++) cp[j] = SRC(x, cref[j]);
     for (int l = 0; l < WARP; l++) {
         int r, c;
-        for (int e = 0; e < nae; e++) { a_rc(shape, at, l, e, &r, &c); A[r][c] = frag_get(x, aref, abits, l, e); }
-        for (int e = 0; e < nbe; e++) { b_rc(shape, bt, l, e, &r, &c); B[r][c] = frag_get(x, bref, bbits, l, e); }
-        for (int e = 0; e < nce; e++) { c_rc(shape, l, e, &r, &c); C[r][c] = frag_get(x, cref, cbits, l, e); }
+        for (int e = 0; e < nae; e++) { a_rc(shape, at, l, e, &r, &c); A[r][c] = frag_el(ap, abits, l, e); }
+        for (int e = 0; e < nbe; e++) { b_rc(shape, bt, l, e, &r, &c); B[r][c] = frag_el(bp, bbits, l, e); }
+        for (int e = 0; e < nce; e++) { c_rc(shape, l, e, &r, &c); C[r][c] = frag_el(cp, cbits, l, e); }
     }
     /* block scales: per row of A and column of B, one per K/nsc elements */
     double SA[16][4], SB[8][4];
@@ -186,7 +201,30 @@ static int do_mma(struct xctx *x, const struct ins *i, uint32_t m)
             for (int c = 0; c < N; c++) SB[c][j] = mma_scale(sft, (uint8_t)(sb[4 * c] >> (8 * j)));
         }
     }
+    /* floating sources converted once, not once per product (every product
+     * of two narrow floats is exact in double, so the sums are unchanged) */
+    double Af[16][64], Bf[64][8];
+    if (!integer && at != T_F64) {
+        for (int r = 0; r < M; r++)
+            for (int k = 0; k < K; k++) Af[r][k] = fval(at, A[r][k]);
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < N; c++) Bf[k][c] = fval(bt, B[k][c]);
+    }
     uint64_t D[16][8];
+    if (!integer && at != T_F64 && !nsc) {
+        for (int r = 0; r < M; r++) {
+            double S[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int k = 0; k < K; k++) {
+                double a = Af[r][k];
+                for (int c = 0; c < 8; c++) S[c] += a * Bf[k][c];
+            }
+            for (int c = 0; c < N; c++) {
+                double v = S[c] + (ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r][c]) : (double)bits_f32(C[r][c]));
+                if (dt == T_F16) D[r][c] = isnan(v) ? 0x7fff : f64_to_f16(v, RND_RN, false);
+                else D[r][c] = isnan(v) ? 0x7fffffffu : f32_bits((float)v);
+            }
+        }
+    } else
     for (int r = 0; r < M; r++)
         for (int c = 0; c < N; c++) {
             if (integer) {
@@ -203,11 +241,11 @@ static int do_mma(struct xctx *x, const struct ins *i, uint32_t m)
                 if (nsc) {
                     for (int j = 0; j < nsc; j++) {
                         double blk = 0;
-                        for (int k = j * K / nsc; k < (j + 1) * K / nsc; k++) blk += fval(at, A[r][k]) * fval(bt, B[k][c]);
+                        for (int k = j * K / nsc; k < (j + 1) * K / nsc; k++) blk += Af[r][k] * Bf[k][c];
                         s += blk * SA[r][j] * SB[c][j];
                     }
                 } else {
-                    for (int k = 0; k < K; k++) s += fval(at, A[r][k]) * fval(bt, B[k][c]);
+                    for (int k = 0; k < K; k++) s += Af[r][k] * Bf[k][c];
                 }
                 s += ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r][c]) : (double)bits_f32(C[r][c]);
                 if (dt == T_F16) D[r][c] = isnan(s) ? 0x7fff : f64_to_f16(s, RND_RN, false);

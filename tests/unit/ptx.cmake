@@ -46,7 +46,7 @@ rgpu_ptx_kernel(indirect 75)
 rgpu_ptx_kernel(indirect 120)
 add_custom_target(rgpu_ptx_data DEPENDS ${RGPU_PTX_OUTPUTS})
 
-foreach(t control arith warp safety mma coop narrow async indirect link)
+foreach(t control arith warp safety mma coop narrow async indirect link fp)
   add_executable(test_ptx_${t} ${CMAKE_CURRENT_LIST_DIR}/test_ptx_${t}.c)
   target_include_directories(test_ptx_${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   target_link_libraries(test_ptx_${t} PRIVATE rgpu_ptx ${CMOCKA_LIB})
