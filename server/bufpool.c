@@ -5,10 +5,16 @@
  * small ones are malloc(16 + len); pooled ones are an mmap of one extra page
  * followed by the size class, so the address handed out is page-aligned and
  * the header sits at the end of the extra page.
+ *
+ * With pinning (bufpool_set_pinning) the smallest class is 4 KiB and every
+ * buffer is pooled; a pooled buffer records the pinning generation it was
+ * pinned in (0: not pinned). Unmapping a pinned buffer needs the driver, so
+ * buffers to unmap go to a retired list that bufpool_get empties.
  */
 #include "bufpool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +22,8 @@
 
 #include "log.h"
 
-#define MIN_SHIFT 16             /* 64 KiB: smallest pooled class */
+#define MIN_SHIFT 12             /* 4 KiB: smallest class when pinning */
+#define POOL_SHIFT 16            /* 64 KiB: smallest pooled size otherwise */
 #define NCLASSES (64 - MIN_SHIFT)
 #define PAGE 4096u
 #define MAGIC_SMALL 0x72627366u  /* "rbsf" */
@@ -25,8 +32,9 @@
 
 struct hdr {
     uint32_t magic;
-    uint32_t cls;                /* class index (pooled only) */
-    void *next;                  /* free-list link (idle only) */
+    uint16_t cls;                /* class index (pooled only) */
+    uint16_t pin_gen;            /* pinned in this generation; 0: not pinned */
+    void *next;                  /* free-list link (idle and retired only) */
 };
 _Static_assert(sizeof(struct hdr) == 16, "header size");
 
@@ -34,11 +42,60 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static void *idle_list[NCLASSES];
 static size_t idle_bytes;
 static size_t idle_max;          /* 0: not read yet */
+static int (*pin_fn)(void *, size_t);
+static void (*unpin_fn)(void *);
+static _Atomic uint16_t pin_gen = 1;
+static void *retired;            /* pinned buffers to unpin and unmap */
 
 static struct hdr *hdr_of(void *buf) { return (struct hdr *)buf - 1; }
 static size_t class_size(unsigned cls) { return (size_t)1 << (cls + MIN_SHIFT); }
 
-static void unmap(void *buf, unsigned cls) { munmap((char *)buf - PAGE, class_size(cls) + PAGE); }
+static void unmap_now(void *buf, unsigned cls)
+{
+    if (hdr_of(buf)->pin_gen)
+        unpin_fn(buf);
+    munmap((char *)buf - PAGE, class_size(cls) + PAGE);
+}
+
+/* Any thread: a pinned buffer waits for bufpool_get (lock not held). */
+static void unmap(void *buf, unsigned cls)
+{
+    if (!hdr_of(buf)->pin_gen) {
+        unmap_now(buf, cls);
+        return;
+    }
+    hdr_of(buf)->cls = (uint16_t)cls;
+    pthread_mutex_lock(&lock);
+    hdr_of(buf)->next = retired;
+    retired = buf;
+    pthread_mutex_unlock(&lock);
+}
+
+static void unmap_retired(void)
+{
+    pthread_mutex_lock(&lock);
+    void *b = retired;
+    retired = NULL;
+    pthread_mutex_unlock(&lock);
+    while (b) {
+        void *next = hdr_of(b)->next;
+        unmap_now(b, hdr_of(b)->cls);
+        b = next;
+    }
+}
+
+void bufpool_set_pinning(int (*pin)(void *p, size_t n), void (*unpin)(void *p))
+{
+    pin_fn = pin;
+    unpin_fn = unpin;
+}
+
+void bufpool_repin(void)
+{
+    uint16_t g = atomic_load(&pin_gen);
+    uint16_t next = (uint16_t)(g + 1) ? (uint16_t)(g + 1) : 1;
+    atomic_compare_exchange_strong(&pin_gen, &g, next);
+}
 
 static size_t read_idle_max(void)
 {
@@ -83,14 +140,20 @@ static void drain(void)
 
 void *bufpool_get(size_t len)
 {
-    if (len < ((size_t)1 << MIN_SHIFT)) {
-        struct hdr *h = malloc(sizeof *h + len);
-        if (!h)
-            return NULL;
-        *h = (struct hdr){.magic = MAGIC_SMALL};
-        return h + 1;
+    if (pin_fn)
+        unmap_retired();
+    if (len < ((size_t)1 << (pin_fn ? MIN_SHIFT : POOL_SHIFT))) {
+        if (pin_fn)
+            len = 1; /* the smallest class */
+        else {
+            struct hdr *h = malloc(sizeof *h + len);
+            if (!h)
+                return NULL;
+            *h = (struct hdr){.magic = MAGIC_SMALL};
+            return h + 1;
+        }
     }
-    unsigned cls = 0;
+    unsigned cls = pin_fn ? 0 : POOL_SHIFT - MIN_SHIFT;
     while (class_size(cls) < len) {
         if (++cls >= NCLASSES || class_size(cls) > SIZE_MAX - PAGE)
             return NULL;
@@ -107,13 +170,20 @@ void *bufpool_get(size_t len)
             void *m = mmap(NULL, class_size(cls) + PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (m != MAP_FAILED)
                 b = (char *)m + PAGE;
-            else if (attempt == 0)
+            else if (attempt == 0) {
                 drain(); /* give idle memory back, then try once more */
+                unmap_retired();
+            }
         }
         if (!b)
             return NULL;
     }
-    *hdr_of(b) = (struct hdr){.magic = MAGIC_BUSY, .cls = cls};
+    struct hdr *h = hdr_of(b);
+    uint16_t gen = pin_fn ? atomic_load(&pin_gen) : 0;
+    if (pin_fn && h->pin_gen != gen)
+        h->pin_gen = pin_fn(b, class_size(cls)) == 0 ? gen : 0;
+    h->magic = MAGIC_BUSY;
+    h->cls = (uint16_t)cls;
     return b;
 }
 

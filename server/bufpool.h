@@ -18,6 +18,19 @@
 
 #include <stddef.h>
 
+/* Page-lock pooled buffers with pin (0: pinned) and unpin (the NVIDIA
+ * backend: the driver copies to pageable memory synchronously, blocking the
+ * reader until the stream reaches the copy, and stages pageable sources
+ * once more). Then every size is pooled, from 4 KiB, and pinned once when it
+ * is mapped; a buffer whose pinning failed (no context was current) is
+ * pinned again when it is next handed out, and so is every buffer after
+ * bufpool_repin() (a context was destroyed: its registrations may be gone).
+ * Pinned buffers are unpinned and unmapped only inside bufpool_get, on the
+ * thread that asks for buffers (the driver forbids its calls in host
+ * functions, where bufpool_put runs). Call before the first bufpool_get. */
+void bufpool_set_pinning(int (*pin)(void *p, size_t n), void (*unpin)(void *p));
+void bufpool_repin(void);
+
 /* A buffer of at least len (> 0) bytes, or NULL when memory is short. */
 void *bufpool_get(size_t len);
 /* Release a buffer from bufpool_get (NULL is ignored). Any thread; its

@@ -143,7 +143,7 @@ static CUresult dtoh_direct(struct srv_call *c, CUdeviceptr src, uint64_t n, CUs
 {
     void *bytes;
     struct landing *l;
-    if (strcmp(c->w->be->name, "cpu") != 0 || n < DIRECT_DTOH_MIN || !(bytes = cpudev_host_ptr(src, n)) ||
+    if (!c->w->device_is_host || n < DIRECT_DTOH_MIN || !(bytes = cpudev_host_ptr(src, n)) ||
         !(l = malloc(sizeof *l)))
         return CUDA_ERROR_NOT_SUPPORTED;
     *l = (struct landing){c->w, c->hdr.seq, bytes, n};

@@ -83,7 +83,10 @@ int htod_direct(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args,
                 CUresult *result)
 {
     *result = CUDA_SUCCESS;
-    if (h->call != RGPU_ID_cuMemcpyHtoDAsync_v2 || h->bulk_len < DIRECT_HTOD_MIN || strcmp(w->be->name, "cpu") != 0)
+    /* a request that wants a reply (a capturing client) takes the ordinary
+     * path, which answers it */
+    if (h->call != RGPU_ID_cuMemcpyHtoDAsync_v2 || h->bulk_len < DIRECT_HTOD_MIN || !w->device_is_host ||
+        !(h->flags & RGPU_F_NO_REPLY))
         return 0;
     /* decode without the payload (not read yet): only the destination,
      * size and stream matter here */

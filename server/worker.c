@@ -31,7 +31,24 @@ static _Thread_local CUcontext thread_ctx;
 static _Thread_local unsigned thread_gen; /* 0: nothing remembered */
 static atomic_uint ctx_generation = 1;
 
-void worker_ctx_changed(void) { atomic_fetch_add(&ctx_generation, 1); }
+void worker_ctx_changed(void)
+{
+    atomic_fetch_add(&ctx_generation, 1);
+    bufpool_repin(); /* a destroyed context may have taken registrations with it */
+}
+
+/* Staging buffers are page-locked on the backend whose memory is not ours. */
+static const struct rgpu_backend *pin_be;
+static int pin_staging(void *p, size_t n)
+{
+    CUresult r = pin_be->cuMemHostRegister_v2(p, n, CU_MEMHOSTREGISTER_PORTABLE);
+    if (r == CUDA_SUCCESS || r == CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED)
+        return 0;
+    rgpu_debug("staging buffer of %zu bytes not page-locked (CUresult %d): copies through it are the driver's "
+               "pageable ones until it is", n, (int)r);
+    return -1;
+}
+static void unpin_staging(void *p) { pin_be->cuMemHostUnregister(p); }
 
 CUresult worker_set_ctx(struct worker *w, CUcontext ctx)
 {
@@ -372,6 +389,12 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
         cpudev_set_print(forward_print, w);
     w->fd = fd;
     w->be = be;
+    const char *staged = getenv("RGPU_STAGED_COPIES");
+    w->device_is_host = strcmp(be->name, "cpu") == 0 && !(staged && strcmp(staged, "1") == 0);
+    if (!w->device_is_host) {
+        pin_be = be;
+        bufpool_set_pinning(pin_staging, unpin_staging);
+    }
     w->nvml = nvml;
     pthread_mutex_init(&w->send_lock, NULL);
     pthread_mutex_init(&w->latch_lock, NULL);
@@ -416,6 +439,8 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
         }
         CUresult late;
         int direct = htod_direct(w, &h, args, &rd, &late);
+        if (direct == 0)
+            direct = htod_chunked(w, &h, args, &rd, &late);
         if (direct < 0)
             finish(w, "connection lost inside a frame");
         if (direct > 0) {

@@ -24,6 +24,11 @@
 struct worker {
     int fd;
     const struct rgpu_backend *be;
+    /* The CPU device, whose memory is this process's: copies may skip the
+     * staging buffer (htod_direct.c, custom.c). False on the NVIDIA backend,
+     * and on the CPU device with RGPU_STAGED_COPIES=1 (tests of the paths
+     * the NVIDIA backend takes: pinned staging, chunked host->device). */
+    bool device_is_host;
     pthread_mutex_t send_lock;
     pthread_mutex_t latch_lock;   /* first failure of a no-reply call, per context */
     struct { uint64_t ctx; int err; } latched[32];
@@ -100,6 +105,12 @@ nvmlReturn_t nvml_exec(struct srv_call *c);
 struct rgpu_reader;
 int htod_direct(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, struct rgpu_reader *rd,
                 CUresult *result);
+
+/* A large cuMemcpyHtoDAsync on a backend whose memory is not this
+ * process's: received into pinned staging chunk by chunk, each chunk's copy
+ * queued as it arrives (htod_chunked.c). Same contract as htod_direct. */
+int htod_chunked(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, struct rgpu_reader *rd,
+                 CUresult *result);
 
 /* Run fn(arg) on a pool thread (blocking backend calls). */
 void waiters_submit(void (*fn)(void *), void *arg);

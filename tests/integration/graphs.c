@@ -197,6 +197,26 @@ static void test_capture_errors(CUstream s1, CUstream s2)
     EXPECT_EQ(status_of(s1), CU_STREAM_CAPTURE_STATUS_NONE);
     CHECK(cuStreamSynchronize(s1)); /* and not an error of the stream's work */
 
+    /* the same with a payload large enough for the server's direct and
+     * chunked host->device paths (which must leave it to the ordinary one) */
+    {
+        const size_t big = 4u << 20;
+        CUdeviceptr dbig;
+        void *hbig = it_xmalloc(big);
+        memset(hbig, 0x5a, big);
+        CHECK(cuMemAlloc(&dbig, big));
+        CHECK(cuStreamBeginCapture(s1, CU_STREAM_CAPTURE_MODE_RELAXED));
+        EXPECT_RESULT(cuMemcpyHtoDAsync(dbig, hbig, big, s1), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+        EXPECT_RESULT(cuStreamEndCapture(s1, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+        CHECK(cuStreamSynchronize(s1));
+        CHECK(cuMemcpyHtoDAsync(dbig, hbig, big, s1)); /* and outside a capture it runs */
+        memset(hbig, 0, big);
+        CHECK(cuMemcpyDtoH(hbig, dbig, big));
+        EXPECT_TRUE(((unsigned char *)hbig)[0] == 0x5a && ((unsigned char *)hbig)[big - 1] == 0x5a);
+        CHECK(cuMemFree(dbig));
+        free(hbig);
+    }
+
     /* an asynchronous call that breaks the capture: waiting on an event
      * recorded outside it */
     CUevent before;

@@ -1,0 +1,62 @@
+/*
+ * hostreg.c — page-locked host ranges (cuMemHostRegister / Unregister).
+ *
+ * The CPU device reads and writes this process's memory directly, so
+ * registration changes nothing about how a range is accessed; what it keeps
+ * is the driver's bookkeeping, so that the server's staging pool (the one
+ * user: server/bufpool.c pins its buffers on every backend when asked to take
+ * the NVIDIA backend's copy paths) gets the driver's answers: an overlapping
+ * registration is CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED, unregistering
+ * an address that does not start a registered range is
+ * CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct hostreg {
+    struct hostreg *next;
+    uintptr_t start, end;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hostreg *ranges;
+
+CUresult cpudev_cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Flags)
+{
+    (void)Flags; /* portable, device-mapped, read-only: all true of process memory */
+    uintptr_t s = (uintptr_t)p;
+    if (!p || !bytesize || s + bytesize < s)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct hostreg *r = malloc(sizeof *r);
+    if (!r)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *r = (struct hostreg){.start = s, .end = s + bytesize};
+    pthread_mutex_lock(&lock);
+    for (struct hostreg *q = ranges; q; q = q->next)
+        if (q->start < r->end && r->start < q->end) {
+            pthread_mutex_unlock(&lock);
+            free(r);
+            return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+        }
+    r->next = ranges;
+    ranges = r;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
+CUresult cpudev_cuMemHostUnregister(void *p)
+{
+    pthread_mutex_lock(&lock);
+    for (struct hostreg **pp = &ranges; *pp; pp = &(*pp)->next)
+        if ((*pp)->start == (uintptr_t)p) {
+            struct hostreg *r = *pp;
+            *pp = r->next;
+            pthread_mutex_unlock(&lock);
+            free(r);
+            return CUDA_SUCCESS;
+        }
+    pthread_mutex_unlock(&lock);
+    return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+}

@@ -1,0 +1,6 @@
+# Server parts that stand alone (compiled from server/ directly: rgpud is an
+# executable, not a library).
+add_executable(test_bufpool ${CMAKE_CURRENT_LIST_DIR}/test_bufpool.c ${PROJECT_SOURCE_DIR}/server/bufpool.c)
+target_include_directories(test_bufpool PRIVATE ${PROJECT_SOURCE_DIR}/server)
+target_link_libraries(test_bufpool PRIVATE rgpu_common ${CMOCKA_LIB} Threads::Threads)
+add_test(NAME unit.bufpool COMMAND test_bufpool)
