@@ -162,6 +162,14 @@ static CUresult dtoh(struct srv_call *c)
     void *staging = NULL;
     if (r == CUDA_SUCCESS)
         r = host_copy_capturable(c, a->hStream);
+    if (r == CUDA_SUCCESS && a->ByteCount <= RGPU_MAX_BULK_LEN) {
+        CUresult cr = dtoh_chunked(c, a->srcDevice, a->ByteCount, a->hStream);
+        if (cr != CUDA_ERROR_NOT_SUPPORTED) {
+            if (cr != CUDA_SUCCESS)
+                land_failed(c->w, c->hdr.seq, cr);
+            return cr;
+        }
+    }
     if (r == CUDA_SUCCESS && a->ByteCount > RGPU_MAX_BULK_LEN)
         r = CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS && a->ByteCount && !(staging = bufpool_get(a->ByteCount)))

@@ -112,6 +112,12 @@ int htod_direct(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args,
 int htod_chunked(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, struct rgpu_reader *rd,
                  CUresult *result);
 
+/* A large cuMemcpyDtoHAsync on a backend whose memory is not this
+ * process's: copied in chunks into pinned staging, each chunk sent as its
+ * copy completes (dtoh_chunked.c). CUDA_ERROR_NOT_SUPPORTED: does not apply,
+ * nothing queued; another failure: the caller tells the client. */
+CUresult dtoh_chunked(struct srv_call *c, CUdeviceptr src, uint64_t n, CUstream s);
+
 /* Run fn(arg) on a pool thread (blocking backend calls). */
 void waiters_submit(void (*fn)(void *), void *arg);
 
