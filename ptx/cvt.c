@@ -110,7 +110,9 @@ static inline uint64_t f2f(int t, double v, int rnd, uint16_t fl)
     case T_F16: return f64_to_f16(v, r, (fl & F_SAT) != 0);
     case T_BF16: return f64_to_bf16(v, r);
     case T_F32: {
-        uint32_t b = fp_round_fmt(v, 8, 23, r);
+        /* C's conversion rounds to nearest even (the mode is only changed
+         * around integer conversions): exact and fast */
+        uint32_t b = r == RND_RN ? (uint32_t)f32_bits((float)v) : fp_round_fmt(v, 8, 23, r);
         float f = bits_f32(b);
         if (fl & F_FTZ) f = ftz32(f);
         if (isnan(f)) return 0x7fffffffu;

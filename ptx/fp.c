@@ -58,34 +58,37 @@ overflow:
     }
 }
 
-/* round to nearest even straight from the double's bits: half arithmetic,
- * mma with f16 results and cvt.rn.f16 all land here, and the general path
- * (frexp/ldexp) dominated flash-attention kernels */
-static uint16_t f64_to_f16_rn(double v)
+/* Round to nearest even straight from the double's bits, for a format with
+ * infinities (f16: 5/10, bf16: 8/7): half arithmetic, mma with f16 results,
+ * cvt.rn to f16/bf16 all land here, and the general path (frexp/ldexp)
+ * dominated flash-attention kernels. */
+static uint16_t f64_to_small_rn(double v, int ebits, int mbits)
 {
     uint64_t u;
     memcpy(&u, &v, 8);
-    uint16_t sign = (uint16_t)(u >> 48 & 0x8000);
+    uint16_t sign = (uint16_t)(u >> 63 << (ebits + mbits));
     int exp = (int)(u >> 52 & 0x7ff);
     uint64_t mant = u & ((1ull << 52) - 1);
-    if (exp == 0x7ff) return mant ? 0x7fff : (uint16_t)(sign | 0x7c00);
-    int e = exp - 1023;
-    if (e >= 16) return (uint16_t)(sign | 0x7c00);
-    if (e < -25) return sign; /* below half the smallest subnormal (and double subnormals) */
+    uint16_t inf = (uint16_t)(((1u << ebits) - 1) << mbits);
+    if (exp == 0x7ff) return mant ? (uint16_t)((1u << (ebits + mbits)) - 1) : (uint16_t)(sign | inf);
+    int bias = (1 << (ebits - 1)) - 1, emin = 1 - bias, e = exp - 1023;
+    if (e > bias) return (uint16_t)(sign | inf);
+    if (e < emin - mbits - 1) return sign; /* below half the smallest subnormal (and double subnormals) */
     uint64_t fm = mant | 1ull << 52;
-    int shift = e >= -14 ? 42 : 28 - e; /* kept bits: 10 fraction bits, or 2^-24 units */
+    /* kept bits: mbits fraction bits of a normal, or units of the smallest subnormal */
+    int shift = e >= emin ? 52 - mbits : 52 + emin - mbits - e;
     uint64_t q = fm >> shift, rem = fm & ((1ull << shift) - 1), half = 1ull << (shift - 1);
     if (rem > half || (rem == half && (q & 1))) q++;
-    /* a normal's implicit bit is part of q: adding (e + 14) << 10 puts the
-     * exponent field at e + 15; a carry out of the fraction ripples into it
-     * (up to 0x7c00, infinity, which is round-to-nearest's overflow) */
-    uint64_t enc = e >= -14 ? ((uint64_t)(e + 14) << 10) + q : q;
+    /* a normal's implicit bit is part of q: adding (e + bias - 1) << mbits
+     * puts the exponent field at e + bias; a carry out of the fraction
+     * ripples into it (up to infinity, which is round-to-nearest's overflow) */
+    uint64_t enc = e >= emin ? ((uint64_t)(e + bias - 1) << mbits) + q : q;
     return (uint16_t)(sign | enc);
 }
 
 uint16_t f64_to_f16(double v, int rnd, bool satfinite)
 {
-    if (rnd == RND_RN && !satfinite) return f64_to_f16_rn(v);
+    if (rnd == RND_RN && !satfinite) return f64_to_small_rn(v, 5, 10);
     uint32_t s, e = round_small(v, 5, 10, rnd, satfinite, true, 0x7bff, 0x7fff, &s);
     return (uint16_t)(s << 15 | e);
 }
@@ -93,6 +96,7 @@ uint16_t f32_to_f16(float v, int rnd) { return f64_to_f16((double)v, rnd, false)
 
 uint16_t f64_to_bf16(double v, int rnd)
 {
+    if (rnd == RND_RN) return f64_to_small_rn(v, 8, 7);
     uint32_t s, e = round_small(v, 8, 7, rnd, false, true, 0x7f7f, 0x7fff, &s);
     return (uint16_t)(s << 15 | e);
 }
