@@ -4,7 +4,9 @@
  * in a loop: 8 instructions per iteration) and a memory-bound one (saxpy:
  * 13 instructions per thread, 12 bytes moved per thread); and a cooperative
  * launch that does nothing but grid-wide syncs (the code nvcc emits for
- * cooperative_groups' grid.sync()) with 64 blocks of one warp.
+ * cooperative_groups' grid.sync()) with 64 blocks of one warp; and the time
+ * of a small launch (saxpy over 8192 floats, as many tiny kernels of
+ * llama.cpp's token generation), to tell per-launch cost from interpretation.
  * Usage: bench_ptx [host_threads]
  */
 #include <stdio.h>
@@ -100,6 +102,22 @@ int main(int argc, char **argv)
     wi = (double)n / 32 * 20;
     printf("memory (saxpy, %u floats): rc=%d %.3f s, %.1f M warp-instr/s, %.2f GB/s, y[5]=%g\n", n, rc, t1 - t0,
            wi / (t1 - t0) / 1e6, (double)n * 12 / (t1 - t0) / 1e9, (double)y[5]);
+    /* launch overhead: a small saxpy (32 blocks of 256) many times, on the
+     * default number of host threads (one per CPU) */
+    unsigned small = 8192, reps = 2000;
+    memcpy(pb + 24, &small, 4);
+    struct ptx_launch l4 = {.kernel = ptx_module_find_kernel(m, "saxpy"), .grid = {small / 256, 1, 1},
+                            .block = {256, 1, 1}, .params = pb, .memory = {valid, NULL}};
+    t0 = now();
+    for (unsigned k = 0; k < reps && rc == CUDA_SUCCESS; k++) rc = ptx_launch_run(&l4);
+    t1 = now();
+    printf("small launches (saxpy, 32 blocks of 256, default host threads): rc=%d %.1f us per launch\n", rc,
+           (t1 - t0) / reps * 1e6);
+    l4.host_threads = 1;
+    t0 = now();
+    for (unsigned k = 0; k < reps && rc == CUDA_SUCCESS; k++) rc = ptx_launch_run(&l4);
+    t1 = now();
+    printf("small launches (the same on 1 host thread): rc=%d %.1f us per launch\n", rc, (t1 - t0) / reps * 1e6);
     /* grid-wide sync */
     unsigned syncs = 200;
     memcpy(pb, &syncs, 4);
