@@ -211,6 +211,7 @@ static void test_capture_errors(CUstream s1, CUstream s2)
         CHECK(cuStreamSynchronize(s1));
         CHECK(cuMemcpyHtoDAsync(dbig, hbig, big, s1)); /* and outside a capture it runs */
         memset(hbig, 0, big);
+        CHECK(cuStreamSynchronize(s1)); /* s1 is non-blocking: the legacy stream's copy below would not wait */
         CHECK(cuMemcpyDtoH(hbig, dbig, big));
         EXPECT_TRUE(((unsigned char *)hbig)[0] == 0x5a && ((unsigned char *)hbig)[big - 1] == 0x5a);
         CHECK(cuMemFree(dbig));
