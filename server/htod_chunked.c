@@ -29,21 +29,10 @@ int htod_chunked(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args
                  CUresult *result)
 {
     *result = CUDA_SUCCESS;
-    if (h->call != RGPU_ID_cuMemcpyHtoDAsync_v2 || h->bulk_len < CHUNKED_MIN || w->device_is_host ||
-        !(h->flags & RGPU_F_NO_REPLY))
-        return 0;
-    /* decode without the payload (not read yet) */
     struct rgpu_args_cuMemcpyHtoDAsync_v2 a;
-    struct rgpu_rbuf rb;
-    memset(&a, 0, sizeof a);
-    rgpu_rbuf_init(&rb, args, h->args_len, NULL, h->bulk_len);
-    if (!rgpu_calls[h->call].dec_req(&rb, &a) || a.ByteCount != h->bulk_len)
-        return 0;
-    struct srv_call c = {.w = w, .hdr = *h, .args = &a};
     CUdeviceptr base;
     size_t size;
-    if (worker_set_ctx(w, (CUcontext)(uintptr_t)h->ctx) != CUDA_SUCCESS ||
-        dispatch_check_stream(&c, &a.hStream) != CUDA_SUCCESS || custom_capturing(&c, a.hStream) ||
+    if (w->device_is_host || !htod_peek(w, h, args, CHUNKED_MIN, &a) ||
         w->be->cuMemGetAddressRange_v2(&base, &size, a.dstDevice) != CUDA_SUCCESS ||
         a.dstDevice + a.ByteCount < a.dstDevice || a.dstDevice + a.ByteCount > base + size)
         return 0;

@@ -79,27 +79,33 @@ static void gate_set(struct gate *g, enum gate_state s)
     pthread_mutex_unlock(&g->mu);
 }
 
+bool htod_peek(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, uint64_t min_len,
+               struct rgpu_args_cuMemcpyHtoDAsync_v2 *a)
+{
+    /* a request that wants a reply (a capturing client) takes the ordinary
+     * path, which answers it */
+    if (h->call != RGPU_ID_cuMemcpyHtoDAsync_v2 || h->bulk_len < min_len || !(h->flags & RGPU_F_NO_REPLY))
+        return false;
+    /* decode without the payload (not read yet): only the destination,
+     * size and stream matter here */
+    struct rgpu_rbuf rb;
+    memset(a, 0, sizeof *a);
+    rgpu_rbuf_init(&rb, args, h->args_len, NULL, h->bulk_len);
+    if (!rgpu_calls[h->call].dec_req(&rb, a) || a->ByteCount != h->bulk_len)
+        return false; /* the normal path rejects it */
+    struct srv_call c = {.w = w, .hdr = *h, .args = a};
+    return worker_set_ctx(w, (CUcontext)(uintptr_t)h->ctx) == CUDA_SUCCESS &&
+           dispatch_check_stream(&c, &a->hStream) == CUDA_SUCCESS && !custom_capturing(&c, a->hStream);
+}
+
 int htod_direct(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, struct rgpu_reader *rd,
                 CUresult *result)
 {
     *result = CUDA_SUCCESS;
-    /* a request that wants a reply (a capturing client) takes the ordinary
-     * path, which answers it */
-    if (h->call != RGPU_ID_cuMemcpyHtoDAsync_v2 || h->bulk_len < DIRECT_HTOD_MIN || !w->device_is_host ||
-        !(h->flags & RGPU_F_NO_REPLY))
-        return 0;
-    /* decode without the payload (not read yet): only the destination,
-     * size and stream matter here */
     struct rgpu_args_cuMemcpyHtoDAsync_v2 a;
-    struct rgpu_rbuf rb;
-    memset(&a, 0, sizeof a);
-    rgpu_rbuf_init(&rb, args, h->args_len, NULL, h->bulk_len);
-    if (!rgpu_calls[h->call].dec_req(&rb, &a) || a.ByteCount != h->bulk_len)
-        return 0; /* the normal path rejects it */
-    struct srv_call c = {.w = w, .hdr = *h, .args = &a};
     void *dst;
-    if (worker_set_ctx(w, (CUcontext)(uintptr_t)h->ctx) != CUDA_SUCCESS ||
-        dispatch_check_stream(&c, &a.hStream) != CUDA_SUCCESS || !(dst = cpudev_host_ptr(a.dstDevice, a.ByteCount)))
+    if (!w->device_is_host || !htod_peek(w, h, args, DIRECT_HTOD_MIN, &a) ||
+        !(dst = cpudev_host_ptr(a.dstDevice, a.ByteCount)))
         return 0;
     struct gate *g = calloc(1, sizeof *g);
     if (!g)

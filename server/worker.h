@@ -106,6 +106,11 @@ struct rgpu_reader;
 int htod_direct(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, struct rgpu_reader *rd,
                 CUresult *result);
 
+/* A cuMemcpyHtoDAsync request of at least min_len bytes whose payload is not
+ * read yet, decoded into *a and checked as the ordinary path would (context,
+ * stream, not capturing, no reply wanted); false: leave it to that path. */
+bool htod_peek(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, uint64_t min_len,
+               struct rgpu_args_cuMemcpyHtoDAsync_v2 *a);
 /* A large cuMemcpyHtoDAsync on a backend whose memory is not this
  * process's: received into pinned staging chunk by chunk, each chunk's copy
  * queued as it arrives (htod_chunked.c). Same contract as htod_direct. */
