@@ -84,7 +84,10 @@ static void usage(FILE *f)
             "  --cpu-sms N        CPU device multiprocessor count (default: host cores)\n"
             "  --image-cache SIZE module images kept for all clients (default 1G)\n"
             "  --help             this text\n\n"
-            "Environment: RGPU_NVIDIA_LIB names the NVIDIA driver to load (default libcuda.so.1).\n",
+            "Environment: RGPU_NVIDIA_LIB names the NVIDIA driver to load (default libcuda.so.1);\n"
+            "RGPU_BUFPOOL_IDLE_MIB bounds each worker's idle copy buffers (default 1024);\n"
+            "RGPU_SHM_RING sets the shm: ring size in bytes (a power of two); RGPU_STAGED_COPIES=1\n"
+            "makes the CPU device copy through pinned staging in chunks as the nvidia backend does.\n",
             RGPU_DEFAULT_SERVER);
 }
 
