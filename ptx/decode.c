@@ -877,15 +877,31 @@ static bool mma_form(int shape, int dt, int at, int bt, int ct, bool sat, struct
     return false;
 }
 
-/* wmma.load/store/mma for .m16n16k16 with .f16 or .s8/.u8 multiplicands.
- * Registers per fragment (PTX ISA): a/b .f16: 8 (.f16x2), a/b .s8/.u8: 2;
- * c/d .f16: 4, .f32: 8, .s32: 8. The operand registers go to the operand
- * table: xops[asym] = count (load/store) or a descriptor (mma), then the
- * registers. */
+/* Registers of an .s8/.u8 a or b fragment (PTX ISA): 4 bytes each, as many
+ * as the matrix needs (16x16: 2; the 8x16 a of m8n32k16 and the 16x8 b of
+ * m32n8k16: 1; the 32x16 a and 16x32 b of the other: 4). */
+static int wmma_int_regs(int shape, bool is_a)
+{
+    if (shape == WMMA_M16N16K16) return 2;
+    return (shape == WMMA_M8N32K16) == is_a ? 1 : 4;
+}
+
+/* wmma.load/store/mma for .m16n16k16, .m8n32k16 and .m32n8k16 with .f16 or
+ * .s8/.u8 multiplicands. Registers per fragment (PTX ISA): a/b .f16: 8
+ * (.f16x2) whatever the shape, a/b .s8/.u8: wmma_int_regs; c/d .f16: 4,
+ * .f32: 8, .s32: 8. The shape is kept in t2. The operand registers go to
+ * the operand table: xops[asym] = count (load/store) or a descriptor (mma),
+ * then the registers. */
 static bool dec_wmma(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
                      int olen)
 {
-    if (!(md->fl & F_SYNC) || !take(md, "m16n16k16")) return false;
+    if (!(md->fl & F_SYNC)) return false;
+    int shape;
+    if (take(md, "m16n16k16")) shape = WMMA_M16N16K16;
+    else if (take(md, "m8n32k16")) shape = WMMA_M8N32K16;
+    else if (take(md, "m32n8k16")) shape = WMMA_M32N8K16;
+    else return false;
+    i->t2 = (uint8_t)shape;
     int sub = 0;
     if (take(md, "load")) {
         if (take(md, "a")) sub = WMMA_LOAD_A;
@@ -915,15 +931,16 @@ static bool dec_wmma(struct pctx *p, struct ins *i, struct mods *md, struct ropn
         } else return false;
         if (md->nw) return false;
         md->nt = 0;
-        int nab = at == T_F16 ? 8 : 2, nd = dt == T_F16 ? 4 : 8, nc = ct == T_F16 ? 4 : 8;
+        int na = at == T_F16 ? 8 : wmma_int_regs(shape, true), nb = at == T_F16 ? 8 : wmma_int_regs(shape, false);
+        int nd = dt == T_F16 ? 4 : 8, nc = ct == T_F16 ? 4 : 8;
         want_ops(p, n, 4, 4, opc, olen);
-        int tot = 1 + nd + 2 * nab + nc;
+        int tot = 1 + nd + na + nb + nc;
         uint32_t at_ = xops_alloc(p, tot), ref[1 + 8 + 8 + 8 + 8];
         ref[0] = (uint32_t)(dt | ct << 8 | at << 16 | bt << 24);
         reg_list(p, &ops[0], ref + 1, nd, true, T_B32);
-        reg_list(p, &ops[1], ref + 1 + nd, nab, false, T_B32);
-        reg_list(p, &ops[2], ref + 1 + nd + nab, nab, false, T_B32);
-        reg_list(p, &ops[3], ref + 1 + nd + 2 * nab, nc, false, T_B32);
+        reg_list(p, &ops[1], ref + 1 + nd, na, false, T_B32);
+        reg_list(p, &ops[2], ref + 1 + nd + na, nb, false, T_B32);
+        reg_list(p, &ops[3], ref + 1 + nd + na + nb, nc, false, T_B32);
         memcpy(p->m->xops + at_, ref, sizeof(uint32_t) * (size_t)tot);
         i->asym = at_;
         i->fl = sat ? F_SAT : 0;
@@ -936,7 +953,7 @@ static bool dec_wmma(struct pctx *p, struct ins *i, struct mods *md, struct ropn
     int cnt;
     if (sub == WMMA_LOAD_A || sub == WMMA_LOAD_B) {
         if (t == T_F16) cnt = 8;
-        else if (t == T_S8 || t == T_U8) cnt = 2;
+        else if (t == T_S8 || t == T_U8) cnt = wmma_int_regs(shape, sub == WMMA_LOAD_A);
         else return false;
     } else {
         if (t == T_F16) cnt = 4;
@@ -957,7 +974,7 @@ static bool dec_wmma(struct pctx *p, struct ins *i, struct mods *md, struct ropn
     memcpy(p->m->xops + at_, ref, sizeof(uint32_t) * (size_t)(1 + cnt));
     addr(p, &ops[st ? 0 : 1], i);
     i->asym = at_;
-    i->o[0] = n == 3 ? src(p, &ops[2], T_U32) : REF_NONE; /* stride in elements (default 16) */
+    i->o[0] = n == 3 ? src(p, &ops[2], T_U32) : REF_NONE; /* stride in elements (default: the matrix's) */
     return true;
 }
 

@@ -117,6 +117,7 @@ enum { X_NONE = 0, X_INT, X_FLOAT, X_HALF, X_CVT, X_BITS, X_TENSOR, X_ASYNC };
  * the operand table (below). fp8 operands use T_E4M3X2 / T_E5M2X2 to mean one
  * .e4m3 / .e5m2 element. */
 enum { WMMA_LOAD_A = 1, WMMA_LOAD_B, WMMA_LOAD_C, WMMA_STORE_D, WMMA_MMA };
+enum { WMMA_M16N16K16, WMMA_M8N32K16, WMMA_M32N8K16 }; /* wmma shapes (ins.t2) */
 enum { MMA_M16N8K8 = 1, MMA_M16N8K16, MMA_M8N8K16, MMA_M16N8K32, MMA_M8N8K4, MMA_M16N8K64 };
 /* block-scaled mma (kind::mxf4, kind::mxf4nvf4): bit 28 of the operand
  * descriptor; after the D A B C registers come the scale-a and scale-b

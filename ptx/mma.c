@@ -10,7 +10,8 @@
  * lane of the warp reached the instruction (.sync.aligned), so the whole
  * warp's registers are read here; results go to the executing lanes.
  *
- * wmma (m16n16k16, .f16 and .s8/.u8) uses a layout of its own, see below.
+ * wmma (m16n16k16, m8n32k16, m32n8k16; .f16 and .s8/.u8) uses a layout of its
+ * own, see below.
  *
  * Numerics of mma (the ISA leaves the accumulation order and intermediate
  * precision of the floating-point forms unspecified). This machine computes:
@@ -332,38 +333,48 @@ static int do_movmatrix(struct xctx *x, const struct ins *i, uint32_t m)
     return 0;
 }
 
-/* ---- wmma (m16n16k16) ----
+/* ---- wmma (m16n16k16, m8n32k16, m32n8k16) ----
  * The ISA leaves the distribution of matrix elements over a warp's wmma
  * fragments unspecified; this machine uses its own, consistent between
  * wmma.load, wmma.mma and wmma.store (and the same for .row and .col memory
- * layouts: a fragment always holds the logical matrix):
- *   a/b .f16 (16 halves in 8 registers): lane l element e is element
- *     (l % 16) * 16 + e of the matrix in row-major order; lanes 16-31 hold a
- *     second copy (mma reads lanes 0-15);
- *   a/b .s8/.u8 (8 bytes in 2 registers), c/d (8 elements): lane l element e
- *     is element l * 8 + e in row-major order.
+ * layouts: a fragment always holds the logical matrix). A fragment has S
+ * slots per lane (its registers times the elements each holds); slot e of
+ * lane l holds element (l * S + e) mod R*C of the R x C matrix in row-major
+ * order. Where the warp has more slots than the matrix has elements (.f16
+ * a/b fragments are 8 registers for every shape) the matrix is repeated;
+ * mma reads any copy. For m16n16k16 this is lane l % 16, element e of
+ * row-major a/b, and l * 8 + e for c/d and 8-bit a/b.
  * Numerics as for mma above. */
-static int wmma_index(int sub, int t, int l, int e)
+
+/* rows and columns of the matrix a fragment of sub (A, B, or C/D) holds */
+static void wmma_dims(int shape, int sub, int *rows, int *cols)
 {
-    if ((sub == WMMA_LOAD_A || sub == WMMA_LOAD_B) && t == T_F16) return (l & 15) * 16 + e;
-    return l * 8 + e;
+    int M = shape == WMMA_M8N32K16 ? 8 : shape == WMMA_M32N8K16 ? 32 : 16, N = 256 / M;
+    if (sub == WMMA_LOAD_A) { *rows = M; *cols = 16; }
+    else if (sub == WMMA_LOAD_B) { *rows = 16; *cols = N; }
+    else { *rows = M; *cols = N; }
 }
 
 static int do_wmma(struct xctx *x, const struct ins *i, uint32_t m)
 {
     const uint32_t *xo = x->L->m->xops + i->asym;
+    int shape = i->t2;
     if (i->sub != WMMA_MMA) {
         int cnt = (int)xo[0], t = i->t, eb = ebits(t), es = eb / 8;
         int per = eb >= 32 ? 1 : 32 / eb, nel = cnt * per;
         bool st = i->sub == WMMA_STORE_D;
+        int rows, cols;
+        wmma_dims(shape, i->sub == WMMA_STORE_D ? WMMA_LOAD_C : i->sub, &rows, &cols);
+        int total = rows * cols;
         uint64_t base[WARP], addr[WARP];
         uint8_t *ptr[16][WARP];
         x_lane_addrs(x, i, m, base);
         const uint64_t *sr = i->o[0] != REF_NONE ? SRC(x, i->o[0]) : NULL;
+        uint64_t def_ld = (uint64_t)(i->bop ? rows : cols);
         for (int e = 0; e < nel; e++) {
             FOR_LANES(m, {
-                int idx = wmma_index(i->sub, t, l, e), r = idx / 16, c = idx % 16;
-                uint64_t ld = sr ? (uint32_t)sr[l] : 16;
+                int idx = (l * nel + e) % total, r = idx / cols, c = idx % cols;
+                uint64_t ld = sr ? (uint32_t)sr[l] : def_ld;
                 uint64_t off = i->bop ? (uint64_t)c * ld + (uint64_t)r : (uint64_t)r * ld + (uint64_t)c;
                 addr[l] = base[l] + off * (uint64_t)es;
             });
@@ -395,35 +406,36 @@ static int do_wmma(struct xctx *x, const struct ins *i, uint32_t m)
     }
     uint32_t desc = xo[0];
     int dt = desc & 0xff, ct = (desc >> 8) & 0xff, at = (desc >> 16) & 0xff, bt = desc >> 24;
-    int nab = at == T_F16 ? 8 : 2, nd = dt == T_F16 ? 4 : 8;
-    const uint32_t *dref = xo + 1, *aref = dref + nd, *bref = aref + nab, *cref = bref + nab;
-    uint64_t A[256], B[256], C[256], D[256];
     int ab = ebits(at), cb = ebits(ct), db = ebits(dt);
+    int M, N, ar, ac, br, bc;
+    wmma_dims(shape, WMMA_LOAD_C, &M, &N);
+    wmma_dims(shape, WMMA_LOAD_A, &ar, &ac);
+    wmma_dims(shape, WMMA_LOAD_B, &br, &bc);
+    /* registers: as the decoder counted them (8 for .f16 a/b) */
+    int na = at == T_F16 ? 8 : (ar * ac) / 128, nb = at == T_F16 ? 8 : (br * bc) / 128;
+    int nd = dt == T_F16 ? 4 : 8;
+    const uint32_t *dref = xo + 1, *aref = dref + nd, *bref = aref + na, *cref = bref + nb;
+    int sa = na * (32 / ab), sb = nb * (32 / ab), sc = 8;
+    uint64_t A[512], B[512], C[256], D[256];
     for (int l = 0; l < WARP; l++) {
-        if (at != T_F16 || l < 16) {
-            int nel = at == T_F16 ? 16 : 8;
-            for (int e = 0; e < nel; e++) {
-                int idx = wmma_index(WMMA_LOAD_A, at, l, e);
-                A[idx] = frag_get(x, aref, ab, l, e);
-                B[idx] = frag_get(x, bref, ab, l, e);
-            }
-        }
-        for (int e = 0; e < 8; e++) C[l * 8 + e] = frag_get(x, cref, cb, l, e);
+        for (int e = 0; e < sa; e++) A[(l * sa + e) % (ar * ac)] = frag_get(x, aref, ab, l, e);
+        for (int e = 0; e < sb; e++) B[(l * sb + e) % (br * bc)] = frag_get(x, bref, ab, l, e);
+        for (int e = 0; e < sc; e++) C[l * sc + e] = frag_get(x, cref, cb, l, e);
     }
     bool integer = at != T_F16;
-    for (int r = 0; r < 16; r++)
-        for (int c = 0; c < 16; c++) {
+    for (int r = 0; r < M; r++)
+        for (int c = 0; c < N; c++) {
             if (integer) {
-                int64_t s = (int64_t)(int32_t)C[r * 16 + c];
-                for (int k = 0; k < 16; k++) s += ival(at, A[r * 16 + k]) * ival(bt, B[k * 16 + c]);
+                int64_t s = (int64_t)(int32_t)C[r * N + c];
+                for (int k = 0; k < 16; k++) s += ival(at, A[r * 16 + k]) * ival(bt, B[k * N + c]);
                 if (i->fl & F_SAT) s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
-                D[r * 16 + c] = (uint32_t)s;
+                D[r * N + c] = (uint32_t)s;
             } else {
                 double s = 0;
-                for (int k = 0; k < 16; k++) s += fval(T_F16, A[r * 16 + k]) * fval(T_F16, B[k * 16 + c]);
-                s += ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r * 16 + c]) : (double)bits_f32(C[r * 16 + c]);
-                if (dt == T_F16) D[r * 16 + c] = isnan(s) ? 0x7fff : f64_to_f16(s, RND_RN, false);
-                else D[r * 16 + c] = isnan(s) ? 0x7fffffffu : f32_bits((float)s);
+                for (int k = 0; k < 16; k++) s += fval(T_F16, A[r * 16 + k]) * fval(T_F16, B[k * N + c]);
+                s += ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r * N + c]) : (double)bits_f32(C[r * N + c]);
+                if (dt == T_F16) D[r * N + c] = isnan(s) ? 0x7fff : f64_to_f16(s, RND_RN, false);
+                else D[r * N + c] = isnan(s) ? 0x7fffffffu : f32_bits((float)s);
             }
         }
     int per = db >= 32 ? 1 : 32 / db;

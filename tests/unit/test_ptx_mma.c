@@ -2,7 +2,7 @@
  * test_ptx_mma.c — warp matrix instructions and cp.async on the PTX machine:
  * ldmatrix (x1/x2/x4, .trans, shared and generic addresses), movmatrix,
  * stmatrix, mma.sync (f16/bf16 -> f32/f16, tf32, s8/u8 with and without
- * .satfinite, e4m3 x e5m2, f64), wmma m16n16k16 (.f16 -> .f32/.f16, .s8 ->
+ * .satfinite, e4m3 x e5m2, f64), wmma m16n16k16, m8n32k16, m32n8k16 (.f16 -> .f32/.f16, .s8 ->
  * .s32 .satfinite; .row/.col, strides, global and shared) and cp.async
  * (src-size zero fill, bad source).
  * Kernels: ptx_kernels/mma.cu (compute_75, compute_80, compute_90, compute_120).
@@ -459,6 +459,68 @@ static void test_wmma(void **state)
     ptx_module_free(m);
 }
 
+/* ---- wmma m8n32k16 and m32n8k16 ---- */
+static void wmma_shape(struct ptx_module *m, int M, int N)
+{
+    char name[32];
+    uint16_t *a = h_dev(2 * 512), *b = h_dev(2 * 512), *dh = h_dev(2 * 512);
+    float *c = h_dev(4 * 256), *d = h_dev(4 * 256);
+    for (int i = 0; i < M * 16; i++) a[i] = (uint16_t)gen(F16);       /* A: M x 16, row-major */
+    for (int i = 0; i < 16 * N; i++) b[i] = (uint16_t)gen(F16);       /* B: 16 x N, column-major */
+    for (int i = 0; i < M * N; i++) { uint32_t cb = (uint32_t)gen(F32); memcpy(&c[i], &cb, 4); }
+    snprintf(name, sizeof name, "wmma_f16_%dx%d", M, N);
+    const struct ptx_kernel *k = ptx_module_find_kernel(m, name);
+    assert_non_null(k);
+    struct h_params p;
+    H_P(k, &p, 0, a);
+    H_P(k, &p, 1, b);
+    H_P(k, &p, 2, c);
+    H_P(k, &p, 3, d);
+    H_P(k, &p, 4, dh);
+    h_launch(m, name, 1, 32, &p);
+    for (int r = 0; r < M; r++)
+        for (int n = 0; n < N; n++) {
+            double s = 0;
+            for (int kk = 0; kk < 16; kk++) s += val(F16, a[r * 16 + kk]) * val(F16, b[n * 16 + kk]);
+            float want = (float)(s + (double)c[r * N + n]);
+            if (memcmp(&d[r * N + n], &want, 4) != 0)
+                fail_msg("%s: D[%d][%d] = %a, want %a", name, r, n, (double)d[r * N + n], (double)want);
+            assert_int_equal(dh[n * (M + 8) + r], f64_to_f16(s + 1.0, RN, false));
+        }
+    int8_t *a8 = h_dev(512), *b8 = h_dev(512);
+    int32_t *c8 = h_dev(4 * 256), *d8 = h_dev(4 * 256);
+    for (int i = 0; i < 512; i++) {
+        a8[i] = (int8_t)rnd32();
+        b8[i] = (int8_t)rnd32();
+    }
+    for (int i = 0; i < 256; i++) c8[i] = (int32_t)(rnd32() % 20001) - 10000;
+    snprintf(name, sizeof name, "wmma_s8_%dx%d", M, N);
+    k = ptx_module_find_kernel(m, name);
+    assert_non_null(k);
+    H_P(k, &p, 0, a8);
+    H_P(k, &p, 1, b8);
+    H_P(k, &p, 2, c8);
+    H_P(k, &p, 3, d8);
+    h_launch(m, name, 1, 32, &p);
+    for (int r = 0; r < M; r++)
+        for (int n = 0; n < N; n++) {
+            int64_t s = c8[r * N + n];
+            for (int kk = 0; kk < 16; kk++) s += (int64_t)a8[r * 16 + kk] * b8[kk * N + n];
+            assert_int_equal(d8[r * N + n], (int32_t)s);
+        }
+    h_dev_free_all();
+}
+
+static void test_wmma_shapes(void **state)
+{
+    struct ptx_module *m = h_load((const char *)*state);
+    for (int rep = 0; rep < 3; rep++) {
+        wmma_shape(m, 8, 32);
+        wmma_shape(m, 32, 8);
+    }
+    ptx_module_free(m);
+}
+
 static void test_cp_async(void **state)
 {
     /* the PTX file: the test's prestate */
@@ -494,7 +556,7 @@ static void test_unsupported(void **state)
 {
     (void)state;
     static const char *forms[] = {
-        "wmma.load.a.sync.aligned.row.m8n32k16.shared.f16 {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8}, [%r9];",
+        "wmma.load.a.sync.aligned.row.m16n16k8.shared.tf32 {%r1, %r2, %r3, %r4}, [%r9];",
         "mma.sync.aligned.m16n8k16.row.col.f64.f64.f64.f64 {%fd1, %fd2, %fd3, %fd4}, {%fd5, %fd6, %fd7, %fd8, "
         "%fd9, %fd10, %fd11, %fd12}, {%fd13, %fd14, %fd15, %fd16}, {%fd1, %fd2, %fd3, %fd4};",
         "ldmatrix.sync.aligned.m16n16.x1.trans.shared.b8 {%r1, %r2}, [%r9];",
@@ -534,6 +596,8 @@ int main(void)
         cmocka_unit_test_prestate(test_mma_ldmatrix, "mma_120.ptx"),
         cmocka_unit_test_prestate(test_wmma, "mma_75.ptx"),
         cmocka_unit_test_prestate(test_wmma, "mma_120.ptx"),
+        cmocka_unit_test_prestate(test_wmma_shapes, "mma_75.ptx"),
+        cmocka_unit_test_prestate(test_wmma_shapes, "mma_120.ptx"),
         cmocka_unit_test_prestate(test_cp_async, "mma_80.ptx"),
         cmocka_unit_test_prestate(test_cp_async, "mma_120.ptx"),
         cmocka_unit_test(test_unsupported),

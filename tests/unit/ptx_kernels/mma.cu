@@ -114,6 +114,44 @@ __global__ void wmma_s8(const signed char *a, const signed char *b, const int *c
     for (int k = threadIdx.x; k < 256; k += 32) d[k] = sd[k];
 }
 
+/* wmma m8n32k16 and m32n8k16 (ggml's lightning indexer uses m8n32k16): f16 with
+ * f32 and f16 accumulators (D^T stored column-major with leading dimension
+ * M + 8), and s8 with A and B row-major */
+#define WMMA_SHAPE_F16(name, M, N)                                                                 \
+    __global__ void name(const __half *a, const __half *b, const float *c, float *d, __half *dh)   \
+    {                                                                                              \
+        using namespace nvcuda;                                                                    \
+        wmma::fragment<wmma::matrix_a, M, N, 16, __half, wmma::row_major> fa;                      \
+        wmma::fragment<wmma::matrix_b, M, N, 16, __half, wmma::col_major> fb;                      \
+        wmma::fragment<wmma::accumulator, M, N, 16, float> fc;                                     \
+        wmma::fragment<wmma::accumulator, M, N, 16, __half> fh;                                    \
+        wmma::load_matrix_sync(fa, a, 16);                                                         \
+        wmma::load_matrix_sync(fb, b, 16);                                                         \
+        wmma::load_matrix_sync(fc, c, N, wmma::mem_row_major);                                     \
+        wmma::mma_sync(fc, fa, fb, fc);                                                            \
+        wmma::store_matrix_sync(d, fc, N, wmma::mem_row_major);                                    \
+        wmma::fill_fragment(fh, __float2half(1.0f));                                               \
+        wmma::mma_sync(fh, fa, fb, fh);                                                            \
+        wmma::store_matrix_sync(dh, fh, M + 8, wmma::mem_col_major);                               \
+    }
+#define WMMA_SHAPE_S8(name, M, N)                                                                  \
+    __global__ void name(const signed char *a, const signed char *b, const int *c, int *d)         \
+    {                                                                                              \
+        using namespace nvcuda;                                                                    \
+        wmma::fragment<wmma::matrix_a, M, N, 16, signed char, wmma::row_major> fa;                 \
+        wmma::fragment<wmma::matrix_b, M, N, 16, signed char, wmma::row_major> fb;                 \
+        wmma::fragment<wmma::accumulator, M, N, 16, int> fc;                                       \
+        wmma::load_matrix_sync(fa, a, 16);                                                         \
+        wmma::load_matrix_sync(fb, b, N);                                                          \
+        wmma::load_matrix_sync(fc, c, N, wmma::mem_row_major);                                     \
+        wmma::mma_sync(fc, fa, fb, fc);                                                            \
+        wmma::store_matrix_sync(d, fc, N, wmma::mem_row_major);                                    \
+    }
+WMMA_SHAPE_F16(wmma_f16_8x32, 8, 32)
+WMMA_SHAPE_F16(wmma_f16_32x8, 32, 8)
+WMMA_SHAPE_S8(wmma_s8_8x32, 8, 32)
+WMMA_SHAPE_S8(wmma_s8_32x8, 32, 8)
+
 #if __CUDA_ARCH__ >= 800
 #define MMA_4_2_4(name, spec)                                                                               \
     __global__ void name(const u32 *a, const u32 *b, const u32 *c, u32 *d)                                  \
