@@ -133,17 +133,7 @@ static double fval(int t, uint64_t b)
 }
 static int64_t ival(int t, uint64_t b) { return t == T_S8 ? (int64_t)(int8_t)b : (int64_t)(uint8_t)b; }
 
-/* element e of a fragment of registers refs[] (element width bits) for lane l */
-static uint64_t frag_get(struct xctx *x, const uint32_t *refs, int bits, int l, int e)
-{
-    int per = bits >= 32 ? 1 : 32 / bits;
-    uint64_t v = SRC(x, refs[e / per])[l];
-    if (bits == 64) return v;
-    v >>= (e % per) * bits;
-    return bits == 32 ? (uint32_t)v : v & ((1u << bits) - 1);
-}
-
-/* the same, from register arrays already resolved */
+/* element e of a fragment (registers already resolved; element width bits) for lane l */
 static inline uint64_t frag_el(const uint64_t *const *regs, int bits, int l, int e)
 {
     int per = bits >= 32 ? 1 : 32 / bits;
@@ -415,29 +405,53 @@ static int do_wmma(struct xctx *x, const struct ins *i, uint32_t m)
     int na = at == T_F16 ? 8 : (ar * ac) / 128, nb = at == T_F16 ? 8 : (br * bc) / 128;
     int nd = dt == T_F16 ? 4 : 8;
     const uint32_t *dref = xo + 1, *aref = dref + nd, *bref = aref + na, *cref = bref + nb;
-    int sa = na * (32 / ab), sb = nb * (32 / ab), sc = 8;
+    int sa = na * (32 / ab), sb = nb * (32 / ab);
     uint64_t A[512], B[512], C[256], D[256];
+    /* gather register by register (the matrix sizes are powers of two) */
+    const uint64_t *ap[8], *bp[8], *cp[8];
+    for (int j = 0; j < na; j++) ap[j] = SRC(x, aref[j]);
+    for (int j = 0; j < nb; j++) bp[j] = SRC(x, bref[j]);
+    int nc = cb == 16 ? 4 : 8;
+    for (int j = 0; j < nc; j++) cp[j] = SRC(x, cref[j]);
+    unsigned amask = (unsigned)(ar * ac - 1), bmask = (unsigned)(br * bc - 1);
+    int aper = 32 / ab, cper = 32 / cb;
+    uint64_t emask = ab == 16 ? 0xffff : 0xff, cmask = cb == 16 ? 0xffff : 0xffffffffu;
     for (int l = 0; l < WARP; l++) {
-        for (int e = 0; e < sa; e++) A[(l * sa + e) % (ar * ac)] = frag_get(x, aref, ab, l, e);
-        for (int e = 0; e < sb; e++) B[(l * sb + e) % (br * bc)] = frag_get(x, bref, ab, l, e);
-        for (int e = 0; e < sc; e++) C[l * sc + e] = frag_get(x, cref, cb, l, e);
+        for (int j = 0; j < na; j++)
+            for (int h = 0; h < aper; h++) A[((unsigned)(l * sa + j * aper + h)) & amask] = ap[j][l] >> (h * ab) & emask;
+        for (int j = 0; j < nb; j++)
+            for (int h = 0; h < aper; h++) B[((unsigned)(l * sb + j * aper + h)) & bmask] = bp[j][l] >> (h * ab) & emask;
+        for (int j = 0; j < nc; j++)
+            for (int h = 0; h < cper; h++) C[l * 8 + j * cper + h] = cp[j][l] >> (h * cb) & cmask;
     }
     bool integer = at != T_F16;
-    for (int r = 0; r < M; r++)
-        for (int c = 0; c < N; c++) {
-            if (integer) {
-                int64_t s = (int64_t)(int32_t)C[r * N + c];
-                for (int k = 0; k < 16; k++) s += ival(at, A[r * 16 + k]) * ival(bt, B[k * N + c]);
-                if (i->fl & F_SAT) s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
-                D[r * N + c] = (uint32_t)s;
-            } else {
-                double s = 0;
-                for (int k = 0; k < 16; k++) s += fval(T_F16, A[r * 16 + k]) * fval(T_F16, B[k * N + c]);
-                s += ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r * N + c]) : (double)bits_f32(C[r * N + c]);
+    if (!integer) {
+        /* operands decoded once; per element the same k order, columns
+         * innermost (as in do_mma) */
+        double Af[512], Bf[512], S[32];
+        for (int k = 0; k < ar * ac; k++) Af[k] = f16_to_f32((uint16_t)A[k]);
+        for (int k = 0; k < br * bc; k++) Bf[k] = f16_to_f32((uint16_t)B[k]);
+        for (int r = 0; r < M; r++) {
+            for (int c = 0; c < N; c++) S[c] = 0;
+            for (int k = 0; k < 16; k++) {
+                double a = Af[r * 16 + k];
+                for (int c = 0; c < N; c++) S[c] += a * Bf[k * N + c];
+            }
+            for (int c = 0; c < N; c++) {
+                double s = S[c] + (ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r * N + c]) : (double)bits_f32(C[r * N + c]));
                 if (dt == T_F16) D[r * N + c] = isnan(s) ? 0x7fff : f64_to_f16(s, RND_RN, false);
                 else D[r * N + c] = isnan(s) ? 0x7fffffffu : f32_bits((float)s);
             }
         }
+    } else {
+        for (int r = 0; r < M; r++)
+            for (int c = 0; c < N; c++) {
+                int64_t s = (int64_t)(int32_t)C[r * N + c];
+                for (int k = 0; k < 16; k++) s += ival(at, A[r * 16 + k]) * ival(bt, B[k * N + c]);
+                if (i->fl & F_SAT) s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
+                D[r * N + c] = (uint32_t)s;
+            }
+    }
     int per = db >= 32 ? 1 : 32 / db;
     uint64_t out[8][WARP];
     memset(out, 0, sizeof out);
