@@ -5,6 +5,15 @@
  * slice, so warps that spin on shared memory still let the others progress;
  * a barrier parks a warp until every expected thread has arrived).
  *
+ * The slice is short (64 instructions): a GPU interleaves a block's warps
+ * almost instruction by instruction, and kernels in the wild contain
+ * shared-memory races that this hides. ggml's flash attention for K heads of
+ * 192 and V heads of 128, for one, lets a warp start loading the next tile's
+ * Q while its neighbours still read the last tile's results from the same
+ * shared memory (different row strides, no barrier in between); with slices
+ * of 2048 instructions and more that race decided the result, from 512 down
+ * it did not. Switching warps this often cost nothing measurable.
+ *
  * Cooperative launches (grid-wide sync) need every block of the grid to make
  * progress at once: a block spinning on the grid barrier must not keep the
  * blocks it waits for from running. There, each worker owns a fixed share of
@@ -30,7 +39,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define SLICE 4096                 /* instructions a warp runs before the next gets a turn */
+#define SLICE 64                   /* instructions a warp runs before the next gets a turn (see below) */
 #define COOP_SLICE 512             /* ... in a cooperative launch, where the next block waits too */
 #define POLL_ROUND 16              /* instructions per block of a round in which blocks only wait */
 #define IDLE_ROUNDS 64             /* such rounds in a row before the worker yields its core */
