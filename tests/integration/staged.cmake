@@ -27,3 +27,6 @@ rgpu_it_test(robust.staged_kill_server_dtoh unix ENV RGPU_STAGED_COPIES=1 RGPU_T
   COMMAND $<TARGET_FILE:rgpu_it_robust_kill_server> dtoh)
 set_property(TEST robust.staged_kill_client.unix robust.staged_kill_server_dtoh.unix
   APPEND PROPERTY RESOURCE_LOCK rgpu_it_big_memory)
+# hostile requests against the staged paths (robust_wire.c's cases)
+rgpu_it_test(robust.staged_wire unix ENV RGPU_STAGED_COPIES=1
+  COMMAND $<TARGET_FILE:rgpu_it_robust_wire> $<TARGET_FILE:rgpu_it_devices>)
