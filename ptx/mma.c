@@ -202,12 +202,38 @@ static int do_mma(struct xctx *x, const struct ins *i, uint32_t m)
             for (int c = 0; c < N; c++) Bf[k][c] = fval(bt, B[k][c]);
     }
     uint64_t D[16][8];
-    if (!integer && at != T_F64 && !nsc) {
+    if (integer) {
+        for (int r = 0; r < M; r++)
+            for (int c = 0; c < N; c++) {
+                int64_t s = (int64_t)(int32_t)C[r][c];
+                for (int k = 0; k < K; k++) s += ival(at, A[r][k]) * ival(bt, B[k][c]);
+                if (i->fl & F_SAT) s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
+                D[r][c] = (uint32_t)s;
+            }
+    } else if (at == T_F64) {
+        for (int r = 0; r < M; r++)
+            for (int c = 0; c < N; c++) {
+                double s = bits_f64(C[r][c]);
+                for (int k = 0; k < K; k++) s = fma(bits_f64(A[r][k]), bits_f64(B[k][c]), s);
+                D[r][c] = f64_bits(s);
+            }
+    } else {
         for (int r = 0; r < M; r++) {
+            /* per element the products in k order (block by block when
+             * block-scaled); the columns innermost so they vectorise */
             double S[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int k = 0; k < K; k++) {
-                double a = Af[r][k];
-                for (int c = 0; c < 8; c++) S[c] += a * Bf[k][c];
+            if (nsc) {
+                for (int c = 0; c < N; c++)
+                    for (int j = 0; j < nsc; j++) {
+                        double blk = 0;
+                        for (int k = j * K / nsc; k < (j + 1) * K / nsc; k++) blk += Af[r][k] * Bf[k][c];
+                        S[c] += blk * SA[r][j] * SB[c][j];
+                    }
+            } else {
+                for (int k = 0; k < K; k++) {
+                    double a = Af[r][k];
+                    for (int c = 0; c < 8; c++) S[c] += a * Bf[k][c];
+                }
             }
             for (int c = 0; c < N; c++) {
                 double v = S[c] + (ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r][c]) : (double)bits_f32(C[r][c]));
@@ -215,34 +241,7 @@ static int do_mma(struct xctx *x, const struct ins *i, uint32_t m)
                 else D[r][c] = isnan(v) ? 0x7fffffffu : f32_bits((float)v);
             }
         }
-    } else
-    for (int r = 0; r < M; r++)
-        for (int c = 0; c < N; c++) {
-            if (integer) {
-                int64_t s = (int64_t)(int32_t)C[r][c];
-                for (int k = 0; k < K; k++) s += ival(at, A[r][k]) * ival(bt, B[k][c]);
-                if (i->fl & F_SAT) s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
-                D[r][c] = (uint32_t)s;
-            } else if (at == T_F64) {
-                double s = bits_f64(C[r][c]);
-                for (int k = 0; k < K; k++) s = fma(bits_f64(A[r][k]), bits_f64(B[k][c]), s);
-                D[r][c] = f64_bits(s);
-            } else {
-                double s = 0;
-                if (nsc) {
-                    for (int j = 0; j < nsc; j++) {
-                        double blk = 0;
-                        for (int k = j * K / nsc; k < (j + 1) * K / nsc; k++) blk += Af[r][k] * Bf[k][c];
-                        s += blk * SA[r][j] * SB[c][j];
-                    }
-                } else {
-                    for (int k = 0; k < K; k++) s += Af[r][k] * Bf[k][c];
-                }
-                s += ct == T_F16 ? (double)f16_to_f32((uint16_t)C[r][c]) : (double)bits_f32(C[r][c]);
-                if (dt == T_F16) D[r][c] = isnan(s) ? 0x7fff : f64_to_f16(s, RND_RN, false);
-                else D[r][c] = isnan(s) ? 0x7fffffffu : f32_bits((float)s);
-            }
-        }
+    }
     /* scatter (after every source was read: D may alias A, B or C) */
     uint64_t out[4][WARP];
     int dbits = ebits(dt), per = dbits >= 32 ? 1 : 32 / dbits;
