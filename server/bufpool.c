@@ -71,17 +71,23 @@ static void unmap(void *buf, unsigned cls)
     pthread_mutex_unlock(&lock);
 }
 
+/* Unpin and unmap a list taken off `retired` (lock not held). */
+static void unmap_list(void *b)
+{
+    while (b) {
+        void *next = hdr_of(b)->next;
+        unmap_now(b, hdr_of(b)->cls);
+        b = next;
+    }
+}
+
 static void unmap_retired(void)
 {
     pthread_mutex_lock(&lock);
     void *b = retired;
     retired = NULL;
     pthread_mutex_unlock(&lock);
-    while (b) {
-        void *next = hdr_of(b)->next;
-        unmap_now(b, hdr_of(b)->cls);
-        b = next;
-    }
+    unmap_list(b);
 }
 
 void bufpool_set_pinning(int (*pin)(void *p, size_t n), void (*unpin)(void *p))
@@ -140,8 +146,6 @@ static void drain(void)
 
 void *bufpool_get(size_t len)
 {
-    if (pin_fn)
-        unmap_retired();
     if (len < ((size_t)1 << (pin_fn ? MIN_SHIFT : POOL_SHIFT))) {
         if (pin_fn)
             len = 1; /* the smallest class */
@@ -164,7 +168,10 @@ void *bufpool_get(size_t len)
         idle_list[cls] = hdr_of(b)->next;
         idle_bytes -= class_size(cls);
     }
+    void *gone = retired; /* with pinning every size comes here: this is where they go */
+    retired = NULL;
     pthread_mutex_unlock(&lock);
+    unmap_list(gone);
     if (!b) {
         for (int attempt = 0; attempt < 2 && !b; attempt++) {
             void *m = mmap(NULL, class_size(cls) + PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
