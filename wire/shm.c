@@ -79,6 +79,9 @@ struct rgpu_shm {
     size_t len;
     struct ring tx, rx;
     int spin_us;
+    /* When we last had to wake the peer (CLOCK_MONOTONIC ns, 0: never); see
+     * wait_word. Written by whichever of our threads kicked. */
+    _Atomic int64_t woke_ns;
 };
 
 /* ---- which fds have rings ---- */
@@ -311,6 +314,21 @@ static inline void cpu_relax(void)
 #endif
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* A peer we had to wake answers no sooner than the wake-up reaches it,
+ * which on a VM takes 40-100 us, longer than the normal spin: had we gone
+ * to sleep meanwhile, the peer's answer would have to wake us in turn, and
+ * the next request it, each paying that latency again (a round trip of
+ * 100-250 us instead of 1). So for WAKE_GRACE spins after a wake-up we
+ * keep spinning. */
+#define WAKE_GRACE(spin_us) (10 * (int64_t)(spin_us) * 1000)
+
 /* Wait until *word is no longer seen: 1 when it changed, 0 when timeout_ms
  * passed (-1: never), -1 when the connection is gone. */
 static int wait_word(const struct rgpu_shm *s, _Atomic uint32_t *word, uint32_t seen, _Atomic uint32_t *sleeping,
@@ -318,17 +336,16 @@ static int wait_word(const struct rgpu_shm *s, _Atomic uint32_t *word, uint32_t 
 {
     struct timespec end;
     if (spin_us > 0) {
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int64_t t0 = now_ns(), until = t0 + (int64_t)spin_us * 1000;
+        int64_t woke = atomic_load_explicit(&s->woke_ns, memory_order_relaxed);
+        if (woke && woke + WAKE_GRACE(spin_us) > until)
+            until = woke + WAKE_GRACE(spin_us);
         for (int i = 1;; i++) {
             if (atomic_load_explicit(word, memory_order_acquire) != seen)
                 return 1;
             cpu_relax();
-            if (i % 64 == 0) {
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) >= spin_us * 1000L)
-                    break;
-            }
+            if (i % 64 == 0 && now_ns() >= until)
+                break;
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &end);
@@ -370,11 +387,13 @@ static int corrupt(const struct rgpu_shm *s)
     return -1;
 }
 
-static void kick(_Atomic uint32_t *word, _Atomic uint32_t *sleeping)
+static void kick(struct rgpu_shm *s, _Atomic uint32_t *word, _Atomic uint32_t *sleeping)
 {
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(sleeping, memory_order_relaxed) && atomic_exchange(sleeping, 0))
+    if (atomic_load_explicit(sleeping, memory_order_relaxed) && atomic_exchange(sleeping, 0)) {
         futex(word, FUTEX_WAKE, INT_MAX, NULL);
+        atomic_store_explicit(&s->woke_ns, now_ns(), memory_order_relaxed);
+    }
 }
 
 /* Unread bytes in r as the consumer sees them; UINT32_MAX when the peer's
@@ -405,7 +424,7 @@ ssize_t rgpu_shm_read(struct rgpu_shm *s, void *p, size_t n)
             pos += (uint32_t)k;
             atomic_store_explicit(&r->pos, pos, memory_order_relaxed);
             atomic_store_explicit(&r->c->head, pos, memory_order_release);
-            kick(&r->c->head, &r->c->wr_sleep);
+            kick(s, &r->c->head, &r->c->wr_sleep);
             return (ssize_t)k;
         }
         int w = wait_word(s, &r->c->tail, tail, &r->c->rd_sleep, s->spin_us, -1);
@@ -474,6 +493,6 @@ int rgpu_shm_writev(struct rgpu_shm *s, const struct iovec *iov, int iovcnt)
         }
         atomic_store_explicit(&r->pos, pos, memory_order_relaxed);
         atomic_store_explicit(&r->c->tail, pos, memory_order_release);
-        kick(&r->c->tail, &r->c->rd_sleep);
+        kick(s, &r->c->tail, &r->c->rd_sleep);
     }
 }
