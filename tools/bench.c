@@ -693,31 +693,70 @@ static int bench_launch(struct tresult *res, struct raw *raw, CUfunction f, cons
     return 0;
 }
 
-enum bw_kind { BW_RAW_UP, BW_RAW_DOWN, BW_HTOD, BW_DTOH };
+/* The six transfers of a bandwidth point, in the order each round runs them. */
+enum bw_kind { BW_RAW_UP, BW_HTOD_PG, BW_HTOD_PIN, BW_RAW_DOWN, BW_DTOH_PG, BW_DTOH_PIN, BW_KINDS };
 
-/* Median seconds of `reps` transfers of n bytes, after one untimed warm-up. */
-static int bw_time(struct tresult *res, enum bw_kind kind, struct raw *raw, void *host, CUdeviceptr dev, uint64_t n,
-                   int reps, double *out)
+/* Seconds of one transfer of n bytes (negative on failure, res->err set). */
+static double bw_once(struct tresult *res, enum bw_kind kind, struct raw *raw, void *page, void *pin, CUdeviceptr dev,
+                      uint64_t n)
 {
-    double t[256];
-    for (int i = 0; i <= reps && i < 256; i++) {
-        double t0 = now();
-        switch (kind) {
-        case BW_RAW_UP:
-            if (raw_sink(raw, host, n))
-                return raw_fail(res, "sink");
-            break;
-        case BW_RAW_DOWN:
-            if (raw_source(raw, host, n))
-                return raw_fail(res, "source");
-            break;
-        case BW_HTOD: CK(D.cuMemcpyHtoD_v2(dev, host, n)); break;
-        case BW_DTOH: CK(D.cuMemcpyDtoH_v2(host, dev, n)); break;
-        }
-        if (i > 0)
-            t[i - 1] = now() - t0;
+    double t0 = now();
+    CUresult r = CUDA_SUCCESS;
+    switch (kind) {
+    case BW_RAW_UP:
+        if (raw_sink(raw, page, n))
+            return raw_fail(res, "sink");
+        break;
+    case BW_RAW_DOWN:
+        if (raw_source(raw, page, n))
+            return raw_fail(res, "source");
+        break;
+    case BW_HTOD_PG: r = D.cuMemcpyHtoD_v2(dev, page, n); break;
+    case BW_HTOD_PIN: r = D.cuMemcpyHtoD_v2(dev, pin, n); break;
+    case BW_DTOH_PG: r = D.cuMemcpyDtoH_v2(page, dev, n); break;
+    case BW_DTOH_PIN: r = D.cuMemcpyDtoH_v2(pin, dev, n); break;
+    default: break;
     }
-    *out = (double)n / median(t, reps < 256 ? reps : 255);
+    if (r != CUDA_SUCCESS)
+        return drv_fail(res, kind == BW_HTOD_PG || kind == BW_HTOD_PIN ? "cuMemcpyHtoD" : "cuMemcpyDtoH", r);
+    return now() - t0;
+}
+
+/* One bandwidth point: BW_ROUNDS rounds, each running every transfer in
+ * turn, raw and rgpu interleaved. A VM's bandwidth drifts by tens of
+ * percent within seconds; measured in separate phases, raw and rgpu would
+ * see different machines and their ratio would be mostly that drift. Within
+ * a turn, transfers run back to back after an untimed one, so that small
+ * sizes measure the transport warm, not the wake-up of a server that slept
+ * through the other transfers' turns (large ones need no warm-up: a
+ * wake-up is lost in their time). Medians per transfer. */
+#define BW_ROUNDS 5
+#define BW_WARM_BELOW (16u << 20)
+static int bw_point(struct tresult *res, struct raw *raw, void *page, void *pin, CUdeviceptr dev, int k, int reps)
+{
+    enum { MAX_REPS = 256 };
+    static double t[BW_KINDS][MAX_REPS];
+    uint64_t n = res->size[k];
+    int per = (reps + BW_ROUNDS - 1) / BW_ROUNDS;
+    if (per * BW_ROUNDS > MAX_REPS)
+        per = MAX_REPS / BW_ROUNDS;
+    reps = per * BW_ROUNDS;
+    res->reps[k] = reps;
+    for (int round = 0; round < BW_ROUNDS; round++)
+        for (int kind = 0; kind < BW_KINDS; kind++)
+            for (int i = n < BW_WARM_BELOW ? -1 : 0; i < per; i++) {
+                double s = bw_once(res, (enum bw_kind)kind, raw, page, pin, dev, n);
+                if (s < 0)
+                    return -1;
+                if (i >= 0)
+                    t[kind][round * per + i] = s;
+            }
+    res->raw_up[k] = (double)n / median(t[BW_RAW_UP], reps);
+    res->raw_down[k] = (double)n / median(t[BW_RAW_DOWN], reps);
+    res->htod[PAGEABLE][k] = (double)n / median(t[BW_HTOD_PG], reps);
+    res->htod[PINNED][k] = (double)n / median(t[BW_HTOD_PIN], reps);
+    res->dtoh[PAGEABLE][k] = (double)n / median(t[BW_DTOH_PG], reps);
+    res->dtoh[PINNED][k] = (double)n / median(t[BW_DTOH_PIN], reps);
     return 0;
 }
 
@@ -726,57 +765,44 @@ static int bench_bandwidth(struct tresult *res, struct raw *raw, const char *nam
     for (int k = 0; k < res->nsizes; k++) {
         uint64_t n = res->size[k];
         uint64_t reps = c->bw_budget / n;
-        reps = reps < 3 ? 3 : reps > (uint64_t)c->bw_max_reps ? (uint64_t)c->bw_max_reps : reps;
-        res->reps[k] = (int)reps;
+        reps = reps < BW_ROUNDS ? BW_ROUNDS : reps > (uint64_t)c->bw_max_reps ? (uint64_t)c->bw_max_reps : reps;
         char sz[32];
         fprintf(stderr, "rgpu bench: %s: bandwidth at %s (%d repetitions)\n", name, fmt_size(n, sz, sizeof sz),
                 (int)reps);
-        /* One phase at a time, so that at most about 3 × n bytes are live:
-         * raw (client + raw server), then rgpu (client + device + rgpud's
-         * staging copy). */
+        /* Live at once, for the interleaving: the client's pageable and
+         * pinned buffers, the raw server's buffer, the device allocation
+         * and rgpud's staging, about 5 x n. */
         uint8_t *page = malloc(n);
+        void *pin = NULL;
+        CUdeviceptr dev = 0;
+        CUresult r;
+        int rc = -1;
         if (!page) {
             snprintf(res->err, sizeof res->err, "cannot allocate %s of host memory", sz);
             return -1;
         }
         memset(page, 0xa5, n); /* touched: page faults are not the transport's */
-        int rc = -1;
-        if (raw_op(raw, RAW_PREPARE, n)) {
-            raw_fail(res, "prepare");
-            goto fail;
-        }
-        if (bw_time(res, BW_RAW_UP, raw, page, 0, n, (int)reps, &res->raw_up[k]) ||
-            bw_time(res, BW_RAW_DOWN, raw, page, 0, n, (int)reps, &res->raw_down[k]))
-            goto fail;
-        if (raw_op(raw, RAW_RELEASE, 0)) {
-            raw_fail(res, "release");
-            goto fail;
-        }
-        CUdeviceptr dev = 0;
-        CUresult r = D.cuMemAlloc_v2(&dev, n);
-        if (r != CUDA_SUCCESS) {
-            drv_fail(res, "cuMemAlloc", r);
-            goto fail;
-        }
-        if (bw_time(res, BW_HTOD, raw, page, dev, n, (int)reps, &res->htod[PAGEABLE][k]) ||
-            bw_time(res, BW_DTOH, raw, page, dev, n, (int)reps, &res->dtoh[PAGEABLE][k]))
-            goto fail_dev;
-        free(page);
-        page = NULL;
-        void *pin = NULL;
         if ((r = D.cuMemAllocHost_v2(&pin, n)) != CUDA_SUCCESS) {
             drv_fail(res, "cuMemAllocHost", r);
-            goto fail_dev;
+            goto out;
         }
         memset(pin, 0xa5, n);
-        rc = bw_time(res, BW_HTOD, raw, pin, dev, n, (int)reps, &res->htod[PINNED][k]) ||
-                     bw_time(res, BW_DTOH, raw, pin, dev, n, (int)reps, &res->dtoh[PINNED][k])
-                 ? -1
-                 : 0;
-        D.cuMemFreeHost(pin);
-    fail_dev:
-        D.cuMemFree_v2(dev);
-    fail:
+        if ((r = D.cuMemAlloc_v2(&dev, n)) != CUDA_SUCCESS) {
+            drv_fail(res, "cuMemAlloc", r);
+            goto out;
+        }
+        if (raw_op(raw, RAW_PREPARE, n)) {
+            raw_fail(res, "prepare");
+            goto out;
+        }
+        rc = bw_point(res, raw, page, pin, dev, k, (int)reps);
+        if (rc == 0 && raw_op(raw, RAW_RELEASE, 0))
+            rc = raw_fail(res, "release");
+    out:
+        if (dev)
+            D.cuMemFree_v2(dev);
+        if (pin)
+            D.cuMemFreeHost(pin);
         free(page);
         if (rc)
             return -1;
