@@ -71,6 +71,11 @@ struct ring {
      * the client's receiver thread polls while the reader role's holder
      * reads */
     _Atomic uint32_t pos;
+    /* Producer only: the consumer's position when we last looked. Looking
+     * only when a write may not fit keeps the head's cache line with the
+     * consumer, so neither side pays a cross-core transfer for it per
+     * message (writers are serialised by their callers' send locks). */
+    uint32_t head_seen;
 };
 
 struct rgpu_shm {
@@ -460,16 +465,20 @@ int rgpu_shm_writev(struct rgpu_shm *s, const struct iovec *iov, int iovcnt)
         if (!left)
             return 0;
         uint32_t pos = atomic_load_explicit(&r->pos, memory_order_relaxed);
-        uint32_t head = atomic_load_explicit(&r->c->head, memory_order_acquire);
-        uint32_t used = pos - head;
-        if (used > r->size)
-            return corrupt(s);
-        if (used == r->size) {
-            if (wait_word(s, &r->c->head, head, &r->c->wr_sleep, s->spin_us, -1) < 0) {
-                errno = EPIPE;
-                return -1;
+        uint32_t used = pos - r->head_seen;
+        if (r->size - used < left) {
+            uint32_t head = atomic_load_explicit(&r->c->head, memory_order_acquire);
+            used = pos - head;
+            if (used > r->size)
+                return corrupt(s);
+            r->head_seen = head;
+            if (used == r->size) {
+                if (wait_word(s, &r->c->head, head, &r->c->wr_sleep, s->spin_us, -1) < 0) {
+                    errno = EPIPE;
+                    return -1;
+                }
+                continue;
             }
-            continue;
         }
         /* copy what fits (up to CHUNK) from as many pieces as it takes, then
          * publish once: a small message wakes the consumer once */

@@ -11,6 +11,7 @@
  * normal CUDA program, must still succeed.
  */
 #define _GNU_SOURCE
+#include "calls.h"
 #include "proto.h"
 #include "robust_util.h"
 
@@ -144,6 +145,23 @@ static void put(struct conn *c, const void *p, size_t n)
     __atomic_store_n(word(c, 0, TAIL), t + (uint32_t)n, __ATOMIC_RELEASE);
 }
 
+/* put() once the server has made room (it reads the ring as it likes);
+ * -1 when the connection closed or no room came within 5 s. */
+static int put_when_room(struct conn *c, const void *p, size_t n)
+{
+    double t0 = ru_now();
+    for (;;) {
+        uint32_t t = *word(c, 0, TAIL), h = __atomic_load_n(word(c, 0, HEAD), __ATOMIC_ACQUIRE);
+        if (c->ring - (t - h) >= n) {
+            put(c, p, n);
+            return 0;
+        }
+        struct pollfd pf = {c->fd, POLLIN, 0};
+        if (poll(&pf, 1, 1) > 0 || ru_now() - t0 > 5)
+            return -1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -186,6 +204,9 @@ int main(int argc, char **argv)
         }
     }
 
+    /* The server looks at the client's head only when a reply may not fit
+     * in what it last saw free (wire/shm.c), so the lie is found once the
+     * replies have filled the ring: requests until then, flow-controlled. */
     fprintf(stderr, "robust_shm: case: server->client head beyond the server's tail\n");
     {
         struct conn c = setup();
@@ -196,7 +217,23 @@ int main(int argc, char **argv)
             uint8_t msg[sizeof h + sizeof hello];
             memcpy(msg, &h, sizeof h);
             memcpy(msg + sizeof h, &hello, sizeof hello);
-            put(&c, msg, sizeof msg); /* the WELCOME cannot be written */
+            put(&c, msg, sizeof msg);
+            /* a forged context: an error reply (a header) each */
+            uint64_t forged = 0x5eed;
+            struct rgpu_hdr q = {.magic = RGPU_MAGIC, .type = RGPU_MSG_REQUEST, .call = RGPU_ID_cuCtxGetApiVersion,
+                                 .args_len = sizeof forged};
+            uint8_t req[sizeof q + sizeof forged];
+            size_t n = 2 * c.ring / sizeof q, i;
+            for (i = 0; i < n; i++) {
+                q.seq = (uint32_t)i + 1;
+                memcpy(req, &q, sizeof q);
+                memcpy(req + sizeof q, &forged, sizeof forged);
+                if (put_when_room(&c, req, sizeof req))
+                    break; /* closed, or no longer read */
+            }
+            fprintf(stderr, "robust_shm: %zu requests sent until the server stopped reading "
+                            "(the replies to %zu fill its ring)\n",
+                    i, c.ring / sizeof q);
             expect_closed(&c, "bad head");
         }
     }
