@@ -60,8 +60,10 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -132,6 +134,7 @@ struct tresult {
     double raw_up[MAX_SIZES], raw_down[MAX_SIZES]; /* bytes per second */
     double htod[2][MAX_SIZES], dtoh[2][MAX_SIZES];
     double memcpy_bps[MAX_SIZES]; /* in process, in the same rounds */
+    double pipe_bps[MAX_SIZES];   /* the same, pipelined across two CPUs (shm, >= BIG_SIZE); 0: not measured */
 };
 
 /* What the backend child (the CPU device in process) sends back. */
@@ -878,14 +881,81 @@ static int bench_launch(struct tresult *res, struct raw *raw, struct alone *al, 
 }
 
 /* The transfers of a bandwidth point, in the order each round runs them;
- * the last is an in-process memcpy of the same size, the scale shm is held
- * to. */
-enum bw_kind { BW_RAW_UP, BW_HTOD_PG, BW_HTOD_PIN, BW_RAW_DOWN, BW_DTOH_PG, BW_DTOH_PIN, BW_MEMCPY, BW_KINDS };
+ * the last two are in process: a memcpy of the same size (the scale shm is
+ * held to), and for shm from 64 MiB the same memcpy pipelined through a
+ * ring between the client's and the server's CPUs (what any transport
+ * that copies once on each side can reach here). */
+enum bw_kind { BW_RAW_UP, BW_HTOD_PG, BW_HTOD_PIN, BW_RAW_DOWN, BW_DTOH_PG, BW_DTOH_PIN, BW_MEMCPY, BW_PIPE, BW_KINDS };
+
+/* The pipelined copy: this thread copies src into the ring a chunk at a
+ * time, a thread on the server's CPUs copies the ring out into dst, both
+ * spinning as the shm transport does. */
+struct pipe_copy {
+    const uint8_t *src;
+    uint8_t *dst, *ring;
+    size_t n, ring_size, chunk;
+    _Atomic size_t head, tail; /* bytes consumed, bytes produced */
+    const struct cfg *c;
+};
+
+static void *pipe_consumer(void *arg)
+{
+    struct pipe_copy *p = arg;
+    pin_to(p->c, &p->c->server_cpus);
+    for (size_t pos = 0; pos < p->n;) {
+        size_t t;
+        while ((t = atomic_load_explicit(&p->tail, memory_order_acquire)) == pos)
+            __asm__ __volatile__("" ::: "memory");
+        size_t k = t - pos, off = pos % p->ring_size;
+        if (k > p->chunk)
+            k = p->chunk;
+        if (off + k > p->ring_size)
+            k = p->ring_size - off;
+        memcpy(p->dst + pos, p->ring + off, k);
+        pos += k;
+        atomic_store_explicit(&p->head, pos, memory_order_release);
+    }
+    return NULL;
+}
+
+static double pipe_once(const struct cfg *c, const void *src, void *dst, uint64_t n)
+{
+    static uint8_t *ring;
+    struct pipe_copy p = {.src = src, .dst = dst, .n = n, .ring_size = rgpu_shm_ring_size(), .chunk = 256u << 10, .c = c};
+    if (!ring && !(ring = aligned_alloc(4096, p.ring_size)))
+        return -1;
+    memset(ring, 0, p.ring_size); /* touched, as a live ring is */
+    p.ring = ring;
+    pthread_t th;
+    double t0 = now();
+    if (pthread_create(&th, NULL, pipe_consumer, &p))
+        return -1;
+    for (size_t pos = 0; pos < n;) {
+        while (pos - atomic_load_explicit(&p.head, memory_order_acquire) > p.ring_size - p.chunk)
+            __asm__ __volatile__("" ::: "memory");
+        size_t k = p.chunk, off = pos % p.ring_size;
+        if (off + k > p.ring_size)
+            k = p.ring_size - off;
+        if (k > n - pos)
+            k = n - pos;
+        memcpy(p.ring + off, p.src + pos, k);
+        pos += k;
+        atomic_store_explicit(&p.tail, pos, memory_order_release);
+    }
+    pthread_join(th, NULL);
+    return now() - t0;
+}
 
 /* Seconds of one transfer of n bytes (negative on failure, res->err set). */
 static double bw_once(struct tresult *res, enum bw_kind kind, struct raw *raw, void *page, void *pin, CUdeviceptr dev,
-                      uint64_t n)
+                      uint64_t n, const struct cfg *c)
 {
+    if (kind == BW_PIPE) {
+        double s = pipe_once(c, page, pin, n);
+        if (s < 0)
+            snprintf(res->err, sizeof res->err, "the pipelined memcpy could not start");
+        return s;
+    }
     double t0 = now();
     CUresult r = CUDA_SUCCESS;
     switch (kind) {
@@ -919,7 +989,8 @@ static double bw_once(struct tresult *res, enum bw_kind kind, struct raw *raw, v
  * wake-up is lost in their time). Medians per transfer. */
 #define BW_ROUNDS 5
 #define BW_WARM_BELOW (16u << 20)
-static int bw_point(struct tresult *res, struct raw *raw, void *page, void *pin, CUdeviceptr dev, int k, int reps)
+static int bw_point(struct tresult *res, struct raw *raw, void *page, void *pin, CUdeviceptr dev, int k, int reps,
+                    bool shm, const struct cfg *c)
 {
     enum { MAX_REPS = 256 };
     static double t[BW_KINDS][MAX_REPS];
@@ -929,10 +1000,11 @@ static int bw_point(struct tresult *res, struct raw *raw, void *page, void *pin,
         per = MAX_REPS / BW_ROUNDS;
     reps = per * BW_ROUNDS;
     res->reps[k] = reps;
+    bool pipe = shm && n >= BIG_SIZE;
     for (int round = 0; round < BW_ROUNDS; round++)
-        for (int kind = 0; kind < BW_KINDS; kind++)
+        for (int kind = 0; kind < (pipe ? BW_KINDS : BW_PIPE); kind++)
             for (int i = n < BW_WARM_BELOW ? -1 : 0; i < per; i++) {
-                double s = bw_once(res, (enum bw_kind)kind, raw, page, pin, dev, n);
+                double s = bw_once(res, (enum bw_kind)kind, raw, page, pin, dev, n, c);
                 if (s < 0)
                     return -1;
                 if (i >= 0)
@@ -945,10 +1017,11 @@ static int bw_point(struct tresult *res, struct raw *raw, void *page, void *pin,
     res->dtoh[PAGEABLE][k] = (double)n / median(t[BW_DTOH_PG], reps);
     res->dtoh[PINNED][k] = (double)n / median(t[BW_DTOH_PIN], reps);
     res->memcpy_bps[k] = (double)n / median(t[BW_MEMCPY], reps);
+    res->pipe_bps[k] = pipe ? (double)n / median(t[BW_PIPE], reps) : 0;
     return 0;
 }
 
-static int bench_bandwidth(struct tresult *res, struct raw *raw, const char *name, const struct cfg *c)
+static int bench_bandwidth(struct tresult *res, struct raw *raw, const char *name, bool shm, const struct cfg *c)
 {
     for (int k = 0; k < res->nsizes; k++) {
         uint64_t n = res->size[k];
@@ -983,7 +1056,7 @@ static int bench_bandwidth(struct tresult *res, struct raw *raw, const char *nam
             raw_fail(res, "prepare");
             goto out;
         }
-        rc = bw_point(res, raw, page, pin, dev, k, (int)reps);
+        rc = bw_point(res, raw, page, pin, dev, k, (int)reps, shm, c);
         if (rc == 0 && raw_op(raw, RAW_RELEASE, 0))
             rc = raw_fail(res, "release");
     out:
@@ -1064,7 +1137,7 @@ static int measure_transport(struct tresult *res, const char *server, const char
     alone_stop(&al); /* its CPU device's memory and threads, gone before the copies */
     if (lrc)
         goto out;
-    if (bench_bandwidth(res, &raw, name, c))
+    if (bench_bandwidth(res, &raw, name, addr.is_shm, c))
         goto out;
     rc = 0;
 out:
@@ -1367,6 +1440,14 @@ static void print_transport(const char *server, const struct tresult *r, const s
         if (r->size[k] >= BIG_SIZE)
             printf("  %s %.0f", fmt_size(r->size[k], sz, sizeof sz), r->memcpy_bps[k] / mib);
     printf("\n");
+    if (r->nsizes && r->pipe_bps[r->nsizes - 1] > 0) {
+        printf("  the same, pipelined through a ring across the two sides' CPUs:");
+        for (int k = 0; k < r->nsizes; k++)
+            if (r->pipe_bps[k] > 0)
+                printf("  %s %.0f (%.2f)", fmt_size(r->size[k], sz, sizeof sz), r->pipe_bps[k] / mib,
+                       r->pipe_bps[k] / r->memcpy_bps[k]);
+        printf("\n");
+    }
 }
 
 static void print_targets(const char *name, const struct tresult *r, const struct bresult *b)
@@ -1417,8 +1498,15 @@ static void print_targets(const char *name, const struct tresult *r, const struc
                 if (v[i] / r->memcpy_bps[k] < m)
                     m = v[i] / r->memcpy_bps[k];
         }
-        printf("  %-5s HtoD/DtoH >= 64 MiB at >= %.0f%% of memcpy          %6.0f%%       %s\n", name,
+        double ceiling = 1e9;
+        for (int k = 0; k < r->nsizes; k++)
+            if (r->pipe_bps[k] > 0 && r->pipe_bps[k] / r->memcpy_bps[k] < ceiling)
+                ceiling = r->pipe_bps[k] / r->memcpy_bps[k];
+        printf("  %-5s HtoD/DtoH >= 64 MiB at >= %.0f%% of memcpy          %6.0f%%       %s", name,
                100 * TARGET_SHM_MEMCPY_FRACTION, 100 * m, verdict(m >= TARGET_SHM_MEMCPY_FRACTION));
+        if (ceiling < 1e9)
+            printf("  (a pipelined memcpy reaches %.0f%%)", 100 * ceiling);
+        printf("\n");
     }
 }
 
