@@ -380,9 +380,19 @@ enum { BULK_COPY = 1, BULK_REDUCE, BULK_PREFETCH, BULK_COMMIT, BULK_WAIT };
  * warps and lane groups run, as for a barrier) */
 int x_mbar(struct xctx *x, const struct ins *i, uint32_t m);
 int x_bulk(struct xctx *x, const struct ins *i, uint32_t m);
+/* Emulated threads race on device memory as a GPU's may (a flag polled with
+ * plain loads while others update it atomically: the PTX memory model
+ * orders it, C's does not); ThreadSanitizer is to find rgpu's races, not
+ * the emulated program's, so the functions that carry out its loads and
+ * stores are left out of its view. */
+#if defined(__SANITIZE_THREAD__)
+#define PTX_EMULATED_ACCESS __attribute__((no_sanitize("thread")))
+#else
+#define PTX_EMULATED_ACCESS
+#endif
 /* memory (mem.c): resolve lane addresses; NULL after xfail */
 uint8_t *x_addr(struct xctx *x, const struct ins *i, int l, uint64_t a, int space, unsigned n);
-int x_ldst(struct xctx *x, const struct ins *i, uint32_t m);
+PTX_EMULATED_ACCESS int x_ldst(struct xctx *x, const struct ins *i, uint32_t m);
 void x_lane_addrs(struct xctx *x, const struct ins *i, uint32_t m, uint64_t *addr);
 bool x_check_global(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n);
 /* resolve n bytes at addr[l] (aligned to `align`, a power of two) for lanes m

@@ -207,7 +207,7 @@ static int do_cvta(struct xctx *x, const struct ins *i, uint32_t m)
     return 0;
 }
 
-int x_ldst(struct xctx *x, const struct ins *i, uint32_t m)
+PTX_EMULATED_ACCESS int x_ldst(struct xctx *x, const struct ins *i, uint32_t m)
 {
     if (i->op == OP_CVTA || i->op == OP_ISSPACEP) return do_cvta(x, i, m);
     const struct launch_state *L = x->L;

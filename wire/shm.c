@@ -24,6 +24,21 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ThreadSanitizer sees a socket's write -> read as an ordering (it models
+ * the fd), but not the rings': what one of our threads sent and another
+ * then received in answer is ordered through the peer process, which it
+ * cannot see. The same annotation as for a socket: sending releases the
+ * connection, receiving acquires it. */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_RELEASE(p) __tsan_release(p)
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define TSAN_RELEASE(p) ((void)(p))
+#define TSAN_ACQUIRE(p) ((void)(p))
+#endif
+
 /* The client's request is a frame header no plain server accepts (type 0),
  * so a shm: client at a unix: server is turned away at once instead of both
  * waiting for the other; ctx says what it asks for. */
@@ -421,6 +436,7 @@ ssize_t rgpu_shm_read(struct rgpu_shm *s, void *p, size_t n)
         if (avail == UINT32_MAX)
             return corrupt(s);
         if (avail) {
+            TSAN_ACQUIRE(s);
             uint32_t pos = atomic_load_explicit(&r->pos, memory_order_relaxed);
             size_t k = n < avail ? n : avail;
             size_t off = pos & (r->size - 1), first = r->size - off < k ? r->size - off : k;
@@ -501,6 +517,7 @@ int rgpu_shm_writev(struct rgpu_shm *s, const struct iovec *iov, int iovcnt)
             }
         }
         atomic_store_explicit(&r->pos, pos, memory_order_relaxed);
+        TSAN_RELEASE(s);
         atomic_store_explicit(&r->c->tail, pos, memory_order_release);
         kick(s, &r->c->tail, &r->c->rd_sleep);
     }
