@@ -14,6 +14,16 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ptrset cache;
+static struct rgpu_func_info *parked; /* forgotten entries, still reachable */
+
+/* Move e's entry to the parked list; lock held. */
+static bool park(const struct ptrset_entry *e, void *arg)
+{
+    struct rgpu_func_info *fi = (struct rgpu_func_info *)e->owner;
+    fi->parked = parked;
+    parked = fi;
+    return true;
+}
 
 static CUresult fetch(CUfunction f, struct rgpu_func_info *fi)
 {
@@ -109,18 +119,19 @@ void rgpu_func_info_forget(CUfunction f)
 {
     rgpu_occupancy_invalidate();
     pthread_mutex_lock(&lock);
-    if (cache.tab)
+    struct ptrset_entry *e = cache.tab ? ptrset_find(&cache, (uintptr_t)f) : NULL;
+    if (e) {
+        park(e, NULL);
         ptrset_del(&cache, (uintptr_t)f);
+    }
     pthread_mutex_unlock(&lock);
 }
-
-static bool all(const struct ptrset_entry *e, void *arg) { return true; }
 
 void rgpu_func_info_flush(void)
 {
     rgpu_occupancy_invalidate();
     pthread_mutex_lock(&lock);
     if (cache.tab)
-        ptrset_filter(&cache, all, NULL);
+        ptrset_filter(&cache, park, NULL);
     pthread_mutex_unlock(&lock);
 }

@@ -15,6 +15,7 @@ struct rgpu_func_info {
     size_t param_bytes;      /* end of the last parameter */
     int max_threads;         /* CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK */
     int max_dynamic_shared;  /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    struct rgpu_func_info *parked; /* the next forgotten entry (funcinfo.c) */
 };
 
 /* The cached info of f, fetching it first if need be. The pointer stays valid
