@@ -72,8 +72,13 @@ static struct {
     pthread_mutex_t send_lock; /* the one ordered send path: sbuf and every write */
     uint8_t *sbuf;
     size_t slen;
-    bool flusher_idle;
+    /* The flusher waits on a lock of its own and takes send_lock only by
+     * trylock, so a sender never waits for it. flush_wanted: a message went
+     * into an empty buffer since the flusher last looked (set under
+     * flush_mu, so that the flusher cannot miss it on its way to sleep). */
+    pthread_mutex_t flush_mu;
     pthread_cond_t flush_cond;
+    bool flush_wanted;
     pthread_mutex_t lock; /* pending, landings, callbacks, the reader role */
     /* A thread holds the reader role: only it reads the socket. Taken by a
      * compare-and-swap (a lone caller takes it without C.lock), given back
@@ -93,7 +98,7 @@ static struct {
     pthread_cond_t cb_cond;
     struct rgpu_welcome welcome;
     struct rgpu_dev_info *devs;
-} C = {.once = PTHREAD_ONCE_INIT, .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER,
+} C = {.once = PTHREAD_ONCE_INIT, .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER, .flush_mu = PTHREAD_MUTEX_INITIALIZER,
        .lock = PTHREAD_MUTEX_INITIALIZER, .cb_cond = PTHREAD_COND_INITIALIZER,
        /* flush_cond and rx_cond: CLOCK_MONOTONIC, set up by open_once */};
 
@@ -139,7 +144,9 @@ static void conn_lost(const char *why)
     pthread_cond_broadcast(&C.cb_cond);
     pthread_cond_broadcast(&C.rx_cond);
     pthread_mutex_unlock(&C.lock);
+    pthread_mutex_lock(&C.flush_mu);
     pthread_cond_broadcast(&C.flush_cond);
+    pthread_mutex_unlock(&C.flush_mu);
 }
 
 /* ---- receiving ---- */
@@ -508,44 +515,47 @@ static bool coalesce_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
     C.slen += n;
     if (C.slen >= FLUSH_AT)
         send_locked(NULL, NULL);
-    else if (was_empty && C.flusher_idle)
-        pthread_cond_signal(&C.flush_cond);
+    else if (was_empty) {
+        pthread_mutex_lock(&C.flush_mu);
+        C.flush_wanted = true;
+        pthread_cond_signal(&C.flush_cond); /* no system call unless the flusher sleeps */
+        pthread_mutex_unlock(&C.flush_mu);
+    }
     return true;
 }
 
-static void deadline_in(struct timespec *ts, long ns)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_nsec += ns;
-    if (ts->tv_nsec >= 1000000000L)
-        ts->tv_sec++, ts->tv_nsec -= 1000000000L;
-}
-
-/* Sends a non-empty batch FLUSH_DELAY_NS after it finds it: the bound on how
- * long asynchronous work may wait in the client. Idle (woken by the first
- * append to an empty buffer) only after one delay that found nothing, so a
- * steady stream of launches costs no wake-ups. */
+/* Sends a non-empty batch FLUSH_DELAY_NS after a message went into the
+ * empty buffer: the bound on how long asynchronous work may wait in the
+ * client. Woken by that message; goes on looking every FLUSH_DELAY_NS while
+ * messages keep coming, and back to sleep after a delay that found nothing.
+ * A sender holding send_lock is looked at again one delay later rather than
+ * waited for: it is active, and its next direct message or FLUSH_AT sends
+ * the batch anyway (waiting here made every launch in flight contend with
+ * this thread). */
 static void *flusher_main(void *unused)
 {
-    bool recent = false;
-    pthread_mutex_lock(&C.send_lock);
-    while (!atomic_load(&C.dead)) {
-        struct timespec ts;
-        if (C.slen == 0 && !recent) {
-            C.flusher_idle = true;
-            pthread_cond_wait(&C.flush_cond, &C.send_lock);
-            C.flusher_idle = false;
-            continue;
+    for (;;) {
+        pthread_mutex_lock(&C.flush_mu);
+        while (!C.flush_wanted && !atomic_load(&C.dead))
+            pthread_cond_wait(&C.flush_cond, &C.flush_mu);
+        C.flush_wanted = false;
+        pthread_mutex_unlock(&C.flush_mu);
+        for (;;) {
+            struct timespec ts = {0, FLUSH_DELAY_NS};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+            if (atomic_load(&C.dead))
+                return NULL;
+            if (pthread_mutex_trylock(&C.send_lock) != 0)
+                continue;
+            bool found = C.slen != 0;
+            if (found)
+                send_locked(NULL, NULL);
+            pthread_mutex_unlock(&C.send_lock);
+            if (!found)
+                break;
         }
-        deadline_in(&ts, FLUSH_DELAY_NS);
-        while (pthread_cond_timedwait(&C.flush_cond, &C.send_lock, &ts) == 0 && !atomic_load(&C.dead))
-            ; /* woken early (only conn_lost broadcasts): wait out the delay */
-        recent = C.slen != 0;
-        if (recent)
-            send_locked(NULL, NULL);
     }
-    pthread_mutex_unlock(&C.send_lock);
-    return NULL;
 }
 
 /* At exit, what the application queued without synchronising still reaches
