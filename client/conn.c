@@ -53,9 +53,10 @@ struct cb_item {
  * are framed into the send buffer instead of being sent one system call
  * each; the buffer goes out in front of the next message that is sent
  * directly (a request that waits for its reply, large bulk, CALLBACK_DONE),
- * when it reaches FLUSH_AT bytes, or FLUSH_DELAY_NS after the flusher thread
- * saw it non-empty, so work is never left unsent while the application
- * waits without calling CUDA (a host function, a flag in memory). */
+ * when it reaches FLUSH_AT bytes, or FLUSH_DELAY_NS (twice that if a sender
+ * held the lock just then) after a message went into the empty buffer, so
+ * work is never left unsent while the application waits without calling
+ * CUDA (a host function, a flag in memory). */
 #define COALESCE_MSG (8u * 1024u)
 #define FLUSH_AT (32u * 1024u)
 #define SBUF_CAP (FLUSH_AT + COALESCE_MSG)
