@@ -989,17 +989,13 @@ static double bw_once(struct tresult *res, enum bw_kind kind, struct raw *raw, v
  * wake-up is lost in their time). Medians per transfer. */
 #define BW_ROUNDS 5
 #define BW_WARM_BELOW (16u << 20)
-static int bw_point(struct tresult *res, struct raw *raw, void *page, void *pin, CUdeviceptr dev, int k, int reps,
+#define BW_MAX_PER_ROUND 51 /* 255 repetitions of each transfer at most */
+static int bw_point(struct tresult *res, struct raw *raw, void *page, void *pin, CUdeviceptr dev, int k, int per,
                     bool shm, const struct cfg *c)
 {
-    enum { MAX_REPS = 256 };
-    static double t[BW_KINDS][MAX_REPS];
+    static double t[BW_KINDS][BW_ROUNDS * BW_MAX_PER_ROUND];
     uint64_t n = res->size[k];
-    int per = (reps + BW_ROUNDS - 1) / BW_ROUNDS;
-    if (per * BW_ROUNDS > MAX_REPS)
-        per = MAX_REPS / BW_ROUNDS;
-    reps = per * BW_ROUNDS;
-    res->reps[k] = reps;
+    int reps = per * BW_ROUNDS;
     bool pipe = shm && n >= BIG_SIZE;
     for (int round = 0; round < BW_ROUNDS; round++)
         for (int kind = 0; kind < (pipe ? BW_KINDS : BW_PIPE); kind++)
@@ -1027,9 +1023,13 @@ static int bench_bandwidth(struct tresult *res, struct raw *raw, const char *nam
         uint64_t n = res->size[k];
         uint64_t reps = c->bw_budget / n;
         reps = reps < BW_ROUNDS ? BW_ROUNDS : reps > (uint64_t)c->bw_max_reps ? (uint64_t)c->bw_max_reps : reps;
+        int per = (int)(reps + BW_ROUNDS - 1) / BW_ROUNDS; /* whole rounds */
+        if (per > BW_MAX_PER_ROUND)
+            per = BW_MAX_PER_ROUND;
+        res->reps[k] = per * BW_ROUNDS;
         char sz[32];
         fprintf(stderr, "rgpu bench: %s: bandwidth at %s (%d repetitions)\n", name, fmt_size(n, sz, sizeof sz),
-                (int)reps);
+                res->reps[k]);
         /* Live at once, for the interleaving: the client's pageable and
          * pinned buffers, the raw server's buffer, the device allocation
          * and rgpud's staging, about 5 x n. */
@@ -1056,7 +1056,7 @@ static int bench_bandwidth(struct tresult *res, struct raw *raw, const char *nam
             raw_fail(res, "prepare");
             goto out;
         }
-        rc = bw_point(res, raw, page, pin, dev, k, (int)reps, shm, c);
+        rc = bw_point(res, raw, page, pin, dev, k, per, shm, c);
         if (rc == 0 && raw_op(raw, RAW_RELEASE, 0))
             rc = raw_fail(res, "release");
     out:
