@@ -99,8 +99,8 @@ static struct {
     pthread_cond_t cb_cond;
     struct rgpu_welcome welcome;
     struct rgpu_dev_info *devs;
-} C = {.once = PTHREAD_ONCE_INIT, .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER, .flush_mu = PTHREAD_MUTEX_INITIALIZER,
-       .lock = PTHREAD_MUTEX_INITIALIZER, .cb_cond = PTHREAD_COND_INITIALIZER,
+} C = {.once = PTHREAD_ONCE_INIT, .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER,
+       .flush_mu = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER, .cb_cond = PTHREAD_COND_INITIALIZER,
        /* flush_cond and rx_cond: CLOCK_MONOTONIC, set up by open_once */};
 
 static _Thread_local uint32_t thread_id;
