@@ -14,6 +14,9 @@
 
 struct rgpu_backend {
     const char *name; /* "nvidia" or "cpu" */
+    /* Every call taking a CUfunction takes a CUkernel too (the CPU device);
+     * else the server hands such calls the kernel's function. */
+    bool kernels_are_functions;
 #define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(DRIVER, kind))(CUresult (*name)(RGPU_PARAMS(__VA_ARGS__));)
 #include "calls.def"
 #undef RGPU_CALL
@@ -23,6 +26,13 @@ struct rgpu_backend {
      * which links the prelinked objects of a fatbin wrapper itself, gets
      * members as ordinary inputs. */
     CUresult (*link_add_member)(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name);
+    /* cuTensorMapEncodeTiled (Hopper's TMA descriptors); NULL where the
+     * device has no tensor memory accelerator (the CPU device). */
+    CUresult (*tensor_map_encode_tiled)(CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank, void *addr,
+                                        const cuuint64_t *dim, const cuuint64_t *strides, const cuuint32_t *box,
+                                        const cuuint32_t *elem_strides, CUtensorMapInterleave interleave,
+                                        CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+                                        CUtensorMapFloatOOBfill oob);
 };
 
 struct cpudev_config;

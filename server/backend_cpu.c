@@ -10,6 +10,7 @@ bool rgpu_backend_cpu(struct rgpu_backend *be, const struct cpudev_config *cfg, 
     if (!cpudev_init(cfg, err, errlen))
         return false;
     be->name = "cpu";
+    be->kernels_are_functions = true;
 #define RGPU_CALL(name, kind, ...) RGPU_IF(RGPU_K(DRIVER, kind))(be->name = cpudev_##name;)
 #include "calls.def"
 #undef RGPU_CALL

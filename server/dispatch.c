@@ -7,6 +7,7 @@
  * storage, call the backend, then register created handles and forget
  * destroyed ones. X_ and W_ rows go to custom.c.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,8 +56,40 @@ static CUresult check_typed(struct srv_call *c, const void *h, int type)
     return CUDA_ERROR_INVALID_HANDLE;
 }
 static CUresult check_module(struct srv_call *c, CUmodule *h) { return check_typed(c, *h, HT_MODULE); }
-static CUresult check_func(struct srv_call *c, CUfunction *h) { return check_typed(c, *h, HT_FUNC); }
-static CUresult check_kernel(struct srv_call *c, CUkernel *h) { return check_typed(c, *h, HT_FUNC); }
+/* A kernel where a function is expected: the kernel's function in the
+ * current context, for a backend whose cuFunc* calls refuse kernels (it is
+ * registered, under the kernel, so that the client may be handed it back, by
+ * cuGraphKernelNodeGetParams say). */
+static CUresult check_func(struct srv_call *c, CUfunction *h)
+{
+    if (!*h)
+        return CUDA_SUCCESS;
+    int type = handles_type(&c->w->handles, *h);
+    if (type == HT_FUNC)
+        return CUDA_SUCCESS;
+    if (type != HT_KERNEL)
+        return CUDA_ERROR_INVALID_HANDLE;
+    if (c->w->be->kernels_are_functions)
+        return CUDA_SUCCESS;
+    CUfunction f;
+    CUresult r = c->w->be->cuKernelGetFunction(&f, (CUkernel)*h);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (handles_type(&c->w->handles, f) != HT_FUNC)
+        handles_add(&c->w->handles, HT_FUNC, f, (CUcontext)*h);
+    *h = f;
+    return CUDA_SUCCESS;
+}
+/* A function where a kernel is expected: only where the two are one. */
+static CUresult check_kernel(struct srv_call *c, CUkernel *h)
+{
+    if (!*h)
+        return CUDA_SUCCESS;
+    int type = handles_type(&c->w->handles, *h);
+    if (type == HT_KERNEL || (type == HT_FUNC && c->w->be->kernels_are_functions))
+        return CUDA_SUCCESS;
+    return CUDA_ERROR_INVALID_HANDLE;
+}
 static CUresult check_library(struct srv_call *c, CUlibrary *h) { return check_typed(c, *h, HT_LIBRARY); }
 static CUresult check_graph(struct srv_call *c, CUgraph *h) { return check_typed(c, *h, HT_GRAPH); }
 static CUresult check_gnode(struct srv_call *c, CUgraphNode *h) { return check_typed(c, *h, HT_GNODE); }
@@ -99,7 +132,7 @@ static void reg_event(struct srv_call *c, CUevent *h) { handles_add(&c->w->handl
  * them under the module or library they came from. */
 static void reg_module(struct srv_call *c, CUmodule *h) { handles_add(&c->w->handles, HT_MODULE, *h, cur_ctx(c)); }
 static void reg_func(struct srv_call *c, CUfunction *h) { handles_add(&c->w->handles, HT_FUNC, *h, cur_ctx(c)); }
-static void reg_kernel(struct srv_call *c, CUkernel *h) { handles_add(&c->w->handles, HT_FUNC, *h, cur_ctx(c)); }
+static void reg_kernel(struct srv_call *c, CUkernel *h) { handles_add(&c->w->handles, HT_KERNEL, *h, cur_ctx(c)); }
 /* Libraries do not belong to a context (CUDA 12 context-independent loading). */
 static void reg_library(struct srv_call *c, CUlibrary *h) { handles_add(&c->w->handles, HT_LIBRARY, *h, NULL); }
 static void reg_graph(struct srv_call *c, CUgraph *h) { handles_add(&c->w->handles, HT_GRAPH, *h, NULL); }
@@ -245,7 +278,7 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     }
     case RGPU_ID_cuLibraryGetKernel: {
         struct rgpu_args_cuLibraryGetKernel *a = args;
-        handles_add(hs, HT_FUNC, a->pKernel, (CUcontext)a->library);
+        handles_add(hs, HT_KERNEL, a->pKernel, (CUcontext)a->library);
         break;
     }
     case RGPU_ID_cuLibraryGetModule: {
@@ -255,7 +288,8 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     }
     case RGPU_ID_cuKernelGetFunction: {
         struct rgpu_args_cuKernelGetFunction *a = args;
-        handles_add(hs, HT_FUNC, a->pFunc, (CUcontext)a->kernel);
+        if ((void *)a->pFunc != (void *)a->kernel) /* the CPU device's kernel is its function */
+            handles_add(hs, HT_FUNC, a->pFunc, (CUcontext)a->kernel);
         break;
     }
     case RGPU_ID_cuModuleEnumerateFunctions: {
@@ -269,7 +303,7 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         struct rgpu_args_cuLibraryEnumerateKernels *a = args;
         for (unsigned i = 0; i < a->numKernels; i++)
             if (a->kernels[i])
-                handles_add(hs, HT_FUNC, a->kernels[i], (CUcontext)a->lib);
+                handles_add(hs, HT_KERNEL, a->kernels[i], (CUcontext)a->lib);
         break;
     }
     case RGPU_ID_cuModuleUnload:
@@ -319,9 +353,63 @@ void *dispatch_outbuf(struct srv_call *c, uint64_t len)
     return p;
 }
 
+/* A device range whose end wraps around the address space: NVIDIA's driver
+ * takes such a memset and faults on the device (the whole context is lost),
+ * where every other bad range gets INVALID_VALUE. */
+static bool wraps(CUdeviceptr p, size_t n, size_t elem)
+{
+    return n > SIZE_MAX / elem || p + n * elem < p;
+}
+static bool wraps_2d(CUdeviceptr p, size_t pitch, size_t width, size_t height, size_t elem)
+{
+    return height && (wraps(p, height - 1, pitch) || wraps(p + (height - 1) * pitch, width, elem));
+}
+
+static bool extent_wraps(enum rgpu_call_id id, const void *args)
+{
+    switch (id) {
+    case RGPU_ID_cuMemsetD8Async: {
+        const struct rgpu_args_cuMemsetD8Async *a = args;
+        return wraps(a->dstDevice, a->N, 1);
+    }
+    case RGPU_ID_cuMemsetD16Async: {
+        const struct rgpu_args_cuMemsetD16Async *a = args;
+        return wraps(a->dstDevice, a->N, 2);
+    }
+    case RGPU_ID_cuMemsetD32Async: {
+        const struct rgpu_args_cuMemsetD32Async *a = args;
+        return wraps(a->dstDevice, a->N, 4);
+    }
+    case RGPU_ID_cuMemsetD2D8Async: {
+        const struct rgpu_args_cuMemsetD2D8Async *a = args;
+        return wraps_2d(a->dstDevice, a->dstPitch, a->Width, a->Height, 1);
+    }
+    case RGPU_ID_cuMemsetD2D16Async: {
+        const struct rgpu_args_cuMemsetD2D16Async *a = args;
+        return wraps_2d(a->dstDevice, a->dstPitch, a->Width, a->Height, 2);
+    }
+    case RGPU_ID_cuMemsetD2D32Async: {
+        const struct rgpu_args_cuMemsetD2D32Async *a = args;
+        return wraps_2d(a->dstDevice, a->dstPitch, a->Width, a->Height, 4);
+    }
+    case RGPU_ID_cuMemcpyDtoDAsync_v2: {
+        const struct rgpu_args_cuMemcpyDtoDAsync_v2 *a = args;
+        return wraps(a->dstDevice, a->ByteCount, 1) || wraps(a->srcDevice, a->ByteCount, 1);
+    }
+    case RGPU_ID_cuMemcpyPeerAsync: {
+        const struct rgpu_args_cuMemcpyPeerAsync *a = args;
+        return wraps(a->dstDevice, a->ByteCount, 1) || wraps(a->srcDevice, a->ByteCount, 1);
+    }
+    default:
+        return false;
+    }
+}
+
 CUresult dispatch_exec(struct srv_call *c)
 {
     enum rgpu_call_id id = c->hdr.call;
+    if (extent_wraps(id, c->args))
+        return CUDA_ERROR_INVALID_VALUE;
     if (exec_table[id])
         return exec_table[id](c);
     return custom_exec(c);

@@ -26,6 +26,15 @@ bool handles_has(struct handles *hs, int type, const void *h)
     return ok;
 }
 
+int handles_type(struct handles *hs, const void *h)
+{
+    pthread_mutex_lock(&hs->lock);
+    struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
+    int type = e ? e->type : HT_NONE;
+    pthread_mutex_unlock(&hs->lock);
+    return type;
+}
+
 static void add(struct handles *hs, int type, const void *h, CUcontext owner, uint32_t tid, uint8_t flags)
 {
     struct ptrset_entry e = {(uintptr_t)h, (uintptr_t)owner, tid, (uint8_t)type, flags};

@@ -18,11 +18,14 @@
 #include "cuda_api.h"
 #include "ptrset.h"
 
-/* CUkernel and CUfunction handles are interchangeable: both are HT_FUNC. */
+/* CUkernel handles are HT_KERNEL. Where a CUfunction is expected a kernel
+ * stands for its function in the current context: CUDA's launches take
+ * either, but NVIDIA's other cuFunc* calls refuse a kernel, so on that
+ * backend the server asks cuKernelGetFunction (dispatch.c, check_func). */
 /* Graphs belong to no context (as in CUDA); their nodes are owned by their
  * graph and go with it; executable graphs belong to the context current at
  * instantiation. */
-enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_LIBRARY, HT_GRAPH, HT_GNODE, HT_GEXEC };
+enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_KERNEL, HT_LIBRARY, HT_GRAPH, HT_GNODE, HT_GEXEC };
 
 struct handles {
     pthread_mutex_t lock;
@@ -39,6 +42,8 @@ struct handles {
 
 void handles_init(struct handles *hs);
 bool handles_has(struct handles *hs, int type, const void *h);
+/* h's type, HT_NONE if this worker did not hand it out. */
+int handles_type(struct handles *hs, const void *h);
 void handles_add(struct handles *hs, int type, const void *h, CUcontext owner);
 void handles_del(struct handles *hs, const void *h);
 /* Forget h and everything it owns (a module and its functions). */
