@@ -39,6 +39,10 @@ struct cpudev_config {
      * Device addresses equal the host addresses of their bytes in this
      * process; init fails if the range cannot be had at exactly this address. */
     uint64_t va_base;
+    /* Host functions of all streams run one at a time, as NVIDIA's driver
+     * runs them (on one thread): the server asks for it with
+     * RGPU_STAGED_COPIES=1, whose copy paths are the NVIDIA backend's. */
+    bool serial_host_funcs;
 };
 
 /* Sets up the device; false (with a reason) if the configuration is invalid,

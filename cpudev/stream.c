@@ -96,7 +96,14 @@ CUresult op_run(struct op *op)
             fill(op->u.set.dst + y * op->u.set.pitch, op->u.set.n, op->u.set.es, op->u.set.value);
         break;
     case OP_HOSTFN:
-        op->u.host.fn(op->u.host.arg);
+        if (cpudev.cfg.serial_host_funcs) {
+            static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+            pthread_mutex_lock(&one_at_a_time);
+            op->u.host.fn(op->u.host.arg);
+            pthread_mutex_unlock(&one_at_a_time);
+        } else {
+            op->u.host.fn(op->u.host.arg);
+        }
         break;
     case OP_LAUNCH:
         return launch_run(op->u.launch);

@@ -5,8 +5,10 @@
  * Host memory never crosses as a pointer: host->device bytes arrive as the
  * request's bulk payload and stay alive until the stream has consumed them;
  * device->host bytes go to a staging buffer and are sent back as a DATA
- * message by a host function queued right after the copy, so they reach the
- * client before any synchronisation that covers the copy can complete.
+ * message once the stream has passed the copy, before any reply that could
+ * show the copy done: by a host function queued right after it on the CPU
+ * device, by a completion (completions.h) where host functions would wait
+ * for one another (the NVIDIA driver).
  * Client host functions run on the client: the server queues a trampoline
  * that sends CALLBACK and waits for CALLBACK_DONE.
  */
@@ -28,17 +30,22 @@ struct landing {
     uint64_t len;
 };
 
-static void land_fn(void *p)
+static void land_done(void *p, CUresult r)
 {
     struct landing *l = p;
-    struct rgpu_hdr h = {.type = RGPU_MSG_DATA, .seq = l->seq, .result = CUDA_SUCCESS};
+    struct rgpu_hdr h = {.type = RGPU_MSG_DATA, .seq = l->seq, .result = r};
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
-    rgpu_wbuf_bulk(&wb, l->staging, l->len);
+    if (r == CUDA_SUCCESS)
+        rgpu_wbuf_bulk(&wb, l->staging, l->len);
     worker_send(l->w, &h, &wb);
     bufpool_put(l->staging);
     free(l);
 }
+
+static void land_fn(void *p) { land_done(p, CUDA_SUCCESS); }
+
+static void put_done(void *buf, CUresult r) { bufpool_put(buf); }
 
 /* Tell the client that a device->host copy it waits for will not come. */
 static void land_failed(struct worker *w, uint32_t seq, CUresult r)
@@ -58,7 +65,8 @@ static CUresult queue_landing(struct srv_call *c, CUstream s, void *staging, uin
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     *l = (struct landing){c->w, c->hdr.seq, staging, len};
-    CUresult r = c->w->be->cuLaunchHostFunc(s, land_fn, l);
+    CUresult r = c->w->device_is_host ? c->w->be->cuLaunchHostFunc(s, land_fn, l)
+                                      : completions_add(c->w, s, land_done, l, true);
     if (r != CUDA_SUCCESS) {
         /* The copy is queued but nothing will deliver it: wait, then send. */
         c->w->be->cuStreamSynchronize(s);
@@ -72,7 +80,8 @@ static CUresult keep_until_done(struct srv_call *c, CUstream s, void *buf)
 {
     if (!buf)
         return CUDA_SUCCESS;
-    CUresult r = c->w->be->cuLaunchHostFunc(s, bufpool_put, buf);
+    CUresult r = c->w->device_is_host ? c->w->be->cuLaunchHostFunc(s, bufpool_put, buf)
+                                      : completions_add(c->w, s, put_done, buf, false);
     if (r != CUDA_SUCCESS) {
         c->w->be->cuStreamSynchronize(s);
         bufpool_put(buf);
@@ -289,6 +298,8 @@ void custom_host_trampoline(void *p)
     w->cb_waits = &me;
     pthread_mutex_unlock(&w->cb_lock);
 
+    /* the function sees the bytes of the copies before it on its stream */
+    completions_flush(w);
     struct rgpu_callback cb = {me.id, hc->fn, hc->user_data};
     struct rgpu_hdr h = {.type = RGPU_MSG_CALLBACK};
     struct rgpu_wbuf wb;
@@ -362,6 +373,7 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_launch: return modules_launch(c);
     case RGPU_ID_rgpu_launch_ex: return modules_launch_ex(c);
     case RGPU_ID_rgpu_occupancy_clusters: return modules_occupancy_clusters(c);
+    case RGPU_ID_rgpu_tensor_map_tiled: return modules_tensor_map_tiled(c);
     case RGPU_ID_rgpu_link: return link_run(c);
     case RGPU_ID_rgpu_link_image: return link_image(c);
     case RGPU_ID_rgpu_capture_info:

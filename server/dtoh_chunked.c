@@ -9,8 +9,9 @@
  *
  * Ordering: the client must receive the bytes before the reply of any
  * synchronising call that covers the copy, which the server sends once the
- * stream has passed it. A gate host function queued after the last chunk
- * holds the stream until the sender has written everything.
+ * stream has passed it. A gate queued after the last chunk as a delivery
+ * (completions.h: replies wait for a finished one) waits until the sender
+ * has written everything.
  *
  * No deadlock: the sender waits for its first event without the send lock
  * (earlier work on the stream may wait for a host function, i.e. for the
@@ -113,8 +114,8 @@ static void *sender_main(void *p)
     return NULL;
 }
 
-/* On the stream after the last chunk. */
-static void gate_fn(void *p)
+/* After the last chunk, on the stream's completion thread. */
+static void gate_fn(void *p, CUresult unused)
 {
     struct job *j = p;
     pthread_mutex_lock(&j->mu);
@@ -171,7 +172,7 @@ CUresult dtoh_chunked(struct srv_call *c, CUdeviceptr src, uint64_t n, CUstream 
         }
     }
     j->refs = 2; /* this function's, then the sender's; the gate's */
-    if (r == CUDA_SUCCESS && be->cuLaunchHostFunc(s, gate_fn, j) == CUDA_SUCCESS) {
+    if (r == CUDA_SUCCESS && completions_add(w, s, gate_fn, j, true) == CUDA_SUCCESS) {
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);

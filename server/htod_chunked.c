@@ -23,6 +23,8 @@
 #include "worker.h"
 
 #define CHUNK (1u << 20)
+
+static void put_done(void *buf, CUresult r) { bufpool_put(buf); }
 #define CHUNKED_MIN (2u * CHUNK)
 
 int htod_chunked(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, struct rgpu_reader *rd,
@@ -55,7 +57,7 @@ int htod_chunked(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args
     rgpu_debug("cuMemcpyHtoDAsync, %llu bytes: %llu chunks queued as they arrived", (unsigned long long)a.ByteCount,
                (unsigned long long)queued);
     /* the staging buffer lives until the stream has copied out of it */
-    if (!queued || w->be->cuLaunchHostFunc(a.hStream, bufpool_put, buf) != CUDA_SUCCESS) {
+    if (!queued || completions_add(w, a.hStream, put_done, buf, false) != CUDA_SUCCESS) {
         if (queued)
             w->be->cuStreamSynchronize(a.hStream);
         bufpool_put(buf);

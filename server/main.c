@@ -296,6 +296,8 @@ int main(int argc, char **argv)
                 signal(SIGCHLD, SIG_DFL);
                 cfg.worker_used = &stats->slot[slot].used;
                 cfg.worker_contexts = &stats->slot[slot].contexts;
+                const char *staged = getenv("RGPU_STAGED_COPIES");
+                cfg.serial_host_funcs = staged && strcmp(staged, "1") == 0;
                 static struct rgpu_backend be;
                 static struct rgpu_nvml_backend nvml;
                 bool ok = use_nvidia ? rgpu_backend_nvidia(&be, err, sizeof err)

@@ -18,6 +18,7 @@
 #include "net.h"
 #include "reader.h"
 #include "cpudev.h"
+#include "devprint.h"
 #include "snapshot.h"
 #include "visible.h"
 #include "worker.h"
@@ -58,6 +59,12 @@ CUresult worker_set_ctx(struct worker *w, CUcontext ctx)
     if (ctx && !handles_has(&w->handles, HT_CTX, ctx))
         return CUDA_ERROR_INVALID_CONTEXT;
     CUresult r = w->be->cuCtxSetCurrent(ctx);
+    /* NVIDIA's cuCtxSetCurrent(NULL) pops the top of the thread's context
+     * stack, and cuCtxCreate pushed every context this thread created: pop
+     * until none is current, as the client's "no context" means. */
+    CUcontext cur = NULL;
+    for (int i = 0; !ctx && r == CUDA_SUCCESS && i < 64 && w->be->cuCtxGetCurrent(&cur) == CUDA_SUCCESS && cur; i++)
+        r = w->be->cuCtxSetCurrent(NULL);
     if (r == CUDA_SUCCESS) {
         thread_ctx = ctx;
         thread_gen = gen;
@@ -216,6 +223,10 @@ static void execute(struct srv_call *c)
             take_latched(w, ends_context(c));
         else if (d->blocks && r == CUDA_SUCCESS)
             r = take_latched(w, c->hdr.ctx);
+        if (!d->nvml) {
+            completions_flush(w); /* bytes of finished copies before any reply that may show them finished */
+            devprint_flush();     /* and the device printf text a synchronisation flushed */
+        }
         struct rgpu_hdr h = {.type = RGPU_MSG_REPLY, .call = c->hdr.call, .seq = c->hdr.seq, .result = r};
         struct rgpu_wbuf wb;
         rgpu_wbuf_init(&wb);
@@ -387,6 +398,8 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
     struct worker *w = &wk;
     if (strcmp(be->name, "cpu") == 0)
         cpudev_set_print(forward_print, w);
+    else if (!devprint_start(w))
+        rgpu_warn("device printf: cannot redirect stdout; kernels' text stays in rgpud's output");
     w->fd = fd;
     w->be = be;
     const char *staged = getenv("RGPU_STAGED_COPIES");

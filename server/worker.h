@@ -17,6 +17,7 @@
 
 #include "backend.h"
 #include "bufpool.h"
+#include "completions.h"
 #include "handles.h"
 #include "nvml_backend.h"
 #include "proto.h"
@@ -81,6 +82,7 @@ CUresult modules_load(struct srv_call *c);
 CUresult modules_library_load(struct srv_call *c);
 CUresult modules_func_name(struct srv_call *c);
 CUresult modules_occupancy_clusters(struct srv_call *c);
+CUresult modules_tensor_map_tiled(struct srv_call *c);
 CUresult modules_launch(struct srv_call *c);
 CUresult modules_launch_ex(struct srv_call *c);
 /* graphs.c */

@@ -1,0 +1,177 @@
+/*
+ * completions.c — see completions.h. One queue per stream, each served by a
+ * thread of its own while it has work (and a little longer, so that a burst
+ * of copies does not start a thread each): a stream's items wait for their
+ * events in order, and a stream that waits does not hold up another's. All
+ * queues share one lock; the event waits happen outside it.
+ */
+#include "completions.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "log.h"
+#include "worker.h"
+
+#define LINGER_NS 200000000L /* an idle queue's thread stays this long */
+
+struct item {
+    struct item *next;
+    CUevent ev;
+    CUcontext ctx;
+    void (*fn)(void *arg, CUresult r);
+    void *arg;
+    bool delivery;
+};
+
+struct queue {
+    struct queue *next;
+    CUstream s;
+    struct item *head, **tail;
+    bool has_thread;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t finished = PTHREAD_COND_INITIALIZER; /* an item was run */
+static pthread_cond_t queued = PTHREAD_COND_INITIALIZER;   /* an item was added */
+static struct queue *queues;
+static atomic_int deliveries; /* queued and not yet run: the flush's fast path */
+static const struct rgpu_backend *be;
+
+static void unlink_queue(struct queue *q)
+{
+    for (struct queue **pp = &queues; *pp; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            return;
+        }
+}
+
+static void *queue_main(void *p)
+{
+    struct queue *q = p;
+    CUcontext cur = NULL;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        if (!q->head) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += LINGER_NS;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (!q->head)
+                if (pthread_cond_timedwait(&queued, &mu, &until) == ETIMEDOUT)
+                    break;
+            if (!q->head) {
+                unlink_queue(q);
+                pthread_mutex_unlock(&mu);
+                free(q);
+                return NULL;
+            }
+        }
+        struct item *it = q->head;
+        pthread_mutex_unlock(&mu);
+        if (it->ctx != cur && be->cuCtxSetCurrent(it->ctx) == CUDA_SUCCESS)
+            cur = it->ctx;
+        CUresult r = be->cuEventSynchronize(it->ev);
+        it->fn(it->arg, r);
+        pthread_mutex_lock(&mu);
+        q->head = it->next;
+        if (!q->head)
+            q->tail = &q->head;
+        if (it->delivery)
+            atomic_fetch_sub(&deliveries, 1);
+        pthread_cond_broadcast(&finished);
+        pthread_mutex_unlock(&mu);
+        /* unlinked first: completions_flush queries events under the lock */
+        be->cuEventDestroy_v2(it->ev);
+        free(it);
+        pthread_mutex_lock(&mu);
+    }
+}
+
+CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUresult r), void *arg, bool delivery)
+{
+    be = w->be;
+    struct item *it = malloc(sizeof *it);
+    if (!it)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *it = (struct item){.fn = fn, .arg = arg, .delivery = delivery};
+    CUresult r = be->cuCtxGetCurrent(&it->ctx);
+    if (r == CUDA_SUCCESS)
+        r = be->cuEventCreate(&it->ev, CU_EVENT_DISABLE_TIMING);
+    if (r == CUDA_SUCCESS && (r = be->cuEventRecord(it->ev, s)) != CUDA_SUCCESS)
+        be->cuEventDestroy_v2(it->ev);
+    if (r != CUDA_SUCCESS) {
+        free(it);
+        return r;
+    }
+    pthread_mutex_lock(&mu);
+    struct queue *q = queues;
+    while (q && q->s != s)
+        q = q->next;
+    if (!q && (q = calloc(1, sizeof *q))) {
+        q->s = s;
+        q->tail = &q->head;
+        q->next = queues;
+        queues = q;
+    }
+    if (!q) {
+        pthread_mutex_unlock(&mu);
+        be->cuEventDestroy_v2(it->ev);
+        free(it);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    struct item **slot = q->tail;
+    *slot = it;
+    q->tail = &it->next;
+    if (!q->has_thread) {
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_t th;
+        q->has_thread = pthread_create(&th, &at, queue_main, q) == 0;
+        pthread_attr_destroy(&at);
+        if (!q->has_thread) { /* taken back: nothing would run it */
+            *slot = NULL;
+            q->tail = slot;
+            pthread_mutex_unlock(&mu);
+            rgpu_err("cannot start a completion thread");
+            be->cuEventDestroy_v2(it->ev);
+            free(it);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+    }
+    if (delivery)
+        atomic_fetch_add(&deliveries, 1);
+    pthread_cond_broadcast(&queued);
+    pthread_mutex_unlock(&mu);
+    return CUDA_SUCCESS;
+}
+
+/* A delivery whose work has finished and that has not run yet; lock held
+ * (a queue's thread destroys an item's event only once it has unlinked it). */
+static bool finished_delivery_pending(void)
+{
+    for (struct queue *q = queues; q; q = q->next)
+        for (struct item *it = q->head; it; it = it->next)
+            if (it->delivery && be->cuEventQuery(it->ev) == CUDA_SUCCESS)
+                return true;
+    return false;
+}
+
+void completions_flush(struct worker *w)
+{
+    (void)w;
+    if (atomic_load(&deliveries) == 0)
+        return;
+    pthread_mutex_lock(&mu);
+    while (finished_delivery_pending())
+        pthread_cond_wait(&finished, &mu);
+    pthread_mutex_unlock(&mu);
+}
