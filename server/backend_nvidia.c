@@ -30,6 +30,7 @@ bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen)
         return false;
     }
     be->name = "nvidia";
+    be->kernels_are_functions = false;
     int missing = 0;
 #define RGPU_CALL(name, kind, ...)                                                                 \
     RGPU_IF(RGPU_K(DRIVER, kind))(                                                                 \
@@ -43,6 +44,9 @@ bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen)
         dlclose(h);
         return false;
     }
+    /* not a row of calls.def (remoted as rgpu_tensor_map_tiled); a driver
+     * before CUDA 12 has none, and the call is NOT_SUPPORTED there */
+    *(void **)&be->tensor_map_encode_tiled = dlsym(h, "cuTensorMapEncodeTiled");
     return true;
 }
 

@@ -195,6 +195,35 @@ CUresult modules_launch_ex(struct srv_call *c)
     return c->w->be->cuLaunchKernelEx(&cfg, a->f, NULL, size ? extra : NULL);
 }
 
+/* The descriptor is encoded into aligned storage here, then copied out; the
+ * arrays arrive as wire bytes, maybe unaligned. */
+CUresult modules_tensor_map_tiled(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_tensor_map_tiled *a = c->args;
+    if (!c->w->be->tensor_map_encode_tiled)
+        return CUDA_ERROR_NOT_SUPPORTED;
+    if (a->rank < 1 || a->rank > 5 || !a->globalDim || !a->boxDim || !a->elementStrides ||
+        (a->rank > 1 && !a->globalStrides))
+        return CUDA_ERROR_INVALID_VALUE;
+    cuuint64_t dim[5], strides[4] = {0};
+    cuuint32_t box[5], elem[5];
+    memcpy(dim, a->globalDim, a->rank * sizeof dim[0]);
+    if (a->rank > 1)
+        memcpy(strides, a->globalStrides, (a->rank - 1) * sizeof strides[0]);
+    memcpy(box, a->boxDim, a->rank * sizeof box[0]);
+    memcpy(elem, a->elementStrides, a->rank * sizeof elem[0]);
+    CUtensorMap map;
+    CUresult r = c->w->be->tensor_map_encode_tiled(&map, a->dataType, a->rank, (void *)(uintptr_t)a->globalAddress, dim,
+                                                   strides, box, elem, a->interleave, a->swizzle, a->l2Promotion,
+                                                   a->oobFill);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!(a->map = dispatch_outbuf(c, a->map_len)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    memcpy(a->map, &map, sizeof map);
+    return CUDA_SUCCESS;
+}
+
 CUresult modules_occupancy_clusters(struct srv_call *c)
 {
     struct rgpu_args_rgpu_occupancy_clusters *a = c->args;
