@@ -46,7 +46,7 @@ foreach(rt static shared)
   add_custom_command(
     OUTPUT ${out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_CUBLAS_BIN_DIR}
-    COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 ${rtflags} -I${RGPU_CUBLAS_SRC_DIR}
+    COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 ${RGPU_NVCC_DEFAULT_TARGETS} ${rtflags} -I${RGPU_CUBLAS_SRC_DIR}
       ${RGPU_CUBLAS_SRC_DIR}/gemm.cu -o ${out} -L${CUDAToolkit_LIBRARY_DIR} -lcublas -lcublasLt
     DEPENDS ${RGPU_CUBLAS_SRC_DIR}/gemm.cu ${RGPU_IT_DIR}/cudart/cudart_check.h
     COMMENT "nvcc: cublas test gemm (${rt} cudart)"
@@ -59,7 +59,7 @@ set(out ${RGPU_CUBLAS_BIN_DIR}/clusters)
 add_custom_command(
   OUTPUT ${out}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_CUBLAS_BIN_DIR}
-  COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 -gencode arch=compute_120,code=compute_120 -cudart static
+  COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 -gencode arch=compute_120,code=compute_120 ${RGPU_NVCC_GPU_GENCODE} -cudart static
     -DCT_CUDART_SHARED=0 -I${RGPU_CUBLAS_SRC_DIR} ${RGPU_CUBLAS_SRC_DIR}/clusters.cu -o ${out}
   DEPENDS ${RGPU_CUBLAS_SRC_DIR}/clusters.cu ${RGPU_IT_DIR}/cudart/cudart_check.h
   COMMENT "nvcc: cublas driver-call test clusters"

@@ -65,7 +65,7 @@ foreach(prog ${RGPU_CUDART_PROGRAMS})
     add_custom_command(
       OUTPUT ${out}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_CUDART_BIN_DIR}
-      COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 ${arch} ${rtflags} -I${RGPU_CUDART_SRC_DIR}
+      COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 ${arch} ${RGPU_NVCC_GPU_GENCODE} ${rtflags} -I${RGPU_CUDART_SRC_DIR}
         ${srcs} -o ${out}
       DEPENDS ${srcs} ${RGPU_CUDART_SRC_DIR}/cudart_check.h
       COMMENT "nvcc: cudart test ${prog} (${rt} cudart)"

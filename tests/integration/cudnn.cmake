@@ -41,12 +41,14 @@ set(out ${RGPU_CUDNN_BIN_DIR}/cudnn)
 add_custom_command(
   OUTPUT ${out}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_CUDNN_BIN_DIR}
-  COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 -cudart static -DCT_CUDART_SHARED=0 -I${cudnn_dir}/include
+  COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 ${RGPU_NVCC_DEFAULT_TARGETS} -cudart static -DCT_CUDART_SHARED=0 -I${cudnn_dir}/include
     ${RGPU_IT_DIR}/cudnn/cudnn.cu -o ${out} -L${cudnn_dir}/lib -l:libcudnn.so.9
   DEPENDS ${RGPU_IT_DIR}/cudnn/cudnn.cu ${RGPU_IT_DIR}/cudart/cudart_check.h
   COMMENT "nvcc: cudnn test (cuDNN 9, static cudart)"
   VERBATIM)
 add_custom_target(rgpu_it_cudnn ALL DEPENDS ${out})
+# where the library lies, for tests/gpu/run (which runs the program outside ctest)
+file(WRITE ${RGPU_CUDNN_BIN_DIR}/lib_dir "${cudnn_dir}/lib")
 
 foreach(case create activation conv)
   foreach(tr ${RGPU_IT_TRANSPORTS})

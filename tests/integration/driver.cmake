@@ -91,6 +91,12 @@ foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
     robust.kill_server_dtoh.${tr} APPEND PROPERTY RESOURCE_LOCK rgpu_it_big_memory)
 endforeach()
 
+# bench/cudabench.c runs (its figures are the GPU suite's, not checked here):
+# every call it makes works through rgpu, and it finishes
+if(TARGET rgpu-cudabench)
+  rgpu_it_test(bench.cudabench unix COMMAND $<TARGET_FILE:rgpu-cudabench> --quick)
+endif()
+
 # demo/ (an nvcc-built program) is wired into the build by the top-level
 # CMakeLists; it publishes its executable in the global property
 # RGPU_DEMO_EXE. Register its test once every directory has been processed.

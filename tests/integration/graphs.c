@@ -434,7 +434,8 @@ int main(int argc, char **argv)
     CHECK(cuDevicePrimaryCtxRetain(&ctx, dev));
     CHECK(cuCtxSetCurrent(ctx));
     struct it_image img;
-    it_image_load(&img, dir, IT_PTX120);
+    /* compute_120 PTX, which the CPU device runs; a GPU older than that gets compute_75's */
+    it_image_load(&img, dir, it_device_cc(dev) >= 120 ? IT_PTX120 : IT_PTX75);
     CUmodule mod;
     CHECK(cuModuleLoadData(&mod, img.data));
     CHECK(cuModuleGetFunction(&f_saxpy, mod, "saxpy"));

@@ -961,6 +961,38 @@ static void test_big_roundtrip(void)
     free(h);
 }
 
+/* cuTensorMapEncodeTiled: a TMA descriptor of a device buffer (cuBLAS's
+ * sm_90 kernels take them). NVIDIA's driver encodes it; the CPU device has
+ * no tensor memory accelerator and says so. Bad ranks never reach it. */
+static void test_tensor_map(void)
+{
+    CUdeviceptr d;
+    CHECK(cuMemAlloc(&d, 64 * 64 * 2));
+    CUtensorMap map;
+    memset(&map, 0, sizeof map);
+    cuuint64_t dim[2] = {64, 64}, strides[1] = {64 * 2};
+    cuuint32_t box[2] = {16, 16}, elem[2] = {1, 1};
+    CUresult r = cuTensorMapEncodeTiled(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, (void *)(uintptr_t)d, dim, strides,
+                                        box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+                                        CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (it_backend_is_cpu()) {
+        EXPECT_RESULT(r, CUDA_ERROR_NOT_SUPPORTED);
+    } else {
+        EXPECT_RESULT(r, CUDA_SUCCESS);
+        static const CUtensorMap zero;
+        EXPECT_TRUE(memcmp(&map, &zero, sizeof map) != 0);
+    }
+    EXPECT_RESULT(cuTensorMapEncodeTiled(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 0, (void *)(uintptr_t)d, dim, strides,
+                                         box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+                                         CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                  CUDA_ERROR_INVALID_VALUE);
+    EXPECT_RESULT(cuTensorMapEncodeTiled(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, (void *)(uintptr_t)d, dim, NULL,
+                                         box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+                                         CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                  CUDA_ERROR_INVALID_VALUE);
+    CHECK(cuMemFree(d));
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -981,6 +1013,7 @@ int main(int argc, char **argv)
     test_host_memory();
     test_mapped_memory();
     test_pointer_attributes();
+    test_tensor_map();
     if (!skip_big)
         test_big_roundtrip();
 

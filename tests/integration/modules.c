@@ -501,7 +501,11 @@ static void run_globals(CUmodule m, CUstream s)
     CHECK(cuModuleGetGlobal(NULL, &sz, m, "const_table"));
     EXPECT_EQ(sz, IT_CONST_TABLE_LEN * sizeof(int));
     EXPECT_RESULT(cuModuleGetGlobal(&again, &sz, m, "no_such_variable"), CUDA_ERROR_NOT_FOUND);
-    EXPECT_RESULT(cuModuleGetGlobal(&again, &sz, m, "vec_add"), CUDA_ERROR_NOT_FOUND); /* a kernel, not a variable */
+    /* a kernel, not a variable: NVIDIA's driver says INVALID_VALUE (seen on an H200, driver 580) */
+    if (it_backend_is_cpu())
+        EXPECT_RESULT(cuModuleGetGlobal(&again, &sz, m, "vec_add"), CUDA_ERROR_NOT_FOUND);
+    else
+        EXPECT_TRUE(cuModuleGetGlobal(&again, &sz, m, "vec_add") != CUDA_SUCCESS);
     /* distinct variables do not overlap */
     EXPECT_TRUE(g_init + 16 <= g_scale || g_scale + 4 <= g_init);
     EXPECT_TRUE(g_table != g_init && g_table != g_scale && g_table != g_ping);

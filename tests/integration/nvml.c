@@ -186,7 +186,12 @@ static void against_cuda(unsigned n)
         size_t total;
         NV_CHECK(nvmlDeviceGetMemoryInfo(d, &m));
         CHECK(cuDeviceTotalMem(&total, (CUdevice)i));
-        EXPECT_EQ(m.total, total);
+        /* NVIDIA's NVML counts the whole framebuffer, CUDA what it can hand
+         * out (an H200: 140.4 GiB against 139.8); the CPU device has one figure */
+        if (it_backend_is_cpu())
+            EXPECT_EQ(m.total, total);
+        else
+            EXPECT_TRUE(m.total >= total && m.total - total < total / 16);
     }
     int cuda_version = 0, v = 0;
     CHECK(cuDriverGetVersion(&cuda_version));

@@ -18,8 +18,9 @@
 #   RGPU_TEST_SERVER_MAY_DIE  1: the test kills the server itself; don't fail on its death
 #   RGPU_TEST_LOG_LEVEL       passed to rgpud --log-level when set
 #   RGPU_TEST_SERVER_ARGS     extra rgpud arguments
-# Exported to PROGRAM: RGPU_SERVER, RGPU_TEST_SERVER_PID, RGPU_TEST_BACKEND=cpu,
-#   LD_LIBRARY_PATH (build/lib first).
+#                             (--backend nvidia: the GPU suite, tests/gpu/run)
+# Exported to PROGRAM: RGPU_SERVER, RGPU_TEST_SERVER_PID, RGPU_TEST_BACKEND (cpu,
+#   or the --backend RGPU_TEST_SERVER_ARGS names), LD_LIBRARY_PATH (build/lib first).
 set -u
 
 usage() { echo "usage: $0 unix|shm|tcp PROGRAM [ARGS...]" >&2; exit 2; }
@@ -140,7 +141,15 @@ fi
 
 export RGPU_SERVER=$addr
 export RGPU_TEST_SERVER_PID=$server_pid
-export RGPU_TEST_BACKEND=cpu
+# the backend the programs' backend-specific checks expect: rgpud takes the
+# last --backend it is given, the one in RGPU_TEST_SERVER_ARGS if any
+backend=cpu
+# shellcheck disable=SC2206
+server_args=(${RGPU_TEST_SERVER_ARGS:-})
+for ((i = 0; i + 1 < ${#server_args[@]}; i++)); do
+    [ "${server_args[i]}" = --backend ] && backend=${server_args[i + 1]}
+done
+export RGPU_TEST_BACKEND=$backend
 export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 echo "run_with_server: rgpud pid $server_pid on $addr; running $*" >&2

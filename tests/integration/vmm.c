@@ -104,6 +104,9 @@ static int mode_leaker(void)
 /* Run the leaker; true once the device's memory is whole again. */
 static void leak_returns(const char *self)
 {
+    /* what is free before the leaker: on a GPU, never the total */
+    setup();
+    size_t total, base = free_now(&total);
     int fds[2];
     ASSERT_TRUE(pipe(fds) == 0);
     pid_t c = fork();
@@ -128,14 +131,15 @@ static void leak_returns(const char *self)
     /* the leaker's memory was counted while it lived */
     EXPECT_TRUE(leaked > 0 && lfree + leaked <= ltotal);
 
-    setup();
-    size_t total, fr = free_now(&total);
+    size_t fr = free_now(NULL);
     /* its worker exits after the connection closes: wait for that (bounded) */
-    for (int i = 0; i < 300 && fr != total; i++) {
+    for (int i = 0; i < 300 && fr < base; i++) {
         it_sleep_ms(100);
         fr = free_now(NULL);
     }
-    EXPECT_EQ(fr, total);
+    EXPECT_TRUE(fr >= base);
+    if (it_backend_is_cpu())
+        EXPECT_EQ(fr, total);
 }
 
 static void check_words(CUdeviceptr x, const uint32_t *model, size_t nwords, const char *what)

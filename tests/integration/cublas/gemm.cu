@@ -237,8 +237,16 @@ static void cb_gemm_ex(cublasHandle_t h, cudaDataType_t type, const char *tname,
         cb_dims(s, &ar, &ac, &br, &bc);
         (void)ar;
         (void)br;
-        // batches live one after another, with a stride larger than a matrix
-        long long sa = (long long)s.lda * ac + 3, sb = (long long)s.ldb * bc + 5, sc = (long long)s.ldc * s.n + 7;
+        // batches live one after another, with a stride larger than a matrix:
+        // odd for the strided call (cuBLAS sees the stride and picks a kernel
+        // for it), 16-byte multiples for pointer arrays, whose pointers cuBLAS
+        // cannot see and takes as aligned (on a GPU misaligned ones give wrong
+        // products, not an error)
+        auto stride = [how](long long matrix, int odd) {
+            return how == CB_POINTERS ? (matrix + 8) / 8 * 8 : matrix + odd;
+        };
+        long long sa = stride((long long)s.lda * ac, 3), sb = stride((long long)s.ldb * bc, 5),
+                  sc = stride((long long)s.ldc * s.n, 7);
         std::vector<double> a = cb_fill((int)sa, batch), b = cb_fill((int)sb, batch), c = cb_fill((int)sc, batch);
         const float alpha = 1.5f, beta = -0.75f;
         // the reference sees exactly the 16-bit inputs
