@@ -1,0 +1,159 @@
+/*
+ * cudabench.c — the costs an application sees, measured through whatever
+ * libcuda.so.1 the loader finds: NVIDIA's (native) or rgpu's (remoted). It
+ * uses only the public driver API, so the same binary runs both ways; the
+ * GPU suite (tests/gpu/run) runs it natively and through rgpud and prints the
+ * ratios: rgpu against native CUDA on the same GPU, in the same run.
+ * (`rgpu bench` compares rgpu with the raw transport under it instead.)
+ *
+ *   cudabench [--quick]
+ *
+ * Prints one line per figure, "name value unit", medians of repetitions:
+ *   sync_idle_us       cuCtxSynchronize with nothing queued (a round trip)
+ *   launch_issue_us    client time per empty-kernel cuLaunchKernel (batches)
+ *   launch_e2e_us      per launch, N launches then cuCtxSynchronize
+ *   dtoh4_sync_us      4-byte cuMemcpyDtoHAsync + cuStreamSynchronize (what
+ *                      ggml does to read a result)
+ *   htod_<size>_<pageable|pinned>_MBps, dtoh_...   synchronous copies
+ */
+#include <cuda.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char empty_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n"
+                                ".visible .entry cudabench_empty()\n{\n\tret;\n}\n";
+
+#define CK(call)                                                                                                       \
+    do {                                                                                                               \
+        CUresult r_ = (call);                                                                                          \
+        if (r_ != CUDA_SUCCESS) {                                                                                      \
+            const char *n_ = NULL;                                                                                     \
+            cuGetErrorName(r_, &n_);                                                                                   \
+            fprintf(stderr, "cudabench: %s failed: %s (%d)\n", #call, n_ ? n_ : "?", (int)r_);                         \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
+    } while (0)
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAX_REPS 512
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int reps = quick ? 50 : 400, batches = quick ? 10 : 40, batch = 1000, e2e_n = quick ? 2000 : 20000;
+    CUdevice dev;
+    CUcontext ctx;
+    CUmodule m;
+    CUfunction f;
+    CUstream s;
+    double t[MAX_REPS];
+    CK(cuInit(0));
+    CK(cuDeviceGet(&dev, 0));
+    CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+    CK(cuCtxSetCurrent(ctx));
+    CK(cuModuleLoadData(&m, empty_ptx));
+    CK(cuModuleGetFunction(&f, m, "cudabench_empty"));
+    CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    char name[256] = "";
+    CK(cuDeviceGetName(name, sizeof name, dev));
+    printf("device %s\n", name);
+
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        CK(cuCtxSynchronize());
+        t[i] = now() - t0;
+    }
+    printf("sync_idle_us %.2f us\n", median(t, reps) * 1e6);
+
+    for (int b = 0; b <= batches; b++) { /* the first batch warms up */
+        double t0 = now();
+        for (int i = 0; i < batch; i++)
+            CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, s, NULL, NULL));
+        if (b)
+            t[b - 1] = (now() - t0) / batch;
+        CK(cuStreamSynchronize(s));
+    }
+    printf("launch_issue_us %.3f us\n", median(t, batches) * 1e6);
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now();
+        for (int i = 0; i < e2e_n; i++)
+            CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, s, NULL, NULL));
+        CK(cuStreamSynchronize(s));
+        t[rep] = (now() - t0) / e2e_n;
+    }
+    printf("launch_e2e_us %.3f us\n", median(t, 5) * 1e6);
+
+    CUdeviceptr d;
+    size_t big = quick ? 64u << 20 : 256u << 20;
+    CK(cuMemAlloc(&d, big));
+    CK(cuMemsetD8(d, 0, big));
+    unsigned word;
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        CK(cuMemcpyDtoHAsync(&word, d, sizeof word, s));
+        CK(cuStreamSynchronize(s));
+        t[i] = now() - t0;
+    }
+    printf("dtoh4_sync_us %.2f us\n", median(t, reps) * 1e6);
+
+    unsigned char *pageable = malloc(big), *pinned;
+    if (!pageable)
+        return 1;
+    memset(pageable, 1, big);
+    CK(cuMemAllocHost((void **)&pinned, big));
+    memset(pinned, 2, big);
+    size_t sizes[] = {4u << 10, 1u << 20, 64u << 20, 256u << 20};
+    for (unsigned k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        if (n > big)
+            break;
+        int nrep = n >= (64u << 20) ? 5 : 30;
+        for (int dir = 0; dir < 2; dir++)
+            for (int pin = 0; pin < 2; pin++) {
+                unsigned char *h = pin ? pinned : pageable;
+                for (int i = 0; i <= nrep; i++) { /* the first is a warm-up */
+                    double t0 = now();
+                    if (dir == 0)
+                        CK(cuMemcpyHtoD(d, h, n));
+                    else
+                        CK(cuMemcpyDtoH(h, d, n));
+                    if (i)
+                        t[i - 1] = now() - t0;
+                }
+                double mbps = (double)n / median(t, nrep) / 1e6;
+                char size[16];
+                if (n >= (1u << 20))
+                    snprintf(size, sizeof size, "%zuMiB", n >> 20);
+                else
+                    snprintf(size, sizeof size, "%zuKiB", n >> 10);
+                printf("%s_%s_%s_MBps %.0f MB/s\n", dir ? "dtoh" : "htod", size, pin ? "pinned" : "pageable", mbps);
+            }
+    }
+    CK(cuMemFreeHost(pinned));
+    free(pageable);
+    CK(cuMemFree(d));
+    CK(cuStreamDestroy(s));
+    CK(cuModuleUnload(m));
+    CK(cuDevicePrimaryCtxRelease(dev));
+    return 0;
+}
