@@ -362,8 +362,12 @@ CUresult cpudev_cuStreamEndCapture(CUstream hStream, CUgraph *phGraph)
     CUresult r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS && !s->cap)
         r = CUDA_ERROR_ILLEGAL_STATE;
-    if (r == CUDA_SUCCESS && s->cap->origin != s)
+    if (r == CUDA_SUCCESS && s->cap->origin != s) {
+        /* and the capture cannot be ended well any more: NVIDIA's driver
+         * invalidates it (seen on an H200, driver 580) */
+        s->cap->invalid = true;
         r = CUDA_ERROR_STREAM_CAPTURE_UNMATCHED;
+    }
     if (r == CUDA_SUCCESS) {
         struct capture *cap = s->cap;
         r = cap->invalid ? CUDA_ERROR_STREAM_CAPTURE_INVALIDATED : joined(cap);

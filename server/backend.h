@@ -26,6 +26,9 @@ struct rgpu_backend {
      * which links the prelinked objects of a fatbin wrapper itself, gets
      * members as ordinary inputs. */
     CUresult (*link_add_member)(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name);
+    /* cuThreadExchangeStreamCaptureMode, for the server's own threads (see
+     * worker_thread_init); NULL where the backend keeps no per-thread mode. */
+    CUresult (*thread_exchange_capture_mode)(CUstreamCaptureMode *mode);
     /* cuTensorMapEncodeTiled (Hopper's TMA descriptors); NULL where the
      * device has no tensor memory accelerator (the CPU device). */
     CUresult (*tensor_map_encode_tiled)(CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank, void *addr,

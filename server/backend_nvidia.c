@@ -47,6 +47,7 @@ bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen)
     /* not a row of calls.def (remoted as rgpu_tensor_map_tiled); a driver
      * before CUDA 12 has none, and the call is NOT_SUPPORTED there */
     *(void **)&be->tensor_map_encode_tiled = dlsym(h, "cuTensorMapEncodeTiled");
+    *(void **)&be->thread_exchange_capture_mode = dlsym(h, "cuThreadExchangeStreamCaptureMode");
     return true;
 }
 

@@ -25,6 +25,7 @@ struct item {
     void (*fn)(void *arg, CUresult r);
     void *arg;
     bool delivery;
+    uint64_t seq; /* in the order queued, over all queues */
 };
 
 struct queue {
@@ -39,6 +40,7 @@ static pthread_cond_t finished = PTHREAD_COND_INITIALIZER; /* an item was run */
 static pthread_cond_t queued = PTHREAD_COND_INITIALIZER;   /* an item was added */
 static struct queue *queues;
 static atomic_int deliveries; /* queued and not yet run: the flush's fast path */
+static uint64_t last_seq;       /* under mu */
 static const struct rgpu_backend *be;
 
 static void unlink_queue(struct queue *q)
@@ -54,6 +56,7 @@ static void *queue_main(void *p)
 {
     struct queue *q = p;
     CUcontext cur = NULL;
+    worker_thread_init(be);
     pthread_mutex_lock(&mu);
     for (;;) {
         if (!q->head) {
@@ -127,6 +130,7 @@ CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUr
         free(it);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
+    it->seq = ++last_seq;
     struct item **slot = q->tail;
     *slot = it;
     q->tail = &it->next;
@@ -172,6 +176,40 @@ void completions_flush(struct worker *w)
         return;
     pthread_mutex_lock(&mu);
     while (finished_delivery_pending())
+        pthread_cond_wait(&finished, &mu);
+    pthread_mutex_unlock(&mu);
+}
+
+uint64_t completions_mark(CUstream s)
+{
+    uint64_t mark = 0;
+    pthread_mutex_lock(&mu);
+    for (struct queue *q = queues; q; q = q->next)
+        if (q->s == s && q->head) /* the last delivery queued on s */
+            for (struct item *it = q->head; it; it = it->next)
+                if (it->delivery)
+                    mark = it->seq;
+    pthread_mutex_unlock(&mu);
+    return mark;
+}
+
+/* An item of s at or before the mark still queued; lock held. Only s's:
+ * another stream's may wait for anything, a host function behind this one
+ * included. */
+static bool before_mark(CUstream s, uint64_t mark)
+{
+    for (struct queue *q = queues; q; q = q->next)
+        if (q->s == s && q->head && q->head->seq <= mark)
+            return true; /* a queue's items are in seq order */
+    return false;
+}
+
+void completions_wait(CUstream s, uint64_t mark)
+{
+    if (!mark)
+        return;
+    pthread_mutex_lock(&mu);
+    while (before_mark(s, mark))
         pthread_cond_wait(&finished, &mu);
     pthread_mutex_unlock(&mu);
 }

@@ -19,6 +19,7 @@
 #define RGPU_SERVER_COMPLETIONS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cuda_api.h"
 
@@ -31,5 +32,11 @@ struct worker;
 CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUresult r), void *arg, bool delivery);
 /* Before a reply: wait until every delivery whose work has finished is sent. */
 void completions_flush(struct worker *w);
+/* A host function queued on s now sees the bytes of the copies before it:
+ * completions_mark(s) when it is queued, completions_wait(s, mark) when it
+ * runs. The wait makes no CUDA call (a host function must not): it waits for
+ * items whose work the stream has already done. */
+uint64_t completions_mark(CUstream s);
+void completions_wait(CUstream s, uint64_t mark);
 
 #endif

@@ -105,8 +105,12 @@ bool custom_capturing(struct srv_call *c, CUstream s)
  * driver would capture a pointer into the server's buffer. */
 static CUresult host_copy_capturable(struct srv_call *c, CUstream s)
 {
-    if (strcmp(c->w->be->name, "cpu") != 0 && custom_capturing(c, s))
+    if (strcmp(c->w->be->name, "cpu") != 0 && custom_capturing(c, s)) {
+        /* and the capture is invalidated, as the application's own pageable
+         * copy would invalidate it: an operation a capturing stream refuses */
+        c->w->be->cuStreamQuery(s);
         return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
     return CUDA_SUCCESS;
 }
 
@@ -264,6 +268,8 @@ struct host_call {
     struct worker *w;
     uint64_t fn, user_data;
     bool keep;              /* a graph node's: called any number of times */
+    CUstream stream;        /* not kept: its stream, and the last delivery */
+    uint64_t mark;          /* queued there before it (completions_mark) */
     struct host_call *next; /* kept ones */
 };
 
@@ -277,7 +283,8 @@ void *custom_host_call(struct worker *w, CUhostFn fn, void *userData, bool keep)
     struct host_call *hc = calloc(1, sizeof *hc);
     if (!hc)
         return NULL;
-    *hc = (struct host_call){w, (uint64_t)(uintptr_t)fn, (uint64_t)(uintptr_t)userData, keep, NULL};
+    *hc = (struct host_call){
+        .w = w, .fn = (uint64_t)(uintptr_t)fn, .user_data = (uint64_t)(uintptr_t)userData, .keep = keep};
     if (keep) {
         pthread_mutex_lock(&kept_lock);
         hc->next = kept_calls;
@@ -299,7 +306,7 @@ void custom_host_trampoline(void *p)
     pthread_mutex_unlock(&w->cb_lock);
 
     /* the function sees the bytes of the copies before it on its stream */
-    completions_flush(w);
+    completions_wait(hc->stream, hc->mark);
     struct rgpu_callback cb = {me.id, hc->fn, hc->user_data};
     struct rgpu_hdr h = {.type = RGPU_MSG_CALLBACK};
     struct rgpu_wbuf wb;
@@ -354,6 +361,10 @@ static CUresult host_func(struct srv_call *c)
     struct host_call *hc = custom_host_call(c->w, a->fn, a->userData, keep);
     if (!hc)
         return CUDA_ERROR_OUT_OF_MEMORY;
+    if (!keep) {
+        hc->stream = a->hStream;
+        hc->mark = completions_mark(a->hStream);
+    }
     r = c->w->be->cuLaunchHostFunc(a->hStream, custom_host_trampoline, hc);
     if (r != CUDA_SUCCESS && !keep)
         free(hc);

@@ -105,6 +105,7 @@ static void *sender_main(void *p)
 {
     struct job *j = p;
     const struct rgpu_backend *be = j->w->be;
+    worker_thread_init(be);
     be->cuCtxSetCurrent(j->ctx);
     send_chunks(j, true);
     mark_sent(j);

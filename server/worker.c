@@ -51,8 +51,22 @@ static int pin_staging(void *p, size_t n)
 }
 static void unpin_staging(void *p) { pin_be->cuMemHostUnregister(p); }
 
+/* The client checks each of its threads' capture mode itself (client/
+ * capture.c); the server's threads act for all of them, so the driver must
+ * not refuse them "unsafe" calls (cuMemAlloc, event waits) during a global
+ * capture: they are relaxed. */
+void worker_thread_init(const struct rgpu_backend *be)
+{
+    static _Thread_local bool done;
+    if (done || !be->thread_exchange_capture_mode)
+        return;
+    CUstreamCaptureMode m = CU_STREAM_CAPTURE_MODE_RELAXED;
+    done = be->thread_exchange_capture_mode(&m) == CUDA_SUCCESS;
+}
+
 CUresult worker_set_ctx(struct worker *w, CUcontext ctx)
 {
+    worker_thread_init(w->be);
     unsigned gen = atomic_load(&ctx_generation);
     if (thread_gen == gen && thread_ctx == ctx)
         return CUDA_SUCCESS;

@@ -66,6 +66,8 @@ int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb
 
 /* Make ctx current on the calling server thread (cached per thread). */
 CUresult worker_set_ctx(struct worker *w, CUcontext ctx);
+/* Once per server thread that calls the backend (worker_set_ctx does it). */
+void worker_thread_init(const struct rgpu_backend *be);
 /* A context was created, destroyed, released or reset (see worker.c). */
 void worker_ctx_changed(void);
 

@@ -248,6 +248,14 @@ static void test_capture_errors(CUstream s1, CUstream s2)
     CHECK(cuStreamWaitEvent(s2, ev, 0));
     saxpy(2.0f, x, y, s2);
     EXPECT_RESULT(cuStreamEndCapture(s2, &g), CUDA_ERROR_STREAM_CAPTURE_UNMATCHED); /* not its origin */
+    /* that invalidated the capture, as NVIDIA's driver does */
+    EXPECT_RESULT(cuStreamEndCapture(s1, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    EXPECT_EQ(status_of(s2), CU_STREAM_CAPTURE_STATUS_NONE);
+    /* the same fork, ended at its origin */
+    CHECK(cuStreamBeginCapture(s1, CU_STREAM_CAPTURE_MODE_RELAXED));
+    CHECK(cuEventRecord(ev, s1));
+    CHECK(cuStreamWaitEvent(s2, ev, 0));
+    saxpy(2.0f, x, y, s2);
     EXPECT_RESULT(cuStreamEndCapture(s1, &g), CUDA_ERROR_STREAM_CAPTURE_UNJOINED);
     EXPECT_EQ(status_of(s2), CU_STREAM_CAPTURE_STATUS_NONE);
 
