@@ -432,6 +432,38 @@ static void *const error_log[4] = {
     FN(ERROR_LOG_3),
 };
 
+/* ---- 1734dc26-800d-4745-8726-c0f1e7dd8bca: asked for by cuBLASLt 13 ---- */
+
+/* cuBLASLt asks for this table when it weighs sm_90 kernels for a half- or
+ * bfloat16 GEMM on a Hopper card (on an H200, cublasGemmEx f16), and calls
+ * slot 4 — (void **out, void **out2, ...) -> CUresult, its result checked —
+ * without checking that the table was given: refused, the program crashed
+ * in cublasLtHSSMatmulAlgoGetHeuristic on a NULL table. What the slots do is
+ * not known, so every one says NOT_SUPPORTED (and warns); slot 0 is taken
+ * for a size header, as in the tables around it. */
+UNKNOWN(LT_1734DC26, 1)
+UNKNOWN(LT_1734DC26, 2)
+UNKNOWN(LT_1734DC26, 3)
+UNKNOWN(LT_1734DC26, 4)
+UNKNOWN(LT_1734DC26, 5)
+UNKNOWN(LT_1734DC26, 6)
+UNKNOWN(LT_1734DC26, 7)
+UNKNOWN(LT_1734DC26, 8)
+UNKNOWN(LT_1734DC26, 9)
+UNKNOWN(LT_1734DC26, 10)
+UNKNOWN(LT_1734DC26, 11)
+UNKNOWN(LT_1734DC26, 12)
+UNKNOWN(LT_1734DC26, 13)
+UNKNOWN(LT_1734DC26, 14)
+UNKNOWN(LT_1734DC26, 15)
+
+static void *const lt_1734dc26[16] = {
+    SIZE_HEADER(16),       FN(LT_1734DC26_1),  FN(LT_1734DC26_2),  FN(LT_1734DC26_3),
+    FN(LT_1734DC26_4),     FN(LT_1734DC26_5),  FN(LT_1734DC26_6),  FN(LT_1734DC26_7),
+    FN(LT_1734DC26_8),     FN(LT_1734DC26_9),  FN(LT_1734DC26_10), FN(LT_1734DC26_11),
+    FN(LT_1734DC26_12),    FN(LT_1734DC26_13), FN(LT_1734DC26_14), FN(LT_1734DC26_15),
+};
+
 /* ---- the directory ---- */
 
 static const struct {
@@ -460,6 +492,9 @@ static const struct {
      integrity_table},
     {"CTX_ID", {0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48, 0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8, 0xf2},
      ctx_id_table},
+    {"1734dc26 (cuBLASLt, sm_90)",
+     {0x17, 0x34, 0xdc, 0x26, 0x80, 0x0d, 0x47, 0x45, 0x87, 0x26, 0xc0, 0xf1, 0xe7, 0xdd, 0x8b, 0xca},
+     lt_1734dc26},
 };
 
 RGPU_API CUresult cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
