@@ -4,6 +4,13 @@
  * of copies does not start a thread each): a stream's items wait for their
  * events in order, and a stream that waits does not hold up another's. All
  * queues share one lock; the event waits happen outside it.
+ *
+ * Events are reused, not created and destroyed per copy: besides the cost,
+ * creating one can wait inside NVIDIA's driver for a device-wide
+ * synchronisation (another client thread's cuMemFree) that waits for a
+ * client host function, whose end only the reader thread, the one creating
+ * the event, can receive. (On an H200 four threads with host functions
+ * between copies hung so; that this was the cause is inferred, not seen.)
  */
 #include "completions.h"
 
@@ -26,6 +33,7 @@ struct item {
     void *arg;
     bool delivery;
     uint64_t seq; /* in the order queued, over all queues */
+    unsigned gen; /* pool_gen when its event was taken */
 };
 
 struct queue {
@@ -42,6 +50,74 @@ static struct queue *queues;
 static atomic_int deliveries; /* queued and not yet run: the flush's fast path */
 static uint64_t last_seq;       /* under mu */
 static const struct rgpu_backend *be;
+
+/* Idle events, per context, under mu. A context's are forgotten when it
+ * goes (it took them with it); an item's event comes back only if no context
+ * went meanwhile (pool_gen). */
+#define POOL_MAX 256
+#define POOL_BATCH 8
+static struct {
+    CUcontext ctx;
+    CUevent ev;
+} pool[POOL_MAX];
+static int npool;
+static unsigned pool_gen;
+
+static CUresult event_get(CUcontext ctx, CUevent *ev, unsigned *gen)
+{
+    pthread_mutex_lock(&mu);
+    *gen = pool_gen;
+    for (int i = npool - 1; i >= 0; i--)
+        if (pool[i].ctx == ctx) {
+            *ev = pool[i].ev;
+            pool[i] = pool[--npool];
+            pthread_mutex_unlock(&mu);
+            return CUDA_SUCCESS;
+        }
+    pthread_mutex_unlock(&mu);
+    /* a few at once: the pool's first fill costs this thread little */
+    CUresult r = be->cuEventCreate(ev, CU_EVENT_DISABLE_TIMING);
+    for (int i = 1; r == CUDA_SUCCESS && i < POOL_BATCH; i++) {
+        CUevent more;
+        if (be->cuEventCreate(&more, CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS)
+            break;
+        pthread_mutex_lock(&mu);
+        bool kept = npool < POOL_MAX && pool_gen == *gen;
+        if (kept) {
+            pool[npool].ctx = ctx;
+            pool[npool++].ev = more;
+        }
+        pthread_mutex_unlock(&mu);
+        if (!kept) {
+            be->cuEventDestroy_v2(more);
+            break;
+        }
+    }
+    return r;
+}
+
+static void event_put(CUcontext ctx, CUevent ev, unsigned gen, bool ok)
+{
+    pthread_mutex_lock(&mu);
+    bool kept = ok && gen == pool_gen && npool < POOL_MAX;
+    if (kept) {
+        pool[npool].ctx = ctx;
+        pool[npool++].ev = ev;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!kept && gen == pool_gen)
+        be->cuEventDestroy_v2(ev);
+}
+
+void completions_forget_ctx(CUcontext ctx)
+{
+    pthread_mutex_lock(&mu);
+    pool_gen++;
+    for (int i = npool - 1; i >= 0; i--)
+        if (pool[i].ctx == ctx)
+            pool[i] = pool[--npool];
+    pthread_mutex_unlock(&mu);
+}
 
 static void unlink_queue(struct queue *q)
 {
@@ -92,7 +168,7 @@ static void *queue_main(void *p)
         pthread_cond_broadcast(&finished);
         pthread_mutex_unlock(&mu);
         /* unlinked first: completions_flush queries events under the lock */
-        be->cuEventDestroy_v2(it->ev);
+        event_put(it->ctx, it->ev, it->gen, r == CUDA_SUCCESS);
         free(it);
         pthread_mutex_lock(&mu);
     }
@@ -107,7 +183,7 @@ CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUr
     *it = (struct item){.fn = fn, .arg = arg, .delivery = delivery};
     CUresult r = be->cuCtxGetCurrent(&it->ctx);
     if (r == CUDA_SUCCESS)
-        r = be->cuEventCreate(&it->ev, CU_EVENT_DISABLE_TIMING);
+        r = event_get(it->ctx, &it->ev, &it->gen);
     if (r == CUDA_SUCCESS && (r = be->cuEventRecord(it->ev, s)) != CUDA_SUCCESS)
         be->cuEventDestroy_v2(it->ev);
     if (r != CUDA_SUCCESS) {
@@ -126,7 +202,7 @@ CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUr
     }
     if (!q) {
         pthread_mutex_unlock(&mu);
-        be->cuEventDestroy_v2(it->ev);
+        event_put(it->ctx, it->ev, it->gen, true);
         free(it);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
@@ -146,7 +222,7 @@ CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUr
             q->tail = slot;
             pthread_mutex_unlock(&mu);
             rgpu_err("cannot start a completion thread");
-            be->cuEventDestroy_v2(it->ev);
+            event_put(it->ctx, it->ev, it->gen, true);
             free(it);
             return CUDA_ERROR_OUT_OF_MEMORY;
         }

@@ -37,6 +37,8 @@ void completions_flush(struct worker *w);
  * runs. The wait makes no CUDA call (a host function must not): it waits for
  * items whose work the stream has already done. */
 uint64_t completions_mark(CUstream s);
+/* ctx is gone, with its events: none of them is handed out again. */
+void completions_forget_ctx(CUcontext ctx);
 void completions_wait(CUstream s, uint64_t mark);
 
 #endif

@@ -314,6 +314,7 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         break;
     case RGPU_ID_cuCtxDestroy_v2:
         handles_drop_owned(hs, ((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx, true);
+        completions_forget_ctx(((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx);
         break;
     case RGPU_ID_cuDevicePrimaryCtxRetain: {
         struct rgpu_args_cuDevicePrimaryCtxRetain *a = args;
@@ -328,14 +329,17 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         if (a->dev >= 0 && a->dev < 16 && hs->primary[a->dev] && --hs->primary_refs[a->dev] <= 0) {
             hs->primary_refs[a->dev] = 0;
             handles_drop_owned(hs, hs->primary[a->dev], false);
+            completions_forget_ctx(hs->primary[a->dev]);
         }
         break;
     }
     case RGPU_ID_cuDevicePrimaryCtxReset_v2: {
         struct rgpu_args_cuDevicePrimaryCtxReset_v2 *a = args;
         /* Reset tears the context's resources down but keeps its retain count. */
-        if (a->dev >= 0 && a->dev < 16 && hs->primary[a->dev])
+        if (a->dev >= 0 && a->dev < 16 && hs->primary[a->dev]) {
             handles_drop_owned(hs, hs->primary[a->dev], false);
+            completions_forget_ctx(hs->primary[a->dev]);
+        }
         break;
     }
     default:

@@ -255,6 +255,26 @@ static void execute(struct srv_call *c)
     }
 }
 
+/* Synchronous calls that do not synchronise (no latched error is theirs to
+ * report) but that NVIDIA's driver may hold until its host-function thread is
+ * free: destroying a stream, an event or a graph. On the reader thread they
+ * could wait for a client host function whose end only the reader can
+ * receive; they run on a waiter like the blocking calls. (Suspected, not
+ * seen, in a hang on an H200: four threads with host functions, one of them
+ * destroying its stream.) */
+static bool off_reader(enum rgpu_call_id id)
+{
+    switch (id) {
+    case RGPU_ID_cuStreamDestroy_v2:
+    case RGPU_ID_cuEventDestroy_v2:
+    case RGPU_ID_cuGraphDestroy:
+    case RGPU_ID_cuGraphExecDestroy:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void execute_job(void *p)
 {
     execute(p);
@@ -356,7 +376,8 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
     const struct rgpu_call_desc *d = &rgpu_calls[h->call];
     struct srv_call local, *c = &local;
     void *a = scratch_args;
-    if (d->blocks) { /* outlives this function: executed by a waiter thread */
+    bool waiter = d->blocks || off_reader((enum rgpu_call_id)h->call);
+    if (waiter) { /* outlives this function: executed by a waiter thread */
         c = malloc(sizeof *c);
         a = malloc(d->args_size);
         if (!c || !a) {
@@ -379,7 +400,7 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
     struct rgpu_rbuf rb;
     rgpu_rbuf_init(&rb, args, h->args_len, bulk, h->bulk_len);
     if (!d->dec_req(&rb, a)) {
-        if (d->blocks)
+        if (waiter)
             call_free(c);
         else
             call_release(c);
@@ -387,7 +408,7 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
         snprintf(why, sizeof why, "malformed arguments for %s", d->name);
         finish(w, why);
     }
-    if (d->blocks) {
+    if (waiter) {
         waiters_submit(execute_job, c);
     } else {
         execute(c);
