@@ -10,6 +10,7 @@
  *
  * Prints one line per figure, "name value unit", medians of repetitions:
  *   sync_idle_us       cuCtxSynchronize with nothing queued (a round trip)
+ *   stream_sync_idle_us  cuStreamSynchronize of an idle stream
  *   launch_issue_us    client time per empty-kernel cuLaunchKernel (batches)
  *   launch_e2e_us      per launch, N launches then cuCtxSynchronize
  *   dtoh4_sync_us      4-byte cuMemcpyDtoHAsync + cuStreamSynchronize (what
@@ -84,6 +85,12 @@ int main(int argc, char **argv)
         t[i] = now() - t0;
     }
     printf("sync_idle_us %.2f us\n", median(t, reps) * 1e6);
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        CK(cuStreamSynchronize(s));
+        t[i] = now() - t0;
+    }
+    printf("stream_sync_idle_us %.2f us\n", median(t, reps) * 1e6);
 
     for (int b = 0; b <= batches; b++) { /* the first batch warms up */
         double t0 = now();
