@@ -292,9 +292,8 @@ static bool already_done(struct srv_call *c)
         CUstream s = ((struct rgpu_args_cuStreamSynchronize *)c->args)->hStream;
         if (dispatch_check_stream(c, &s) != CUDA_SUCCESS)
             return false;
-        /* asked once: looking again (yielding to whoever runs the work) made a
-         * 4-byte read + synchronisation slower on the CPU device, whose queries
-         * contend with its stream threads for its lock */
+        /* asked once: a yield and a second look made a 4-byte read +
+         * synchronisation 30% slower on the CPU device (docs/PERFORMANCE.md) */
         return w->be->cuStreamQuery(s) == CUDA_SUCCESS;
     }
     case RGPU_ID_cuEventSynchronize: {
