@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "stats.h"
+
 static const char empty_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n"
                                 ".visible .entry cudabench_empty()\n{\n\tret;\n}\n";
 
@@ -36,25 +38,6 @@ static const char empty_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n
             exit(1);                                                                                                   \
         }                                                                                                              \
     } while (0)
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 #define MAX_REPS 512
 
@@ -80,35 +63,35 @@ int main(int argc, char **argv)
     printf("device %s\n", name);
 
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         CK(cuCtxSynchronize());
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    printf("sync_idle_us %.2f us\n", median(t, reps) * 1e6);
+    printf("sync_idle_us %.2f us\n", bench_median(t, reps) * 1e6);
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         CK(cuStreamSynchronize(s));
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    printf("stream_sync_idle_us %.2f us\n", median(t, reps) * 1e6);
+    printf("stream_sync_idle_us %.2f us\n", bench_median(t, reps) * 1e6);
 
     for (int b = 0; b <= batches; b++) { /* the first batch warms up */
-        double t0 = now();
+        double t0 = bench_now();
         for (int i = 0; i < batch; i++)
             CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, s, NULL, NULL));
         if (b)
-            t[b - 1] = (now() - t0) / batch;
+            t[b - 1] = (bench_now() - t0) / batch;
         CK(cuStreamSynchronize(s));
     }
-    printf("launch_issue_us %.3f us\n", median(t, batches) * 1e6);
+    printf("launch_issue_us %.3f us\n", bench_median(t, batches) * 1e6);
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int i = 0; i < e2e_n; i++)
             CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, s, NULL, NULL));
         CK(cuStreamSynchronize(s));
-        t[rep] = (now() - t0) / e2e_n;
+        t[rep] = (bench_now() - t0) / e2e_n;
     }
-    printf("launch_e2e_us %.3f us\n", median(t, 5) * 1e6);
+    printf("launch_e2e_us %.3f us\n", bench_median(t, 5) * 1e6);
 
     CUdeviceptr d;
     size_t big = quick ? 64u << 20 : 256u << 20;
@@ -116,12 +99,12 @@ int main(int argc, char **argv)
     CK(cuMemsetD8(d, 0, big));
     unsigned word;
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         CK(cuMemcpyDtoHAsync(&word, d, sizeof word, s));
         CK(cuStreamSynchronize(s));
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    printf("dtoh4_sync_us %.2f us\n", median(t, reps) * 1e6);
+    printf("dtoh4_sync_us %.2f us\n", bench_median(t, reps) * 1e6);
 
     unsigned char *pageable = malloc(big), *pinned;
     if (!pageable)
@@ -139,15 +122,15 @@ int main(int argc, char **argv)
             for (int pin = 0; pin < 2; pin++) {
                 unsigned char *h = pin ? pinned : pageable;
                 for (int i = 0; i <= nrep; i++) { /* the first is a warm-up */
-                    double t0 = now();
+                    double t0 = bench_now();
                     if (dir == 0)
                         CK(cuMemcpyHtoD(d, h, n));
                     else
                         CK(cuMemcpyDtoH(h, d, n));
                     if (i)
-                        t[i - 1] = now() - t0;
+                        t[i - 1] = bench_now() - t0;
                 }
-                double mbps = (double)n / median(t, nrep) / 1e6;
+                double mbps = (double)n / bench_median(t, nrep) / 1e6;
                 char size[16];
                 if (n >= (1u << 20))
                     snprintf(size, sizeof size, "%zuMiB", n >> 20);

@@ -80,6 +80,7 @@
 #include "cpudev.h"
 #include "net.h"
 #include "shm.h"
+#include "stats.h"
 #include "rgpu_client.h"
 
 #define MAX_SIZES 16
@@ -152,27 +153,6 @@ _Static_assert(offsetof(struct tresult, ok) == 0 && offsetof(struct bresult, ok)
                "result structs share their first two fields");
 
 /* ---- small helpers ---- */
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    if (n <= 0)
-        return 0;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static const char *fmt_size(uint64_t n, char *buf, size_t len)
 {
@@ -627,27 +607,27 @@ static int bench_latency(struct tresult *res, struct raw *raw, CUcontext ctx, co
     for (int round = 0; round < rounds; round++) {
         int k0 = k;
         for (int i = 0; i < per; i++, k++) {
-            double t0 = now();
+            double t0 = bench_now();
             if (raw_ping(raw, 0, 0)) {
                 rc = raw_fail(res, "ping-pong");
                 goto out;
             }
-            s48[k] = now() - t0;
+            s48[k] = bench_now() - t0;
         }
         k = k0;
         for (int i = 0; i < per; i++, k++) {
-            double t0 = now();
+            double t0 = bench_now();
             if (raw_ping(raw, res->null_req - hdr, res->null_rep - hdr)) {
                 rc = raw_fail(res, "ping-pong");
                 goto out;
             }
-            snull[k] = now() - t0;
+            snull[k] = bench_now() - t0;
         }
         k = k0;
         for (int i = 0; i < per; i++, k++) {
-            double t0 = now();
+            double t0 = bench_now();
             CUresult r = D.cuCtxGetApiVersion(ctx, &v);
-            scall[k] = now() - t0;
+            scall[k] = bench_now() - t0;
             if (r != CUDA_SUCCESS) {
                 rc = drv_fail(res, "cuCtxGetApiVersion", r);
                 goto out;
@@ -655,9 +635,9 @@ static int bench_latency(struct tresult *res, struct raw *raw, CUcontext ctx, co
         }
     }
     res->nlat = k;
-    res->raw_rtt48_us = median(s48, k) * 1e6;
-    res->raw_rtt_null_us = median(snull, k) * 1e6;
-    res->null_call_us = median(scall, k) * 1e6;
+    res->raw_rtt48_us = bench_median(s48, k) * 1e6;
+    res->raw_rtt_null_us = bench_median(snull, k) * 1e6;
+    res->null_call_us = bench_median(scall, k) * 1e6;
     rc = 0;
 out:
     free(s48);
@@ -704,11 +684,11 @@ static int backend_setup(struct bresult *b, const struct cfg *c, CUfunction *f)
  * the same round rgpu's end-to-end figure times. */
 static int backend_launch_round(struct bresult *b, CUfunction f, const struct cfg *c, double *out)
 {
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < c->launch_n; i++)
         BK(cpudev_cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL));
     BK(cpudev_cuCtxSynchronize());
-    *out = (now() - t0) / c->launch_n;
+    *out = (bench_now() - t0) / c->launch_n;
     return 0;
 }
 
@@ -724,7 +704,7 @@ static int measure_backend(struct bresult *b, const struct cfg *c)
     for (int rep = 0; rep < 3; rep++)
         if (backend_launch_round(b, f, c, &t[rep]))
             return -1;
-    b->launch_us = median(t, 3) * 1e6;
+    b->launch_us = bench_median(t, 3) * 1e6;
 
     uint64_t n = BIG_SIZE;
     uint8_t *host = malloc(n), *other = malloc(n);
@@ -737,7 +717,7 @@ static int measure_backend(struct bresult *b, const struct cfg *c)
     BK(cpudev_cuMemAlloc_v2(&dev, n));
     for (int kind = 0; kind < 3; kind++) {
         for (int rep = 0; rep <= 5; rep++) {
-            double t0 = now();
+            double t0 = bench_now();
             if (kind == 0) {
                 memcpy(other, host, n);
             } else if (kind == 1) {
@@ -748,9 +728,9 @@ static int measure_backend(struct bresult *b, const struct cfg *c)
                 BK(cpudev_cuCtxSynchronize());
             }
             if (rep)
-                t[rep - 1] = now() - t0;
+                t[rep - 1] = bench_now() - t0;
         }
-        double bps = (double)n / median(t, 5);
+        double bps = (double)n / bench_median(t, 5);
         *(kind == 0 ? &b->memcpy_bps : kind == 1 ? &b->htod_bps : &b->dtoh_bps) = bps;
     }
     return 0;
@@ -852,31 +832,31 @@ static int bench_launch(struct tresult *res, struct raw *raw, struct alone *al, 
         CK(D.cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL));
     CK(D.cuCtxSynchronize());
     for (int b = 0; b < nb; b++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int i = 0; i < c->launch_batch; i++)
             CK(D.cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL));
-        issue[b] = (now() - t0) / c->launch_batch;
+        issue[b] = (bench_now() - t0) / c->launch_batch;
         CK(D.cuCtxSynchronize());
     }
     for (int rep = 0; rep < LAUNCH_ROUNDS; rep++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (raw_stream(raw, c->launch_n, res->launch_req - (uint32_t)sizeof(struct rgpu_hdr)))
             return raw_fail(res, "message stream");
-        wire[rep] = (now() - t0) / c->launch_n;
-        t0 = now();
+        wire[rep] = (bench_now() - t0) / c->launch_n;
+        t0 = bench_now();
         for (int i = 0; i < c->launch_n; i++)
             CK(D.cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL));
         CK(D.cuCtxSynchronize());
-        e2e[rep] = (now() - t0) / c->launch_n;
+        e2e[rep] = (bench_now() - t0) / c->launch_n;
         double a = alone_round(al);
         if (a > 0)
             alone[nalone++] = a;
     }
-    res->alone_e2e_us = nalone == LAUNCH_ROUNDS ? median(alone, LAUNCH_ROUNDS) * 1e6 : 0;
+    res->alone_e2e_us = nalone == LAUNCH_ROUNDS ? bench_median(alone, LAUNCH_ROUNDS) * 1e6 : 0;
     res->launch_batch = c->launch_batch;
-    res->launch_issue_us = median(issue, nb) * 1e6;
-    res->launch_e2e_us = median(e2e, LAUNCH_ROUNDS) * 1e6;
-    res->raw_msg_us = median(wire, LAUNCH_ROUNDS) * 1e6;
+    res->launch_issue_us = bench_median(issue, nb) * 1e6;
+    res->launch_e2e_us = bench_median(e2e, LAUNCH_ROUNDS) * 1e6;
+    res->raw_msg_us = bench_median(wire, LAUNCH_ROUNDS) * 1e6;
     return 0;
 }
 
@@ -927,7 +907,7 @@ static double pipe_once(const struct cfg *c, const void *src, void *dst, uint64_
     memset(ring, 0, p.ring_size); /* touched, as a live ring is */
     p.ring = ring;
     pthread_t th;
-    double t0 = now();
+    double t0 = bench_now();
     if (pthread_create(&th, NULL, pipe_consumer, &p))
         return -1;
     for (size_t pos = 0; pos < n;) {
@@ -943,7 +923,7 @@ static double pipe_once(const struct cfg *c, const void *src, void *dst, uint64_
         atomic_store_explicit(&p.tail, pos, memory_order_release);
     }
     pthread_join(th, NULL);
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 /* Seconds of one transfer of n bytes (negative on failure, res->err set). */
@@ -956,7 +936,7 @@ static double bw_once(struct tresult *res, enum bw_kind kind, struct raw *raw, v
             snprintf(res->err, sizeof res->err, "the pipelined memcpy could not start");
         return s;
     }
-    double t0 = now();
+    double t0 = bench_now();
     CUresult r = CUDA_SUCCESS;
     switch (kind) {
     case BW_RAW_UP:
@@ -976,7 +956,7 @@ static double bw_once(struct tresult *res, enum bw_kind kind, struct raw *raw, v
     }
     if (r != CUDA_SUCCESS)
         return drv_fail(res, kind == BW_HTOD_PG || kind == BW_HTOD_PIN ? "cuMemcpyHtoD" : "cuMemcpyDtoH", r);
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 /* One bandwidth point: BW_ROUNDS rounds, each running every transfer in
@@ -1006,14 +986,14 @@ static int bw_point(struct tresult *res, struct raw *raw, void *page, void *pin,
                 if (i >= 0)
                     t[kind][round * per + i] = s;
             }
-    res->raw_up[k] = (double)n / median(t[BW_RAW_UP], reps);
-    res->raw_down[k] = (double)n / median(t[BW_RAW_DOWN], reps);
-    res->htod[PAGEABLE][k] = (double)n / median(t[BW_HTOD_PG], reps);
-    res->htod[PINNED][k] = (double)n / median(t[BW_HTOD_PIN], reps);
-    res->dtoh[PAGEABLE][k] = (double)n / median(t[BW_DTOH_PG], reps);
-    res->dtoh[PINNED][k] = (double)n / median(t[BW_DTOH_PIN], reps);
-    res->memcpy_bps[k] = (double)n / median(t[BW_MEMCPY], reps);
-    res->pipe_bps[k] = pipe ? (double)n / median(t[BW_PIPE], reps) : 0;
+    res->raw_up[k] = (double)n / bench_median(t[BW_RAW_UP], reps);
+    res->raw_down[k] = (double)n / bench_median(t[BW_RAW_DOWN], reps);
+    res->htod[PAGEABLE][k] = (double)n / bench_median(t[BW_HTOD_PG], reps);
+    res->htod[PINNED][k] = (double)n / bench_median(t[BW_HTOD_PIN], reps);
+    res->dtoh[PAGEABLE][k] = (double)n / bench_median(t[BW_DTOH_PG], reps);
+    res->dtoh[PINNED][k] = (double)n / bench_median(t[BW_DTOH_PIN], reps);
+    res->memcpy_bps[k] = (double)n / bench_median(t[BW_MEMCPY], reps);
+    res->pipe_bps[k] = pipe ? (double)n / bench_median(t[BW_PIPE], reps) : 0;
     return 0;
 }
 
@@ -1211,10 +1191,10 @@ static int run_child(const char *what, int deadline_s, void *out, size_t outlen,
         return -1;
     }
     g_child_pid = pid;
-    double deadline = now() + deadline_s;
+    double deadline = bench_now() + deadline_s;
     size_t got = 0;
     while (got < outlen) {
-        double left = deadline - now();
+        double left = deadline - bench_now();
         if (left <= 0)
             break;
         struct pollfd pfd = {.fd = p[0], .events = POLLIN};
@@ -1238,7 +1218,7 @@ static int run_child(const char *what, int deadline_s, void *out, size_t outlen,
         g_child_pid = 0;
         memset(out, 0, outlen);
         snprintf((char *)out + offsetof(struct tresult, err), 256, "%s %s", what,
-                 now() >= deadline ? "did not finish before its deadline (killed)"
+                 bench_now() >= deadline ? "did not finish before its deadline (killed)"
                  : WIFSIGNALED(st) ? "died of a signal"
                                    : "ended without a result");
         return -1;
