@@ -119,6 +119,9 @@ void completions_forget_ctx(CUcontext ctx)
     pthread_mutex_unlock(&mu);
 }
 
+/* The legacy stream goes by two names; its items are one queue. */
+static CUstream key_of(CUstream s) { return s == CU_STREAM_LEGACY ? NULL : s; }
+
 static void unlink_queue(struct queue *q)
 {
     for (struct queue **pp = &queues; *pp; pp = &(*pp)->next)
@@ -176,7 +179,8 @@ static void *queue_main(void *p)
 
 CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUresult r), void *arg, bool delivery)
 {
-    be = w->be;
+    if (!be)
+        be = w->be; /* before the first queue's thread starts */
     struct item *it = malloc(sizeof *it);
     if (!it)
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -192,10 +196,10 @@ CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUr
     }
     pthread_mutex_lock(&mu);
     struct queue *q = queues;
-    while (q && q->s != s)
+    while (q && q->s != key_of(s))
         q = q->next;
     if (!q && (q = calloc(1, sizeof *q))) {
-        q->s = s;
+        q->s = key_of(s);
         q->tail = &q->head;
         q->next = queues;
         queues = q;
@@ -261,7 +265,7 @@ uint64_t completions_mark(CUstream s)
     uint64_t mark = 0;
     pthread_mutex_lock(&mu);
     for (struct queue *q = queues; q; q = q->next)
-        if (q->s == s && q->head) /* the last delivery queued on s */
+        if (q->s == key_of(s) && q->head) /* the last delivery queued on s */
             for (struct item *it = q->head; it; it = it->next)
                 if (it->delivery)
                     mark = it->seq;
@@ -275,7 +279,7 @@ uint64_t completions_mark(CUstream s)
 static bool before_mark(CUstream s, uint64_t mark)
 {
     for (struct queue *q = queues; q; q = q->next)
-        if (q->s == s && q->head && q->head->seq <= mark)
+        if (q->s == key_of(s) && q->head && q->head->seq <= mark)
             return true; /* a queue's items are in seq order */
     return false;
 }
