@@ -275,12 +275,11 @@ static bool off_reader(enum rgpu_call_id id)
     }
 }
 
-/* A stream or event synchronisation whose work is already done, answered on
- * the reader:
- * handed to a waiter, it would pay two thread wake-ups for nothing (an idle
- * synchronisation over shm: 4.8 -> 0.95 µs here). Only what the backend can
- * say exactly is done: anything unclear goes to a waiter, which is always
- * right. */
+/* A stream or event synchronisation whose work is already done is answered
+ * on the reader: handed to a waiter, it would pay two thread wake-ups for
+ * nothing (an idle synchronisation over shm: 4.8 -> 0.95 µs here). Only what
+ * the backend can say exactly is done: anything unclear goes to a waiter,
+ * which is always right. */
 static bool already_done(struct srv_call *c)
 {
     struct worker *w = c->w;
@@ -468,8 +467,6 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
     struct worker *w = &wk;
     if (strcmp(be->name, "cpu") == 0)
         cpudev_set_print(forward_print, w);
-    else if (!devprint_start(w))
-        rgpu_warn("device printf: cannot redirect stdout; kernels' text stays in rgpud's output");
     w->fd = fd;
     w->be = be;
     const char *staged = getenv("RGPU_STAGED_COPIES");
@@ -484,6 +481,9 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
     pthread_mutex_init(&w->cb_lock, NULL);
     pthread_cond_init(&w->cb_cond, NULL);
     handles_init(&w->handles);
+    /* before the handshake's cuInit: the driver may print from then on */
+    if (strcmp(be->name, "cpu") != 0 && !devprint_start(w))
+        rgpu_warn("device printf: cannot redirect stdout; kernels' text stays in rgpud's output");
 
     handshake(w);
     scratch_init(w);
