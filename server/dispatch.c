@@ -216,6 +216,12 @@ static CUresult check_mem_handle(struct srv_call *c, unsigned long long h)
 static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args)
 {
     switch (id) {
+    case RGPU_ID_cuStreamDestroy_v2: {
+        CUstream s = ((struct rgpu_args_cuStreamDestroy_v2 *)args)->hStream;
+        if (s && s != CU_STREAM_LEGACY && s != CU_STREAM_PER_THREAD)
+            idle_note_destroy(c->w, handles_owner(&c->w->handles, s), s);
+        return CUDA_SUCCESS;
+    }
     case RGPU_ID_cuMemRelease: return check_mem_handle(c, ((struct rgpu_args_cuMemRelease *)args)->handle);
     case RGPU_ID_cuMemMap: return check_mem_handle(c, ((struct rgpu_args_cuMemMap *)args)->handle);
     case RGPU_ID_cuMemGetAllocationPropertiesFromHandle:
@@ -315,6 +321,7 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     case RGPU_ID_cuCtxDestroy_v2:
         handles_drop_owned(hs, ((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx, true);
         completions_forget_ctx(((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx);
+        idle_forget_ctx(((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx);
         break;
     case RGPU_ID_cuDevicePrimaryCtxRetain: {
         struct rgpu_args_cuDevicePrimaryCtxRetain *a = args;
@@ -330,6 +337,7 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
             hs->primary_refs[a->dev] = 0;
             handles_drop_owned(hs, hs->primary[a->dev], false);
             completions_forget_ctx(hs->primary[a->dev]);
+            idle_forget_ctx(hs->primary[a->dev]);
         }
         break;
     }
@@ -339,6 +347,7 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         if (a->dev >= 0 && a->dev < 16 && hs->primary[a->dev]) {
             handles_drop_owned(hs, hs->primary[a->dev], false);
             completions_forget_ctx(hs->primary[a->dev]);
+            idle_forget_ctx(hs->primary[a->dev]);
         }
         break;
     }

@@ -26,6 +26,41 @@ bool handles_has(struct handles *hs, int type, const void *h)
     return ok;
 }
 
+struct streams_arg {
+    CUcontext ctx;
+    CUstream *out;
+    int max, n;
+};
+
+static bool collect_stream(const struct ptrset_entry *e, void *p)
+{
+    struct streams_arg *a = p;
+    if (e->type == HT_STREAM && e->owner == (uintptr_t)a->ctx) {
+        if (a->n < a->max)
+            a->out[a->n] = (CUstream)e->key;
+        a->n++;
+    }
+    return false;
+}
+
+int handles_streams(struct handles *hs, CUcontext ctx, CUstream *out, int max)
+{
+    struct streams_arg a = {ctx, out, max, 0};
+    pthread_mutex_lock(&hs->lock);
+    ptrset_filter(&hs->set, collect_stream, &a);
+    pthread_mutex_unlock(&hs->lock);
+    return a.n;
+}
+
+CUcontext handles_owner(struct handles *hs, const void *h)
+{
+    pthread_mutex_lock(&hs->lock);
+    struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
+    CUcontext owner = e ? (CUcontext)e->owner : NULL;
+    pthread_mutex_unlock(&hs->lock);
+    return owner;
+}
+
 int handles_type(struct handles *hs, const void *h)
 {
     pthread_mutex_lock(&hs->lock);

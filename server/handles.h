@@ -42,6 +42,11 @@ struct handles {
 
 void handles_init(struct handles *hs);
 bool handles_has(struct handles *hs, int type, const void *h);
+/* Up to max of ctx's streams (per-thread ones included) into out; how many
+ * there are, which may exceed max. */
+int handles_streams(struct handles *hs, CUcontext ctx, CUstream *out, int max);
+/* The context that owns h, NULL if none (or h is unknown). */
+CUcontext handles_owner(struct handles *hs, const void *h);
 /* h's type, HT_NONE if this worker did not hand it out. */
 int handles_type(struct handles *hs, const void *h);
 void handles_add(struct handles *hs, int type, const void *h, CUcontext owner);

@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "bufpool.h"
 #include "completions.h"
+#include "idle.h"
 #include "handles.h"
 #include "nvml_backend.h"
 #include "proto.h"
