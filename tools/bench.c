@@ -1381,9 +1381,13 @@ static void print_machine(void)
 }
 
 /* The CPU device alone, per launch: measured alongside this transport's
- * rounds, or else the figure from the start of the run. */
+ * rounds, or else the figure from the start of the run; 0 where the server's
+ * backend is another (a GPU's launch rate is compared with native CUDA by
+ * bench/cudabench.c in tests/gpu/run, not with the CPU device). */
 static double alone_us(const struct tresult *r, const struct bresult *b)
 {
+    if (r->backend[0] && strcmp(r->backend, "cpu") != 0)
+        return 0;
     return r->alone_e2e_us > 0 ? r->alone_e2e_us : b->ok ? b->launch_us : 0;
 }
 
@@ -1441,6 +1445,10 @@ static void print_targets(const char *name, const struct tresult *r, const struc
         double frac = alone_us(r, b) / r->launch_e2e_us;
         printf("  %-5s launch rate >= %.0f%% of the CPU device alone      %6.0f%%       %s\n", name,
                100 * TARGET_RATE_FRACTION, 100 * frac, verdict(frac >= TARGET_RATE_FRACTION));
+    } else if (r->backend[0] && strcmp(r->backend, "cpu") != 0) {
+        printf("  %-5s launch rate vs the CPU device alone              n/a (backend %s: against native CUDA, "
+               "tests/gpu/run)\n",
+               name, r->backend);
     } else {
         printf("  %-5s launch rate vs the CPU device alone              n/a (backend measurement failed)\n", name);
     }
