@@ -92,10 +92,10 @@ static CUresult keep_until_done(struct srv_call *c, CUstream s, void *buf)
 /* A stream argument goes through the same checks as in generated code. */
 static CUresult check_stream_arg(struct srv_call *c, CUstream *s);
 
-bool custom_capturing(struct srv_call *c, CUstream s)
+bool custom_capturing(const struct rgpu_backend *be, CUstream s)
 {
     CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-    return c->w->be->cuStreamGetCaptureInfo_v3(s, &st, NULL, NULL, NULL, NULL, NULL) == CUDA_SUCCESS &&
+    return be->cuStreamGetCaptureInfo_v3(s, &st, NULL, NULL, NULL, NULL, NULL) == CUDA_SUCCESS &&
            st != CU_STREAM_CAPTURE_STATUS_NONE;
 }
 
@@ -105,7 +105,7 @@ bool custom_capturing(struct srv_call *c, CUstream s)
  * driver would capture a pointer into the server's buffer. */
 static CUresult host_copy_capturable(struct srv_call *c, CUstream s)
 {
-    if (strcmp(c->w->be->name, "cpu") != 0 && custom_capturing(c, s)) {
+    if (strcmp(c->w->be->name, "cpu") != 0 && custom_capturing(c->w->be, s)) {
         /* and the capture is invalidated, as the application's own pageable
          * copy would invalidate it: an operation a capturing stream refuses */
         c->w->be->cuStreamQuery(s);
@@ -357,7 +357,7 @@ static CUresult host_func(struct srv_call *c)
     if (!a->fn)
         return CUDA_ERROR_INVALID_VALUE;
     /* captured, it becomes a host node that may run many times */
-    bool keep = custom_capturing(c, a->hStream);
+    bool keep = custom_capturing(c->w->be, a->hStream);
     struct host_call *hc = custom_host_call(c->w, a->fn, a->userData, keep);
     if (!hc)
         return CUDA_ERROR_OUT_OF_MEMORY;

@@ -95,7 +95,7 @@ bool htod_peek(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, 
         return false; /* the normal path rejects it */
     struct srv_call c = {.w = w, .hdr = *h, .args = a};
     return worker_set_ctx(w, (CUcontext)(uintptr_t)h->ctx) == CUDA_SUCCESS &&
-           dispatch_check_stream(&c, &a->hStream) == CUDA_SUCCESS && !custom_capturing(&c, a->hStream);
+           dispatch_check_stream(&c, &a->hStream) == CUDA_SUCCESS && !custom_capturing(w->be, a->hStream);
 }
 
 int htod_direct(struct worker *w, const struct rgpu_hdr *h, const uint8_t *args, struct rgpu_reader *rd,

@@ -21,15 +21,6 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct zombie *zombies;
 static bool lost; /* a destroyed busy stream went unrecorded: never idle */
 
-/* s is capturing: a query would invalidate its capture (as a real
- * synchronisation does, which the waiter then performs and reports) */
-static bool capturing(const struct rgpu_backend *be, CUstream s)
-{
-    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-    return be->cuStreamGetCaptureInfo_v3(s, &st, NULL, NULL, NULL, NULL, NULL) != CUDA_SUCCESS ||
-           st != CU_STREAM_CAPTURE_STATUS_NONE;
-}
-
 static void add(struct zombie *z)
 {
     pthread_mutex_lock(&mu);
@@ -52,7 +43,7 @@ void idle_note_destroy(struct worker *w, CUcontext ctx, CUstream s)
     /* an event recorded while capturing would be captured, not run: such a
      * context (like one whose event cannot be had) is never taken for idle
      * again (z->ev NULL), which is safe, only slower */
-    if (!capturing(be, s)) {
+    if (!custom_capturing(be, s)) {
         if (be->cuStreamQuery(s) == CUDA_SUCCESS) {
             free(z);
             return;
@@ -95,8 +86,11 @@ bool idle_ctx(struct worker *w, CUcontext ctx)
     int n = handles_streams(&w->handles, ctx, s, MAX_STREAMS);
     if (n > MAX_STREAMS)
         return false;
+    /* a query of a capturing stream would invalidate its capture (as a real
+     * synchronisation does, which the waiter then performs and reports); a
+     * stream the capture query fails on fails its own query below */
     for (int i = 0; i < n; i++)
-        if (capturing(be, s[i]))
+        if (custom_capturing(be, s[i]))
             return false;
     pthread_mutex_lock(&mu);
     bool done = !lost && (!zombies || zombies_done(be, ctx));

@@ -96,7 +96,7 @@ CUresult graphs_exec(struct srv_call *c);
 void *custom_host_call(struct worker *w, CUhostFn fn, void *userData, bool keep);
 void custom_host_trampoline(void *hc);
 /* Does stream s capture (the backend says so)? */
-bool custom_capturing(struct srv_call *c, CUstream s);
+bool custom_capturing(const struct rgpu_backend *be, CUstream s);
 /* A module or library was unloaded: free the image kept for it. */
 void modules_forget_image(const void *handle);
 
