@@ -21,6 +21,7 @@
 #include "mapped.h"
 #include "net.h"
 #include "session.h"
+#include "shm.h"
 #include "reader.h"
 #include "rgpu_client.h"
 
@@ -115,6 +116,7 @@ uint32_t rgpu_thread_id(void)
 
 bool rgpu_conn_ready(void) { return C.open_result == CUDA_SUCCESS && C.devs; }
 const struct rgpu_welcome *rgpu_conn_welcome(void) { return &C.welcome; }
+void *rgpu_conn_hostpool(size_t *size) { return rgpu_shm_pool(C.fd, size); }
 
 const struct rgpu_dev_info *rgpu_conn_device(int ordinal)
 {

@@ -5,7 +5,10 @@
  * request (so a pageable source may be reused as soon as the call returns,
  * as CUDA promises); device->host bytes come back as DATA and are written
  * into the destination by the receiver thread before any synchronisation
- * that covers the copy returns. A synchronous copy or memset is the
+ * that covers the copy returns. Page-locked memory from the shm: pool
+ * (hostpool.c) is the exception: its copies name pool offsets, and the
+ * server reads and writes it in place when the stream gets there, as the
+ * driver does with page-locked memory. A synchronous copy or memset is the
  * asynchronous one on the legacy default stream (or the per-thread stream for
  * the _ptds forms) followed by a synchronisation of that stream, which is
  * exactly the ordering CUDA defines and reports errors at call time.
@@ -17,6 +20,7 @@
 #include "context.h"
 #include "copy.h"
 #include "handles.h"
+#include "hostpool.h"
 #include "memory.h"
 
 CUresult rgpu_htod(CUdeviceptr dst, const void *src, size_t n, CUstream s)
@@ -28,6 +32,11 @@ CUresult rgpu_htod(CUdeviceptr dst, const void *src, size_t n, CUstream s)
         return CUDA_ERROR_INVALID_VALUE;
     if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
         return r;
+    uint64_t off;
+    if (n && rgpu_hostpool_offset(src, n, &off)) {
+        struct rgpu_args_rgpu_htod_pool p = {.dstDevice = dst, .srcOffset = off, .ByteCount = n, .hStream = s};
+        return rgpu_remote(RGPU_ID_rgpu_htod_pool, &p);
+    }
     struct rgpu_args_cuMemcpyHtoDAsync_v2 a = {.dstDevice = dst, .srcHost = src, .ByteCount = n, .hStream = s};
     return rgpu_remote(RGPU_ID_cuMemcpyHtoDAsync_v2, &a);
 }
@@ -41,6 +50,11 @@ CUresult rgpu_dtoh(void *dst, CUdeviceptr src, size_t n, CUstream s)
         return CUDA_ERROR_INVALID_VALUE;
     if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
         return r;
+    uint64_t off;
+    if (n && rgpu_hostpool_offset(dst, n, &off)) {
+        struct rgpu_args_rgpu_dtoh_pool p = {.dstOffset = off, .srcDevice = src, .ByteCount = n, .hStream = s};
+        return rgpu_remote(RGPU_ID_rgpu_dtoh_pool, &p);
+    }
     struct rgpu_args_cuMemcpyDtoHAsync_v2 a = {.dstHost = dst, .srcDevice = src, .ByteCount = n, .hStream = s};
     struct rgpu_landing land = {.dst = dst, .pitch = n, .width = n, .height = 1};
     return rgpu_remote_landing(RGPU_ID_cuMemcpyDtoHAsync_v2, &a, &land);

@@ -4,9 +4,10 @@
  *
  * Device memory is allocated by the server; the client records each range so
  * that unified-address copies are classified locally. Page-locked host memory
- * is client memory: the client allocates it (page aligned), records it with
- * its flags, and answers cuMemHostGetFlags and pointer attributes for it
- * without a round trip. Mapped (DEVICEMAP) memory also gets a device mirror
+ * is client memory: the client allocates it (page aligned; over shm: from the
+ * host-memory pool the worker maps too, hostpool.c), records it with its
+ * flags, and answers cuMemHostGetFlags and pointer attributes for it without
+ * a round trip. Mapped (DEVICEMAP) memory also gets a device mirror
  * kept coherent at synchronising calls (mapped.c); other page-locked memory
  * is not accessible to kernels.
  */
@@ -16,6 +17,7 @@
 
 #include "conn.h"
 #include "context.h"
+#include "hostpool.h"
 #include "mapped.h"
 #include "memory.h"
 #include "capture.h"
@@ -132,12 +134,12 @@ static CUresult host_alloc(void **pp, size_t size, unsigned flags)
     if (flags & CU_MEMHOSTALLOC_DEVICEMAP) {
         if ((r = rgpu_mapped_alloc(&p, size)) != CUDA_SUCCESS)
             return r;
-    } else if (posix_memalign(&p, 4096, size)) {
+    } else if (!(p = rgpu_hostpool_alloc(size)) && posix_memalign(&p, 4096, size)) {
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     struct range rg = {.base = (uintptr_t)p, .size = size, .flags = flags, .id = atomic_fetch_add(&next_buffer_id, 1)};
     if (!ranges_add(&rgpu_host_ranges, &rg)) {
-        if (!rgpu_mapped_release(p))
+        if (!rgpu_mapped_release(p) && !rgpu_hostpool_free(p, size))
             free(p);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
@@ -158,7 +160,8 @@ RGPU_API CUresult cuMemFreeHost(void *p)
     if (!ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg) || rg.base != (uintptr_t)p || rg.registered)
         return CUDA_ERROR_INVALID_VALUE;
     ranges_remove(&rgpu_host_ranges, (uintptr_t)p, NULL);
-    if (!rgpu_mapped_release(p)) /* frees the host bytes of mapped memory itself */
+    /* mapped memory's release frees its host bytes itself */
+    if (!rgpu_mapped_release(p) && !rgpu_hostpool_free(p, rg.size))
         free(p);
     return CUDA_SUCCESS;
 }

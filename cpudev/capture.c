@@ -13,8 +13,8 @@
  * EXTERNAL flags, an event record or wait becomes a node of its own.
  *
  * What cannot be captured invalidates the capture, as in the driver: a copy
- * touching host memory (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: the server
- * could not replay client memory later), synchronising or querying a
+ * touching host memory that is not page-locked (CUDA_ERROR_STREAM_CAPTURE_
+ * UNSUPPORTED: the server could not replay client memory later), synchronising or querying a
  * capturing stream, or querying or waiting on an event recorded in a capture
  * that goes on (UNSUPPORTED), the legacy stream while a blocking stream
  * captures (IMPLICIT), waiting on an event from outside the capture
@@ -126,10 +126,14 @@ void capture_event_forget_locked(struct event *e)
 }
 
 /* A copy whose both ends lie in device memory. */
-static bool device_copy(const char *dst, const char *src, size_t dpitch, size_t spitch, size_t width, size_t height)
+/* Each side device memory or registered host memory: what a graph can copy
+ * again whenever it runs. */
+static bool capturable_copy(const char *dst, const char *src, size_t dpitch, size_t spitch, size_t width,
+                            size_t height)
 {
     size_t dspan = dpitch * (height - 1) + width, sspan = spitch * (height - 1) + width;
-    return mem_range_ok((CUdeviceptr)(uintptr_t)dst, dspan) && mem_range_ok((CUdeviceptr)(uintptr_t)src, sspan);
+    return (mem_range_ok((CUdeviceptr)(uintptr_t)dst, dspan) || hostreg_holds(dst, dspan)) &&
+           (mem_range_ok((CUdeviceptr)(uintptr_t)src, sspan) || hostreg_holds(src, sspan));
 }
 
 CUresult capture_op_locked(struct stream *s, struct op *op)
@@ -146,7 +150,7 @@ CUresult capture_op_locked(struct stream *s, struct op *op)
         char *dst = flat ? op->u.copy.dst : op->u.copy2d.dst;
         size_t w = flat ? op->u.copy.n : op->u.copy2d.width, h = flat ? 1 : op->u.copy2d.height;
         size_t dp = flat ? w : op->u.copy2d.dpitch, sp = flat ? w : op->u.copy2d.spitch;
-        if (!device_copy(dst, src, dp, sp, w, h)) {
+        if (!capturable_copy(dst, src, dp, sp, w, h)) {
             invalidate(cap);
             return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
         }

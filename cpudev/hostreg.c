@@ -8,7 +8,10 @@
  * the NVIDIA backend's copy paths) gets the driver's answers: an overlapping
  * registration is CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED, unregistering
  * an address that does not start a registered range is
- * CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED.
+ * CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED; and a copy to or from registered
+ * memory can be captured into a graph (capture.c), as with the driver — the
+ * server registers the client's page-locked memory that lives in the shm:
+ * host-memory pool (server/hostpool.c).
  */
 #include "internal.h"
 
@@ -59,4 +62,17 @@ CUresult cpudev_cuMemHostUnregister(void *p)
         }
     pthread_mutex_unlock(&lock);
     return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+}
+
+bool hostreg_holds(const void *p, size_t n)
+{
+    uintptr_t s = (uintptr_t)p;
+    bool in = false;
+    if (!n || s + n < s)
+        return false;
+    pthread_mutex_lock(&lock);
+    for (struct hostreg *q = ranges; q && !in; q = q->next)
+        in = q->start <= s && s + n <= q->end;
+    pthread_mutex_unlock(&lock);
+    return in;
 }

@@ -100,14 +100,13 @@ bool custom_capturing(const struct rgpu_backend *be, CUstream s)
 }
 
 /* A copy that carries host memory cannot be captured: the bytes are the
- * request's, gone before a graph could replay them. The CPU device refuses
- * it itself (and invalidates the capture, as the driver does); the real
- * driver would capture a pointer into the server's buffer. */
+ * request's (or a staging buffer's), gone before a graph could replay them.
+ * Asked of the backend rather than left to it: a staging buffer is
+ * page-locked memory, which a driver would capture. Querying the stream
+ * invalidates the capture, as the application's own pageable copy would. */
 static CUresult host_copy_capturable(struct srv_call *c, CUstream s)
 {
-    if (strcmp(c->w->be->name, "cpu") != 0 && custom_capturing(c->w->be, s)) {
-        /* and the capture is invalidated, as the application's own pageable
-         * copy would invalidate it: an operation a capturing stream refuses */
+    if (custom_capturing(c->w->be, s)) {
         c->w->be->cuStreamQuery(s);
         return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     }
@@ -170,11 +169,11 @@ static CUresult dtoh(struct srv_call *c)
 {
     struct rgpu_args_cuMemcpyDtoHAsync_v2 *a = c->args;
     CUresult r = check_stream_arg(c, &a->hStream);
+    if (r == CUDA_SUCCESS)
+        r = host_copy_capturable(c, a->hStream);
     if (r == CUDA_SUCCESS && dtoh_direct(c, a->srcDevice, a->ByteCount, a->hStream) == CUDA_SUCCESS)
         return CUDA_SUCCESS;
     void *staging = NULL;
-    if (r == CUDA_SUCCESS)
-        r = host_copy_capturable(c, a->hStream);
     if (r == CUDA_SUCCESS && a->ByteCount <= RGPU_MAX_BULK_LEN) {
         CUresult cr = dtoh_chunked(c, a->srcDevice, a->ByteCount, a->hStream);
         if (cr != CUDA_ERROR_NOT_SUPPORTED) {
@@ -377,6 +376,10 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_cuMemcpyHtoDAsync_v2: return htod(c);
     case RGPU_ID_cuMemcpyDtoHAsync_v2: return dtoh(c);
     case RGPU_ID_rgpu_memcpy2d: return memcpy2d(c);
+    case RGPU_ID_rgpu_hostpool_register:
+    case RGPU_ID_rgpu_hostpool_unregister:
+    case RGPU_ID_rgpu_htod_pool:
+    case RGPU_ID_rgpu_dtoh_pool: return hostpool_exec(c);
     case RGPU_ID_cuLaunchHostFunc: return host_func(c);
     case RGPU_ID_rgpu_module_load: return modules_load(c);
     case RGPU_ID_rgpu_library_load: return modules_library_load(c);

@@ -36,6 +36,7 @@ void worker_ctx_changed(void)
 {
     atomic_fetch_add(&ctx_generation, 1);
     bufpool_repin(); /* a destroyed context may have taken registrations with it */
+    hostpool_repin();
 }
 
 /* Staging buffers are page-locked on the backend whose memory is not ours. */

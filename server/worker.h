@@ -88,6 +88,11 @@ CUresult modules_occupancy_clusters(struct srv_call *c);
 CUresult modules_tensor_map_tiled(struct srv_call *c);
 CUresult modules_launch(struct srv_call *c);
 CUresult modules_launch_ex(struct srv_call *c);
+/* The shm: host-memory pool's rows (hostpool.c). */
+CUresult hostpool_exec(struct srv_call *c);
+/* Registrations may have gone with a context: renew them before the next
+ * pool copy. */
+void hostpool_repin(void);
 /* graphs.c */
 CUresult graphs_exec(struct srv_call *c);
 /* A client host function as a backend host function (custom.c): call

@@ -48,6 +48,9 @@ void __tsan_release(void *addr);
 #define MIN_RING (64u << 10)
 #define MAX_RING (1u << 30)
 #define HDR_SIZE 4096u
+/* The host-memory pool: address space only until pages are touched. */
+#define DEFAULT_POOL_MIB 8192ull
+#define MAX_POOL_MIB (1ull << 20)
 /* A sleeping side looks at the socket this often: the bound on noticing a
  * dead peer (futexes are not woken by a process's death). */
 #define LIVENESS_MS 20
@@ -75,7 +78,8 @@ _Static_assert(sizeof(struct shm_hdr) <= HDR_SIZE, "ring control page");
 struct offer {
     uint64_t magic;
     uint64_t ring_size;
-    int64_t cpu; /* the server's only CPU, or -1 (see spin_us) */
+    int64_t cpu;        /* the server's only CPU, or -1 (see spin_us) */
+    uint64_t pool_size; /* bytes of the host-memory pool's memfd (0: none, one fd) */
 };
 
 struct ring {
@@ -102,6 +106,8 @@ struct rgpu_shm {
     /* When we last had to wake the peer (CLOCK_MONOTONIC ns, 0: never); see
      * wait_word. Written by whichever of our threads kicked. */
     _Atomic int64_t woke_ns;
+    void *pool; /* the host-memory pool (shm.h), or NULL */
+    size_t pool_len;
 };
 
 /* ---- which fds have rings ---- */
@@ -137,6 +143,8 @@ static int attach(struct rgpu_shm *s)
 static void shm_free(struct rgpu_shm *s)
 {
     munmap(s->base, s->len);
+    if (s->pool)
+        munmap(s->pool, s->pool_len);
     free(s);
 }
 
@@ -149,6 +157,33 @@ void rgpu_shm_detach(int fd)
             shm_free(s);
         }
     }
+}
+
+void *rgpu_shm_pool(int fd, size_t *size)
+{
+    struct rgpu_shm *s = rgpu_shm_of(fd);
+    *size = s && s->pool ? s->pool_len : 0;
+    return s ? s->pool : NULL;
+}
+
+size_t rgpu_shm_pool_size(void)
+{
+    const char *e = getenv("RGPU_SHM_POOL_MIB");
+    char *end;
+    unsigned long long mib = e && *e ? strtoull(e, &end, 10) : DEFAULT_POOL_MIB;
+    if (e && *e && *end)
+        mib = DEFAULT_POOL_MIB;
+    if (mib > MAX_POOL_MIB)
+        mib = MAX_POOL_MIB;
+    return (size_t)mib << 20;
+}
+
+/* The pool is mapped where both sides may write and nothing is reserved:
+ * pages exist once touched. */
+static void *map_pool(int memfd, size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd, 0);
+    return p == MAP_FAILED ? NULL : p;
 }
 
 size_t rgpu_shm_ring_size(void)
@@ -223,39 +258,63 @@ int rgpu_shm_client(int fd, char *err, size_t errlen)
     struct iovec iov = {&off, sizeof off};
     union {
         struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int))];
+        char b[CMSG_SPACE(2 * sizeof(int))];
     } cm;
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
     ssize_t r;
     do
         r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
     while (r < 0 && errno == EINTR);
-    int memfd = -1;
+    int fds[2] = {-1, -1}, nfds = 0;
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(&memfd, CMSG_DATA(c), sizeof memfd);
-    if (r != (ssize_t)sizeof off || off.magic != SHM_OFFER || memfd < 0) {
-        snprintf(err, errlen, "the server offers no shared memory here (is it listening on shm:?)");
-        if (memfd >= 0)
-            close(memfd);
-        return -1;
+    if (r >= 0 && c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        (c->cmsg_len == CMSG_LEN(sizeof(int)) || c->cmsg_len == CMSG_LEN(2 * sizeof(int)))) {
+        nfds = c->cmsg_len == CMSG_LEN(sizeof(int)) ? 1 : 2;
+        memcpy(fds, CMSG_DATA(c), (size_t)nfds * sizeof(int));
     }
+    int memfd = fds[0], poolfd = fds[1];
+    const char *bad = NULL;
     struct stat st;
-    if (off.ring_size < MIN_RING || off.ring_size > MAX_RING || (off.ring_size & (off.ring_size - 1)) ||
-        fstat(memfd, &st) || (uint64_t)st.st_size != HDR_SIZE + 2 * off.ring_size) {
-        snprintf(err, errlen, "shm setup: bad ring size from the server");
-        close(memfd);
-        return -1;
+    if (r != (ssize_t)sizeof off || off.magic != SHM_OFFER || memfd < 0)
+        bad = "the server offers no shared memory here (is it listening on shm:?)";
+    else if (off.ring_size < MIN_RING || off.ring_size > MAX_RING || (off.ring_size & (off.ring_size - 1)) ||
+             fstat(memfd, &st) || (uint64_t)st.st_size != HDR_SIZE + 2 * off.ring_size)
+        bad = "shm setup: bad ring size from the server";
+    else if ((off.pool_size != 0) != (poolfd >= 0) || off.pool_size > (MAX_POOL_MIB << 20) ||
+             (poolfd >= 0 && (fstat(poolfd, &st) || (uint64_t)st.st_size != off.pool_size)))
+        bad = "shm setup: bad host-memory pool from the server";
+    struct rgpu_shm *s = NULL;
+    if (!bad && !(s = map_rings(fd, memfd, (size_t)off.ring_size, 0, off.cpu >= 0 && off.cpu < INT_MAX ? (int)off.cpu : -1)))
+        bad = "shm setup: cannot map the rings";
+    if (!bad && poolfd >= 0) {
+        /* Without the pool the connection works as before (page-locked
+         * memory is then ordinary memory whose bytes travel). */
+        if ((s->pool = map_pool(poolfd, (size_t)off.pool_size)))
+            s->pool_len = (size_t)off.pool_size;
     }
-    struct rgpu_shm *s = map_rings(fd, memfd, (size_t)off.ring_size, 0, off.cpu >= 0 && off.cpu < INT_MAX ? (int)off.cpu : -1);
-    close(memfd);
-    if (!s || attach(s)) {
-        snprintf(err, errlen, "shm setup: cannot map the rings");
+    if (!bad && attach(s))
+        bad = "shm setup: cannot map the rings";
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    if (bad) {
+        snprintf(err, errlen, "%s", bad);
         if (s)
             shm_free(s);
         return -1;
     }
     return 0;
+}
+
+/* A sealed memfd of len bytes (sealed: the peer must not shrink it under
+ * our mapping — the next access would be SIGBUS), or -1. */
+static int sealed_memfd(const char *name, size_t len)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd >= 0 && (ftruncate(fd, (off_t)len) || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
 }
 
 int rgpu_shm_server(int fd, char *err, size_t errlen)
@@ -270,14 +329,9 @@ int rgpu_shm_server(int fd, char *err, size_t errlen)
         return -1;
     }
     size_t ring = rgpu_shm_ring_size();
-    /* Sealed: the client must not shrink the file under our mapping (the
-     * next access would be SIGBUS). */
-    int memfd = memfd_create("rgpu-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (memfd < 0 || ftruncate(memfd, (off_t)(HDR_SIZE + 2 * ring)) ||
-        fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+    int memfd = sealed_memfd("rgpu-shm", HDR_SIZE + 2 * ring);
+    if (memfd < 0) {
         snprintf(err, errlen, "shm setup: memfd: %s", strerror(errno));
-        if (memfd >= 0)
-            close(memfd);
         return -1;
     }
     struct rgpu_shm *s = map_rings(fd, memfd, ring, 1, (int)(int32_t)req.seq);
@@ -286,23 +340,36 @@ int rgpu_shm_server(int fd, char *err, size_t errlen)
         close(memfd);
         return -1;
     }
-    struct offer off = {SHM_OFFER, ring, only_cpu()};
+    /* The host-memory pool is optional: a connection without one only
+     * moves page-locked memory's bytes through the rings. */
+    size_t pool = rgpu_shm_pool_size();
+    int fds[2] = {memfd, pool ? sealed_memfd("rgpu-hostpool", pool) : -1};
+    if (fds[1] >= 0 && (s->pool = map_pool(fds[1], pool)))
+        s->pool_len = pool;
+    if (!s->pool && fds[1] >= 0) {
+        close(fds[1]);
+        fds[1] = -1;
+    }
+    int nfds = fds[1] >= 0 ? 2 : 1;
+    struct offer off = {SHM_OFFER, ring, only_cpu(), s->pool_len};
     struct iovec iov = {&off, sizeof off};
     union {
         struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int))];
+        char b[CMSG_SPACE(2 * sizeof(int))];
     } cm;
     memset(&cm, 0, sizeof cm);
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+                       .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int))};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &memfd, sizeof memfd);
+    c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
     do
         r = sendmsg(fd, &m, MSG_NOSIGNAL);
     while (r < 0 && errno == EINTR);
-    close(memfd);
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
     if (r != (ssize_t)sizeof off || attach(s)) {
         snprintf(err, errlen, "shm setup: cannot hand over the rings: %s", strerror(errno));
         shm_free(s);

@@ -17,6 +17,14 @@
  * side waits on a futex in the shared page (the other side wakes it only
  * when it says it sleeps), with a timeout after which it checks the socket.
  *
+ * The worker also hands over a second memfd, the host-memory pool: address
+ * space (RGPU_SHM_POOL_MIB, 8 GiB by default; 0: none) that both sides map
+ * and nothing backs until it is touched. The client serves page-locked
+ * allocations from it (client/hostpool.c), so that copies to and from them
+ * travel as pool offsets and the server reads and writes the client's bytes
+ * in place (server/hostpool.c). The server checks every offset it is given
+ * against the pool; what the client writes there is data, never parsed.
+ *
  * Nothing read from shared memory is trusted: the peer's index is checked
  * against the ring size at every read, our own index is kept privately, and
  * payload bytes are copied out before anyone parses them.
@@ -50,6 +58,11 @@ int rgpu_shm_writev(struct rgpu_shm *s, const struct iovec *iov, int iovcnt);
 /* Wait until there is something to read or the connection ended (1), or
  * timeout_ms passed (0; -1 waits forever). */
 int rgpu_shm_poll(struct rgpu_shm *s, int timeout_ms);
+
+/* The host-memory pool attached to fd (its size in *size), or NULL. */
+void *rgpu_shm_pool(int fd, size_t *size);
+/* The pool a server offers (RGPU_SHM_POOL_MIB), in bytes; 0: none. */
+size_t rgpu_shm_pool_size(void);
 
 /* Ring size per direction (bytes, a power of two). */
 size_t rgpu_shm_ring_size(void);

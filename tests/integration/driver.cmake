@@ -42,6 +42,7 @@ rgpu_it_program(errors ${RGPU_IT_DIR}/errors.c)
 rgpu_it_program(vmm ${RGPU_IT_DIR}/vmm.c)
 rgpu_it_program(streams ${RGPU_IT_DIR}/streams.c ${RGPU_IT_DIR}/streams_ptds.c)
 rgpu_it_program(visible ${RGPU_IT_DIR}/visible.c)
+rgpu_it_program(hostpool ${RGPU_IT_DIR}/hostpool.c)
 rgpu_it_program(robust_kill_client ${RGPU_IT_DIR}/robust_kill_client.c)
 rgpu_it_program(robust_kill_server ${RGPU_IT_DIR}/robust_kill_server.c)
 
@@ -63,7 +64,7 @@ target_include_directories(rgpu_it_robust_shm PRIVATE ${RGPU_IT_DIR} ${PROJECT_S
 add_dependencies(rgpu_it_robust_shm rgpu_it_devices)
 
 foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
-  foreach(prog devices contexts memory errors streams vmm visible)
+  foreach(prog devices contexts memory errors streams vmm visible hostpool)
     rgpu_it_test(driver.${prog} ${tr} COMMAND $<TARGET_FILE:rgpu_it_${prog}>)
   endforeach()
   # robust_wire speaks the socket protocol by hand; robust_shm is its
@@ -83,6 +84,14 @@ foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
       COMMAND $<TARGET_FILE:rgpu_it_robust_kill_server> ${mode})
   endforeach()
 endforeach()
+
+# The shm: host-memory pool's other shapes (hostpool.c): a pool too small for
+# the larger buffers (those fall back to ordinary memory whose bytes travel), a
+# client that leaves it unused, and the NVIDIA backend's copy paths around it
+# (the server page-locks each allocation through the backend).
+rgpu_it_test(driver.hostpool_small shm ENV RGPU_SHM_POOL_MIB=4 COMMAND $<TARGET_FILE:rgpu_it_hostpool>)
+rgpu_it_test(driver.hostpool_unused shm ENV RGPU_SHM_POOL=0 COMMAND $<TARGET_FILE:rgpu_it_hostpool>)
+rgpu_it_test(driver.staged_hostpool shm ENV RGPU_STAGED_COPIES=1 COMMAND $<TARGET_FILE:rgpu_it_hostpool>)
 
 # The tests that move 1 GiB each way keep ~2-3 GiB of host memory busy (client
 # buffer + device memory in the server): never run more than one at a time.

@@ -43,9 +43,9 @@ static pid_t server_pid;
     } while (0)
 
 struct conn {
-    int fd, memfd;
+    int fd, memfd, poolfd;
     uint8_t *base;
-    size_t ring;
+    size_t ring, pool;
 };
 
 static int connect_server(void)
@@ -68,14 +68,14 @@ static int connect_server(void)
 /* the rings of a fresh connection, or fd -1 */
 static struct conn setup(void)
 {
-    struct conn c = {.fd = connect_server(), .memfd = -1};
+    struct conn c = {.fd = connect_server(), .memfd = -1, .poolfd = -1};
     struct rgpu_hdr req = {.magic = RGPU_MAGIC, .type = 0, .ctx = SHM_REQUEST};
-    uint64_t off[3]; /* magic, ring size, the server's CPU */
+    uint64_t off[4]; /* magic, ring size, the server's CPU, host-memory pool size */
     send(c.fd, &req, sizeof req, MSG_NOSIGNAL);
     struct iovec iov = {off, sizeof off};
     union {
         struct cmsghdr h;
-        char b[CMSG_SPACE(sizeof(int))];
+        char b[CMSG_SPACE(2 * sizeof(int))];
     } cm;
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
     ssize_t r = recvmsg(c.fd, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC);
@@ -87,7 +87,12 @@ static struct conn setup(void)
         return c;
     }
     memcpy(&c.memfd, CMSG_DATA(ch), sizeof c.memfd);
+    if (ch->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+        memcpy(&c.poolfd, CMSG_DATA(ch) + sizeof(int), sizeof c.poolfd);
     c.ring = (size_t)off[1];
+    c.pool = (size_t)off[3];
+    if ((c.pool != 0) != (c.poolfd >= 0))
+        FAIL("pool size %zu offered with%s a memfd", c.pool, c.poolfd >= 0 ? "" : "out");
     c.base = mmap(NULL, HDR_SIZE + 2 * c.ring, PROT_READ | PROT_WRITE, MAP_SHARED, c.memfd, 0);
     if (c.base == MAP_FAILED)
         FAIL("mmap of the offered memfd: %s", strerror(errno));
@@ -132,6 +137,8 @@ static void expect_closed(struct conn *c, const char *name)
         munmap(c->base, HDR_SIZE + 2 * c->ring);
     if (c->memfd >= 0)
         close(c->memfd);
+    if (c->poolfd >= 0)
+        close(c->poolfd);
     close(c->fd);
     still_serves(name);
 }
@@ -160,6 +167,45 @@ static int put_when_room(struct conn *c, const void *p, size_t n)
         if (poll(&pf, 1, 1) > 0 || ru_now() - t0 > 5)
             return -1;
     }
+}
+
+
+/* n bytes out of the server->client ring; -1 when none came within 5 s */
+static int get(struct conn *c, void *p, size_t n)
+{
+    double t0 = ru_now();
+    for (size_t got = 0; got < n;) {
+        uint32_t h = *word(c, 1, HEAD), t = __atomic_load_n(word(c, 1, TAIL), __ATOMIC_ACQUIRE);
+        if (t == h) {
+            if (ru_now() - t0 > 5)
+                return -1;
+            continue;
+        }
+        for (; h != t && got < n; h++)
+            ((uint8_t *)p)[got++] = c->base[HDR_SIZE + c->ring + (h & (c->ring - 1))];
+        __atomic_store_n(word(c, 1, HEAD), h, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+/* one request (reply wanted) and its reply: the result, the reply's
+ * arguments in out (up to cap bytes); -1000 when no reply came */
+static int call(struct conn *c, uint16_t id, uint64_t ctx, const void *args, uint32_t n, void *out, size_t cap)
+{
+    static uint32_t seq;
+    struct rgpu_hdr q = {.magic = RGPU_MAGIC, .type = RGPU_MSG_REQUEST, .call = id, .seq = ++seq, .ctx = ctx,
+                         .args_len = n}, r;
+    uint8_t msg[sizeof q + 64];
+    memcpy(msg, &q, sizeof q);
+    memcpy(msg + sizeof q, args, n);
+    if (put_when_room(c, msg, sizeof q + n) || get(c, &r, sizeof r))
+        return -1000;
+    uint8_t skip[256];
+    if (r.type != RGPU_MSG_REPLY || r.seq != q.seq || r.args_len > sizeof skip || r.bulk_len ||
+        get(c, skip, r.args_len))
+        return -1000;
+    memcpy(out, skip, r.args_len < cap ? r.args_len : cap);
+    return r.result;
 }
 
 int main(int argc, char **argv)
@@ -245,6 +291,109 @@ int main(int argc, char **argv)
             struct rgpu_hdr h = {.magic = RGPU_MAGIC, .type = RGPU_MSG_HELLO, .bulk_len = ~0ull};
             put(&c, &h, sizeof h);
             expect_closed(&c, "absurd bulk length");
+        }
+    }
+
+
+    /* The host-memory pool: every offset the client names is checked
+     * against the pool and against what it registered; a bad one gets an
+     * error reply and the connection goes on. */
+    fprintf(stderr, "robust_shm: case: pool offsets outside the pool or not registered\n");
+    {
+        struct conn c = setup();
+        uint8_t *pool = c.poolfd >= 0 ? mmap(NULL, c.pool, PROT_READ | PROT_WRITE, MAP_SHARED, c.poolfd, 0) : NULL;
+        if (c.fd >= 0 && (!pool || pool == MAP_FAILED)) {
+            FAIL("no host-memory pool offered (or not mappable)");
+        } else if (c.fd >= 0) {
+            struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION};
+            struct rgpu_hdr h = {.magic = RGPU_MAGIC, .type = RGPU_MSG_HELLO, .args_len = sizeof hello}, w;
+            uint8_t msg[sizeof h + sizeof hello];
+            memcpy(msg, &h, sizeof h);
+            memcpy(msg + sizeof h, &hello, sizeof hello);
+            put(&c, msg, sizeof msg);
+            static uint8_t welcome[1 << 16];
+            if (get(&c, &w, sizeof w) || w.type != RGPU_MSG_WELCOME || w.args_len + w.bulk_len > sizeof welcome ||
+                get(&c, welcome, w.args_len + w.bulk_len)) {
+                FAIL("no WELCOME over the rings");
+            } else {
+                int dev = 0;
+                uint64_t ctx = 0, dptr = 0, bytes = 8192;
+                int rc = call(&c, RGPU_ID_cuDevicePrimaryCtxRetain, 0, &dev, sizeof dev, &ctx, sizeof ctx);
+                if (rc || !ctx)
+                    FAIL("cuDevicePrimaryCtxRetain over the rings: %d", rc);
+                rc = call(&c, RGPU_ID_cuMemAlloc_v2, ctx, &bytes, sizeof bytes, &dptr, sizeof dptr);
+                if (rc || !dptr)
+                    FAIL("cuMemAlloc over the rings: %d", rc);
+                struct { uint64_t off, size; } reg[] = {
+                    {c.pool, 4096},            /* past the end */
+                    {c.pool - 4096, 8192},     /* running past it */
+                    {UINT64_MAX - 4095, 8192}, /* wrapping */
+                    {4097, 4096},              /* not page aligned */
+                    {0, 0},                    /* empty */
+                };
+                for (size_t i = 0; i < sizeof reg / sizeof *reg; i++)
+                    if ((rc = call(&c, RGPU_ID_rgpu_hostpool_register, ctx, &reg[i], sizeof reg[i], NULL, 0)) !=
+                        CUDA_ERROR_INVALID_VALUE)
+                        FAIL("register [%#llx, +%#llx): got %d, expected CUDA_ERROR_INVALID_VALUE",
+                             (unsigned long long)reg[i].off, (unsigned long long)reg[i].size, rc);
+                struct { uint64_t off, size; } ok[2] = {{0, 4096}, {8192, 4096}}, dup = {4096, 8192};
+                for (int i = 0; i < 2; i++)
+                    if ((rc = call(&c, RGPU_ID_rgpu_hostpool_register, ctx, &ok[i], sizeof ok[i], NULL, 0)))
+                        FAIL("register [%#llx, +4096): got %d", (unsigned long long)ok[i].off, rc);
+                if ((rc = call(&c, RGPU_ID_rgpu_hostpool_register, ctx, &dup, sizeof dup, NULL, 0)) !=
+                    CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED)
+                    FAIL("overlapping registration: got %d", rc);
+                /* copies: outside every extent, across an extent's end, wrapping */
+                struct { uint64_t dev, off, n, stream; } bad[] = {
+                    {dptr, 4096, 16, 0}, {dptr, 0, 8192, 0}, {dptr, 4000, 200, 0}, {dptr, UINT64_MAX - 7, 16, 0},
+                    {dptr, c.pool + 8192, 16, 0},
+                };
+                for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                    struct { uint64_t off, dev, n, stream; } d = {bad[i].off, bad[i].dev, bad[i].n, 0};
+                    if ((rc = call(&c, RGPU_ID_rgpu_htod_pool, ctx, &bad[i], sizeof bad[i], NULL, 0)) !=
+                        CUDA_ERROR_INVALID_VALUE)
+                        FAIL("host->device from pool [%#llx, +%llu): got %d", (unsigned long long)bad[i].off,
+                             (unsigned long long)bad[i].n, rc);
+                    if ((rc = call(&c, RGPU_ID_rgpu_dtoh_pool, ctx, &d, sizeof d, NULL, 0)) != CUDA_ERROR_INVALID_VALUE)
+                        FAIL("device->host into pool [%#llx, +%llu): got %d", (unsigned long long)d.off,
+                             (unsigned long long)d.n, rc);
+                }
+                /* and the good ones do what they say, in the pool's own bytes */
+                for (int i = 0; i < 4096; i++)
+                    pool[i] = (uint8_t)(i * 7 + 1);
+                memset(pool + 8192, 0, 4096);
+                struct { uint64_t dev, off, n, stream; } up = {dptr, 0, 4096, 0};
+                struct { uint64_t off, dev, n, stream; } down = {8192, dptr, 4096, 0};
+                if ((rc = call(&c, RGPU_ID_rgpu_htod_pool, ctx, &up, sizeof up, NULL, 0)) ||
+                    (rc = call(&c, RGPU_ID_rgpu_dtoh_pool, ctx, &down, sizeof down, NULL, 0)) ||
+                    (rc = call(&c, RGPU_ID_cuCtxSynchronize, ctx, NULL, 0, NULL, 0)))
+                    FAIL("copies through registered pool memory: %d", rc);
+                else if (memcmp(pool, pool + 8192, 4096) != 0)
+                    FAIL("the bytes copied through the pool differ");
+                uint64_t off = 8192 * 4;
+                if ((rc = call(&c, RGPU_ID_rgpu_hostpool_unregister, ctx, &off, sizeof off, NULL, 0)) !=
+                    CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED)
+                    FAIL("unregistering what was never registered: got %d", rc);
+                off = 0;
+                if ((rc = call(&c, RGPU_ID_rgpu_hostpool_unregister, ctx, &off, sizeof off, NULL, 0)))
+                    FAIL("unregistering: got %d", rc);
+                if ((rc = call(&c, RGPU_ID_rgpu_htod_pool, ctx, &up, sizeof up, NULL, 0)) != CUDA_ERROR_INVALID_VALUE)
+                    FAIL("copy from an unregistered extent: got %d", rc);
+                if (ftruncate(c.poolfd, 4096) == 0)
+                    FAIL("the pool's memfd could be shrunk (not sealed)");
+            }
+        }
+        if (pool && pool != MAP_FAILED)
+            munmap(pool, c.pool);
+        if (c.fd >= 0) {
+            /* the connection is still served: close it ourselves */
+            if (c.base && c.base != MAP_FAILED)
+                munmap(c.base, HDR_SIZE + 2 * c.ring);
+            close(c.memfd);
+            if (c.poolfd >= 0)
+                close(c.poolfd);
+            close(c.fd);
+            still_serves("pool offsets");
         }
     }
 

@@ -1,0 +1,193 @@
+/*
+ * hostpool.c — the server's side of the shm: host-memory pool (wire/shm.h).
+ *
+ * The client allocates page-locked memory inside a memfd this worker maps
+ * too, and registers each allocation here (rgpu_hostpool_register). The
+ * worker page-locks it with its backend (on the NVIDIA driver: real pinned
+ * memory the GPU reaches by DMA) and remembers it as an extent. A copy that
+ * names a pool offset (rgpu_htod_pool, rgpu_dtoh_pool) is the backend's
+ * asynchronous copy with the worker's address of those bytes: no payload
+ * on the wire, no staging, and the bytes are read or written when the stream
+ * reaches the copy, which is what CUDA does with page-locked memory (and
+ * why such copies may be captured into graphs).
+ *
+ * Only registered extents are copied from or to: on the NVIDIA driver an
+ * unregistered range would be pageable memory, whose device->host copy is
+ * synchronous and would stall the reader. What the client does with its
+ * side of the mapping (writing it while a copy runs, freeing it early) only
+ * changes the bytes: the mapping stays until the worker exits.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "shm.h"
+#include "worker.h"
+
+struct extent {
+    uint64_t off, len;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct extent *ext; /* sorted by offset, disjoint */
+static size_t next, capext;
+/* A destroyed context may take its registrations with it (worker.c):
+ * re-registered at the next copy when this moved. */
+static atomic_uint gen = 1;
+static unsigned pinned_gen = 1;
+
+void hostpool_repin(void) { atomic_fetch_add(&gen, 1); }
+
+static uint8_t *pool_of(struct worker *w, size_t *len) { return rgpu_shm_pool(w->fd, len); }
+
+/* Index of the first extent ending after off (lock held). */
+static size_t find(uint64_t off)
+{
+    size_t lo = 0, hi = next;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ext[mid].off + ext[mid].len <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static CUresult pin(struct worker *w, uint8_t *p, uint64_t len)
+{
+    CUresult r = w->be->cuMemHostRegister_v2(p, len, CU_MEMHOSTREGISTER_PORTABLE);
+    return r == CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED ? CUDA_SUCCESS : r;
+}
+
+/* Is [off, off + len) free of extents? Its insertion index in *at (lock held). */
+static bool vacant(uint64_t off, uint64_t len, size_t *at)
+{
+    *at = find(off);
+    return *at == next || ext[*at].off >= off + len;
+}
+
+/* The driver is called outside the lock: the reader takes it for every pool
+ * copy and must not wait while gigabytes are page-locked. */
+static CUresult do_register(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_hostpool_register *a = c->args;
+    size_t plen, i;
+    uint8_t *pool = pool_of(c->w, &plen);
+    uint64_t pg = 4096;
+    if (!pool)
+        return CUDA_ERROR_NOT_SUPPORTED; /* not a shm: connection, or no pool offered */
+    if (!a->size || a->offset % pg || a->size % pg || a->offset > plen || a->size > plen - a->offset)
+        return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&lock);
+    bool free_range = vacant(a->offset, a->size, &i);
+    pthread_mutex_unlock(&lock);
+    if (!free_range)
+        return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+    CUresult r = pin(c->w, pool + a->offset, a->size);
+    if (r != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    if (!vacant(a->offset, a->size, &i)) {
+        r = CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED; /* the client raced itself */
+    } else if (next == capext) {
+        size_t cap = capext ? 2 * capext : 16;
+        struct extent *t = realloc(ext, cap * sizeof *t);
+        if (t)
+            ext = t, capext = cap;
+        else
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (!r) {
+        memmove(&ext[i + 1], &ext[i], (next - i) * sizeof *ext);
+        ext[i] = (struct extent){a->offset, a->size};
+        next++;
+    }
+    pthread_mutex_unlock(&lock);
+    if (r == CUDA_ERROR_OUT_OF_MEMORY)
+        c->w->be->cuMemHostUnregister(pool + a->offset);
+    return r;
+}
+
+static CUresult do_unregister(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_hostpool_unregister *a = c->args;
+    size_t plen;
+    uint8_t *pool = pool_of(c->w, &plen);
+    if (!pool)
+        return CUDA_ERROR_NOT_SUPPORTED;
+    pthread_mutex_lock(&lock);
+    size_t i = find(a->offset);
+    bool found = i < next && ext[i].off == a->offset;
+    if (found) {
+        memmove(&ext[i], &ext[i + 1], (next - i - 1) * sizeof *ext);
+        next--;
+    }
+    pthread_mutex_unlock(&lock);
+    if (!found)
+        return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+    /* The extent is gone whatever the driver says: a registration that a
+     * destroyed context took with it is no less gone. */
+    c->w->be->cuMemHostUnregister(pool + a->offset);
+    return CUDA_SUCCESS;
+}
+
+/* The worker's address of [off, off + n) when one registered extent holds
+ * it, else NULL. */
+static void *bytes(struct worker *w, uint64_t off, uint64_t n)
+{
+    size_t plen;
+    uint8_t *pool = pool_of(w, &plen);
+    if (!pool || !n)
+        return NULL;
+    void *p = NULL;
+    pthread_mutex_lock(&lock);
+    unsigned g = atomic_load(&gen);
+    if (g != pinned_gen) {
+        for (size_t i = 0; i < next; i++)
+            if (pin(w, pool + ext[i].off, ext[i].len) != CUDA_SUCCESS)
+                rgpu_warn("host-memory pool: re-registering %llu bytes failed; copies from them are pageable",
+                          (unsigned long long)ext[i].len);
+        pinned_gen = g;
+    }
+    size_t i = find(off);
+    if (i < next && ext[i].off <= off && n <= ext[i].off + ext[i].len - off)
+        p = pool + off;
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+static CUresult htod(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_htod_pool *a = c->args;
+    CUresult r = dispatch_check_stream(c, &a->hStream);
+    if (r != CUDA_SUCCESS || !a->ByteCount)
+        return r;
+    void *src = bytes(c->w, a->srcOffset, a->ByteCount);
+    return src ? c->w->be->cuMemcpyHtoDAsync_v2(a->dstDevice, src, a->ByteCount, a->hStream)
+               : CUDA_ERROR_INVALID_VALUE;
+}
+
+static CUresult dtoh(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_dtoh_pool *a = c->args;
+    CUresult r = dispatch_check_stream(c, &a->hStream);
+    if (r != CUDA_SUCCESS || !a->ByteCount)
+        return r;
+    void *dst = bytes(c->w, a->dstOffset, a->ByteCount);
+    return dst ? c->w->be->cuMemcpyDtoHAsync_v2(dst, a->srcDevice, a->ByteCount, a->hStream)
+               : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult hostpool_exec(struct srv_call *c)
+{
+    switch ((enum rgpu_call_id)c->hdr.call) {
+    case RGPU_ID_rgpu_hostpool_register: return do_register(c);
+    case RGPU_ID_rgpu_hostpool_unregister: return do_unregister(c);
+    case RGPU_ID_rgpu_htod_pool: return htod(c);
+    case RGPU_ID_rgpu_dtoh_pool: return dtoh(c);
+    default: return CUDA_ERROR_NOT_SUPPORTED;
+    }
+}
