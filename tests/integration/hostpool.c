@@ -125,6 +125,30 @@ static void test_stream_order(void)
 }
 
 /* ---- capture ---- */
+/* Pageable memory is never captured, whatever the path its copy takes (on
+ * the CPU device a large device->host copy is sent by a host function: that
+ * must not become a graph node). */
+static void test_capture_pageable(void)
+{
+    size_t n = 256 << 10;
+    uint8_t *h = malloc(n);
+    CUdeviceptr d;
+    CUstream s;
+    CUgraph g;
+    ASSERT_TRUE(h != NULL);
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuMemAlloc(&d, n));
+    CHECK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+    EXPECT_RESULT(cuMemcpyDtoHAsync(h, d, n, s), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+    EXPECT_RESULT(cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    CHECK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+    EXPECT_RESULT(cuMemcpyHtoDAsync(d, h, n, s), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+    EXPECT_RESULT(cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    CHECK(cuMemFree(d));
+    CHECK(cuStreamDestroy(s));
+    free(h);
+}
+
 static void test_capture(void)
 {
     size_t n = 256 << 10;
@@ -258,6 +282,7 @@ int main(void)
     test_sizes();
     test_stream_order();
     test_capture();
+    test_capture_pageable();
     test_bookkeeping();
     test_threads();
     CHECK(cuDevicePrimaryCtxRelease(dev));
