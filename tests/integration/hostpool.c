@@ -105,19 +105,21 @@ static void test_stream_order(void)
     CHECK(cuStreamSynchronize(s));
     EXPECT_ALLBYTES(dst, 0, n, "host function's writes after the copy");
 
-    /* host function fills the source, then the copy reads it */
-    memset(src, 0x11, n);
-    struct fill_job job = {src, n};
-    CHECK(cuLaunchHostFunc(s, fill_fn, &job));
-    CHECK(cuMemcpyHtoDAsync(d, src, n, s));
-    CHECK(cuMemcpyDtoHAsync(dst, d, n, s));
-    CHECK(cuStreamSynchronize(s));
-    if (pooled)
+    /* host function fills the source, then the copy reads it. Not over
+     * sockets: there the call reads the source while the host function may
+     * be writing it (a race in the program, under rgpu's semantics there). */
+    if (pooled) {
+        memset(src, 0x11, n);
+        struct fill_job job = {src, n};
+        CHECK(cuLaunchHostFunc(s, fill_fn, &job));
+        CHECK(cuMemcpyHtoDAsync(d, src, n, s));
+        CHECK(cuMemcpyDtoHAsync(dst, d, n, s));
+        CHECK(cuStreamSynchronize(s));
         EXPECT_ALLBYTES(dst, 0xab, n, "page-locked source read when the stream reached the copy");
-    else
-        fprintf(stderr, "hostpool: (not shared with the server here: the source was read at the call, byte 0 is "
-                        "%#x)\n",
-                dst[0]);
+    } else {
+        fprintf(stderr, "hostpool: (not shared with the server here: a copy's source is read at the call; "
+                        "the fill-before-copy case is skipped)\n");
+    }
     CHECK(cuMemFree(d));
     CHECK(cuMemFreeHost(src));
     CHECK(cuMemFreeHost(dst));
