@@ -17,6 +17,7 @@
  */
 #include "check.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
 
@@ -272,9 +273,12 @@ static bool env_is(const char *name, const char *v)
 
 int main(void)
 {
+    /* NVIDIA's driver (the GPU suite's native column) keeps CUDA's promises
+     * for page-locked memory by definition; rgpu keeps them over shm:. */
     const char *server = getenv("RGPU_SERVER");
-    pooled = server && strncmp(server, "shm:", 4) == 0 && !env_is("RGPU_SHM_POOL", "0") &&
-             !env_is("RGPU_SHM_POOL_MIB", "0");
+    bool rgpu = dlsym(RTLD_DEFAULT, "rgpu_client_marker") != NULL;
+    pooled = !rgpu || (server && strncmp(server, "shm:", 4) == 0 && !env_is("RGPU_SHM_POOL", "0") &&
+                       !env_is("RGPU_SHM_POOL_MIB", "0"));
     fprintf(stderr, "hostpool: page-locked memory %s shared with the server\n", pooled ? "is" : "is not");
     CUdevice dev;
     CHECK(cuInit(0));
