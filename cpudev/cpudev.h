@@ -40,8 +40,12 @@ struct cpudev_config {
      * process; init fails if the range cannot be had at exactly this address. */
     uint64_t va_base;
     /* Host functions of all streams run one at a time, as NVIDIA's driver
-     * runs them (on one thread): the server asks for it with
-     * RGPU_STAGED_COPIES=1, whose copy paths are the NVIDIA backend's. */
+     * runs them (on one thread), and cuStreamDestroy waits for that thread
+     * while it holds the device's lock, which every other call takes — the
+     * shape of the hang seen on an H200 (a call waiting, inside the driver,
+     * for a host function whose end only the server's reader can receive;
+     * server/relay.c). The server asks for it with RGPU_STAGED_COPIES=1,
+     * whose copy paths are the NVIDIA backend's. */
     bool serial_host_funcs;
 };
 

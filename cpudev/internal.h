@@ -303,6 +303,9 @@ bool mem_free_block(CUdeviceptr p);
 void mem_free_owned(uint64_t ctx_id);
 /* True if [p, p + n) lies inside one live allocation (n > 0). */
 bool mem_range_ok(CUdeviceptr p, size_t n);
+/* Held while a host function runs when host functions are serial
+ * (cfg.serial_host_funcs): NVIDIA's host-function thread, emulated. */
+extern pthread_mutex_t host_fn_thread;
 /* True if [p, p + n) lies inside one page-locked (registered) host range
  * (hostreg.c): memory a captured copy may name, as with the driver. */
 bool hostreg_holds(const void *p, size_t n);

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+pthread_mutex_t host_fn_thread = PTHREAD_MUTEX_INITIALIZER; /* internal.h */
+
 /* The stream whose worker is the calling thread, if any. */
 static _Thread_local struct stream *tls_worker;
 
@@ -97,10 +99,9 @@ CUresult op_run(struct op *op)
         break;
     case OP_HOSTFN:
         if (cpudev.cfg.serial_host_funcs) {
-            static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
-            pthread_mutex_lock(&one_at_a_time);
+            pthread_mutex_lock(&host_fn_thread);
             op->u.host.fn(op->u.host.arg);
-            pthread_mutex_unlock(&one_at_a_time);
+            pthread_mutex_unlock(&host_fn_thread);
         } else {
             op->u.host.fn(op->u.host.arg);
         }
@@ -426,6 +427,10 @@ CUresult cpudev_cuStreamDestroy_v2(CUstream hStream)
 {
     CPUDEV_ENTER();
     cpudev_lock();
+    if (cpudev.cfg.serial_host_funcs) { /* NVIDIA's driver, as it behaves at worst (cpudev.h) */
+        pthread_mutex_lock(&host_fn_thread);
+        pthread_mutex_unlock(&host_fn_thread);
+    }
     CUresult r = CUDA_ERROR_INVALID_HANDLE; /* the special streams cannot be destroyed */
     if (reg_has_locked(hStream, H_STREAM)) {
         stream_destroy_locked((struct stream *)hStream);

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -34,6 +35,8 @@ struct item {
     bool delivery;
     uint64_t seq; /* in the order queued, over all queues */
     unsigned gen; /* pool_gen when its event was taken */
+    int queriers; /* completions_flush threads looking at its event */
+    bool ran;     /* run and unlinked */
 };
 
 struct queue {
@@ -46,6 +49,7 @@ struct queue {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t finished = PTHREAD_COND_INITIALIZER; /* an item was run */
 static pthread_cond_t queued = PTHREAD_COND_INITIALIZER;   /* an item was added */
+static pthread_cond_t unqueried = PTHREAD_COND_INITIALIZER; /* an item's queriers reached 0 */
 static struct queue *queues;
 static atomic_int deliveries; /* queued and not yet run: the flush's fast path */
 static uint64_t last_seq;       /* under mu */
@@ -168,9 +172,12 @@ static void *queue_main(void *p)
             q->tail = &q->head;
         if (it->delivery)
             atomic_fetch_sub(&deliveries, 1);
+        it->ran = true;
         pthread_cond_broadcast(&finished);
+        /* its event goes back only once no flush is querying it */
+        while (it->queriers)
+            pthread_cond_wait(&unqueried, &mu);
         pthread_mutex_unlock(&mu);
-        /* unlinked first: completions_flush queries events under the lock */
         event_put(it->ctx, it->ev, it->gen, r == CUDA_SUCCESS);
         free(it);
         pthread_mutex_lock(&mu);
@@ -238,26 +245,62 @@ CUresult completions_add(struct worker *w, CUstream s, void (*fn)(void *arg, CUr
     return CUDA_SUCCESS;
 }
 
-/* A delivery whose work has finished and that has not run yet; lock held
- * (a queue's thread destroys an item's event only once it has unlinked it). */
-static bool finished_delivery_pending(void)
+/* Every reply first waits for the deliveries whose work has finished and
+ * that have not run yet. Their events are queried without the lock: a
+ * driver call may wait (NVIDIA's, for its host-function thread), and a
+ * host function waits for this lock (completions_wait) — holding it across
+ * the query could close that circle. The items looked at are held
+ * (queriers) so that their events are not reused meanwhile. */
+static void drop_queried(struct item **v, size_t n, struct item *keep)
 {
-    for (struct queue *q = queues; q; q = q->next)
-        for (struct item *it = q->head; it; it = it->next)
-            if (it->delivery && be->cuEventQuery(it->ev) == CUDA_SUCCESS)
-                return true;
-    return false;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != keep && --v[i]->queriers == 0)
+            pthread_cond_broadcast(&unqueried);
 }
 
 void completions_flush(struct worker *w)
 {
     (void)w;
-    if (atomic_load(&deliveries) == 0)
-        return;
-    pthread_mutex_lock(&mu);
-    while (finished_delivery_pending())
-        pthread_cond_wait(&finished, &mu);
-    pthread_mutex_unlock(&mu);
+    while (atomic_load(&deliveries) != 0) {
+        struct item *stackv[32], **v = stackv;
+        size_t n = 0, cap = 32;
+        pthread_mutex_lock(&mu);
+        for (struct queue *q = queues; q; q = q->next)
+            for (struct item *it = q->head; it; it = it->next)
+                if (it->delivery) {
+                    if (n == cap) {
+                        struct item **nv = malloc(2 * cap * sizeof *nv);
+                        if (!nv)
+                            goto full; /* the ones gathered are looked at; a later reply sees the rest */
+                        memcpy(nv, v, n * sizeof *nv);
+                        if (v != stackv)
+                            free(v);
+                        v = nv;
+                        cap *= 2;
+                    }
+                    it->queriers++;
+                    v[n++] = it;
+                }
+    full:
+        pthread_mutex_unlock(&mu);
+        struct item *done = NULL;
+        for (size_t i = 0; i < n && !done; i++)
+            if (be->cuEventQuery(v[i]->ev) == CUDA_SUCCESS)
+                done = v[i];
+        pthread_mutex_lock(&mu);
+        drop_queried(v, n, done);
+        if (done) {
+            while (!done->ran)
+                pthread_cond_wait(&finished, &mu);
+            if (--done->queriers == 0)
+                pthread_cond_broadcast(&unqueried);
+        }
+        pthread_mutex_unlock(&mu);
+        if (v != stackv)
+            free(v);
+        if (!done)
+            return;
+    }
 }
 
 uint64_t completions_mark(CUstream s)

@@ -17,6 +17,7 @@
 
 #include "cpudev.h"
 #include "log.h"
+#include "relay.h"
 #include "worker.h"
 
 /* Device->host copies of at least this size skip the staging copy on the CPU
@@ -46,6 +47,7 @@ static void land_done(void *p, CUresult r)
 static void land_fn(void *p) { land_done(p, CUDA_SUCCESS); }
 
 static void put_done(void *buf, CUresult r) { bufpool_put(buf); }
+static void free_done(void *buf, CUresult r) { free(buf); }
 
 /* Tell the client that a device->host copy it waits for will not come. */
 static void land_failed(struct worker *w, uint32_t seq, CUresult r)
@@ -76,15 +78,18 @@ static CUresult queue_landing(struct srv_call *c, CUstream s, void *staging, uin
     return r;
 }
 
-static CUresult keep_until_done(struct srv_call *c, CUstream s, void *buf)
+/* Release the request's bulk (from the pool, or malloc when relayed) once
+ * the stream has consumed it. */
+static CUresult keep_until_done(struct srv_call *c, CUstream s, void *buf, bool pooled)
 {
     if (!buf)
         return CUDA_SUCCESS;
-    CUresult r = c->w->device_is_host ? c->w->be->cuLaunchHostFunc(s, bufpool_put, buf)
-                                      : completions_add(c->w, s, put_done, buf, false);
+    void (*release)(void *) = pooled ? bufpool_put : free;
+    CUresult r = c->w->device_is_host ? c->w->be->cuLaunchHostFunc(s, release, buf)
+                                      : completions_add(c->w, s, pooled ? put_done : free_done, buf, false);
     if (r != CUDA_SUCCESS) {
         c->w->be->cuStreamSynchronize(s);
-        bufpool_put(buf);
+        release(buf);
     }
     return CUDA_SUCCESS;
 }
@@ -125,7 +130,7 @@ static CUresult htod(struct srv_call *c)
     if (r == CUDA_SUCCESS && a->ByteCount) {
         void *bulk = c->bulk; /* srcHost points into it */
         c->bulk = NULL;
-        keep_until_done(c, a->hStream, bulk);
+        keep_until_done(c, a->hStream, bulk, c->bulk_pooled);
     }
     return r;
 }
@@ -247,7 +252,7 @@ static CUresult memcpy2d(struct srv_call *c)
     } else if (r == CUDA_SUCCESS && cp.srcMemoryType == CU_MEMORYTYPE_HOST) {
         void *bulk = c->bulk;
         c->bulk = NULL;
-        keep_until_done(c, a->hStream, bulk);
+        keep_until_done(c, a->hStream, bulk, c->bulk_pooled);
     }
 out:
     bufpool_put(staging);
@@ -289,8 +294,17 @@ void *custom_host_call(struct worker *w, CUhostFn fn, void *userData, bool keep)
         hc->next = kept_calls;
         kept_calls = hc;
         pthread_mutex_unlock(&kept_lock);
+        relay_host_nodes();
+    } else {
+        relay_host_call_begin(); /* until its trampoline has its CALLBACK_DONE */
     }
     return hc;
+}
+
+static void host_call_free(struct host_call *hc)
+{
+    relay_host_call_end();
+    free(hc);
 }
 
 void custom_host_trampoline(void *p)
@@ -311,7 +325,9 @@ void custom_host_trampoline(void *p)
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
     rgpu_wbuf_put(&wb, &cb, sizeof cb);
-    if (worker_send(w, &h, &wb) != 0)
+    /* not behind the send lock: its holder may wait in the driver for the
+     * host-function thread, i.e. for this function */
+    if (worker_send_nowait(w, &h, &wb) != 0)
         atomic_store(&w->dead, true);
 
     pthread_mutex_lock(&w->cb_lock);
@@ -324,7 +340,7 @@ void custom_host_trampoline(void *p)
         }
     pthread_mutex_unlock(&w->cb_lock);
     if (!hc->keep)
-        free(hc);
+        host_call_free(hc);
 }
 
 /* CALLBACK_DONE from the client (reader thread). */
@@ -366,7 +382,7 @@ static CUresult host_func(struct srv_call *c)
     }
     r = c->w->be->cuLaunchHostFunc(a->hStream, custom_host_trampoline, hc);
     if (r != CUDA_SUCCESS && !keep)
-        free(hc);
+        host_call_free(hc);
     return r;
 }
 

@@ -88,7 +88,7 @@ static void send_chunks(struct job *j, bool wait_events)
         iov = (struct iovec){j->staging + off, len};
         rc = rgpu_writev_full(w->fd, &iov, 1);
     }
-    pthread_mutex_unlock(&w->send_lock);
+    worker_send_unlock(w);
     if (rc != 0)
         atomic_store(&w->dead, true);
 }

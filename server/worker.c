@@ -17,6 +17,7 @@
 #include "log.h"
 #include "net.h"
 #include "reader.h"
+#include "relay.h"
 #include "cpudev.h"
 #include "devprint.h"
 #include "snapshot.h"
@@ -93,10 +94,88 @@ int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb
         return -1;
     pthread_mutex_lock(&w->send_lock);
     int rc = rgpu_send_msg(w->fd, h, wb);
-    pthread_mutex_unlock(&w->send_lock);
+    worker_send_unlock(w);
     if (rc != 0)
         atomic_store(&w->dead, true);
     return rc;
+}
+
+/* The outbox: messages of threads that must not wait for the send lock
+ * (worker_send_nowait), sent by whoever releases it. */
+struct outmsg {
+    struct outmsg *next;
+    size_t len;
+    uint8_t bytes[];
+};
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct outmsg *out_head, **out_tail = &out_head;
+static atomic_int out_count;
+
+void worker_send_unlock(struct worker *w)
+{
+    for (;;) {
+        while (atomic_load(&out_count)) {
+            pthread_mutex_lock(&out_lock);
+            struct outmsg *m = out_head;
+            out_head = NULL;
+            out_tail = &out_head;
+            pthread_mutex_unlock(&out_lock);
+            for (struct outmsg *next; m; m = next) {
+                next = m->next;
+                struct iovec iov = {m->bytes, m->len};
+                if (!atomic_load(&w->dead) && rgpu_writev_full(w->fd, &iov, 1) != 0)
+                    atomic_store(&w->dead, true);
+                atomic_fetch_sub(&out_count, 1);
+                free(m);
+            }
+        }
+        pthread_mutex_unlock(&w->send_lock);
+        /* a message left after our last look is ours to send, unless the
+         * lock's next holder takes it */
+        if (!atomic_load(&out_count) || pthread_mutex_trylock(&w->send_lock) != 0)
+            return;
+    }
+}
+
+int worker_send_nowait(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
+{
+    if (atomic_load(&w->dead))
+        return -1;
+    if (pthread_mutex_trylock(&w->send_lock) == 0) {
+        int rc = rgpu_send_msg(w->fd, h, wb);
+        worker_send_unlock(w);
+        if (rc != 0)
+            atomic_store(&w->dead, true);
+        return rc;
+    }
+    h->magic = RGPU_MAGIC;
+    h->args_len = wb ? (uint32_t)wb->len : 0;
+    h->bulk_len = wb ? wb->bulk_len : 0;
+    size_t len = sizeof *h + h->args_len + h->bulk_len;
+    struct outmsg *m = malloc(sizeof *m + len);
+    if (!m) /* no memory to leave it: wait for the lock after all */
+        return worker_send(w, h, wb);
+    m->next = NULL;
+    m->len = len;
+    uint8_t *p = m->bytes;
+    memcpy(p, h, sizeof *h);
+    p += sizeof *h;
+    if (h->args_len) {
+        memcpy(p, wb->data, wb->len);
+        p += wb->len;
+    }
+    for (int i = 0; wb && i < wb->nbulk; i++) {
+        memcpy(p, wb->bulk[i].iov_base, wb->bulk[i].iov_len);
+        p += wb->bulk[i].iov_len;
+    }
+    pthread_mutex_lock(&out_lock);
+    *out_tail = m;
+    out_tail = &m->next;
+    atomic_fetch_add(&out_count, 1);
+    pthread_mutex_unlock(&out_lock);
+    if (pthread_mutex_trylock(&w->send_lock) == 0)
+        worker_send_unlock(w);
+    return 0;
 }
 
 /* CUDA reports a failure of asynchronous work at the next synchronising call
@@ -313,6 +392,12 @@ static void execute_job(void *p)
     call_free(p);
 }
 
+static void waiter_job(void *p)
+{
+    execute_job(p);
+    relay_waiter_end();
+}
+
 static void reply_error(struct worker *w, const struct rgpu_hdr *req, CUresult r)
 {
     if (req->flags & RGPU_F_NO_REPLY) {
@@ -397,11 +482,12 @@ static void scratch_init(struct worker *w)
         finish(w, "out of memory");
 }
 
-static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *args, uint8_t *bulk)
+void worker_handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *args, uint8_t *bulk,
+                           bool bulk_pooled)
 {
     if (h->call == RGPU_ID_NONE || h->call >= RGPU_NCALLS || !rgpu_calls[h->call].remote) {
         rgpu_warn("unknown call id %u", h->call);
-        free_bulk(bulk, bulk_from_pool(h));
+        free_bulk(bulk, bulk_pooled);
         reply_error(w, h, CUDA_ERROR_NOT_SUPPORTED);
         return;
     }
@@ -415,7 +501,7 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
         if (!c || !a) {
             free(c);
             free(a);
-            free_bulk(bulk, bulk_from_pool(h));
+            free_bulk(bulk, bulk_pooled);
             reply_error(w, h, CUDA_ERROR_OUT_OF_MEMORY);
             return;
         }
@@ -427,7 +513,7 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
     c->hdr = *h;
     c->args = a;
     c->bulk = bulk;
-    c->bulk_pooled = bulk_from_pool(h);
+    c->bulk_pooled = bulk_pooled;
     c->noutbufs = 0;
     struct rgpu_rbuf rb;
     rgpu_rbuf_init(&rb, args, h->args_len, bulk, h->bulk_len);
@@ -441,7 +527,8 @@ static void handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
         finish(w, why);
     }
     if (waiter && !(d->blocks && already_done(c))) {
-        waiters_submit(execute_job, c);
+        relay_waiter_begin(); /* before it can start: the driver may wait inside it */
+        waiters_submit(waiter_job, c);
     } else if (waiter) {
         execute_job(c);
     } else {
@@ -475,6 +562,7 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
         pin_be = be;
         bufpool_set_pinning(pin_staging, unpin_staging);
     }
+    relay_init(w);
     w->nvml = nvml;
     pthread_mutex_init(&w->send_lock, NULL);
     pthread_mutex_init(&w->latch_lock, NULL);
@@ -520,9 +608,12 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
             custom_callback_done(w, cb.id);
             continue;
         }
+        /* Relayed requests are read whole first: the direct and chunked
+         * paths execute while they read. */
+        bool relay = relay_wanted();
         CUresult late;
-        int direct = htod_direct(w, &h, args, &rd, &late);
-        if (direct == 0)
+        int direct = relay ? 0 : htod_direct(w, &h, args, &rd, &late);
+        if (direct == 0 && !relay)
             direct = htod_chunked(w, &h, args, &rd, &late);
         if (direct < 0)
             finish(w, "connection lost inside a frame");
@@ -531,9 +622,12 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
                 reply_error(w, &h, late);
             continue;
         }
+        /* A relayed request's bulk comes from malloc: the pool may call the
+         * driver (page-locking a new buffer), which the reader must not
+         * while it relays. */
+        bool pooled = !relay && bulk_from_pool(&h);
         uint8_t *bulk = NULL;
         if (h.bulk_len) {
-            bool pooled = bulk_from_pool(&h);
             bulk = pooled ? bufpool_get(h.bulk_len) : malloc(h.bulk_len);
             if (!bulk) {
                 if (rgpu_reader_skip(&rd, h.bulk_len))
@@ -546,6 +640,11 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
                 finish(w, "connection lost inside a frame");
             }
         }
-        handle_request(w, &h, args, bulk);
+        if (!relay) {
+            worker_handle_request(w, &h, args, bulk, pooled);
+        } else if (relay_push(w, &h, args, bulk) != 0) {
+            free_bulk(bulk, pooled);
+            reply_error(w, &h, CUDA_ERROR_OUT_OF_MEMORY);
+        }
     }
 }

@@ -64,6 +64,14 @@ _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvm
 
 /* Send one server->client message (any thread). */
 int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb);
+/* The same, from a thread that must not wait for the send lock (a host
+ * function: the lock's holder may be waiting in the driver, and the driver
+ * for it): when the lock is busy the message is copied to an outbox that
+ * its holder sends on release. Messages so sent may follow others sent
+ * later by other threads. */
+int worker_send_nowait(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb);
+/* Release send_lock, sending the outbox first (every holder releases so). */
+void worker_send_unlock(struct worker *w);
 
 /* Make ctx current on the calling server thread (cached per thread). */
 CUresult worker_set_ctx(struct worker *w, CUcontext ctx);
@@ -71,6 +79,13 @@ CUresult worker_set_ctx(struct worker *w, CUcontext ctx);
 void worker_thread_init(const struct rgpu_backend *be);
 /* A context was created, destroyed, released or reset (see worker.c). */
 void worker_ctx_changed(void);
+
+/* Decode, execute (or hand to a waiter) and answer one request: the
+ * reader's job, or the relay's while the reader only reads (relay.h). args
+ * is not kept; bulk is taken (from bufpool_get when bulk_pooled, else
+ * malloc). */
+void worker_handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *args, uint8_t *bulk,
+                           bool bulk_pooled);
 
 /* Execute one decoded request; returns its CUresult. */
 CUresult dispatch_exec(struct srv_call *c);

@@ -217,6 +217,48 @@ static void threads_calling(void)
 }
 
 /* ---- large device->host copies in stream order ---- */
+/* ---- a call that waits inside the driver for a host function ----
+ * NVIDIA's driver runs host functions on one thread of its own, and some
+ * calls wait for it (a stream destroyed while one runs is the suspect of a
+ * hang seen on an H200); the CPU device behaves so under
+ * RGPU_STAGED_COPIES=1 (cpudev.h), holding its lock meanwhile. The host
+ * function ends by itself; only its CALLBACK_DONE must still be received
+ * while other calls wait behind the destroy (server/relay.c). */
+static void CUDA_CB slow_cb(void *p)
+{
+    it_sleep_ms(300);
+    atomic_store((_Atomic int *)p, 1);
+}
+
+static void *destroy_stream(void *p)
+{
+    CHECK(cuCtxSetCurrent(ctx));
+    CHECK(cuStreamDestroy(*(CUstream *)p));
+    return NULL;
+}
+
+static void call_waits_for_host_fn(void)
+{
+    fprintf(stderr, "-- a call waiting for a host function while others go on\n");
+    CUstream s1, s2, s3;
+    CHECK(cuStreamCreate(&s1, CU_STREAM_NON_BLOCKING));
+    CHECK(cuStreamCreate(&s2, CU_STREAM_NON_BLOCKING));
+    CHECK(cuStreamCreate(&s3, CU_STREAM_NON_BLOCKING));
+    _Atomic int done = 0;
+    CHECK(cuLaunchHostFunc(s1, slow_cb, (void *)&done));
+    it_sleep_ms(50); /* the host function runs */
+    pthread_t t;
+    if (pthread_create(&t, NULL, destroy_stream, &s2))
+        IT_ABORT();
+    it_sleep_ms(50); /* the destroy waits for it */
+    EXPECT_RESULT(cuStreamQuery(s3), CUDA_SUCCESS);
+    CHECK(cuStreamSynchronize(s1));
+    EXPECT_EQ(atomic_load(&done), 1);
+    pthread_join(t, NULL);
+    CHECK(cuStreamDestroy(s1));
+    CHECK(cuStreamDestroy(s3));
+}
+
 static void dtoh_in_order(void)
 {
     fprintf(stderr, "-- large device->host copies between kernels\n");
@@ -353,6 +395,7 @@ int main(int argc, char **argv)
     hostfn_without_sync();
     many();
     threads_calling();
+    call_waits_for_host_fn();
     dtoh_in_order();
     htod_in_order();
 
