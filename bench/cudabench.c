@@ -15,6 +15,8 @@
  *   launch_e2e_us      per launch, N launches then cuCtxSynchronize
  *   dtoh4_sync_us      4-byte cuMemcpyDtoHAsync + cuStreamSynchronize (what
  *                      ggml does to read a result)
+ *   dtoh4_pinned_sync_us  the same into page-locked memory (llama.cpp's
+ *                      output buffer when it gets one)
  *   htod_<size>_<pageable|pinned>_MBps, dtoh_...   synchronous copies
  */
 #include <cuda.h>
@@ -111,6 +113,13 @@ int main(int argc, char **argv)
         return 1;
     memset(pageable, 1, big);
     CK(cuMemAllocHost((void **)&pinned, big));
+    for (int i = 0; i < reps; i++) {
+        double t0 = bench_now();
+        CK(cuMemcpyDtoHAsync(pinned, d, sizeof word, s));
+        CK(cuStreamSynchronize(s));
+        t[i] = bench_now() - t0;
+    }
+    printf("dtoh4_pinned_sync_us %.2f us\n", bench_median(t, reps) * 1e6);
     memset(pinned, 2, big);
     size_t sizes[] = {4u << 10, 1u << 20, 64u << 20, 256u << 20};
     for (unsigned k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
