@@ -491,6 +491,19 @@ void worker_handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
         reply_error(w, h, CUDA_ERROR_NOT_SUPPORTED);
         return;
     }
+    /* A relayed payload was read into malloc'd memory (the reader must not
+     * call the driver, which taking a new pool buffer may do): on the pool's
+     * page-locked memory a host->device copy stays asynchronous, from
+     * pageable memory NVIDIA's driver waits for the stream first. */
+    if (bulk && !bulk_pooled && bulk_from_pool(h)) {
+        uint8_t *p = bufpool_get(h->bulk_len);
+        if (p) {
+            memcpy(p, bulk, h->bulk_len);
+            free(bulk);
+            bulk = p;
+            bulk_pooled = true;
+        }
+    }
     const struct rgpu_call_desc *d = &rgpu_calls[h->call];
     struct srv_call local, *c = &local;
     void *a = scratch_args;
