@@ -117,6 +117,7 @@ uint32_t rgpu_thread_id(void)
 bool rgpu_conn_ready(void) { return C.open_result == CUDA_SUCCESS && C.devs; }
 const struct rgpu_welcome *rgpu_conn_welcome(void) { return &C.welcome; }
 void *rgpu_conn_hostpool(size_t *size) { return rgpu_shm_pool(C.fd, size); }
+bool rgpu_conn_hostpool_shared_address(void) { return rgpu_shm_pool_shared_address(C.fd); }
 
 const struct rgpu_dev_info *rgpu_conn_device(int ordinal)
 {

@@ -40,6 +40,8 @@ bool rgpu_conn_ready(void);
 const struct rgpu_welcome *rgpu_conn_welcome(void);
 /* The shm: host-memory pool of the connection (its size in *size), or NULL. */
 void *rgpu_conn_hostpool(size_t *size);
+/* ... mapped at the server's address of it (one address in both processes). */
+bool rgpu_conn_hostpool_shared_address(void);
 const struct rgpu_dev_info *rgpu_conn_device(int ordinal);
 
 /* Send call id with its argument struct; for calls with a reply, wait and

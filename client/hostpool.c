@@ -11,6 +11,12 @@
  * application's own buffer — with CUDA's semantics for page-locked memory:
  * the bytes are read and written at execution time, not at the call.
  *
+ * The worker also maps each extent for the device where its backend can,
+ * and the pool lies at the worker's address here when that was free: then
+ * the device reaches page-locked memory at its own address, as unified
+ * addressing promises (kernels, copies and memsets on it; memory.c answers
+ * the device-pointer queries).
+ *
  * Freed extents are punched out of the memfd (MADV_REMOVE), so the pool
  * holds memory only for live allocations, like the driver's.
  */
@@ -86,8 +92,9 @@ static bool give_back(size_t off, size_t len)
     return true;
 }
 
-void *rgpu_hostpool_alloc(size_t size)
+void *rgpu_hostpool_alloc(size_t size, bool *device_mapped)
 {
+    *device_mapped = false;
     pthread_once(&once, init);
     uint8_t *b = atomic_load_explicit(&base, memory_order_acquire);
     if (!b || size == 0 || size > pool_size)
@@ -119,6 +126,7 @@ void *rgpu_hostpool_alloc(size_t size)
         pthread_mutex_unlock(&lock);
         return NULL;
     }
+    *device_mapped = a.mapped && rgpu_conn_hostpool_shared_address();
     return b + off;
 }
 

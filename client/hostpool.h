@@ -12,8 +12,10 @@
 
 /* size bytes of pool memory, registered with the worker; NULL when there is
  * no pool (not shm:, RGPU_SHM_POOL=0), it is full, or the worker refused
- * (the caller then allocates ordinary memory). */
-void *rgpu_hostpool_alloc(size_t size);
+ * (the caller then allocates ordinary memory). *device_mapped: the device
+ * reaches it at this same address (the worker mapped it for the device, and
+ * the pool lies at the same address in both processes). */
+void *rgpu_hostpool_alloc(size_t size, bool *device_mapped);
 /* Give back an allocation of size bytes at p; false if p is not pool memory. */
 bool rgpu_hostpool_free(void *p, size_t size);
 /* The pool offset of [p, p + n) when it lies in the pool (n > 0). */

@@ -130,14 +130,23 @@ static CUresult host_alloc(void **pp, size_t size, unsigned flags)
         return CUDA_ERROR_INVALID_VALUE;
     if (flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED))
         return CUDA_ERROR_INVALID_VALUE;
-    void *p = NULL;
-    if (flags & CU_MEMHOSTALLOC_DEVICEMAP) {
+    /* From the shm: pool when there is one: shared with the server, and
+     * where it is also the device's at this address, mapped memory needs no
+     * mirror. Otherwise DEVICEMAP gets a mirror (mapped.c). */
+    bool shared = false;
+    void *p = rgpu_hostpool_alloc(size, &shared);
+    if (p && (flags & CU_MEMHOSTALLOC_DEVICEMAP) && !shared) {
+        rgpu_hostpool_free(p, size);
+        p = NULL;
+    }
+    if (!p && (flags & CU_MEMHOSTALLOC_DEVICEMAP)) {
         if ((r = rgpu_mapped_alloc(&p, size)) != CUDA_SUCCESS)
             return r;
-    } else if (!(p = rgpu_hostpool_alloc(size)) && posix_memalign(&p, 4096, size)) {
+    } else if (!p && posix_memalign(&p, 4096, size)) {
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    struct range rg = {.base = (uintptr_t)p, .size = size, .flags = flags, .id = atomic_fetch_add(&next_buffer_id, 1)};
+    struct range rg = {.base = (uintptr_t)p, .size = size, .flags = flags, .shared = shared,
+                       .id = atomic_fetch_add(&next_buffer_id, 1)};
     if (!ranges_add(&rgpu_host_ranges, &rg)) {
         if (!rgpu_mapped_release(p) && !rgpu_hostpool_free(p, size))
             free(p);
@@ -217,6 +226,20 @@ RGPU_API CUresult cuMemHostGetFlags(unsigned int *pFlags, void *p)
     return CUDA_SUCCESS;
 }
 
+/* The device's address of host address p: itself in mapped page-locked
+ * memory the device shares (hostpool.c), the mirror's in other mapped
+ * memory. Only DEVICEMAP memory has one to tell, as NVIDIA's driver answers
+ * (though with unified addressing its kernels reach the rest too, and so do
+ * the server's on shared memory). */
+static bool device_ptr_of(const void *p, const struct range *rg, CUdeviceptr *d)
+{
+    if (rg && rg->shared && (rg->flags & CU_MEMHOSTALLOC_DEVICEMAP)) {
+        *d = (CUdeviceptr)(uintptr_t)p;
+        return true;
+    }
+    return rgpu_mapped_device_ptr(p, d);
+}
+
 /* ---- pointer attributes ---- */
 static CUresult host_attribute(void *data, CUpointer_attribute attr, const struct range *rg, uintptr_t p)
 {
@@ -226,7 +249,7 @@ static CUresult host_attribute(void *data, CUpointer_attribute attr, const struc
     case CU_POINTER_ATTRIBUTE_HOST_POINTER: *(void **)data = (void *)p; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
         /* only mapped memory has a device address */
-        return rgpu_mapped_device_ptr((void *)p, (CUdeviceptr *)data) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+        return device_ptr_of((void *)p, rg, (CUdeviceptr *)data) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
     case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: *(int *)data = 1; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_BUFFER_ID: *(unsigned long long *)data = rg->id; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_IS_MANAGED: *(int *)data = 0; return CUDA_SUCCESS;
@@ -235,7 +258,7 @@ static CUresult host_attribute(void *data, CUpointer_attribute attr, const struc
     case CU_POINTER_ATTRIBUTE_RANGE_SIZE: *(size_t *)data = rg->size; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_MAPPED: {
         CUdeviceptr d;
-        *(int *)data = rgpu_mapped_device_ptr((void *)p, &d);
+        *(int *)data = device_ptr_of((void *)p, rg, &d);
         return CUDA_SUCCESS;
     }
     case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: *(int *)data = 0; return CUDA_SUCCESS;
@@ -298,5 +321,7 @@ RGPU_API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsi
         return r;
     if (!pdptr || !p || Flags != 0)
         return CUDA_ERROR_INVALID_VALUE;
-    return rgpu_mapped_device_ptr(p, pdptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    struct range rg;
+    bool known = ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg);
+    return device_ptr_of(p, known ? &rg : NULL, pdptr) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }

@@ -18,6 +18,7 @@ struct range {
     size_t size;
     unsigned flags;   /* host memory: CU_MEMHOSTALLOC_* or CU_MEMHOSTREGISTER_* */
     bool registered;  /* host memory: registered, not allocated by us */
+    bool shared;      /* host memory: the device reaches it at this address (hostpool.c) */
     uint64_t id;      /* unique buffer id */
 };
 

@@ -11,7 +11,9 @@
  * CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED; and a copy to or from registered
  * memory can be captured into a graph (capture.c), as with the driver — the
  * server registers the client's page-locked memory that lives in the shm:
- * host-memory pool (server/hostpool.c).
+ * host-memory pool (server/hostpool.c). Memory registered with DEVICEMAP is
+ * the device's too, at its own address (unified addressing): kernels,
+ * copies and memsets reach it (mem_range_ok).
  */
 #include "internal.h"
 
@@ -21,6 +23,7 @@
 struct hostreg {
     struct hostreg *next;
     uintptr_t start, end;
+    bool mapped; /* CU_MEMHOSTREGISTER_DEVICEMAP: the device reaches it, at the same address */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -28,14 +31,13 @@ static struct hostreg *ranges;
 
 CUresult cpudev_cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Flags)
 {
-    (void)Flags; /* portable, device-mapped, read-only: all true of process memory */
     uintptr_t s = (uintptr_t)p;
     if (!p || !bytesize || s + bytesize < s)
         return CUDA_ERROR_INVALID_VALUE;
     struct hostreg *r = malloc(sizeof *r);
     if (!r)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    *r = (struct hostreg){.start = s, .end = s + bytesize};
+    *r = (struct hostreg){.start = s, .end = s + bytesize, .mapped = (Flags & CU_MEMHOSTREGISTER_DEVICEMAP) != 0};
     pthread_mutex_lock(&lock);
     for (struct hostreg *q = ranges; q; q = q->next)
         if (q->start < r->end && r->start < q->end) {
@@ -75,4 +77,25 @@ bool hostreg_holds(const void *p, size_t n)
         in = q->start <= s && s + n <= q->end;
     pthread_mutex_unlock(&lock);
     return in;
+}
+
+bool hostreg_mapped(const void *p, size_t n)
+{
+    uintptr_t s = (uintptr_t)p;
+    bool in = false;
+    if (!n || s + n < s)
+        return false;
+    pthread_mutex_lock(&lock);
+    for (struct hostreg *q = ranges; q && !in; q = q->next)
+        in = q->mapped && q->start <= s && s + n <= q->end;
+    pthread_mutex_unlock(&lock);
+    return in;
+}
+
+CUresult cpudev_cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int Flags)
+{
+    if (!pdptr || Flags != 0 || !hostreg_mapped(p, 1))
+        return CUDA_ERROR_INVALID_VALUE;
+    *pdptr = (CUdeviceptr)(uintptr_t)p;
+    return CUDA_SUCCESS;
 }

@@ -301,7 +301,8 @@ CUresult mem_alloc_internal_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *o
 bool mem_free_block(CUdeviceptr p);
 /* Free every allocation of one activation of a context. */
 void mem_free_owned(uint64_t ctx_id);
-/* True if [p, p + n) lies inside one live allocation (n > 0). */
+/* True if [p, p + n) lies inside one live allocation (n > 0), or inside
+ * mapped page-locked host memory: what the device can reach. */
 bool mem_range_ok(CUdeviceptr p, size_t n);
 /* Held while a host function runs when host functions are serial
  * (cfg.serial_host_funcs): NVIDIA's host-function thread, emulated. */
@@ -309,6 +310,8 @@ extern pthread_mutex_t host_fn_thread;
 /* True if [p, p + n) lies inside one page-locked (registered) host range
  * (hostreg.c): memory a captured copy may name, as with the driver. */
 bool hostreg_holds(const void *p, size_t n);
+/* The same, registered with DEVICEMAP: device memory too (mem_range_ok). */
+bool hostreg_mapped(const void *p, size_t n);
 /* True if p lies in the reserved device address range. */
 bool mem_in_va(uint64_t p);
 /* Return this process's usage to the shared budget; no allocation after. */

@@ -255,7 +255,8 @@ bool mem_range_ok(CUdeviceptr p, size_t n)
     const struct heap_block *b = alloc_at(p);
     bool ok = b && n <= b->req - (p - b->start); /* n == 0: p itself inside */
     pthread_rwlock_unlock(&mem.lock);
-    return ok;
+    /* mapped page-locked host memory is the device's too (hostreg.c) */
+    return ok || hostreg_mapped((const void *)(uintptr_t)p, n ? n : 1);
 }
 
 /* True if p is the start of a live allocation the caller made. */

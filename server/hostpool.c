@@ -9,7 +9,11 @@
  * asynchronous copy with the worker's address of those bytes: no payload
  * on the wire, no staging, and the bytes are read or written when the stream
  * reaches the copy, which is what CUDA does with page-locked memory (and
- * why such copies may be captured into graphs).
+ * why such copies may be captured into graphs). Registered as mapped, the
+ * memory is also the device's at the worker's address of it, which the
+ * client shares when it could map the pool there: kernels, copies and
+ * memsets reach the application's page-locked memory directly, as unified
+ * addressing promises.
  *
  * Only registered extents are copied from or to: on the NVIDIA driver an
  * unregistered range would be pageable memory, whose device->host copy is
@@ -56,10 +60,24 @@ static size_t find(uint64_t off)
     return lo;
 }
 
-static CUresult pin(struct worker *w, uint8_t *p, uint64_t len)
+/* Page-locked, and mapped for the device where the backend can: with
+ * unified addressing the device then reaches it at the same address, as it
+ * reaches the driver's own page-locked allocations. *mapped says whether it
+ * does (NULL: a renewal, whatever it was). */
+static CUresult pin(struct worker *w, uint8_t *p, uint64_t len, int *mapped)
 {
-    CUresult r = w->be->cuMemHostRegister_v2(p, len, CU_MEMHOSTREGISTER_PORTABLE);
-    return r == CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED ? CUDA_SUCCESS : r;
+    const struct rgpu_backend *be = w->be;
+    CUresult r = be->cuMemHostRegister_v2(p, len, CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP);
+    bool devmap = r == CUDA_SUCCESS;
+    if (r != CUDA_SUCCESS && r != CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED)
+        r = be->cuMemHostRegister_v2(p, len, CU_MEMHOSTREGISTER_PORTABLE);
+    if (r == CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED)
+        r = CUDA_SUCCESS;
+    if (mapped) {
+        CUdeviceptr d = 0;
+        *mapped = devmap && be->cuMemHostGetDevicePointer_v2(&d, p, 0) == CUDA_SUCCESS && d == (CUdeviceptr)(uintptr_t)p;
+    }
+    return r;
 }
 
 /* Is [off, off + len) free of extents? Its insertion index in *at (lock held). */
@@ -86,7 +104,7 @@ static CUresult do_register(struct srv_call *c)
     pthread_mutex_unlock(&lock);
     if (!free_range)
         return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-    CUresult r = pin(c->w, pool + a->offset, a->size);
+    CUresult r = pin(c->w, pool + a->offset, a->size, &a->mapped);
     if (r != CUDA_SUCCESS)
         return r;
     pthread_mutex_lock(&lock);
@@ -147,7 +165,7 @@ static void *bytes(struct worker *w, uint64_t off, uint64_t n)
     unsigned g = atomic_load(&gen);
     if (g != pinned_gen) {
         for (size_t i = 0; i < next; i++)
-            if (pin(w, pool + ext[i].off, ext[i].len) != CUDA_SUCCESS)
+            if (pin(w, pool + ext[i].off, ext[i].len, NULL) != CUDA_SUCCESS)
                 rgpu_warn("host-memory pool: re-registering %llu bytes failed; copies from them are pageable",
                           (unsigned long long)ext[i].len);
         pinned_gen = g;

@@ -80,6 +80,7 @@ struct offer {
     uint64_t ring_size;
     int64_t cpu;        /* the server's only CPU, or -1 (see spin_us) */
     uint64_t pool_size; /* bytes of the host-memory pool's memfd (0: none, one fd) */
+    uint64_t pool_addr; /* where the server mapped it: the client maps it there too if it can */
 };
 
 struct ring {
@@ -108,6 +109,7 @@ struct rgpu_shm {
     _Atomic int64_t woke_ns;
     void *pool; /* the host-memory pool (shm.h), or NULL */
     size_t pool_len;
+    uint64_t pool_peer; /* the server's address of it (client side) */
 };
 
 /* ---- which fds have rings ---- */
@@ -166,6 +168,12 @@ void *rgpu_shm_pool(int fd, size_t *size)
     return s ? s->pool : NULL;
 }
 
+bool rgpu_shm_pool_shared_address(int fd)
+{
+    struct rgpu_shm *s = rgpu_shm_of(fd);
+    return s && s->pool && (uint64_t)(uintptr_t)s->pool == s->pool_peer;
+}
+
 size_t rgpu_shm_pool_size(void)
 {
     const char *e = getenv("RGPU_SHM_POOL_MIB");
@@ -179,11 +187,48 @@ size_t rgpu_shm_pool_size(void)
 }
 
 /* The pool is mapped where both sides may write and nothing is reserved:
- * pages exist once touched. */
-static void *map_pool(int memfd, size_t len)
+ * pages exist once touched. The client asks for the server's address, so
+ * that page-locked memory has one address in both processes (and so on the
+ * device: unified addressing); elsewhere if that is taken. */
+static void *map_pool(int memfd, size_t len, void *want)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd, 0);
+    void *p = MAP_FAILED;
+#if defined(__SANITIZE_THREAD__)
+    want = NULL; /* its layout claims the server's range (pool_slot) */
+#endif
+    if (want) {
+        p = mmap(want, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, memfd, 0);
+        if (p != MAP_FAILED && p != want) { /* a kernel without MAP_FIXED_NOREPLACE took it as a hint */
+            munmap(p, len);
+            p = MAP_FAILED;
+        }
+    }
+    if (p == MAP_FAILED)
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+/* Where the worker asks to map the pool: a random slot of [64 TiB, 80 TiB),
+ * where neither a process's own mappings (near its executable and near the
+ * top of the address space) nor the CPU device's range (32 TiB) lie, so the
+ * client is likely to find the same address free (and two connections of
+ * one client unlikely to want the same one). NULL (anywhere) under
+ * ThreadSanitizer, whose layout claims such ranges. */
+static void *pool_slot(size_t len)
+{
+#if defined(__SANITIZE_THREAD__)
+    (void)len;
+    return NULL;
+#else
+    const uint64_t lo = 64ull << 40, span = 16ull << 40;
+    uint64_t step = ((uint64_t)len + (1ull << 30) - 1) & ~((1ull << 30) - 1); /* GiB-aligned slots */
+    if (!step || step >= span)
+        return NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull;
+    return (void *)(uintptr_t)(lo + (r % (span / step)) * step);
+#endif
 }
 
 size_t rgpu_shm_ring_size(void)
@@ -289,8 +334,9 @@ int rgpu_shm_client(int fd, char *err, size_t errlen)
     if (!bad && poolfd >= 0) {
         /* Without the pool the connection works as before (page-locked
          * memory is then ordinary memory whose bytes travel). */
-        if ((s->pool = map_pool(poolfd, (size_t)off.pool_size)))
+        if ((s->pool = map_pool(poolfd, (size_t)off.pool_size, (void *)(uintptr_t)off.pool_addr)))
             s->pool_len = (size_t)off.pool_size;
+        s->pool_peer = off.pool_addr;
     }
     if (!bad && attach(s))
         bad = "shm setup: cannot map the rings";
@@ -344,14 +390,14 @@ int rgpu_shm_server(int fd, char *err, size_t errlen)
      * moves page-locked memory's bytes through the rings. */
     size_t pool = rgpu_shm_pool_size();
     int fds[2] = {memfd, pool ? sealed_memfd("rgpu-hostpool", pool) : -1};
-    if (fds[1] >= 0 && (s->pool = map_pool(fds[1], pool)))
+    if (fds[1] >= 0 && (s->pool = map_pool(fds[1], pool, pool_slot(pool))))
         s->pool_len = pool;
     if (!s->pool && fds[1] >= 0) {
         close(fds[1]);
         fds[1] = -1;
     }
     int nfds = fds[1] >= 0 ? 2 : 1;
-    struct offer off = {SHM_OFFER, ring, only_cpu(), s->pool_len};
+    struct offer off = {SHM_OFFER, ring, only_cpu(), s->pool_len, (uint64_t)(uintptr_t)s->pool};
     struct iovec iov = {&off, sizeof off};
     union {
         struct cmsghdr h;

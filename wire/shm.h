@@ -32,6 +32,7 @@
 #ifndef RGPU_WIRE_SHM_H
 #define RGPU_WIRE_SHM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -61,6 +62,9 @@ int rgpu_shm_poll(struct rgpu_shm *s, int timeout_ms);
 
 /* The host-memory pool attached to fd (its size in *size), or NULL. */
 void *rgpu_shm_pool(int fd, size_t *size);
+/* Client: the pool is mapped at the server's address of it (so an address
+ * in it is the same in both processes). */
+bool rgpu_shm_pool_shared_address(int fd);
 /* The pool a server offers (RGPU_SHM_POOL_MIB), in bytes; 0: none. */
 size_t rgpu_shm_pool_size(void);
 

@@ -14,6 +14,13 @@
  * Over sockets the bytes travel with the request, so those two cases are
  * rgpu's documented deviation there: the source is read at the call, and a
  * capture refuses the copy (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED).
+ *
+ * And over shm: with unified addressing the device reaches page-locked
+ * memory at its host address: a kernel polls a flag the host sets while it
+ * runs and writes its answer straight into host memory, and memsets and
+ * copies name mapped memory by its device pointer, which is the host
+ * pointer. (Over sockets mapped memory has a device mirror made coherent at
+ * synchronising calls: no such kernel could see the flag.)
  */
 #include "check.h"
 
@@ -22,6 +29,7 @@
 #include <stdbool.h>
 
 static bool pooled; /* page-locked memory is shared with the server */
+static bool shared_address; /* ... at the same address in both processes (not under ThreadSanitizer) */
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
 {
@@ -197,6 +205,74 @@ static void test_capture(void)
     CHECK(cuStreamDestroy(s));
 }
 
+/* ---- the device reaches page-locked memory at its host address ---- */
+static const char poll_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n"
+                               ".visible .entry wait_flag(.param .u64 flag, .param .u64 out)\n{\n"
+                               "\t.reg .u32 %r<3>;\n\t.reg .u64 %rd<3>;\n\t.reg .pred %p;\n"
+                               "\tld.param.u64 %rd1, [flag];\n\tld.param.u64 %rd2, [out];\n"
+                               "WAIT:\n\tld.volatile.global.u32 %r1, [%rd1];\n\tsetp.eq.u32 %p, %r1, 0;\n"
+                               "\t@%p bra WAIT;\n\tadd.u32 %r2, %r1, 1;\n\tst.volatile.global.u32 [%rd2], %r2;\n"
+                               "\tret;\n}\n";
+
+static void test_device_access(void)
+{
+    volatile uint32_t *flag, *out;
+    uint8_t *mapped;
+    size_t n = 3 * 4096 + 5;
+    CUdeviceptr dm = 0;
+    CHECK(cuMemHostAlloc((void **)&mapped, n, CU_MEMHOSTALLOC_DEVICEMAP));
+    CHECK(cuMemHostGetDevicePointer(&dm, mapped, 0));
+    if (!shared_address) {
+        fprintf(stderr, "hostpool: (mapped memory has a mirror here: kernels do not see host memory while they run; "
+                        "the polling kernel is skipped)\n");
+        CHECK(cuMemFreeHost(mapped));
+        return;
+    }
+    EXPECT_EQ(dm, (CUdeviceptr)(uintptr_t)mapped); /* unified addressing */
+
+    /* memsets and copies by the device pointer land in host memory as they run */
+    CUstream s;
+    CUdeviceptr d;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuMemAlloc(&d, n));
+    memset(mapped, 0, n);
+    CHECK(cuMemsetD8Async(dm + 4095, 0x6b, 3, s));
+    CHECK(cuMemsetD8Async(d, 0x3e, n, s));
+    CHECK(cuMemcpyDtoDAsync(dm + 8000, d, 100, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_ALLBYTES(mapped + 4095, 0x6b, 3, "device memset of mapped memory");
+    EXPECT_ALLBYTES(mapped + 8000, 0x3e, 100, "device copy into mapped memory");
+    EXPECT_ALLBYTES(mapped + 8100, 0, n - 8100, "mapped memory past the copy");
+
+    /* a kernel waits for a flag the host sets while it runs (plain
+     * cuMemAllocHost memory: unified addressing maps it too) */
+    CHECK(cuMemAllocHost((void **)&flag, 4096));
+    CHECK(cuMemAllocHost((void **)&out, 4096));
+    *flag = 0;
+    *out = 0;
+    CUmodule mod;
+    CUfunction f;
+    CHECK(cuModuleLoadData(&mod, poll_ptx));
+    CHECK(cuModuleGetFunction(&f, mod, "wait_flag"));
+    void *args[] = {&flag, &out};
+    CHECK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, s, args, NULL));
+    it_sleep_ms(100);
+    EXPECT_RESULT(cuStreamQuery(s), CUDA_ERROR_NOT_READY); /* still waiting for the flag */
+    EXPECT_EQ(*out, 0u);
+    *flag = 41;
+    double t0 = it_now();
+    while (*out == 0 && it_now() - t0 < 20)
+        ; /* the answer arrives while nothing synchronises */
+    EXPECT_EQ(*out, 42u);
+    CHECK(cuStreamSynchronize(s));
+    CHECK(cuModuleUnload(mod));
+    CHECK(cuMemFreeHost((void *)flag));
+    CHECK(cuMemFreeHost((void *)out));
+    CHECK(cuMemFree(d));
+    CHECK(cuMemFreeHost(mapped));
+    CHECK(cuStreamDestroy(s));
+}
+
 /* ---- bookkeeping ---- */
 static void test_bookkeeping(void)
 {
@@ -279,6 +355,11 @@ int main(void)
     bool rgpu = dlsym(RTLD_DEFAULT, "rgpu_client_marker") != NULL;
     pooled = !rgpu || (server && strncmp(server, "shm:", 4) == 0 && !env_is("RGPU_SHM_POOL", "0") &&
                        !env_is("RGPU_SHM_POOL_MIB", "0"));
+#if defined(__SANITIZE_THREAD__)
+    shared_address = !rgpu; /* rgpu does not share addresses under ThreadSanitizer (wire/shm.c) */
+#else
+    shared_address = pooled;
+#endif
     fprintf(stderr, "hostpool: page-locked memory %s shared with the server\n", pooled ? "is" : "is not");
     CUdevice dev;
     CHECK(cuInit(0));
@@ -289,6 +370,7 @@ int main(void)
     test_stream_order();
     test_capture();
     test_capture_pageable();
+    test_device_access();
     test_bookkeeping();
     test_threads();
     CHECK(cuDevicePrimaryCtxRelease(dev));

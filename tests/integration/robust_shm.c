@@ -70,7 +70,7 @@ static struct conn setup(void)
 {
     struct conn c = {.fd = connect_server(), .memfd = -1, .poolfd = -1};
     struct rgpu_hdr req = {.magic = RGPU_MAGIC, .type = 0, .ctx = SHM_REQUEST};
-    uint64_t off[4]; /* magic, ring size, the server's CPU, host-memory pool size */
+    uint64_t off[5]; /* magic, ring size, the server's CPU, host-memory pool size and address */
     send(c.fd, &req, sizeof req, MSG_NOSIGNAL);
     struct iovec iov = {off, sizeof off};
     union {
