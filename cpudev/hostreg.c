@@ -66,7 +66,8 @@ CUresult cpudev_cuMemHostUnregister(void *p)
     return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
 }
 
-bool hostreg_holds(const void *p, size_t n)
+/* [p, p + n) inside one registered range (a mapped one if so asked). */
+static bool holds(const void *p, size_t n, bool need_mapped)
 {
     uintptr_t s = (uintptr_t)p;
     bool in = false;
@@ -74,23 +75,13 @@ bool hostreg_holds(const void *p, size_t n)
         return false;
     pthread_mutex_lock(&lock);
     for (struct hostreg *q = ranges; q && !in; q = q->next)
-        in = q->start <= s && s + n <= q->end;
+        in = (q->mapped || !need_mapped) && q->start <= s && s + n <= q->end;
     pthread_mutex_unlock(&lock);
     return in;
 }
 
-bool hostreg_mapped(const void *p, size_t n)
-{
-    uintptr_t s = (uintptr_t)p;
-    bool in = false;
-    if (!n || s + n < s)
-        return false;
-    pthread_mutex_lock(&lock);
-    for (struct hostreg *q = ranges; q && !in; q = q->next)
-        in = q->mapped && q->start <= s && s + n <= q->end;
-    pthread_mutex_unlock(&lock);
-    return in;
-}
+bool hostreg_holds(const void *p, size_t n) { return holds(p, n, false); }
+bool hostreg_mapped(const void *p, size_t n) { return holds(p, n, true); }
 
 CUresult cpudev_cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int Flags)
 {
