@@ -164,6 +164,20 @@ CUresult rgpu_memcpy2d(const CUDA_MEMCPY2D *pc, CUstream s, bool sync)
             memmove(dbase + row * c.dstPitch, sbase + row * c.srcPitch, w);
         return r;
     }
+    /* Page-locked memory of the shm: pool: the rows stay where they are, the
+     * server copies them when the stream gets there (hostpool.c). The host
+     * side goes as its first byte's offset, X and Y folded in. */
+    size_t hpitch = src_host ? c.srcPitch : c.dstPitch, span = (h - 1) * (h > 1 ? hpitch : 0) + w;
+    uint64_t off;
+    if (rgpu_hostpool_offset(src_host ? sbase : dbase, span, &off)) {
+        struct rgpu_args_rgpu_memcpy2d_pool p = {.copy = c, .hostOffset = off, .hStream = s};
+        if (src_host)
+            p.copy.srcXInBytes = p.copy.srcY = 0;
+        else
+            p.copy.dstXInBytes = p.copy.dstY = 0;
+        r = rgpu_remote(RGPU_ID_rgpu_memcpy2d_pool, &p);
+        return sync ? finish(r, s) : r;
+    }
     struct rgpu_args_rgpu_memcpy2d a = {.copy = c, .hStream = s};
     void *packed = NULL;
     if (src_host) {

@@ -395,7 +395,8 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_hostpool_register:
     case RGPU_ID_rgpu_hostpool_unregister:
     case RGPU_ID_rgpu_htod_pool:
-    case RGPU_ID_rgpu_dtoh_pool: return hostpool_exec(c);
+    case RGPU_ID_rgpu_dtoh_pool:
+    case RGPU_ID_rgpu_memcpy2d_pool: return hostpool_exec(c);
     case RGPU_ID_cuLaunchHostFunc: return host_func(c);
     case RGPU_ID_rgpu_module_load: return modules_load(c);
     case RGPU_ID_rgpu_library_load: return modules_library_load(c);

@@ -199,6 +199,39 @@ static CUresult dtoh(struct srv_call *c)
                : CUDA_ERROR_INVALID_VALUE;
 }
 
+/* A 2D copy whose host side is pool memory: every byte of its rows, from
+ * the first (hostOffset + y * pitch + x) to the last, in one extent. */
+static CUresult copy2d(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_memcpy2d_pool *a = c->args;
+    CUDA_MEMCPY2D cp = a->copy;
+    CUresult r = dispatch_check_stream(c, &a->hStream);
+    if (r != CUDA_SUCCESS || !cp.WidthInBytes || !cp.Height)
+        return r;
+    bool src_host = cp.srcMemoryType == CU_MEMORYTYPE_HOST, dst_host = cp.dstMemoryType == CU_MEMORYTYPE_HOST;
+    CUmemorytype other = src_host ? cp.dstMemoryType : cp.srcMemoryType;
+    if (src_host == dst_host || other != CU_MEMORYTYPE_DEVICE)
+        return CUDA_ERROR_INVALID_VALUE;
+    uint64_t pitch = src_host ? cp.srcPitch : cp.dstPitch, x = src_host ? cp.srcXInBytes : cp.dstXInBytes,
+             y = src_host ? cp.srcY : cp.dstY, first, span;
+    if (cp.Height > 1 && pitch < cp.WidthInBytes)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (__builtin_mul_overflow(y, pitch, &first) || __builtin_add_overflow(first, x, &first) ||
+        __builtin_add_overflow(first, a->hostOffset, &first) ||
+        __builtin_mul_overflow(pitch, (uint64_t)(cp.Height - 1), &span) ||
+        __builtin_add_overflow(span, (uint64_t)cp.WidthInBytes, &span))
+        return CUDA_ERROR_INVALID_VALUE;
+    uint8_t *p = bytes(c->w, first, span);
+    if (!p)
+        return CUDA_ERROR_INVALID_VALUE;
+    uint8_t *base = p - (first - a->hostOffset); /* the descriptor's host pointer */
+    if (src_host)
+        cp.srcHost = base;
+    else
+        cp.dstHost = base;
+    return c->w->be->cuMemcpy2DAsync_v2(&cp, a->hStream);
+}
+
 CUresult hostpool_exec(struct srv_call *c)
 {
     switch ((enum rgpu_call_id)c->hdr.call) {
@@ -206,6 +239,7 @@ CUresult hostpool_exec(struct srv_call *c)
     case RGPU_ID_rgpu_hostpool_unregister: return do_unregister(c);
     case RGPU_ID_rgpu_htod_pool: return htod(c);
     case RGPU_ID_rgpu_dtoh_pool: return dtoh(c);
+    case RGPU_ID_rgpu_memcpy2d_pool: return copy2d(c);
     default: return CUDA_ERROR_NOT_SUPPORTED;
     }
 }

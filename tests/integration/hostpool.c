@@ -72,6 +72,37 @@ static void test_sizes(void)
     CHECK(cuStreamDestroy(s));
 }
 
+/* ---- 2D copies with page-locked rows, X/Y offsets and pitches ---- */
+static void test_2d(void)
+{
+    const size_t w = 300, h = 7, hpitch = 512, dpitch = 1024, x = 13, y = 2;
+    uint8_t *src, *back;
+    CUdeviceptr d;
+    CUstream s;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuMemAllocHost((void **)&src, hpitch * (h + y)));
+    CHECK(cuMemAllocHost((void **)&back, hpitch * (h + y)));
+    CHECK(cuMemAlloc(&d, dpitch * h));
+    fill(src, hpitch * (h + y), 2024);
+    memset(back, 0, hpitch * (h + y));
+    CUDA_MEMCPY2D up = {.srcXInBytes = x, .srcY = y, .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src,
+                        .srcPitch = hpitch, .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = d,
+                        .dstPitch = dpitch, .WidthInBytes = w, .Height = h};
+    CUDA_MEMCPY2D down = {.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = d, .srcPitch = dpitch,
+                          .dstXInBytes = x, .dstY = y, .dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = back,
+                          .dstPitch = hpitch, .WidthInBytes = w, .Height = h};
+    CHECK(cuMemcpy2DAsync(&up, s));
+    CHECK(cuMemcpy2DAsync(&down, s));
+    CHECK(cuStreamSynchronize(s));
+    for (size_t r = 0; r < h; r++)
+        EXPECT_MEMEQ(back + (y + r) * hpitch + x, src + (y + r) * hpitch + x, w, "2D round trip row");
+    EXPECT_ALLBYTES(back, 0, y * hpitch + x, "bytes before the first row");
+    CHECK(cuMemFree(d));
+    CHECK(cuMemFreeHost(src));
+    CHECK(cuMemFreeHost(back));
+    CHECK(cuStreamDestroy(s));
+}
+
 /* ---- a host function queued before a copy fills its source ---- */
 struct fill_job {
     uint8_t *p;
@@ -367,6 +398,7 @@ int main(void)
     CHECK(cuDevicePrimaryCtxRetain(&ctx, dev));
     CHECK(cuCtxSetCurrent(ctx));
     test_sizes();
+    test_2d();
     test_stream_order();
     test_capture();
     test_capture_pageable();

@@ -195,7 +195,9 @@ static int call(struct conn *c, uint16_t id, uint64_t ctx, const void *args, uin
     static uint32_t seq;
     struct rgpu_hdr q = {.magic = RGPU_MAGIC, .type = RGPU_MSG_REQUEST, .call = id, .seq = ++seq, .ctx = ctx,
                          .args_len = n}, r;
-    uint8_t msg[sizeof q + 64];
+    uint8_t msg[sizeof q + 512];
+    if (n > 512)
+        return -1000;
     memcpy(msg, &q, sizeof q);
     memcpy(msg + sizeof q, args, n);
     if (put_when_room(c, msg, sizeof q + n) || get(c, &r, sizeof r))
@@ -370,6 +372,24 @@ int main(int argc, char **argv)
                     FAIL("copies through registered pool memory: %d", rc);
                 else if (memcmp(pool, pool + 8192, 4096) != 0)
                     FAIL("the bytes copied through the pool differ");
+                /* a 2D copy whose host rows run past the extent, or whose size wraps */
+                struct {
+                    CUDA_MEMCPY2D cp;
+                    uint64_t off, stream;
+                } c2 = {.cp = {.srcMemoryType = CU_MEMORYTYPE_HOST, .srcPitch = 4096, .dstMemoryType =
+                                   CU_MEMORYTYPE_DEVICE, .dstDevice = dptr, .dstPitch = 16, .WidthInBytes = 16,
+                               .Height = 2}};
+                if ((rc = call(&c, RGPU_ID_rgpu_memcpy2d_pool, ctx, &c2, sizeof c2, NULL, 0)) != CUDA_ERROR_INVALID_VALUE)
+                    FAIL("2D copy with rows past the extent: got %d", rc);
+                c2.cp.srcPitch = UINT64_MAX / 2;
+                c2.cp.Height = 3;
+                if ((rc = call(&c, RGPU_ID_rgpu_memcpy2d_pool, ctx, &c2, sizeof c2, NULL, 0)) != CUDA_ERROR_INVALID_VALUE)
+                    FAIL("2D copy with a wrapping span: got %d", rc);
+                c2.cp.srcPitch = 16;
+                c2.cp.Height = 2;
+                c2.cp.srcY = 1;
+                if ((rc = call(&c, RGPU_ID_rgpu_memcpy2d_pool, ctx, &c2, sizeof c2, NULL, 0)))
+                    FAIL("2D copy inside the extent: got %d", rc);
                 uint64_t off = 8192 * 4;
                 if ((rc = call(&c, RGPU_ID_rgpu_hostpool_unregister, ctx, &off, sizeof off, NULL, 0)) !=
                     CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED)
