@@ -4,7 +4,8 @@
  * would, then byte streams far larger than the (smallest) ring go both ways
  * at once through the same helpers the wire uses (rgpu_writev_full,
  * rgpu_read_full, rgpu_poll_in), a closed peer reads as end of stream, and
- * a plain peer on either side is turned away without waiting.
+ * a plain peer on either side is turned away without waiting; the host-
+ * memory pool is the same memory on both ends.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -187,6 +188,40 @@ static void plain_peers(void **state)
     close(sv[1]);
 }
 
+/* The host-memory pool: both ends map the same memory (one process here,
+ * so at two addresses: the server's slot is taken when the client asks for
+ * it), of the size asked; RGPU_SHM_POOL_MIB=0 offers none. */
+static void pool(void **state)
+{
+    (void)state;
+    setenv("RGPU_SHM_POOL_MIB", "64", 1);
+    struct pair pr;
+    open_pair(&pr);
+    size_t cn = 0, sn = 0;
+    uint8_t *cp = rgpu_shm_pool(pr.c, &cn), *sp = rgpu_shm_pool(pr.s, &sn);
+    assert_non_null(cp);
+    assert_non_null(sp);
+    assert_int_equal(cn, 64u << 20);
+    assert_int_equal(sn, 64u << 20);
+    assert_ptr_not_equal(cp, sp);
+    assert_false(rgpu_shm_pool_shared_address(pr.c));
+    cp[12345] = 0x5a;
+    sp[(64u << 20) - 1] = 0xa5;
+    assert_int_equal(sp[12345], 0x5a);
+    assert_int_equal(cp[(64u << 20) - 1], 0xa5);
+    rgpu_close(pr.c);
+    rgpu_close(pr.s);
+
+    setenv("RGPU_SHM_POOL_MIB", "0", 1);
+    open_pair(&pr);
+    assert_null(rgpu_shm_pool(pr.c, &cn));
+    assert_int_equal(cn, 0);
+    assert_null(rgpu_shm_pool(pr.s, &sn));
+    rgpu_close(pr.c);
+    rgpu_close(pr.s);
+    unsetenv("RGPU_SHM_POOL_MIB");
+}
+
 int main(void)
 {
     setenv("RGPU_SHM_RING", "65536", 1); /* the smallest ring: many wrap-arounds */
@@ -194,6 +229,7 @@ int main(void)
         cmocka_unit_test(both_ways),
         cmocka_unit_test(peer_gone),
         cmocka_unit_test(plain_peers),
+        cmocka_unit_test(pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
