@@ -7,8 +7,9 @@
  * is client memory: the client allocates it (page aligned; over shm: from the
  * host-memory pool the worker maps too, hostpool.c), records it with its
  * flags, and answers cuMemHostGetFlags and pointer attributes for it without
- * a round trip. Mapped (DEVICEMAP) memory also gets a device mirror
- * kept coherent at synchronising calls (mapped.c); other page-locked memory
+ * a round trip. Pool memory the device reaches at its own address needs
+ * nothing more; elsewhere mapped (DEVICEMAP) memory gets a device mirror kept
+ * coherent at synchronising calls (mapped.c), and other page-locked memory
  * is not accessible to kernels.
  */
 #include <stdatomic.h>

@@ -13,9 +13,9 @@
  * EXTERNAL flags, an event record or wait becomes a node of its own.
  *
  * What cannot be captured invalidates the capture, as in the driver: a copy
- * touching host memory that is not page-locked (CUDA_ERROR_STREAM_CAPTURE_
- * UNSUPPORTED: the server could not replay client memory later), synchronising or querying a
- * capturing stream, or querying or waiting on an event recorded in a capture
+ * touching host memory that is not page-locked
+ * (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED: the server could not replay client
+ * memory later), synchronising or querying a capturing stream, or querying or waiting on an event recorded in a capture
  * that goes on (UNSUPPORTED), the legacy stream while a blocking stream
  * captures (IMPLICIT), waiting on an event from outside the capture
  * (ISOLATION). Later work in an invalidated capture fails with
@@ -125,15 +125,12 @@ void capture_event_forget_locked(struct event *e)
     e->ncdeps = 0;
 }
 
-/* A copy whose both ends lie in device memory. */
 /* Each side device memory or registered host memory: what a graph can copy
  * again whenever it runs. */
 static bool capturable_copy(const char *dst, const char *src, size_t dpitch, size_t spitch, size_t width,
                             size_t height)
 {
-    size_t dspan = dpitch * (height - 1) + width, sspan = spitch * (height - 1) + width;
-    return (mem_range_ok((CUdeviceptr)(uintptr_t)dst, dspan) || hostreg_holds(dst, dspan)) &&
-           (mem_range_ok((CUdeviceptr)(uintptr_t)src, sspan) || hostreg_holds(src, sspan));
+    return copy_range_ok(dst, dpitch * (height - 1) + width) && copy_range_ok(src, spitch * (height - 1) + width);
 }
 
 CUresult capture_op_locked(struct stream *s, struct op *op)

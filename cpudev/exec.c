@@ -156,11 +156,6 @@ static bool range_ok(const char *p, size_t pitch, size_t width, size_t height)
     return mem_range_ok((CUdeviceptr)(uintptr_t)p, pitch * (height - 1) + width);
 }
 
-/* A copy's side may also be page-locked host memory (a captured copy). */
-static bool copy_range_ok(const char *p, size_t pitch, size_t width, size_t height)
-{
-    return range_ok(p, pitch, width, height) || hostreg_holds(p, pitch * (height - 1) + width);
-}
 
 /* The step that runs node p in context c (NULL: nothing to run). */
 static CUresult step_of(const struct gparams *p, struct ctx *c, struct op **out)
@@ -193,8 +188,9 @@ static CUresult step_of(const struct gparams *p, struct ctx *c, struct op **out)
         op->u.set.height = p->u.set.height;
         break;
     case CU_GRAPH_NODE_TYPE_MEMCPY:
-        if (!copy_range_ok(p->u.copy.dst, p->u.copy.dpitch, p->u.copy.width, p->u.copy.height) ||
-            !copy_range_ok(p->u.copy.src, p->u.copy.spitch, p->u.copy.width, p->u.copy.height))
+        /* a side may also be page-locked host memory (a captured copy) */
+        if (!copy_range_ok(p->u.copy.dst, p->u.copy.dpitch * (p->u.copy.height - 1) + p->u.copy.width) ||
+            !copy_range_ok(p->u.copy.src, p->u.copy.spitch * (p->u.copy.height - 1) + p->u.copy.width))
             return CUDA_ERROR_INVALID_VALUE;
         if (!(op = op_new(OP_COPY2D)))
             return CUDA_ERROR_OUT_OF_MEMORY;

@@ -80,7 +80,10 @@ static bool holds(const void *p, size_t n, bool need_mapped)
     return in;
 }
 
-bool hostreg_holds(const void *p, size_t n) { return holds(p, n, false); }
+bool copy_range_ok(const void *p, size_t n)
+{
+    return mem_range_ok((CUdeviceptr)(uintptr_t)p, n) || holds(p, n, false);
+}
 bool hostreg_mapped(const void *p, size_t n) { return holds(p, n, true); }
 
 CUresult cpudev_cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int Flags)

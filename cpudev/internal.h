@@ -307,9 +307,10 @@ bool mem_range_ok(CUdeviceptr p, size_t n);
 /* Held while a host function runs when host functions are serial
  * (cfg.serial_host_funcs): NVIDIA's host-function thread, emulated. */
 extern pthread_mutex_t host_fn_thread;
-/* True if [p, p + n) lies inside one page-locked (registered) host range
- * (hostreg.c): memory a captured copy may name, as with the driver. */
-bool hostreg_holds(const void *p, size_t n);
+/* True if [p, p + n) is device memory or lies inside one page-locked
+ * (registered) host range (hostreg.c): what a captured copy may name, as
+ * with the driver. */
+bool copy_range_ok(const void *p, size_t n);
 /* The same, registered with DEVICEMAP: device memory too (mem_range_ok). */
 bool hostreg_mapped(const void *p, size_t n);
 /* True if p lies in the reserved device address range. */

@@ -88,7 +88,9 @@ static bool vacant(uint64_t off, uint64_t len, size_t *at)
 }
 
 /* The driver is called outside the lock: the reader takes it for every pool
- * copy and must not wait while gigabytes are page-locked. */
+ * copy and must not wait while gigabytes are page-locked. (Only the renewal
+ * after a context change, bytes(), pins under it: rare, and what was pinned
+ * before.) */
 static CUresult do_register(struct srv_call *c)
 {
     struct rgpu_args_rgpu_hostpool_register *a = c->args;
@@ -177,26 +179,31 @@ static void *bytes(struct worker *w, uint64_t off, uint64_t n)
     return p;
 }
 
+/* A 1D copy's stream checked and its pool bytes found: *p NULL with
+ * CUDA_SUCCESS when there is nothing to copy. */
+static CUresult copy_args(struct srv_call *c, CUstream *s, uint64_t off, uint64_t n, void **p)
+{
+    *p = NULL;
+    CUresult r = dispatch_check_stream(c, s);
+    if (r != CUDA_SUCCESS || !n)
+        return r;
+    return (*p = bytes(c->w, off, n)) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
 static CUresult htod(struct srv_call *c)
 {
     struct rgpu_args_rgpu_htod_pool *a = c->args;
-    CUresult r = dispatch_check_stream(c, &a->hStream);
-    if (r != CUDA_SUCCESS || !a->ByteCount)
-        return r;
-    void *src = bytes(c->w, a->srcOffset, a->ByteCount);
-    return src ? c->w->be->cuMemcpyHtoDAsync_v2(a->dstDevice, src, a->ByteCount, a->hStream)
-               : CUDA_ERROR_INVALID_VALUE;
+    void *src;
+    CUresult r = copy_args(c, &a->hStream, a->srcOffset, a->ByteCount, &src);
+    return r || !src ? r : c->w->be->cuMemcpyHtoDAsync_v2(a->dstDevice, src, a->ByteCount, a->hStream);
 }
 
 static CUresult dtoh(struct srv_call *c)
 {
     struct rgpu_args_rgpu_dtoh_pool *a = c->args;
-    CUresult r = dispatch_check_stream(c, &a->hStream);
-    if (r != CUDA_SUCCESS || !a->ByteCount)
-        return r;
-    void *dst = bytes(c->w, a->dstOffset, a->ByteCount);
-    return dst ? c->w->be->cuMemcpyDtoHAsync_v2(dst, a->srcDevice, a->ByteCount, a->hStream)
-               : CUDA_ERROR_INVALID_VALUE;
+    void *dst;
+    CUresult r = copy_args(c, &a->hStream, a->dstOffset, a->ByteCount, &dst);
+    return r || !dst ? r : c->w->be->cuMemcpyDtoHAsync_v2(dst, a->srcDevice, a->ByteCount, a->hStream);
 }
 
 /* A 2D copy whose host side is pool memory: every byte of its rows, from

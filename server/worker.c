@@ -88,16 +88,22 @@ CUresult worker_set_ctx(struct worker *w, CUcontext ctx)
     return r;
 }
 
-int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
+/* Send with send_lock held, and release it. */
+static int send_and_unlock(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
 {
-    if (atomic_load(&w->dead))
-        return -1;
-    pthread_mutex_lock(&w->send_lock);
     int rc = rgpu_send_msg(w->fd, h, wb);
     worker_send_unlock(w);
     if (rc != 0)
         atomic_store(&w->dead, true);
     return rc;
+}
+
+int worker_send(struct worker *w, struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
+{
+    if (atomic_load(&w->dead))
+        return -1;
+    pthread_mutex_lock(&w->send_lock);
+    return send_and_unlock(w, h, wb);
 }
 
 /* The outbox: messages of threads that must not wait for the send lock
@@ -141,13 +147,8 @@ int worker_send_nowait(struct worker *w, struct rgpu_hdr *h, const struct rgpu_w
 {
     if (atomic_load(&w->dead))
         return -1;
-    if (pthread_mutex_trylock(&w->send_lock) == 0) {
-        int rc = rgpu_send_msg(w->fd, h, wb);
-        worker_send_unlock(w);
-        if (rc != 0)
-            atomic_store(&w->dead, true);
-        return rc;
-    }
+    if (pthread_mutex_trylock(&w->send_lock) == 0)
+        return send_and_unlock(w, h, wb);
     h->magic = RGPU_MAGIC;
     h->args_len = wb ? (uint32_t)wb->len : 0;
     h->bulk_len = wb ? wb->bulk_len : 0;
