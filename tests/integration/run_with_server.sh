@@ -102,7 +102,9 @@ start_server() {
     [ -n "${RGPU_TEST_SERVER_ARGS:-}" ] && extra+=(${RGPU_TEST_SERVER_ARGS})
     # setsid: rgpud and its workers get their own process group, so cleanup
     # can reach workers that outlive it
-    setsid "$rgpud" --listen "$addr" --backend cpu "${extra[@]}" >"$server_log" 2>&1 </dev/null &
+    # TMPDIR: rgpud's own temporary files (its module image cache) go with
+    # $tmp, also when a test kills it before it can clean up
+    TMPDIR=$tmp setsid "$rgpud" --listen "$addr" --backend cpu "${extra[@]}" >"$server_log" 2>&1 </dev/null &
     server_pid=$!
     for _ in $(seq 1 200); do # up to 10 s
         if ! server_alive; then

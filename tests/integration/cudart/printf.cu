@@ -19,6 +19,7 @@ int main()
     char path[] = "/tmp/rgpu-printf.XXXXXX";
     int fd = mkstemp(path);
     EXPECT(fd >= 0, "mkstemp");
+    unlink(path); // nothing left behind, also when an expectation fails
     fflush(stdout);
     int saved = dup(1);
     dup2(fd, 1); // the device's text lands in the file
@@ -36,7 +37,6 @@ int main()
     for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
         text.append(buf, (size_t)n);
     close(fd);
-    unlink(path);
 
     int lines = 0;
     for (char c : text)
