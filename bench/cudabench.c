@@ -11,6 +11,11 @@
  * Prints one line per figure, "name value unit", medians of repetitions:
  *   sync_idle_us       cuCtxSynchronize with nothing queued (a round trip)
  *   stream_sync_idle_us  cuStreamSynchronize of an idle stream
+ *   sync_idle_1000fn_us  cuCtxSynchronize again, with a module of 1000
+ *                      kernels loaded and each looked up (as a cuBLAS or
+ *                      ggml program has them): a cost that grew with the
+ *                      handles a client holds would show here (last, so the
+ *                      module does not weigh on the other figures)
  *   launch_issue_us    client time per empty-kernel cuLaunchKernel (batches)
  *   launch_e2e_us      per launch, N launches then cuCtxSynchronize
  *   dtoh4_sync_us      4-byte cuMemcpyDtoHAsync + cuStreamSynchronize (what
@@ -42,6 +47,36 @@ static const char empty_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n
     } while (0)
 
 #define MAX_REPS 512
+
+/* cuCtxSynchronize with nf kernels loaded and looked up */
+static void sync_idle_with_functions(int nf, int reps, double *t)
+{
+    size_t len = 128 + (size_t)nf * 64;
+    char *ptx = malloc(len), *p = ptx;
+    if (!ptx) {
+        fprintf(stderr, "cudabench: out of memory\n");
+        exit(1);
+    }
+    p += sprintf(p, ".version 7.0\n.target sm_75\n.address_size 64\n");
+    for (int i = 0; i < nf; i++)
+        p += sprintf(p, ".visible .entry cudabench_k%d()\n{\n\tret;\n}\n", i);
+    CUmodule m;
+    CUfunction f;
+    CK(cuModuleLoadData(&m, ptx));
+    for (int i = 0; i < nf; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "cudabench_k%d", i);
+        CK(cuModuleGetFunction(&f, m, name));
+    }
+    for (int i = 0; i < reps; i++) {
+        double t0 = bench_now();
+        CK(cuCtxSynchronize());
+        t[i] = bench_now() - t0;
+    }
+    printf("sync_idle_%dfn_us %.2f us\n", nf, bench_median(t, reps) * 1e6);
+    CK(cuModuleUnload(m));
+    free(ptx);
+}
 
 int main(int argc, char **argv)
 {
@@ -151,6 +186,7 @@ int main(int argc, char **argv)
     CK(cuMemFreeHost(pinned));
     free(pageable);
     CK(cuMemFree(d));
+    sync_idle_with_functions(1000, reps, t);
     CK(cuStreamDestroy(s));
     CK(cuModuleUnload(m));
     CK(cuDevicePrimaryCtxRelease(dev));

@@ -13,7 +13,7 @@ void handles_init(struct handles *hs)
 {
     memset(hs, 0, sizeof *hs);
     pthread_mutex_init(&hs->lock, NULL);
-    if (!ptrset_init(&hs->set) || !ptrset_init(&hs->mem))
+    if (!ptrset_init(&hs->set) || !ptrset_init(&hs->streams) || !ptrset_init(&hs->mem))
         abort(); /* a worker that cannot track handles cannot keep its promises */
 }
 
@@ -47,7 +47,7 @@ int handles_streams(struct handles *hs, CUcontext ctx, CUstream *out, int max)
 {
     struct streams_arg a = {ctx, out, max, 0};
     pthread_mutex_lock(&hs->lock);
-    ptrset_filter(&hs->set, collect_stream, &a);
+    ptrset_filter(&hs->streams, collect_stream, &a);
     pthread_mutex_unlock(&hs->lock);
     return a.n;
 }
@@ -75,6 +75,12 @@ static void add(struct handles *hs, int type, const void *h, CUcontext owner, ui
     struct ptrset_entry e = {(uintptr_t)h, (uintptr_t)owner, tid, (uint8_t)type, flags};
     pthread_mutex_lock(&hs->lock);
     bool ok = ptrset_put(&hs->set, &e);
+    if (ok && type == HT_STREAM && !ptrset_put(&hs->streams, &e)) {
+        ptrset_del(&hs->set, e.key);
+        ok = false;
+    } else if (ok && type != HT_STREAM) {
+        ptrset_del(&hs->streams, e.key); /* a stream's address reused for something else */
+    }
     pthread_mutex_unlock(&hs->lock);
     if (!ok)
         rgpu_err("out of memory tracking handle %p; the client cannot use it", h);
@@ -106,6 +112,7 @@ void handles_del(struct handles *hs, const void *h)
 {
     pthread_mutex_lock(&hs->lock);
     ptrset_del(&hs->set, (uintptr_t)h);
+    ptrset_del(&hs->streams, (uintptr_t)h);
     pthread_mutex_unlock(&hs->lock);
 }
 
@@ -116,6 +123,7 @@ struct drop_arg {
     size_t n, cap;
     size_t from, to; /* owners looked at in this pass: keys[from..to) */
     bool oom;
+    struct ptrset *streams; /* where a dropped stream goes too */
 };
 
 static bool owned_by_pass(const struct ptrset_entry *e, void *p)
@@ -124,6 +132,8 @@ static bool owned_by_pass(const struct ptrset_entry *e, void *p)
     for (size_t i = a->from; i < a->to; i++) {
         if (e->owner != a->keys[i] || (e->type == HT_CTX && e->key == e->owner))
             continue;
+        if (e->type == HT_STREAM)
+            ptrset_del(a->streams, e->key);
         if (a->n == a->cap) {
             size_t cap = a->cap ? a->cap * 2 : 64;
             uintptr_t *k = realloc(a->keys, cap * sizeof *k);
@@ -142,7 +152,7 @@ static bool owned_by_pass(const struct ptrset_entry *e, void *p)
 
 static void drop_tree_locked(struct handles *hs, uintptr_t root)
 {
-    struct drop_arg a = {.keys = malloc(64 * sizeof(uintptr_t)), .cap = 64};
+    struct drop_arg a = {.keys = malloc(64 * sizeof(uintptr_t)), .cap = 64, .streams = &hs->streams};
     if (!a.keys) {
         rgpu_err("out of memory while forgetting the handles of %#lx", (unsigned long)root);
         return;

@@ -30,6 +30,10 @@ enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC,
 struct handles {
     pthread_mutex_t lock;
     struct ptrset set;       /* handle -> type, owning context, per-thread flag and client thread */
+    /* The HT_STREAM entries of set once more: a context's streams are asked
+     * for on every cuCtxSynchronize (idle.c), and set also holds every
+     * function of every module (thousands in a cuBLAS program). */
+    struct ptrset streams;
     CUstream pt[256];        /* per-thread default streams, for handles_per_thread */
     int npt;
     /* CUmemGenericAllocationHandle values (numbers, not pointers: a set of

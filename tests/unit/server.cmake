@@ -10,3 +10,9 @@ target_include_directories(test_devprint PRIVATE ${PROJECT_SOURCE_DIR}/server ${
   ${CUDAToolkit_INCLUDE_DIRS})
 target_link_libraries(test_devprint PRIVATE rgpu_wire rgpu_common ${CMOCKA_LIB} Threads::Threads)
 add_test(NAME unit.devprint COMMAND test_devprint)
+
+add_executable(test_handles ${CMAKE_CURRENT_LIST_DIR}/test_handles.c ${PROJECT_SOURCE_DIR}/server/handles.c)
+target_include_directories(test_handles PRIVATE ${PROJECT_SOURCE_DIR}/server ${PROJECT_SOURCE_DIR}/wire
+  ${CUDAToolkit_INCLUDE_DIRS})
+target_link_libraries(test_handles PRIVATE rgpu_common ${CMOCKA_LIB} Threads::Threads)
+add_test(NAME unit.handles COMMAND test_handles)
