@@ -144,6 +144,14 @@ static void test_stream_order(void)
     CHECK(cuLaunchHostFunc(s, check_fn, &chk));
     CHECK(cuStreamSynchronize(s));
     EXPECT_ALLBYTES(dst, 0, n, "host function's writes after the copy");
+    /* the same with a 3D copy */
+    CUDA_MEMCPY3D down3 = {.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = d, .srcPitch = 4096, .srcHeight = 4,
+                           .dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = dst, .dstPitch = 4096, .dstHeight = 4,
+                           .WidthInBytes = 4096, .Height = 4, .Depth = n / (4 * 4096)};
+    CHECK(cuMemcpy3DAsync(&down3, s));
+    CHECK(cuLaunchHostFunc(s, check_fn, &chk));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_ALLBYTES(dst, 0, n, "host function's writes after a 3D copy");
 
     /* host function fills the source, then the copy reads it. Not over
      * sockets: there the call reads the source while the host function may
@@ -156,6 +164,17 @@ static void test_stream_order(void)
         CHECK(cuMemcpyDtoHAsync(dst, d, n, s));
         CHECK(cuStreamSynchronize(s));
         EXPECT_ALLBYTES(dst, 0xab, n, "page-locked source read when the stream reached the copy");
+        /* the same for a 3D copy (64 slices of 16 rows; each slice a 2D copy) */
+        memset(src, 0x11, n);
+        CHECK(cuMemsetD8Async(d, 0, n, s));
+        CHECK(cuLaunchHostFunc(s, fill_fn, &job));
+        CUDA_MEMCPY3D up3 = {.srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src, .srcPitch = 1024, .srcHeight = 16,
+                             .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = d, .dstPitch = 1024,
+                             .dstHeight = 16, .WidthInBytes = 1024, .Height = 16, .Depth = 64};
+        CHECK(cuMemcpy3DAsync(&up3, s));
+        CHECK(cuMemcpyDtoHAsync(dst, d, n, s));
+        CHECK(cuStreamSynchronize(s));
+        EXPECT_ALLBYTES(dst, 0xab, n, "page-locked source of a 3D copy read when the stream reached it");
     } else {
         fprintf(stderr, "hostpool: (not shared with the server here: a copy's source is read at the call; "
                         "the fill-before-copy case is skipped)\n");
