@@ -440,7 +440,12 @@ static void *const error_log[4] = {
  * without checking that the table was given: refused, the program crashed
  * in cublasLtHSSMatmulAlgoGetHeuristic on a NULL table. What the slots do is
  * not known, so every one says NOT_SUPPORTED (and warns); slot 0 is taken
- * for a size header, as in the tables around it. */
+ * for a size header, as in the tables around it. That this is handled was
+ * read off the one call site in CUDA 13.0's libcublasLt.so.13 (not run on a
+ * GPU): a lookup cached per key under a lock asks slot 4 for (bytes, count)
+ * and on a non-zero result takes the same path as a key whose flags say
+ * there is nothing to ask (an empty entry is cached); only after a success
+ * does it read the bytes and call slot 13. */
 UNKNOWN(LT_1734DC26, 1)
 UNKNOWN(LT_1734DC26, 2)
 UNKNOWN(LT_1734DC26, 3)
