@@ -11,9 +11,10 @@
  * Prints one line per figure, "name value unit", medians of repetitions:
  *   sync_idle_us       cuCtxSynchronize with nothing queued (a round trip)
  *   stream_sync_idle_us  cuStreamSynchronize of an idle stream
- *   sync_idle_1000fn_us  cuCtxSynchronize again, with a module of 1000
- *                      kernels loaded and each looked up (as a cuBLAS or
- *                      ggml program has them): a cost that grew with the
+ *   event_cycle_us     cuEventCreate + cuEventDestroy
+ *   sync_idle_1000fn_us, event_cycle_1000fn_us  the same again, with a module
+ *                      of 1000 kernels loaded and each looked up (as a cuBLAS
+ *                      or ggml program has them): a cost that grew with the
  *                      handles a client holds would show here (last, so the
  *                      module does not weigh on the other figures)
  *   launch_issue_us    client time per empty-kernel cuLaunchKernel (batches)
@@ -48,8 +49,22 @@ static const char empty_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n
 
 #define MAX_REPS 512
 
-/* cuCtxSynchronize with nf kernels loaded and looked up */
-static void sync_idle_with_functions(int nf, int reps, double *t)
+/* cuEventCreate + cuEventDestroy, the destroys finished before returning */
+static void event_cycle(const char *name, int reps, double *t)
+{
+    for (int i = 0; i < reps; i++) {
+        CUevent e;
+        double t0 = bench_now();
+        CK(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
+        CK(cuEventDestroy(e));
+        t[i] = bench_now() - t0;
+    }
+    CK(cuCtxSynchronize());
+    printf("%s %.2f us\n", name, bench_median(t, reps) * 1e6);
+}
+
+/* cuCtxSynchronize and event_cycle with nf kernels loaded and looked up */
+static void with_functions(int nf, int reps, double *t)
 {
     size_t len = 128 + (size_t)nf * 64;
     char *ptx = malloc(len), *p = ptx;
@@ -74,6 +89,9 @@ static void sync_idle_with_functions(int nf, int reps, double *t)
         t[i] = bench_now() - t0;
     }
     printf("sync_idle_%dfn_us %.2f us\n", nf, bench_median(t, reps) * 1e6);
+    char name[64];
+    snprintf(name, sizeof name, "event_cycle_%dfn_us", nf);
+    event_cycle(name, reps, t);
     CK(cuModuleUnload(m));
     free(ptx);
 }
@@ -111,6 +129,7 @@ int main(int argc, char **argv)
         t[i] = bench_now() - t0;
     }
     printf("stream_sync_idle_us %.2f us\n", bench_median(t, reps) * 1e6);
+    event_cycle("event_cycle_us", reps, t);
 
     for (int b = 0; b <= batches; b++) { /* the first batch warms up */
         double t0 = bench_now();
@@ -186,7 +205,7 @@ int main(int argc, char **argv)
     CK(cuMemFreeHost(pinned));
     free(pageable);
     CK(cuMemFree(d));
-    sync_idle_with_functions(1000, reps, t);
+    with_functions(1000, reps, t);
     CK(cuStreamDestroy(s));
     CK(cuModuleUnload(m));
     CK(cuDevicePrimaryCtxRelease(dev));

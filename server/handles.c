@@ -70,10 +70,21 @@ int handles_type(struct handles *hs, const void *h)
     return type;
 }
 
+/* The kinds of handle that own others (handles.h): forgetting any other
+ * kind forgets that one handle, without a walk over all of them (a cuBLAS
+ * program holds thousands of functions, and destroys events often). */
+static bool owns_handles(int type)
+{
+    return type == HT_CTX || type == HT_MODULE || type == HT_LIBRARY || type == HT_KERNEL || type == HT_GRAPH;
+}
+
 static void add(struct handles *hs, int type, const void *h, CUcontext owner, uint32_t tid, uint8_t flags)
 {
     struct ptrset_entry e = {(uintptr_t)h, (uintptr_t)owner, tid, (uint8_t)type, flags};
     pthread_mutex_lock(&hs->lock);
+    const struct ptrset_entry *o = owner && (const void *)owner != h ? ptrset_find(&hs->set, e.owner) : NULL;
+    if (o && !owns_handles(o->type)) /* its handles would outlive it */
+        rgpu_err("handle %p filed under %p, a kind of handle that owns none", h, (void *)owner);
     bool ok = ptrset_put(&hs->set, &e);
     if (ok && type == HT_STREAM && !ptrset_put(&hs->streams, &e)) {
         ptrset_del(&hs->set, e.key);
@@ -182,7 +193,10 @@ void handles_drop_owned(struct handles *hs, CUcontext ctx, bool with_ctx)
 void handles_del_tree(struct handles *hs, const void *h)
 {
     pthread_mutex_lock(&hs->lock);
-    drop_tree_locked(hs, (uintptr_t)h);
+    const struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
+    if (e && owns_handles(e->type))
+        drop_tree_locked(hs, (uintptr_t)h);
+    ptrset_del(&hs->streams, (uintptr_t)h);
     ptrset_del(&hs->set, (uintptr_t)h);
     pthread_mutex_unlock(&hs->lock);
 }

@@ -2,7 +2,8 @@
  * test_handles.c — server/handles.c: a context's streams are found (its own
  * and per-thread ones, nobody else's), and forgotten with every way a handle
  * goes: destroyed, its context destroyed (also through a module it owns),
- * its address reused for another kind of handle. A stale stream handed to
+ * its address reused for another kind of handle; and what each kind of
+ * handle takes with it when it goes. A stale stream handed to
  * the NVIDIA driver's cuStreamQuery (idle.c asks for a context's streams on
  * every cuCtxSynchronize) would be a use after free in the driver.
  */
@@ -70,6 +71,12 @@ static void test_streams_forgotten(void **state)
     assert_false(handles_has(&hs, HT_STREAM, H(0x1100)));
     assert_int_equal(streams_of(0x1000, out, 8), 2);
 
+    /* destroyed the way rgpud forgets a destroyed handle (with what it owns) */
+    handles_add(&hs, HT_STREAM, H(0x1600), (CUcontext)H(0x1000));
+    handles_del_tree(&hs, H(0x1600));
+    assert_false(has_stream(0x1000, 0x1600));
+    assert_false(handles_has(&hs, HT_STREAM, H(0x1600)));
+
     /* an address reused: once a stream, now an event */
     handles_add(&hs, HT_EVENT, H(0x1200), (CUcontext)H(0x1000));
     assert_false(has_stream(0x1000, 0x1200));
@@ -97,6 +104,41 @@ static void test_streams_forgotten(void **state)
     assert_true(handles_has(&hs, HT_CTX, H(0x2000)));
 }
 
+/* what owns what: a library its kernels, a kernel its per-context
+ * functions, a graph its nodes; forgetting a handle that owns nothing leaves
+ * everything else */
+static void test_ownership(void **state)
+{
+    (void)state;
+    handles_add(&hs, HT_CTX, H(0x5000), (CUcontext)H(0x5000));
+    handles_add(&hs, HT_LIBRARY, H(0x5100), NULL);
+    handles_add(&hs, HT_KERNEL, H(0x5110), (CUcontext)H(0x5100));
+    handles_add(&hs, HT_FUNC, H(0x5111), (CUcontext)H(0x5110));
+    handles_add(&hs, HT_GRAPH, H(0x5200), NULL);
+    handles_add(&hs, HT_GNODE, H(0x5210), (CUcontext)H(0x5200));
+    handles_add(&hs, HT_EVENT, H(0x5300), (CUcontext)H(0x5000));
+    handles_add(&hs, HT_FUNC, H(0x5400), (CUcontext)H(0x5000));
+
+    handles_del_tree(&hs, H(0x5300)); /* an event */
+    assert_false(handles_has(&hs, HT_EVENT, H(0x5300)));
+    handles_del_tree(&hs, H(0x5400)); /* a function */
+    assert_false(handles_has(&hs, HT_FUNC, H(0x5400)));
+    handles_del_tree(&hs, H(0x5210)); /* a node */
+    assert_false(handles_has(&hs, HT_GNODE, H(0x5210)));
+    assert_true(handles_has(&hs, HT_GRAPH, H(0x5200)));
+    assert_true(handles_has(&hs, HT_KERNEL, H(0x5110)));
+    assert_true(handles_has(&hs, HT_FUNC, H(0x5111)));
+    assert_true(handles_has(&hs, HT_CTX, H(0x5000)));
+
+    handles_add(&hs, HT_GNODE, H(0x5220), (CUcontext)H(0x5200));
+    handles_del_tree(&hs, H(0x5200));
+    assert_false(handles_has(&hs, HT_GNODE, H(0x5220)));
+    handles_del_tree(&hs, H(0x5100));
+    assert_false(handles_has(&hs, HT_KERNEL, H(0x5110)));
+    assert_false(handles_has(&hs, HT_FUNC, H(0x5111)));
+    assert_true(handles_has(&hs, HT_CTX, H(0x5000)));
+}
+
 static void test_many_streams_come_and_go(void **state)
 {
     (void)state;
@@ -116,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streams_of_a_context),
         cmocka_unit_test(test_streams_forgotten),
+        cmocka_unit_test(test_ownership),
         cmocka_unit_test(test_many_streams_come_and_go),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
