@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "conn.h"
+#include "streamidle.h"
 #include "capture.h"
 
 #include <errno.h>
@@ -678,7 +679,9 @@ static void trace_call(const struct rgpu_call_desc *d, void *args, CUresult r, i
     flockfile(stderr);
     fprintf(stderr, "rgpu[%d] %s(", (int)getpid(), d->name);
     d->trace(stderr, args, 0);
-    if (outs < 0) {
+    if (outs == -2) {
+        fprintf(stderr, ") -> 0 (answered locally)\n");
+    } else if (outs < 0) {
         fprintf(stderr, ") sent\n");
     } else {
         fprintf(stderr, ") -> %d", (int)r);
@@ -761,6 +764,7 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
 
     pthread_mutex_lock(&C.send_lock);
     h.seq = ++C.next_seq;
+    rgpu_streamidle_sent(id, args);
     if (pp)
         pp->seq = h.seq;
     if (reply || le) {
@@ -811,6 +815,15 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
 }
 
 CUresult rgpu_remote(enum rgpu_call_id id, void *args) { return rgpu_remote_landing(id, args, NULL); }
+
+void rgpu_send_lock(void) { pthread_mutex_lock(&C.send_lock); }
+void rgpu_send_unlock(void) { pthread_mutex_unlock(&C.send_lock); }
+bool rgpu_conn_alive(void) { return rgpu_conn_ready() && !atomic_load(&C.dead); }
+void rgpu_trace_local(enum rgpu_call_id id, void *args)
+{
+    if (__builtin_expect(trace_enabled != 0, 0))
+        trace_call(&rgpu_calls[id], args, CUDA_SUCCESS, -2);
+}
 
 RGPU_API int rgpu_client_info(struct rgpu_client_info *info)
 {

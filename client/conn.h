@@ -52,6 +52,15 @@ CUresult rgpu_remote_landing(enum rgpu_call_id id, void *args, const struct rgpu
 /* The same without the coherence exchanges of mapped host memory (mapped.c). */
 CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_landing *land);
 
+/* The send lock, for state that must change in the order requests are sent
+ * (streamidle.c). */
+void rgpu_send_lock(void);
+void rgpu_send_unlock(void);
+/* Connected, and the connection not lost. */
+bool rgpu_conn_alive(void);
+/* RGPU_TRACE's line for a call the client answered itself. */
+void rgpu_trace_local(enum rgpu_call_id id, void *args);
+
 /* Attribute a of device dev from the snapshot, 0 if unknown. */
 int rgpu_dev_attr(CUdevice dev, CUdevice_attribute a);
 

@@ -110,7 +110,34 @@ static void trace_val(FILE *f, const char *name, const void *p, size_t n, int *f
 #define RGPU_T_NONE(_)
 #define RGPU_T(t) RGPU_DIR(RGPU_T_, t)
 
+/* ---- the streams a request names ---- */
+static void put_stream(CUstream *out, int *n, int max, const CUstream *s)
+{
+    if (*n < max)
+        out[*n] = *s;
+    ++*n;
+}
+static void put_none(CUstream *out, int *n, int max, const void *p) { (void)out, (void)n, (void)max, (void)p; }
+#define RGPU_SN_ARG(v) _Generic((v), CUstream: put_stream, default: put_none)(out, &n, max, &(v));
+#define RGPU_SN_IN(T, x) RGPU_SN_ARG(a->x)
+#define RGPU_SN_DEL(T, x) RGPU_SN_ARG(a->x)
+#define RGPU_SN_OUT(T, x)
+#define RGPU_SN_OPTOUT(T, x)
+#define RGPU_SN_INBUF(T, x, len)
+#define RGPU_SN_OUTBUF(T, x, len)
+#define RGPU_SN_INSTR(T, x)
+#define RGPU_SN_NONE(_)
+#define RGPU_SN(t) RGPU_DIR(RGPU_SN_, t)
+
 #define RGPU_CALL(name, kind, ...)                                                         \
+    static int streams_##name(const void *ap, CUstream *out, int max)                       \
+    {                                                                                      \
+        const struct rgpu_args_##name *a = ap;                                             \
+        int n = 0;                                                                         \
+        (void)a; (void)out; (void)max;                                                     \
+        RGPU_EACH(RGPU_SN, __VA_ARGS__)                                                     \
+        return n;                                                                          \
+    }                                                                                      \
     static void enc_req_##name(struct rgpu_wbuf *w, void *ap)                               \
     {                                                                                      \
         struct rgpu_args_##name *a = ap;                                                   \
@@ -161,7 +188,7 @@ const struct rgpu_call_desc rgpu_calls[RGPU_NCALLS] = {
 #define RGPU_CALL(name, kind, ...)                                                         \
     [RGPU_ID_##name] = {#name, RGPU_K(REMOTE, kind), RGPU_K(REPLY, kind), RGPU_K(BLOCKS, kind), RGPU_K(NVML, kind), \
                         sizeof(struct rgpu_args_##name), enc_req_##name, dec_req_##name,   \
-                        enc_rep_##name, dec_rep_##name, rep_dests_##name, trace_##name},
+                        enc_rep_##name, dec_rep_##name, rep_dests_##name, trace_##name, streams_##name},
 #include "calls.def"
 #undef RGPU_CALL
 };

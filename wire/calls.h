@@ -190,6 +190,9 @@ struct rgpu_call_desc {
     /* where the reply's bulk payload lands on the client (OUTBUF arguments) */
     int (*rep_dests)(const void *args, struct iovec *iov, int max);
     void (*trace)(FILE *f, const void *args, int with_outputs);
+    /* the streams the request names (its IN and DEL arguments of type
+     * CUstream): up to max into out; how many there are */
+    int (*streams)(const void *args, CUstream *out, int max);
 };
 
 extern const struct rgpu_call_desc rgpu_calls[RGPU_NCALLS];

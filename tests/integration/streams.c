@@ -11,11 +11,14 @@
  * thread calling CUDA), per-thread default streams (streams_ptds.c, built
  * with CUDA_API_PER_THREAD_DEFAULT_STREAM), several host threads with their
  * own streams at once, stream priorities/flags/GetCtx/GetId, destroying a
- * stream with pending work.
+ * stream with pending work, synchronising an idle stream (answered by
+ * rgpu's client without a round trip, and never while work is queued).
  */
 #include "check.h"
 #include "gate.h"
+#include "rgpu_client.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 
 int ptds_checks(CUcontext ctx); /* streams_ptds.c: returns its failure count */
@@ -505,6 +508,157 @@ static void threads_with_streams(void)
     gate_destroy(&g);
 }
 
+/* ---- synchronising a stream with nothing queued ----
+ * rgpu answers it without a round trip (client/streamidle.c) once the
+ * stream's last synchronisation succeeded and nothing that names it was
+ * sent since. Whatever the optimisation, a synchronisation after work was
+ * queued, by this thread or another, waits for that work. */
+typedef int (*client_info_fn)(struct rgpu_client_info *);
+static uint32_t requests_sent(client_info_fn info)
+{
+    struct rgpu_client_info i;
+    return info && info(&i) == 0 ? i.requests : 0;
+}
+
+struct gated_launch {
+    CUstream s;
+    struct gate *g;
+    atomic_int *after; /* incremented by a host function behind the gate */
+    atomic_int queued;
+};
+static void *launch_behind_gate(void *p)
+{
+    struct gated_launch *l = p;
+    CHECK(cuCtxSetCurrent(ctx));
+    CHECK(cuLaunchHostFunc(l->s, gate_fn, l->g));
+    CHECK(cuLaunchHostFunc(l->s, inc_fn, l->after));
+    atomic_store(&l->queued, 1);
+    return NULL;
+}
+static void *open_later(void *p)
+{
+    it_sleep_ms(200);
+    gate_open(p);
+    return NULL;
+}
+
+struct sync_job {
+    CUstream s;
+    CUresult r;
+};
+static void *sync_in_thread(void *p)
+{
+    struct sync_job *j = p;
+    CHECK(cuCtxSetCurrent(ctx));
+    j->r = cuStreamSynchronize(j->s);
+    return NULL;
+}
+
+static void idle_stream_syncs(void)
+{
+    client_info_fn info = (client_info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
+    CUstream s, other;
+    CUdeviceptr d;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuStreamCreate(&other, CU_STREAM_NON_BLOCKING));
+    CHECK(cuMemAlloc(&d, 4096));
+
+    /* idle: the second and later synchronisations cost nothing on the wire */
+    CHECK(cuStreamSynchronize(s));
+    uint32_t r0 = requests_sent(info);
+    for (int i = 0; i < 100; i++)
+        CHECK(cuStreamSynchronize(s));
+    if (info)
+        EXPECT_EQ(requests_sent(info), r0);
+
+    /* work on another stream leaves s idle; work naming s does not */
+    CHECK(cuMemsetD8Async(d, 1, 4096, other));
+    r0 = requests_sent(info);
+    CHECK(cuStreamSynchronize(s));
+    if (info)
+        EXPECT_EQ(requests_sent(info), r0);
+    atomic_int after = 0;
+    CHECK(cuLaunchHostFunc(s, sleep_fn, (void *)(uintptr_t)100));
+    CHECK(cuLaunchHostFunc(s, inc_fn, &after));
+    r0 = requests_sent(info);
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_EQ(atomic_load(&after), 1);
+    if (info)
+        EXPECT_EQ(requests_sent(info), r0 + 1);
+
+    /* a call naming no stream (here an allocation) may have queued work
+     * anywhere, as far as the client knows: the next synchronisation asks */
+    CUdeviceptr d2;
+    CHECK(cuMemAlloc(&d2, 4096));
+    r0 = requests_sent(info);
+    CHECK(cuStreamSynchronize(s));
+    if (info)
+        EXPECT_EQ(requests_sent(info), r0 + 1);
+    CHECK(cuMemFree(d2));
+
+    /* another thread queues work on s, held behind a gate: this thread's
+     * synchronisation, after that, waits for it */
+    CHECK(cuStreamSynchronize(s));
+    CHECK(cuStreamSynchronize(s));
+    struct gate g;
+    gate_init(&g);
+    struct gated_launch l = {.s = s, .g = &g, .after = &after};
+    pthread_t t, opener;
+    ASSERT_TRUE(pthread_create(&t, NULL, launch_behind_gate, &l) == 0);
+    pthread_join(t, NULL);
+    ASSERT_TRUE(atomic_load(&l.queued) == 1);
+    ASSERT_TRUE(pthread_create(&opener, NULL, open_later, &g) == 0);
+    double t0 = it_now();
+    CHECK(cuStreamSynchronize(s));
+    double waited = it_now() - t0;
+    pthread_join(opener, NULL);
+    EXPECT_EQ(atomic_load(&after), 2);
+    if (waited < 0.15)
+        it_fail(__FILE__, __LINE__, "cuStreamSynchronize returned after %.3f s, before the gate opened", waited);
+    EXPECT_TRUE(!g.timed_out);
+    gate_destroy(&g);
+
+    /* work queued while a synchronisation is on its way: that
+     * synchronisation's success says nothing of it (rgpu only: it needs to
+     * see the request leave) */
+    if (info) {
+        struct gate g1, g2;
+        gate_init(&g1);
+        gate_init(&g2);
+        CHECK(cuLaunchHostFunc(s, gate_fn, &g1));
+        uint32_t before = requests_sent(info);
+        struct sync_job job = {.s = s};
+        ASSERT_TRUE(pthread_create(&t, NULL, sync_in_thread, &job) == 0);
+        while (requests_sent(info) == before) /* its request has left */
+            it_sleep_ms(1);
+        CHECK(cuLaunchHostFunc(s, gate_fn, &g2));
+        CHECK(cuLaunchHostFunc(s, inc_fn, &after));
+        gate_open(&g1);
+        ASSERT_TRUE(pthread_create(&opener, NULL, open_later, &g2) == 0);
+        pthread_join(t, NULL);
+        EXPECT_EQ(job.r, CUDA_SUCCESS);
+        CHECK(cuStreamSynchronize(s));
+        pthread_join(opener, NULL);
+        EXPECT_EQ(atomic_load(&after), 3);
+        EXPECT_TRUE(!g1.timed_out && !g2.timed_out);
+        gate_destroy(&g1);
+        gate_destroy(&g2);
+    }
+
+    /* a destroyed stream is not idle: it is no stream */
+    CUstream gone;
+    CHECK(cuStreamCreate(&gone, CU_STREAM_NON_BLOCKING));
+    CHECK(cuStreamSynchronize(gone));
+    CHECK(cuStreamSynchronize(gone));
+    CHECK(cuStreamDestroy(gone));
+    if (info)
+        EXPECT_RESULT(cuStreamSynchronize(gone), CUDA_ERROR_INVALID_HANDLE);
+
+    CHECK(cuMemFree(d));
+    CHECK(cuStreamDestroy(s));
+    CHECK(cuStreamDestroy(other));
+}
+
 /* ---- stream properties ---- */
 static void stream_properties(void)
 {
@@ -604,6 +758,7 @@ int main(void)
     host_functions();
     special_streams();
     threads_with_streams();
+    idle_stream_syncs();
     stream_properties();
 
     int f = ptds_checks(ctx);

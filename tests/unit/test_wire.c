@@ -191,10 +191,36 @@ static void every_call_has_a_complete_descriptor(void **state)
         assert_non_null(d->enc_req);
         assert_non_null(d->dec_req);
         assert_non_null(d->trace);
+        assert_non_null(d->streams);
         assert_true(d->args_size > 0);
         if (d->blocks)
             assert_true(d->reply);
     }
+}
+
+/* the streams a request names, as the client's idle-stream bookkeeping
+ * reads them (client/streamidle.c) */
+static void requests_name_their_streams(void **state)
+{
+    CUstream out[2] = {0};
+    CUstream s1 = (CUstream)(uintptr_t)0x1000;
+    struct rgpu_args_cuStreamWaitEvent we = {.hStream = s1, .hEvent = (CUevent)(uintptr_t)0x2000};
+    assert_int_equal(rgpu_calls[RGPU_ID_cuStreamWaitEvent].streams(&we, out, 2), 1);
+    assert_ptr_equal(out[0], s1);
+    struct rgpu_args_rgpu_launch l = {.hStream = s1};
+    out[0] = NULL;
+    assert_int_equal(rgpu_calls[RGPU_ID_rgpu_launch].streams(&l, out, 2), 1);
+    assert_ptr_equal(out[0], s1);
+    struct rgpu_args_cuStreamDestroy_v2 del = {.hStream = s1}; /* a DEL argument names it too */
+    assert_int_equal(rgpu_calls[RGPU_ID_cuStreamDestroy_v2].streams(&del, out, 2), 1);
+    struct rgpu_args_cuStreamCreate cr = {.Flags = 0}; /* an OUT stream is not named */
+    assert_int_equal(rgpu_calls[RGPU_ID_cuStreamCreate].streams(&cr, out, 2), 0);
+    struct rgpu_args_cuMemAlloc_v2 ma = {.bytesize = 1};
+    assert_int_equal(rgpu_calls[RGPU_ID_cuMemAlloc_v2].streams(&ma, out, 2), 0);
+    /* more than fit: counted, not written past max */
+    out[0] = out[1] = NULL;
+    assert_int_equal(rgpu_calls[RGPU_ID_cuStreamWaitEvent].streams(&we, out, 0), 1);
+    assert_null(out[0]);
 }
 
 static void addresses_parse(void **state)
@@ -243,6 +269,7 @@ int main(void)
         cmocka_unit_test(truncated_and_trailing_are_rejected),
         cmocka_unit_test(reply_round_trip),
         cmocka_unit_test(every_call_has_a_complete_descriptor),
+        cmocka_unit_test(requests_name_their_streams),
         cmocka_unit_test(addresses_parse),
         cmocka_unit_test(optional_arrays),
         cmocka_unit_test(header_limits),

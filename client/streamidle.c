@@ -1,0 +1,114 @@
+/*
+ * streamidle.c — cuStreamSynchronize of a stream the client knows to be
+ * idle, answered without a round trip.
+ *
+ * llama.cpp synchronises its stream 19 times per generated token, 14 of them
+ * with nothing queued since the last (ggml's scheduler synchronises each
+ * backend between splits and around every input copy): over a socket each
+ * was a round trip to rgpud. A stream is known idle from the success of its
+ * synchronisation until a request that names it is sent. Everything sent
+ * passes through conn.c's send path, which tells this file
+ * (rgpu_streamidle_sent, under the send lock): a request naming streams
+ * (calls.def's IN and DEL arguments of type CUstream, extracted by the
+ * generated codec) makes those unknown again; one naming none could have
+ * queued work anywhere (a legacy-stream copy, any hand-written row), so it
+ * forgets them all. A synchronisation is recorded only if nothing at all
+ * was sent between its request and its reply (work queued meanwhile may be
+ * pending). The table is guarded by the send lock, so a request and a
+ * record never cross.
+ *
+ * Kept only for streams the application created: NULL, CU_STREAM_LEGACY and
+ * CU_STREAM_PER_THREAD mean different streams in different threads. Never
+ * answered locally: while a capture is active (a synchronisation may be
+ * illegal, and invalidate it), while mapped host memory exists (a
+ * synchronisation makes its mirrors coherent, mapped.c), or once the
+ * connection is gone. What a local answer cannot deliver is an error the
+ * server latched since for another stream's work: it comes with the next
+ * synchronisation that travels, as it would have after this one.
+ */
+#include "streamidle.h"
+
+#include <stdatomic.h>
+
+#include "capture.h"
+#include "conn.h"
+#include "context.h"
+#include "handles.h"
+#include "mapped.h"
+
+#define MAX_IDLE 16 /* streams remembered; more are asked the long way */
+
+static CUstream idle[MAX_IDLE]; /* guarded by the send lock */
+static int nidle;
+static uint64_t epoch; /* requests sent (but synchronisations and queries) */
+
+static bool special(CUstream s) { return s == NULL || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD; }
+
+static int find_locked(CUstream s)
+{
+    for (int i = 0; i < nidle; i++)
+        if (idle[i] == s)
+            return i;
+    return -1;
+}
+
+void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args)
+{
+    /* looking at a stream queues nothing */
+    if (id == RGPU_ID_cuStreamSynchronize || id == RGPU_ID_cuStreamQuery)
+        return;
+    epoch++;
+    if (!nidle)
+        return;
+    CUstream named[4];
+    int n = rgpu_calls[id].streams(args, named, 4);
+    if (n == 0 || n > 4) {
+        nidle = 0;
+        return;
+    }
+    for (int k = 0; k < n; k++) {
+        int i = find_locked(named[k]);
+        if (i >= 0)
+            idle[i] = idle[--nidle];
+    }
+}
+
+static bool may_answer(CUstream s)
+{
+    return !special(s) && !rgpu_capture_active() && !atomic_load_explicit(&rgpu_mapped_count, memory_order_relaxed) &&
+           rgpu_conn_alive();
+}
+
+RGPU_API CUresult cuStreamSynchronize(CUstream s)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
+        return r;
+    bool answerable = may_answer(s);
+    uint64_t sent_before = 0;
+    if (answerable) {
+        rgpu_send_lock();
+        bool known = find_locked(s) >= 0;
+        sent_before = epoch;
+        rgpu_send_unlock();
+        if (known) {
+            struct rgpu_args_cuStreamSynchronize t = {.hStream = s};
+            rgpu_trace_local(RGPU_ID_cuStreamSynchronize, &t);
+            return CUDA_SUCCESS;
+        }
+    }
+    struct rgpu_args_cuStreamSynchronize a = {.hStream = s};
+    r = rgpu_remote(RGPU_ID_cuStreamSynchronize, &a);
+    if (r == CUDA_SUCCESS && answerable) {
+        rgpu_send_lock();
+        if (epoch == sent_before && find_locked(s) < 0) {
+            if (nidle == MAX_IDLE)
+                idle[0] = idle[--nidle]; /* forget one */
+            idle[nidle++] = s;
+        }
+        rgpu_send_unlock();
+    }
+    return r;
+}
