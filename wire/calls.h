@@ -3,8 +3,9 @@
  *
  * For each row there is an id RGPU_ID_<name>, a struct rgpu_args_<name>
  * holding every argument by value (OUT arguments hold the result), and a
- * descriptor with the four codec functions and a trace printer. Client and
- * server both link this; neither writes a codec by hand.
+ * descriptor with the four codec functions, a trace printer and the list of
+ * streams a request names. Client and server both link this; neither
+ * writes a codec by hand.
  */
 #ifndef RGPU_WIRE_CALLS_H
 #define RGPU_WIRE_CALLS_H
