@@ -1,6 +1,6 @@
 /*
- * streamidle.c — cuStreamSynchronize of a stream the client knows to be
- * idle, answered without a round trip.
+ * streamidle.c — cuStreamSynchronize and cuStreamQuery of a stream the
+ * client knows to be idle, answered without a round trip.
  *
  * llama.cpp synchronises its stream 19 times per generated token, 14 of them
  * with nothing queued since the last (ggml's scheduler synchronises each
@@ -79,6 +79,35 @@ static bool may_answer(CUstream s)
            rgpu_conn_alive();
 }
 
+/* s is known idle (and may be answered for) */
+static bool known_idle(CUstream s, uint64_t *sent_before)
+{
+    rgpu_send_lock();
+    bool known = find_locked(s) >= 0;
+    *sent_before = epoch;
+    rgpu_send_unlock();
+    return known;
+}
+
+/* A query of a known idle stream is answered too; a successful query is not
+ * recorded: it does not deliver the errors the server latched for the
+ * stream's work, which the next synchronisation must. */
+RGPU_API CUresult cuStreamQuery(CUstream s)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
+        return r;
+    struct rgpu_args_cuStreamQuery a = {.hStream = s};
+    uint64_t unused;
+    if (may_answer(s) && known_idle(s, &unused)) {
+        rgpu_trace_local(RGPU_ID_cuStreamQuery, &a);
+        return CUDA_SUCCESS;
+    }
+    return rgpu_remote(RGPU_ID_cuStreamQuery, &a);
+}
+
 RGPU_API CUresult cuStreamSynchronize(CUstream s)
 {
     CUresult r = rgpu_check_init();
@@ -86,20 +115,13 @@ RGPU_API CUresult cuStreamSynchronize(CUstream s)
         return r;
     if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
         return r;
+    struct rgpu_args_cuStreamSynchronize a = {.hStream = s};
     bool answerable = may_answer(s);
     uint64_t sent_before = 0;
-    if (answerable) {
-        rgpu_send_lock();
-        bool known = find_locked(s) >= 0;
-        sent_before = epoch;
-        rgpu_send_unlock();
-        if (known) {
-            struct rgpu_args_cuStreamSynchronize t = {.hStream = s};
-            rgpu_trace_local(RGPU_ID_cuStreamSynchronize, &t);
-            return CUDA_SUCCESS;
-        }
+    if (answerable && known_idle(s, &sent_before)) {
+        rgpu_trace_local(RGPU_ID_cuStreamSynchronize, &a);
+        return CUDA_SUCCESS;
     }
-    struct rgpu_args_cuStreamSynchronize a = {.hStream = s};
     r = rgpu_remote(RGPU_ID_cuStreamSynchronize, &a);
     if (r == CUDA_SUCCESS && answerable) {
         rgpu_send_lock();

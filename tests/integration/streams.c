@@ -566,8 +566,10 @@ static void idle_stream_syncs(void)
     /* idle: the second and later synchronisations cost nothing on the wire */
     CHECK(cuStreamSynchronize(s));
     uint32_t r0 = requests_sent(info);
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < 100; i++) {
         CHECK(cuStreamSynchronize(s));
+        CHECK(cuStreamQuery(s));
+    }
     if (info)
         EXPECT_EQ(requests_sent(info), r0);
 
@@ -607,6 +609,7 @@ static void idle_stream_syncs(void)
     ASSERT_TRUE(pthread_create(&t, NULL, launch_behind_gate, &l) == 0);
     pthread_join(t, NULL);
     ASSERT_TRUE(atomic_load(&l.queued) == 1);
+    EXPECT_RESULT(cuStreamQuery(s), CUDA_ERROR_NOT_READY);
     ASSERT_TRUE(pthread_create(&opener, NULL, open_later, &g) == 0);
     double t0 = it_now();
     CHECK(cuStreamSynchronize(s));
