@@ -471,6 +471,11 @@ static void *const lt_1734dc26[16] = {
 
 /* ---- the directory ---- */
 
+/* Besides the runtime's own, CUDA 13.0's libcublas.so.13 and
+ * libcublasLt.so.13 ask for exactly TOOLS_TLS, CTX_ID, context-local
+ * storage and (cuBLASLt) 1734dc26: read off every call site of the export
+ * table getter their static runtime carries, GPU-only paths included. */
+
 static const struct {
     const char *name;
     uint8_t uuid[16];
