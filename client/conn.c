@@ -806,6 +806,8 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
     }
     await_reply(pp);
     CUresult r = pp->result;
+    if (r != CUDA_SUCCESS && r != CUDA_ERROR_NOT_READY)
+        rgpu_streamidle_failed();
     if (own)
         self_busy = false;
     else

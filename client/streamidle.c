@@ -22,9 +22,12 @@
  * answered locally: while a capture is active (a synchronisation may be
  * illegal, and invalidate it), while mapped host memory exists (a
  * synchronisation makes its mirrors coherent, mapped.c), or once the
- * connection is gone. What a local answer cannot deliver is an error the
- * server latched since for another stream's work: it comes with the next
- * synchronisation that travels, as it would have after this one.
+ * connection is gone. Any call that fails forgets every idle stream: the
+ * failure may be the context's sticky error (a kernel fault), which every
+ * later synchronisation must report, as the driver's do. What a local
+ * answer cannot report is a failure of another stream's work that no reply
+ * has shown yet: the next call that travels reports it, as a native
+ * synchronisation made a moment before the failure would not have either.
  */
 #include "streamidle.h"
 
@@ -71,6 +74,14 @@ void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args)
         if (i >= 0)
             idle[i] = idle[--nidle];
     }
+}
+
+void rgpu_streamidle_failed(void)
+{
+    rgpu_send_lock();
+    nidle = 0;
+    epoch++; /* nor may a synchronisation in flight record its stream */
+    rgpu_send_unlock();
 }
 
 static bool may_answer(CUstream s)

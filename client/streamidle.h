@@ -12,4 +12,8 @@
  * may have work queued now. */
 void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args);
 
+/* A call failed (conn.c): maybe the context's sticky error, which a
+ * synchronisation of any stream must report from now on. */
+void rgpu_streamidle_failed(void);
+
 #endif

@@ -131,9 +131,23 @@ int main(int argc, char **argv)
         vec_add_works(m, "context 1 before its fault");
         CUfunction va = get_fn(m, "vec_add");
         CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+        /* an idle stream, synchronised before the fault (rgpu's client
+         * answers such synchronisations itself, client/streamidle.c): once
+         * the fault is known, it reports it too */
+        CUstream idle;
+        CHECK(cuStreamCreate(&idle, CU_STREAM_NON_BLOCKING));
         CHECK(cuMemAlloc(&p, 256));
-        launch_oob(m, s, p);
+        CUfunction oob = get_fn(m, "write_oob");
+        const char *oob_name = NULL;
+        CHECK(cuFuncGetName(&oob_name, oob)); /* rgpu: what the launch needs to know, asked now */
+        CHECK(cuStreamSynchronize(idle));
+        CHECK(cuStreamSynchronize(idle));
+        long long idx = OOB_INDEX;
+        void *oob_args[] = {&p, &idx};
+        EXPECT_RESULT(cuLaunchKernel(oob, 1, 1, 1, 32, 1, 1, 0, s, oob_args, NULL), CUDA_SUCCESS);
         EXPECT_RESULT(cuStreamSynchronize(s), CUDA_ERROR_ILLEGAL_ADDRESS);
+        EXPECT_RESULT(cuStreamSynchronize(idle), CUDA_ERROR_ILLEGAL_ADDRESS);
+        EXPECT_RESULT(cuStreamQuery(idle), CUDA_ERROR_ILLEGAL_ADDRESS);
         expect_sticky(s, p, va, "fault 1");
         bystander_works(bystander, bm, "fault 1");
         /* the faulted context is current again after the bystander's turn */
