@@ -103,12 +103,16 @@ static bool known_idle(CUstream s, uint64_t *sent_before)
 /* A query of a known idle stream is answered too; a successful query is not
  * recorded: it does not deliver the errors the server latched for the
  * stream's work, which the next synchronisation must. */
-RGPU_API CUresult cuStreamQuery(CUstream s)
+static CUresult usable(CUstream s)
 {
     CUresult r = rgpu_check_init();
-    if (r)
-        return r;
-    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
+    return r != CUDA_SUCCESS ? r : rgpu_stream_check(s);
+}
+
+RGPU_API CUresult cuStreamQuery(CUstream s)
+{
+    CUresult r = usable(s);
+    if (r != CUDA_SUCCESS)
         return r;
     struct rgpu_args_cuStreamQuery a = {.hStream = s};
     uint64_t unused;
@@ -121,10 +125,8 @@ RGPU_API CUresult cuStreamQuery(CUstream s)
 
 RGPU_API CUresult cuStreamSynchronize(CUstream s)
 {
-    CUresult r = rgpu_check_init();
-    if (r)
-        return r;
-    if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
+    CUresult r = usable(s);
+    if (r != CUDA_SUCCESS)
         return r;
     struct rgpu_args_cuStreamSynchronize a = {.hStream = s};
     bool answerable = may_answer(s);
