@@ -9,10 +9,15 @@
  *   cudabench [--quick]
  *
  * Prints one line per figure, "name value unit", medians of repetitions:
- *   sync_idle_us       cuCtxSynchronize with nothing queued (a round trip)
+ *   sync_idle_us       cuCtxSynchronize with nothing queued (rgpu's client
+ *                      answers it itself after the first)
+ *   sync_idle_after_call_us  the same, each after another call that queues
+ *                      nothing (cuCtxGetApiVersion, not timed): through rgpu
+ *                      a round trip
  *   stream_sync_idle_us  cuStreamSynchronize of an idle stream
  *   event_cycle_us     cuEventCreate + cuEventDestroy
- *   sync_idle_1000fn_us, event_cycle_1000fn_us  the same again, with a module
+ *   sync_idle_after_call_1000fn_us, event_cycle_1000fn_us  the same again,
+ *                      with a module
  *                      of 1000 kernels loaded and each looked up (as a cuBLAS
  *                      or ggml program has them): a cost that grew with the
  *                      handles a client holds would show here (last, so the
@@ -63,7 +68,23 @@ static void event_cycle(const char *name, int reps, double *t)
     printf("%s %.2f us\n", name, bench_median(t, reps) * 1e6);
 }
 
-/* cuCtxSynchronize and event_cycle with nf kernels loaded and looked up */
+/* cuCtxSynchronize with nothing queued, each after a call that queues
+ * nothing either */
+static void sync_idle_after_call(const char *name, int reps, double *t)
+{
+    CUcontext ctx;
+    unsigned version;
+    CK(cuCtxGetCurrent(&ctx));
+    for (int i = 0; i < reps; i++) {
+        CK(cuCtxGetApiVersion(ctx, &version));
+        double t0 = bench_now();
+        CK(cuCtxSynchronize());
+        t[i] = bench_now() - t0;
+    }
+    printf("%s %.2f us\n", name, bench_median(t, reps) * 1e6);
+}
+
+/* sync_idle_after_call and event_cycle with nf kernels loaded and looked up */
 static void with_functions(int nf, int reps, double *t)
 {
     size_t len = 128 + (size_t)nf * 64;
@@ -83,13 +104,9 @@ static void with_functions(int nf, int reps, double *t)
         snprintf(name, sizeof name, "cudabench_k%d", i);
         CK(cuModuleGetFunction(&f, m, name));
     }
-    for (int i = 0; i < reps; i++) {
-        double t0 = bench_now();
-        CK(cuCtxSynchronize());
-        t[i] = bench_now() - t0;
-    }
-    printf("sync_idle_%dfn_us %.2f us\n", nf, bench_median(t, reps) * 1e6);
     char name[64];
+    snprintf(name, sizeof name, "sync_idle_after_call_%dfn_us", nf);
+    sync_idle_after_call(name, reps, t);
     snprintf(name, sizeof name, "event_cycle_%dfn_us", nf);
     event_cycle(name, reps, t);
     CK(cuModuleUnload(m));
@@ -123,6 +140,7 @@ int main(int argc, char **argv)
         t[i] = bench_now() - t0;
     }
     printf("sync_idle_us %.2f us\n", bench_median(t, reps) * 1e6);
+    sync_idle_after_call("sync_idle_after_call_us", reps, t);
     for (int i = 0; i < reps; i++) {
         double t0 = bench_now();
         CK(cuStreamSynchronize(s));

@@ -1,6 +1,7 @@
 /*
  * streamidle.c — cuStreamSynchronize and cuStreamQuery of a stream the
- * client knows to be idle, answered without a round trip.
+ * client knows to be idle, and cuCtxSynchronize of a context it knows to be
+ * idle, answered without a round trip.
  *
  * llama.cpp synchronises its stream 19 times per generated token, 14 of them
  * with nothing queued since the last (ggml's scheduler synchronises each
@@ -44,6 +45,8 @@
 static CUstream idle[MAX_IDLE]; /* guarded by the send lock */
 static int nidle;
 static uint64_t epoch; /* requests sent (but synchronisations and queries) */
+static CUcontext idle_ctx; /* its last cuCtxSynchronize succeeded at idle_ctx_epoch */
+static uint64_t idle_ctx_epoch;
 
 static bool special(CUstream s) { return s == NULL || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD; }
 
@@ -57,8 +60,8 @@ static int find_locked(CUstream s)
 
 void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args)
 {
-    /* looking at a stream queues nothing */
-    if (id == RGPU_ID_cuStreamSynchronize || id == RGPU_ID_cuStreamQuery)
+    /* waiting for or looking at work queues none */
+    if (id == RGPU_ID_cuStreamSynchronize || id == RGPU_ID_cuStreamQuery || id == RGPU_ID_cuCtxSynchronize)
         return;
     epoch++;
     if (!nidle)
@@ -84,11 +87,13 @@ void rgpu_streamidle_failed(void)
     rgpu_send_unlock();
 }
 
-static bool may_answer(CUstream s)
+static bool may_answer_any(void)
 {
-    return !special(s) && !rgpu_capture_active() && !atomic_load_explicit(&rgpu_mapped_count, memory_order_relaxed) &&
+    return !rgpu_capture_active() && !atomic_load_explicit(&rgpu_mapped_count, memory_order_relaxed) &&
            rgpu_conn_alive();
 }
+
+static bool may_answer(CUstream s) { return !special(s) && may_answer_any(); }
 
 /* s is known idle (and may be answered for) */
 static bool known_idle(CUstream s, uint64_t *sent_before)
@@ -142,6 +147,40 @@ RGPU_API CUresult cuStreamSynchronize(CUstream s)
             if (nidle == MAX_IDLE)
                 idle[0] = idle[--nidle]; /* forget one */
             idle[nidle++] = s;
+        }
+        rgpu_send_unlock();
+    }
+    return r;
+}
+
+/* A context is idle from the success of its cuCtxSynchronize until anything
+ * at all is sent (the epoch moves): stream synchronisations and queries
+ * excepted, they queue nothing. */
+RGPU_API CUresult cuCtxSynchronize(void)
+{
+    CUresult r = rgpu_check_init();
+    if (r != CUDA_SUCCESS)
+        return r;
+    struct rgpu_args_cuCtxSynchronize a = {0};
+    CUcontext ctx = rgpu_ctx_current();
+    bool answerable = ctx && may_answer_any();
+    uint64_t sent_before = 0;
+    if (answerable) {
+        rgpu_send_lock();
+        bool known = idle_ctx == ctx && idle_ctx_epoch == epoch;
+        sent_before = epoch;
+        rgpu_send_unlock();
+        if (known) {
+            rgpu_trace_local(RGPU_ID_cuCtxSynchronize, &a);
+            return CUDA_SUCCESS;
+        }
+    }
+    r = rgpu_remote(RGPU_ID_cuCtxSynchronize, &a);
+    if (r == CUDA_SUCCESS && answerable) {
+        rgpu_send_lock();
+        if (epoch == sent_before) {
+            idle_ctx = ctx;
+            idle_ctx_epoch = epoch;
         }
         rgpu_send_unlock();
     }

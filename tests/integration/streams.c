@@ -573,6 +573,19 @@ static void idle_stream_syncs(void)
     if (info)
         EXPECT_EQ(requests_sent(info), r0);
 
+    /* a context synchronised with nothing queued since is idle too */
+    CHECK(cuCtxSynchronize());
+    r0 = requests_sent(info);
+    for (int i = 0; i < 100; i++)
+        CHECK(cuCtxSynchronize());
+    if (info)
+        EXPECT_EQ(requests_sent(info), r0);
+    atomic_int ctx_after = 0;
+    CHECK(cuLaunchHostFunc(other, sleep_fn, (void *)(uintptr_t)100));
+    CHECK(cuLaunchHostFunc(other, inc_fn, &ctx_after));
+    CHECK(cuCtxSynchronize());
+    EXPECT_EQ(atomic_load(&ctx_after), 1);
+
     /* work on another stream leaves s idle; work naming s does not */
     CHECK(cuMemsetD8Async(d, 1, 4096, other));
     r0 = requests_sent(info);
