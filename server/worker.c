@@ -420,16 +420,49 @@ static _Noreturn void finish(struct worker *w, const char *why)
     _exit(0);
 }
 
+/* A client of another protocol version or call table is told which the
+ * server speaks (it reports the mismatch to its application) and let go. */
+static _Noreturn void refuse(struct worker *w, const char *why)
+{
+    struct rgpu_welcome wel = {.proto_version = RGPU_PROTO_VERSION, .calls_fingerprint = rgpu_calls_fingerprint()};
+    struct rgpu_hdr out = {.type = RGPU_MSG_WELCOME, .result = CUDA_ERROR_SYSTEM_DRIVER_MISMATCH};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_put(&wb, &wel, sizeof wel);
+    worker_send(w, &out, &wb);
+    rgpu_wbuf_free(&wb);
+    finish(w, why);
+}
+
 static void handshake(struct worker *w)
 {
     struct rgpu_hdr h;
+    union {
+        struct rgpu_hello hello;
+        uint8_t any[RGPU_MAX_HANDSHAKE_LEN]; /* a HELLO of any version */
+    } in = {0};
     struct rgpu_hello hello;
     if (rgpu_read_full(w->fd, &h, sizeof h))
         finish(w, NULL);
-    if (rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_HELLO || h.args_len != sizeof hello || h.bulk_len)
+    if (rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_HELLO || h.args_len < sizeof hello.proto_version ||
+        h.args_len > sizeof in || h.bulk_len)
         finish(w, "expected HELLO");
-    if (rgpu_read_full(w->fd, &hello, sizeof hello))
+    if (rgpu_read_full(w->fd, &in, h.args_len))
         finish(w, NULL);
+    hello = in.hello;
+    if (hello.proto_version != RGPU_PROTO_VERSION || h.args_len != sizeof hello) {
+        char why[128];
+        snprintf(why, sizeof why, "client speaks protocol %u, this server %u (run the same rgpu on both sides)",
+                 hello.proto_version, RGPU_PROTO_VERSION);
+        refuse(w, why);
+    }
+    if (hello.calls_fingerprint != rgpu_calls_fingerprint()) {
+        char why[160];
+        snprintf(why, sizeof why, "client built from another call table (%016llx, this server %016llx): run the "
+                 "same rgpu on both sides", (unsigned long long)hello.calls_fingerprint,
+                 (unsigned long long)rgpu_calls_fingerprint());
+        refuse(w, why);
+    }
     hello.host[sizeof hello.host - 1] = 0;
     hello.visible_devices[sizeof hello.visible_devices - 1] = 0;
     rgpu_info("client pid %u on %s, protocol %u", hello.pid, hello.host, hello.proto_version);
@@ -440,10 +473,10 @@ static void handshake(struct worker *w)
     bool visible = (hello.caps & RGPU_HELLO_VISIBLE) != 0;
     if (visible && strcmp(w->be->name, "nvidia") == 0)
         setenv("CUDA_VISIBLE_DEVICES", hello.visible_devices, 1);
-    struct rgpu_welcome wel = {.proto_version = RGPU_PROTO_VERSION, .worker_pid = (uint32_t)getpid()};
+    struct rgpu_welcome wel = {.proto_version = RGPU_PROTO_VERSION, .worker_pid = (uint32_t)getpid(),
+                               .calls_fingerprint = rgpu_calls_fingerprint()};
     struct rgpu_dev_info *devs = NULL;
-    CUresult r = hello.proto_version == RGPU_PROTO_VERSION ? snapshot_build(w->be, &wel, &devs)
-                                                           : CUDA_ERROR_NOT_SUPPORTED;
+    CUresult r = snapshot_build(w->be, &wel, &devs);
     if (r == CUDA_SUCCESS && visible && strcmp(w->be->name, "nvidia") != 0) {
         /* one CPU device: it is visible or not (no reordering to do) */
         int order[16];
@@ -464,9 +497,8 @@ static void handshake(struct worker *w)
     w->devs = devs; /* kept: NVML maps its devices by their UUIDs */
     w->ndev = r == CUDA_SUCCESS ? wel.ndev : 0;
     if (r != CUDA_SUCCESS)
-        finish(w, hello.proto_version != RGPU_PROTO_VERSION       ? "protocol version mismatch"
-                  : visible && r == CUDA_ERROR_NO_DEVICE ? "no device visible (CUDA_VISIBLE_DEVICES)"
-                                                         : "backend failed to initialise");
+        finish(w, visible && r == CUDA_ERROR_NO_DEVICE ? "no device visible (CUDA_VISIBLE_DEVICES)"
+                                                       : "backend failed to initialise");
 }
 
 /* The reader's scratch for the arguments of calls it executes itself (most

@@ -193,6 +193,34 @@ const struct rgpu_call_desc rgpu_calls[RGPU_NCALLS] = {
 #undef RGPU_CALL
 };
 
+/* every row as the preprocessor sees it (comments gone, macros in the
+ * arguments unexpanded) */
+static const char rows_text[] =
+#define RGPU_CALL(name, kind, ...) #name " " #kind " " #__VA_ARGS__ "\n"
+#include "calls.def"
+#undef RGPU_CALL
+    ;
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t rgpu_calls_fingerprint(void)
+{
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, rows_text, sizeof rows_text);
+    for (int i = 1; i < RGPU_NCALLS; i++) {
+        uint64_t size = rgpu_calls[i].args_size;
+        h = fnv1a(h, &size, sizeof size);
+    }
+    uint64_t sizes[] = {sizeof(struct rgpu_hdr), sizeof(struct rgpu_dev_info), RGPU_NCALLS};
+    h = fnv1a(h, sizes, sizeof sizes);
+    return h ? h : 1;
+}
+
 size_t rgpu_pointer_attribute_size(CUpointer_attribute attr)
 {
     switch (attr) {

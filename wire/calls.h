@@ -198,6 +198,11 @@ struct rgpu_call_desc {
 
 extern const struct rgpu_call_desc rgpu_calls[RGPU_NCALLS];
 
+/* What two builds must share to understand each other's requests: every
+ * row of calls.def as written and the size of its argument struct (which
+ * follows the CUDA headers the build used). Never 0. */
+uint64_t rgpu_calls_fingerprint(void);
+
 /* Length helpers used by length expressions in calls.def. */
 size_t rgpu_pointer_attribute_size(CUpointer_attribute attr);
 /* Launch attributes that may travel (plain-data values), and at most how many. */

@@ -25,7 +25,13 @@
 #endif
 
 #define RGPU_MAGIC 0x55504752u /* "RGPU" */
-#define RGPU_PROTO_VERSION 2u
+/* HELLO and WELCOME begin with the protocol version in every version, so
+ * that either side can tell a peer of another version so; both also carry
+ * rgpu_calls_fingerprint() (calls.h), which changes with any row of
+ * calls.def or the size of its arguments: two builds that differ there
+ * would read each other's requests as other calls. */
+#define RGPU_PROTO_VERSION 3u
+#define RGPU_MAX_HANDSHAKE_LEN 4096u /* HELLO or WELCOME arguments of any version */
 #define RGPU_MAX_ARGS_LEN (1u << 20)         /* encoded arguments of one message */
 #define RGPU_MAX_BULK_LEN (1ull << 40)       /* bulk payload of one message */
 
@@ -66,6 +72,7 @@ struct rgpu_hello {
     /* with RGPU_HELLO_VISIBLE: the client's CUDA_VISIBLE_DEVICES, which the
      * driver honours (the server applies it before initialising its backend) */
     char visible_devices[128];
+    uint64_t calls_fingerprint;
 };
 #define RGPU_HELLO_VISIBLE 1ull
 
@@ -77,6 +84,7 @@ struct rgpu_welcome {
     int32_t ndev;
     uint64_t caps; /* reserved, 0 */
     char backend[16];
+    uint64_t calls_fingerprint;
 };
 
 #define RGPU_NATTR 160 /* > CU_DEVICE_ATTRIBUTE_MAX of CUDA 13.0; checked in calls.c */

@@ -19,7 +19,8 @@ const char *rgpu_server_address(void)
 
 static int handshake(struct rgpu_session *s, unsigned flags, int *result, char *err, size_t errlen)
 {
-    struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION, .pid = (uint32_t)getpid()};
+    struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION, .pid = (uint32_t)getpid(),
+                               .calls_fingerprint = rgpu_calls_fingerprint()};
     gethostname(hello.host, sizeof hello.host - 1);
     const char *visible = getenv("CUDA_VISIBLE_DEVICES");
     if ((flags & RGPU_SESSION_CUDA) && visible) {
@@ -39,9 +40,29 @@ static int handshake(struct rgpu_session *s, unsigned flags, int *result, char *
         snprintf(err, errlen, "cannot send HELLO to rgpud");
         return -1;
     }
+    union {
+        struct rgpu_welcome welcome;
+        uint8_t any[RGPU_MAX_HANDSHAKE_LEN]; /* a WELCOME of any version */
+    } in = {0};
     if (rgpu_read_full(s->fd, &h, sizeof h) || rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_WELCOME ||
-        h.args_len != sizeof s->welcome || rgpu_read_full(s->fd, &s->welcome, sizeof s->welcome)) {
+        h.args_len < sizeof in.welcome.proto_version || h.args_len > sizeof in ||
+        rgpu_read_full(s->fd, &in, h.args_len)) {
         snprintf(err, errlen, "rgpud did not complete the handshake");
+        return -1;
+    }
+    if (in.welcome.proto_version != RGPU_PROTO_VERSION || h.args_len != sizeof s->welcome) {
+        snprintf(err, errlen, "rgpud speaks protocol %u, this client %u: run the same rgpu version on both sides",
+                 in.welcome.proto_version, RGPU_PROTO_VERSION);
+        *result = CUDA_ERROR_SYSTEM_DRIVER_MISMATCH;
+        return -1;
+    }
+    s->welcome = in.welcome;
+    if (s->welcome.calls_fingerprint != rgpu_calls_fingerprint()) {
+        snprintf(err, errlen,
+                 "rgpud and this client were built from different call tables (%016llx, here %016llx): run the "
+                 "same rgpu version on both sides",
+                 (unsigned long long)s->welcome.calls_fingerprint, (unsigned long long)rgpu_calls_fingerprint());
+        *result = CUDA_ERROR_SYSTEM_DRIVER_MISMATCH;
         return -1;
     }
     if (h.result == CUDA_ERROR_NO_DEVICE && (hello.caps & RGPU_HELLO_VISIBLE)) {

@@ -25,7 +25,8 @@ const char *rgpu_server_address(void);
 
 /* Connect and handshake. 0 on success; else the session is closed, err says
  * why and *result holds the CUresult to report (the server's, when it
- * refused to initialise its backend, else CUDA_ERROR_NO_DEVICE). */
+ * refused to initialise its backend; CUDA_ERROR_SYSTEM_DRIVER_MISMATCH when
+ * client and server are of different builds; else CUDA_ERROR_NO_DEVICE). */
 int rgpu_session_open(struct rgpu_session *s, unsigned flags, int *result, char *err, size_t errlen);
 /* flags: a CUDA driver's session (libcuda.so.1) honours CUDA_VISIBLE_DEVICES;
  * NVML's does not (NVIDIA's NVML lists every GPU whatever it says) */

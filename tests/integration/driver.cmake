@@ -48,12 +48,14 @@ rgpu_it_program(robust_kill_client ${RGPU_IT_DIR}/robust_kill_client.c)
 rgpu_it_program(robust_kill_server ${RGPU_IT_DIR}/robust_kill_server.c)
 
 # The raw-protocol client speaks wire/proto.h itself: it takes the call ids
-# from wire/calls.h and links nothing of rgpu (not even libcuda).
+# from wire/calls.h and links only rgpu_wire (for the call table's
+# fingerprint, which its HELLO must carry), not libcuda.
 add_executable(rgpu_it_robust_wire ${RGPU_IT_DIR}/robust_wire.c)
 set_target_properties(rgpu_it_robust_wire PROPERTIES OUTPUT_NAME robust_wire
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
 target_include_directories(rgpu_it_robust_wire PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
   ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
+target_link_libraries(rgpu_it_robust_wire PRIVATE rgpu_wire)
 # it runs the devices program as "a normal client" between its cases
 add_dependencies(rgpu_it_robust_wire rgpu_it_devices)
 # hostile ring indices and sizes on shm: connections (maps the rings by hand)
@@ -62,6 +64,7 @@ set_target_properties(rgpu_it_robust_shm PROPERTIES OUTPUT_NAME robust_shm
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
 target_include_directories(rgpu_it_robust_shm PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
   ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
+target_link_libraries(rgpu_it_robust_shm PRIVATE rgpu_wire)
 add_dependencies(rgpu_it_robust_shm rgpu_it_devices)
 
 foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})

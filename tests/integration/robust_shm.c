@@ -260,7 +260,7 @@ int main(int argc, char **argv)
         struct conn c = setup();
         if (c.fd >= 0) {
             __atomic_store_n(word(&c, 1, HEAD), 0x80000000u, __ATOMIC_RELEASE);
-            struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION};
+            struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION, .calls_fingerprint = rgpu_calls_fingerprint()};
             struct rgpu_hdr h = {.magic = RGPU_MAGIC, .type = RGPU_MSG_HELLO, .args_len = sizeof hello};
             uint8_t msg[sizeof h + sizeof hello];
             memcpy(msg, &h, sizeof h);
@@ -307,7 +307,7 @@ int main(int argc, char **argv)
         if (c.fd >= 0 && (!pool || pool == MAP_FAILED)) {
             FAIL("no host-memory pool offered (or not mappable)");
         } else if (c.fd >= 0) {
-            struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION};
+            struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION, .calls_fingerprint = rgpu_calls_fingerprint()};
             struct rgpu_hdr h = {.magic = RGPU_MAGIC, .type = RGPU_MSG_HELLO, .args_len = sizeof hello}, w;
             uint8_t msg[sizeof h + sizeof hello];
             memcpy(msg, &h, sizeof h);

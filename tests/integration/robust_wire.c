@@ -188,6 +188,7 @@ static int handshake(int fd)
     memset(&hello, 0, sizeof hello);
     hello.proto_version = RGPU_PROTO_VERSION;
     hello.pid = (uint32_t)getpid();
+    hello.calls_fingerprint = rgpu_calls_fingerprint();
     snprintf(hello.host, sizeof hello.host, "robust_wire");
     send_msg(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof hello, 0), &hello, sizeof hello);
     struct rgpu_hdr h;
@@ -398,17 +399,38 @@ int main(int argc, char **argv)
         expect_closed(fd, 2);
         close_case(fd, "WELCOME sent by a client");
 
-        CASE("HELLO with a wrong protocol version");
-        fd = connect_server();
+        /* a client of another version (another HELLO size too) or built
+         * from another call table: refused with a WELCOME that says which
+         * version and table the server has, then let go */
         struct rgpu_hello hello;
-        memset(&hello, 0, sizeof hello);
-        hello.proto_version = 0x7777;
-        send_hostile(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof hello, 0), &hello, sizeof hello);
-        r = read_reply(fd, &rh, NULL, 0, 5);
-        if (r == 1 && rh.type == RGPU_MSG_WELCOME && rh.result == CUDA_SUCCESS) {
-            /* accepted: the server must then speak version 1 and say so, checked by handshake() elsewhere */
+        struct {
+            const char *what;
+            uint32_t version, len;
+            uint64_t fingerprint;
+        } peers[] = {
+            {"HELLO of another protocol version", 0x7777, sizeof hello, rgpu_calls_fingerprint()},
+            {"HELLO of an older protocol, shorter", 2, sizeof hello - sizeof hello.calls_fingerprint, 0},
+            {"HELLO from another call table", RGPU_PROTO_VERSION, sizeof hello, rgpu_calls_fingerprint() ^ 1},
+        };
+        for (size_t k = 0; k < sizeof peers / sizeof peers[0]; k++) {
+            CASE(peers[k].what);
+            fd = connect_server();
+            memset(&hello, 0, sizeof hello);
+            hello.proto_version = peers[k].version;
+            hello.calls_fingerprint = peers[k].fingerprint;
+            send_hostile(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, peers[k].len, 0), &hello, peers[k].len);
+            struct rgpu_welcome w;
+            memset(&w, 0, sizeof w);
+            r = read_reply(fd, &rh, &w, sizeof w, 5);
+            if (r != 1 || rh.type != RGPU_MSG_WELCOME || rh.result != CUDA_ERROR_SYSTEM_DRIVER_MISMATCH)
+                FAIL("%s: expected a WELCOME with CUDA_ERROR_SYSTEM_DRIVER_MISMATCH (got %d, type %u, result %d)",
+                     peers[k].what, r, r == 1 ? rh.type : 0, r == 1 ? rh.result : 0);
+            else if (w.proto_version != RGPU_PROTO_VERSION || w.calls_fingerprint != rgpu_calls_fingerprint())
+                FAIL("%s: the refusal names protocol %u and table %016llx, not the server's", peers[k].what,
+                     w.proto_version, (unsigned long long)w.calls_fingerprint);
+            expect_closed(fd, 5);
+            close_case(fd, peers[k].what);
         }
-        close_case(fd, "HELLO with a wrong protocol version");
 
         CASE("HELLO with short arguments");
         fd = connect_server();

@@ -14,6 +14,12 @@
 #include "calls.h"
 #include "net.h"
 #include "proto.h"
+#include "session.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static void rbuf_is_bounded(void **state)
 {
@@ -223,6 +229,76 @@ static void requests_name_their_streams(void **state)
     assert_null(out[0]);
 }
 
+/* ---- the handshake with a server of another build ---- */
+struct fake_server {
+    int listen_fd;
+    uint32_t version, welcome_len;
+    uint64_t fingerprint;
+    int32_t result;
+};
+
+/* accepts one client, reads its HELLO, answers one WELCOME and hangs up */
+static void *fake_server_main(void *p)
+{
+    struct fake_server *f = p;
+    int fd = accept(f->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    struct rgpu_hdr h;
+    uint8_t hello[RGPU_MAX_HANDSHAKE_LEN];
+    if (rgpu_read_full(fd, &h, sizeof h) == 0 && h.args_len <= sizeof hello &&
+        rgpu_read_full(fd, hello, h.args_len) == 0) {
+        struct rgpu_welcome w = {.proto_version = f->version, .calls_fingerprint = f->fingerprint, .ndev = 0};
+        struct rgpu_hdr out = {.magic = RGPU_MAGIC, .type = RGPU_MSG_WELCOME, .result = f->result,
+                               .args_len = f->welcome_len};
+        (void)!write(fd, &out, sizeof out);
+        (void)!write(fd, &w, f->welcome_len);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void refused(struct fake_server *f, const char *says)
+{
+    char dir[] = "/tmp/rgpu_wire_XXXXXX", addr[200];
+    assert_non_null(mkdtemp(dir));
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/s", dir);
+    f->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(f->listen_fd, 1), 0);
+    snprintf(addr, sizeof addr, "unix:%s", sa.sun_path);
+    setenv("RGPU_SERVER", addr, 1);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fake_server_main, f), 0);
+    struct rgpu_session s;
+    int result = 0;
+    char err[300] = "";
+    assert_int_equal(rgpu_session_open(&s, 0, &result, err, sizeof err), -1);
+    pthread_join(t, NULL);
+    assert_int_equal(result, CUDA_ERROR_SYSTEM_DRIVER_MISMATCH);
+    if (!strstr(err, says))
+        fail_msg("the client said \"%s\", not \"%s\"", err, says);
+    close(f->listen_fd);
+    unlink(sa.sun_path);
+    rmdir(dir);
+}
+
+/* A client meeting a server of another protocol (another WELCOME size too)
+ * or built from another call table says so, and cuInit fails with
+ * CUDA_ERROR_SYSTEM_DRIVER_MISMATCH, instead of misreading the server. */
+static void another_build_is_named(void **state)
+{
+    struct fake_server older = {.version = 2, .welcome_len = sizeof(struct rgpu_welcome) - sizeof(uint64_t),
+                                .result = CUDA_ERROR_NOT_SUPPORTED};
+    refused(&older, "rgpud speaks protocol 2");
+    struct fake_server other_table = {.version = RGPU_PROTO_VERSION, .welcome_len = sizeof(struct rgpu_welcome),
+                                      .fingerprint = rgpu_calls_fingerprint() ^ 1,
+                                      .result = CUDA_ERROR_SYSTEM_DRIVER_MISMATCH};
+    refused(&other_table, "different call tables");
+    assert_true(rgpu_calls_fingerprint() != 0);
+}
+
 static void addresses_parse(void **state)
 {
     struct rgpu_addr a;
@@ -270,6 +346,7 @@ int main(void)
         cmocka_unit_test(reply_round_trip),
         cmocka_unit_test(every_call_has_a_complete_descriptor),
         cmocka_unit_test(requests_name_their_streams),
+        cmocka_unit_test(another_build_is_named),
         cmocka_unit_test(addresses_parse),
         cmocka_unit_test(optional_arrays),
         cmocka_unit_test(header_limits),

@@ -1,5 +1,5 @@
 add_executable(test_wire ${CMAKE_CURRENT_LIST_DIR}/test_wire.c)
-target_link_libraries(test_wire PRIVATE rgpu_wire ${CMOCKA_LIB})
+target_link_libraries(test_wire PRIVATE rgpu_wire ${CMOCKA_LIB} Threads::Threads)
 add_test(NAME unit.wire COMMAND test_wire)
 add_executable(test_shm ${CMAKE_CURRENT_LIST_DIR}/test_shm.c)
 target_link_libraries(test_shm PRIVATE rgpu_wire ${CMOCKA_LIB} Threads::Threads)
