@@ -25,51 +25,45 @@ static bool park(const struct ptrset_entry *e, void *arg)
     return true;
 }
 
+/* One round trip (two for a function of more parameters than the first
+ * guess): name, limits and parameter layout. */
 static CUresult fetch(CUfunction f, struct rgpu_func_info *fi)
 {
     char name[RGPU_MAX_STRING];
-    struct rgpu_args_rgpu_func_name an = {.hfunc = f, .name = name};
-    CUresult r = rgpu_remote(RGPU_ID_rgpu_func_name, &an);
-    if (r != CUDA_SUCCESS)
-        return r;
-    name[sizeof name - 1] = 0;
-    if (!(fi->name = strdup(name)))
-        return CUDA_ERROR_OUT_OF_MEMORY;
-
-    struct rgpu_args_cuFuncGetAttribute at = {.attrib = CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, .hfunc = f};
-    if ((r = rgpu_remote(RGPU_ID_cuFuncGetAttribute, &at)) != CUDA_SUCCESS)
-        return r;
-    fi->max_threads = at.pi;
-    at.attrib = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
-    if ((r = rgpu_remote(RGPU_ID_cuFuncGetAttribute, &at)) != CUDA_SUCCESS)
-        return r;
-    fi->max_dynamic_shared = at.pi;
-
-    /* Parameters: ask by index until the function has no more. */
-    size_t cap = 0;
-    for (size_t i = 0;; i++) {
-        struct rgpu_args_cuFuncGetParamInfo ap = {.func = f, .paramIndex = i, .paramOffset_want = 1, .paramSize_want = 1};
-        r = rgpu_remote(RGPU_ID_cuFuncGetParamInfo, &ap);
-        if (r == CUDA_ERROR_INVALID_VALUE)
-            break;
-        if (r != CUDA_SUCCESS)
-            return r;
-        if (i == cap) {
-            cap = cap ? cap * 2 : 8;
-            size_t *o = realloc(fi->param_offset, cap * sizeof *o), *s = o ? realloc(fi->param_size, cap * sizeof *s) : NULL;
-            if (o)
-                fi->param_offset = o;
-            if (!o || !s)
-                return CUDA_ERROR_OUT_OF_MEMORY;
-            fi->param_size = s;
-        }
-        fi->param_offset[i] = ap.paramOffset;
-        fi->param_size[i] = ap.paramSize;
-        fi->nparams = (int)i + 1;
-        if (ap.paramOffset + ap.paramSize > fi->param_bytes)
-            fi->param_bytes = ap.paramOffset + ap.paramSize;
+    struct rgpu_param_slot guess[32], *slots = guess;
+    struct rgpu_args_rgpu_func_info a = {.hfunc = f, .params_cap = 32, .name = name, .params = slots};
+    CUresult r = rgpu_remote(RGPU_ID_rgpu_func_info, &a);
+    if (r == CUDA_SUCCESS && a.summary.nparams > a.params_cap) {
+        if (a.summary.nparams > RGPU_MAX_PARAM_BYTES ||
+            !(slots = malloc(a.summary.nparams * sizeof *slots)))
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        a.params_cap = a.summary.nparams;
+        a.params = slots;
+        r = rgpu_remote(RGPU_ID_rgpu_func_info, &a);
+        if (r == CUDA_SUCCESS && a.summary.nparams != a.params_cap)
+            r = CUDA_ERROR_INVALID_VALUE; /* the function cannot have changed */
     }
-    return CUDA_SUCCESS;
+    if (r == CUDA_SUCCESS) {
+        name[sizeof name - 1] = 0;
+        uint32_t n = a.summary.nparams;
+        fi->name = strdup(name);
+        fi->param_offset = malloc((n ? n : 1) * sizeof *fi->param_offset);
+        fi->param_size = malloc((n ? n : 1) * sizeof *fi->param_size);
+        if (!fi->name || !fi->param_offset || !fi->param_size)
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+        for (uint32_t i = 0; r == CUDA_SUCCESS && i < n; i++) {
+            fi->param_offset[i] = slots[i].offset;
+            fi->param_size[i] = slots[i].size;
+            if (slots[i].offset + slots[i].size > fi->param_bytes)
+                fi->param_bytes = slots[i].offset + slots[i].size;
+        }
+        fi->nparams = (int)n;
+        fi->max_threads = a.summary.max_threads;
+        fi->max_dynamic_shared = a.summary.max_dynamic_shared;
+    }
+    if (slots != guess)
+        free(slots);
+    return r;
 }
 
 CUresult rgpu_func_info(CUfunction f, struct rgpu_func_info **out)

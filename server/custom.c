@@ -400,7 +400,7 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_cuLaunchHostFunc: return host_func(c);
     case RGPU_ID_rgpu_module_load: return modules_load(c);
     case RGPU_ID_rgpu_library_load: return modules_library_load(c);
-    case RGPU_ID_rgpu_func_name: return modules_func_name(c);
+    case RGPU_ID_rgpu_func_info: return modules_func_info(c);
     case RGPU_ID_rgpu_launch: return modules_launch(c);
     case RGPU_ID_rgpu_launch_ex: return modules_launch_ex(c);
     case RGPU_ID_rgpu_occupancy_clusters: return modules_occupancy_clusters(c);

@@ -120,20 +120,46 @@ static CUresult load_image(struct srv_call *c, bool library)
 CUresult modules_load(struct srv_call *c) { return load_image(c, false); }
 CUresult modules_library_load(struct srv_call *c) { return load_image(c, true); }
 
-CUresult modules_func_name(struct srv_call *c)
+/* Everything the client keeps about a function, in one round trip: name,
+ * launch limits and as many parameter slots as it asked for (the count of
+ * all of them in any case, so that it can ask again for more). */
+CUresult modules_func_info(struct srv_call *c)
 {
-    struct rgpu_args_rgpu_func_name *a = c->args;
+    struct rgpu_args_rgpu_func_info *a = c->args;
+    const struct rgpu_backend *be = c->w->be;
     CUresult r = dispatch_check_func(c, &a->hfunc);
-    const char *name = NULL;
-    if (r == CUDA_SUCCESS)
-        r = c->w->be->cuFuncGetName(&name, a->hfunc);
     if (r != CUDA_SUCCESS)
+        return r;
+    if (!a->hfunc || a->params_cap > RGPU_MAX_PARAM_BYTES)
+        return CUDA_ERROR_INVALID_VALUE;
+    const char *name = NULL;
+    int threads = 0, shared = 0;
+    if ((r = be->cuFuncGetName(&name, a->hfunc)) != CUDA_SUCCESS ||
+        (r = be->cuFuncGetAttribute(&threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, a->hfunc)) != CUDA_SUCCESS ||
+        (r = be->cuFuncGetAttribute(&shared, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, a->hfunc)) !=
+            CUDA_SUCCESS)
         return r;
     if (!name || strlen(name) >= RGPU_MAX_STRING)
         return CUDA_ERROR_INVALID_VALUE;
-    if (!(a->name = dispatch_outbuf(c, a->name_len)))
+    if (!(a->name = dispatch_outbuf(c, a->name_len)) ||
+        (a->params_len && !(a->params = dispatch_outbuf(c, a->params_len))))
         return CUDA_ERROR_OUT_OF_MEMORY;
     strcpy(a->name, name);
+    /* a parameter takes a byte at least: no function has more than that */
+    uint32_t n = 0;
+    for (;; n++) {
+        size_t off = 0, size = 0;
+        r = be->cuFuncGetParamInfo(a->hfunc, n, &off, &size);
+        if (r == CUDA_ERROR_INVALID_VALUE)
+            break;
+        if (r != CUDA_SUCCESS)
+            return r;
+        if (n == RGPU_MAX_PARAM_BYTES)
+            return CUDA_ERROR_INVALID_VALUE;
+        if (n < a->params_cap)
+            a->params[n] = (struct rgpu_param_slot){off, size};
+    }
+    a->summary = (struct rgpu_func_summary){.max_threads = threads, .max_dynamic_shared = shared, .nparams = n};
     return CUDA_SUCCESS;
 }
 

@@ -98,7 +98,7 @@ CUresult link_run(struct srv_call *c);
 CUresult link_image(struct srv_call *c);
 CUresult modules_load(struct srv_call *c);
 CUresult modules_library_load(struct srv_call *c);
-CUresult modules_func_name(struct srv_call *c);
+CUresult modules_func_info(struct srv_call *c);
 CUresult modules_occupancy_clusters(struct srv_call *c);
 CUresult modules_tensor_map_tiled(struct srv_call *c);
 CUresult modules_launch(struct srv_call *c);

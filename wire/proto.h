@@ -136,6 +136,18 @@ struct rgpu_launch_cfg {
     uint32_t reserved;
 };
 
+/* What the client keeps about a function (rgpu_func_info), asked once: its
+ * name and parameter layout travel as bulk (struct rgpu_param_slot each). */
+struct rgpu_func_summary {
+    int32_t max_threads;        /* CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK */
+    int32_t max_dynamic_shared; /* CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
+    uint32_t nparams;           /* all of them, even beyond the slots asked for */
+    uint32_t reserved;
+};
+struct rgpu_param_slot {
+    uint64_t offset, size;
+};
+
 /* The state of a stream's capture (rgpu_capture_info): what
  * cuStreamGetCaptureInfo_v3 reports; the dependencies travel as bulk. */
 struct rgpu_capture_state {

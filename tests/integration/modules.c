@@ -1008,6 +1008,46 @@ static void *thread_main(void *p)
     return NULL;
 }
 
+/* A kernel of more parameters than rgpu's client asks the layout of at
+ * first (32): launched, it must see every one in place. */
+static void check_many_params(void)
+{
+    section("a kernel of 40 parameters");
+    enum { NP = 40 };
+    char ptx[8192], *p = ptx;
+    p += sprintf(p, ".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry many(.param .u64 out");
+    for (int i = 0; i < NP; i++)
+        p += sprintf(p, ", .param .u32 p%d", i);
+    p += sprintf(p, ")\n{\n\t.reg .u32 %%r<3>;\n\t.reg .u64 %%rd<2>;\n\tld.param.u32 %%r1, [p0];\n");
+    for (int i = 1; i < NP; i++) /* weighted, so that a misplaced parameter shows */
+        p += sprintf(p, "\tld.param.u32 %%r2, [p%d];\n\tmad.lo.u32 %%r1, %%r2, %d, %%r1;\n", i, i + 1);
+    sprintf(p, "\tld.param.u64 %%rd1, [out];\n\tcvta.to.global.u64 %%rd1, %%rd1;\n"
+               "\tst.global.u32 [%%rd1], %%r1;\n\tret;\n}\n");
+    CUmodule m;
+    CUfunction f;
+    CUdeviceptr out;
+    CHECK(cuModuleLoadData(&m, ptx));
+    CHECK(cuModuleGetFunction(&f, m, "many"));
+    CHECK(cuMemAlloc(&out, sizeof(unsigned)));
+    unsigned v[NP], want = 0;
+    void *args[NP + 1] = {&out};
+    for (int i = 0; i < NP; i++) {
+        v[i] = 1000u + 7u * (unsigned)i;
+        want += v[i] * (unsigned)(i + 1);
+        args[i + 1] = &v[i];
+    }
+    CHECK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+    unsigned got = 0;
+    CHECK(cuMemcpyDtoH(&got, out, sizeof got));
+    EXPECT_EQ(got, want);
+    size_t off = 0, size = 0;
+    CHECK(cuFuncGetParamInfo(f, NP, &off, &size));
+    EXPECT_EQ(off, 8 + 4 * (NP - 1));
+    EXPECT_EQ(size, 4);
+    CHECK(cuMemFree(out));
+    CHECK(cuModuleUnload(m));
+}
+
 static void check_threads(void)
 {
     form = "threads";
@@ -1347,6 +1387,7 @@ int main(int argc, char **argv)
             run_vec_add(get_fn(m, "vec_add"), NULL, (1 << 18) + 3, "a large grid (2049 blocks)");
             check_occupancy(m);
             CHECK(cuModuleUnload(m));
+            check_many_params();
             check_threads();
             check_two_loads();
             check_unload();
