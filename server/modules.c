@@ -127,10 +127,12 @@ CUresult modules_func_info(struct srv_call *c)
 {
     struct rgpu_args_rgpu_func_info *a = c->args;
     const struct rgpu_backend *be = c->w->be;
+    if (a->params_cap > RGPU_MAX_PARAM_BYTES) /* before anything is allocated for them */
+        return CUDA_ERROR_INVALID_VALUE;
     CUresult r = dispatch_check_func(c, &a->hfunc);
     if (r != CUDA_SUCCESS)
         return r;
-    if (!a->hfunc || a->params_cap > RGPU_MAX_PARAM_BYTES)
+    if (!a->hfunc)
         return CUDA_ERROR_INVALID_VALUE;
     const char *name = NULL;
     int threads = 0, shared = 0;

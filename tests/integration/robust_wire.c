@@ -553,6 +553,26 @@ int main(int argc, char **argv)
             FAIL("cuGraphLaunch(forged exec): r=%d type %u seq %u result %d, expected an error REPLY", r, rh.type,
                  rh.seq, rh.result);
 
+        /* what a launch needs to know of a function: of a forged one, and
+         * with room asked for 2^32 - 1 parameter slots (64 GiB) */
+        static const uint32_t caps[] = {4, 0xFFFFFFFFu};
+        for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+            /* hfunc, params_cap, then the two OUTBUF lengths (name, slots) */
+            unsigned char fa[8 + 4 + 8 + 8];
+            uint64_t fn = 0x5eed0000ull, name_len = RGPU_MAX_STRING,
+                     slots_len = (uint64_t)caps[k] * sizeof(struct rgpu_param_slot);
+            memcpy(fa, &fn, 8);
+            memcpy(fa + 8, &caps[k], 4);
+            memcpy(fa + 12, &name_len, 8);
+            memcpy(fa + 20, &slots_len, 8);
+            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_rgpu_func_info, ++seq, ctx, sizeof fa, 0), fa, sizeof fa);
+            r = read_reply(fd, &rh, out, sizeof out, 10);
+            if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
+                FAIL("rgpu_func_info(forged function, %u slots): r=%d type %u seq %u result %d, expected an error "
+                     "REPLY",
+                     caps[k], r, rh.type, rh.seq, rh.result);
+        }
+
         /* malformed arguments of a known call: 3 bytes where 8 are due */
         send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, 3, 0), "abc", 3);
         r = read_reply(fd, &rh, out, sizeof out, 10);
