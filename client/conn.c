@@ -680,7 +680,7 @@ static void trace_call(const struct rgpu_call_desc *d, void *args, CUresult r, i
     fprintf(stderr, "rgpu[%d] %s(", (int)getpid(), d->name);
     d->trace(stderr, args, 0);
     if (outs == -2) {
-        fprintf(stderr, ") -> 0 (answered locally)\n");
+        fprintf(stderr, ") -> %d (answered locally)\n", (int)r);
     } else if (outs < 0) {
         fprintf(stderr, ") sent\n");
     } else {
@@ -821,10 +821,10 @@ CUresult rgpu_remote(enum rgpu_call_id id, void *args) { return rgpu_remote_land
 void rgpu_send_lock(void) { pthread_mutex_lock(&C.send_lock); }
 void rgpu_send_unlock(void) { pthread_mutex_unlock(&C.send_lock); }
 bool rgpu_conn_alive(void) { return rgpu_conn_ready() && !atomic_load(&C.dead); }
-void rgpu_trace_local(enum rgpu_call_id id, void *args)
+void rgpu_trace_local(enum rgpu_call_id id, void *args, CUresult r)
 {
     if (__builtin_expect(trace_enabled != 0, 0))
-        trace_call(&rgpu_calls[id], args, CUDA_SUCCESS, -2);
+        trace_call(&rgpu_calls[id], args, r, -2);
 }
 
 RGPU_API int rgpu_client_info(struct rgpu_client_info *info)

@@ -59,7 +59,7 @@ void rgpu_send_unlock(void);
 /* Connected, and the connection not lost. */
 bool rgpu_conn_alive(void);
 /* RGPU_TRACE's line for a call the client answered itself. */
-void rgpu_trace_local(enum rgpu_call_id id, void *args);
+void rgpu_trace_local(enum rgpu_call_id id, void *args, CUresult r);
 
 /* Attribute a of device dev from the snapshot, 0 if unknown. */
 int rgpu_dev_attr(CUdevice dev, CUdevice_attribute a);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "funcattrs.h"
 #include "ptrset.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -112,6 +113,7 @@ CUresult rgpu_func_info(CUfunction f, struct rgpu_func_info **out)
 void rgpu_func_info_forget(CUfunction f)
 {
     rgpu_occupancy_invalidate();
+    rgpu_func_attrs_flush();
     pthread_mutex_lock(&lock);
     struct ptrset_entry *e = cache.tab ? ptrset_find(&cache, (uintptr_t)f) : NULL;
     if (e) {
@@ -124,6 +126,7 @@ void rgpu_func_info_forget(CUfunction f)
 void rgpu_func_info_flush(void)
 {
     rgpu_occupancy_invalidate();
+    rgpu_func_attrs_flush();
     pthread_mutex_lock(&lock);
     if (cache.tab)
         ptrset_filter(&cache, park, NULL);

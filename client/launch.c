@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "context.h"
+#include "funcattrs.h"
 #include "funcinfo.h"
 #include "handles.h"
 
@@ -311,8 +312,10 @@ RGPU_API CUresult cuLibraryUnload(CUlibrary library)
 static CUresult set_cache_config(enum rgpu_call_id id, void *args)
 {
     CUresult r = rgpu_check_init();
-    if (r == CUDA_SUCCESS && (r = rgpu_remote(id, args)) == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS && (r = rgpu_remote(id, args)) == CUDA_SUCCESS) {
         rgpu_occupancy_invalidate();
+        rgpu_func_attrs_flush();
+    }
     return r;
 }
 

@@ -122,7 +122,7 @@ RGPU_API CUresult cuStreamQuery(CUstream s)
     struct rgpu_args_cuStreamQuery a = {.hStream = s};
     uint64_t unused;
     if (may_answer(s) && known_idle(s, &unused)) {
-        rgpu_trace_local(RGPU_ID_cuStreamQuery, &a);
+        rgpu_trace_local(RGPU_ID_cuStreamQuery, &a, CUDA_SUCCESS);
         return CUDA_SUCCESS;
     }
     return rgpu_remote(RGPU_ID_cuStreamQuery, &a);
@@ -137,7 +137,7 @@ RGPU_API CUresult cuStreamSynchronize(CUstream s)
     bool answerable = may_answer(s);
     uint64_t sent_before = 0;
     if (answerable && known_idle(s, &sent_before)) {
-        rgpu_trace_local(RGPU_ID_cuStreamSynchronize, &a);
+        rgpu_trace_local(RGPU_ID_cuStreamSynchronize, &a, CUDA_SUCCESS);
         return CUDA_SUCCESS;
     }
     r = rgpu_remote(RGPU_ID_cuStreamSynchronize, &a);
@@ -171,7 +171,7 @@ RGPU_API CUresult cuCtxSynchronize(void)
         sent_before = epoch;
         rgpu_send_unlock();
         if (known) {
-            rgpu_trace_local(RGPU_ID_cuCtxSynchronize, &a);
+            rgpu_trace_local(RGPU_ID_cuCtxSynchronize, &a, CUDA_SUCCESS);
             return CUDA_SUCCESS;
         }
     }

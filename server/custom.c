@@ -401,6 +401,8 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_module_load: return modules_load(c);
     case RGPU_ID_rgpu_library_load: return modules_library_load(c);
     case RGPU_ID_rgpu_func_info: return modules_func_info(c);
+    case RGPU_ID_rgpu_func_attrs: return modules_func_attrs(c);
+    case RGPU_ID_rgpu_kernel_attrs: return modules_kernel_attrs(c);
     case RGPU_ID_rgpu_launch: return modules_launch(c);
     case RGPU_ID_rgpu_launch_ex: return modules_launch_ex(c);
     case RGPU_ID_rgpu_occupancy_clusters: return modules_occupancy_clusters(c);

@@ -443,6 +443,7 @@ CUresult dispatch_check_nodes(struct srv_call *c, const CUgraphNode *nodes, uint
     return CUDA_SUCCESS;
 }
 CUresult dispatch_check_func(struct srv_call *c, CUfunction *f) { return check_func(c, f); }
+CUresult dispatch_check_kernel(struct srv_call *c, CUkernel *k) { return check_kernel(c, k); }
 void dispatch_register(struct srv_call *c, int type, const void *h)
 {
     handles_add(&c->w->handles, type, h, type == HT_LIBRARY ? NULL : cur_ctx(c));

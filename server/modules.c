@@ -165,6 +165,32 @@ CUresult modules_func_info(struct srv_call *c)
     return CUDA_SUCCESS;
 }
 
+/* Every attribute of a function, or of a kernel on a device, in one round
+ * trip, each with the result of asking it alone (the client keeps them,
+ * client/funcattrs.c). */
+CUresult modules_func_attrs(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_func_attrs *a = c->args;
+    CUresult r = dispatch_check_func(c, &a->hfunc);
+    if (r != CUDA_SUCCESS)
+        return r;
+    for (int i = 0; i < CU_FUNC_ATTRIBUTE_MAX; i++)
+        a->attrs.result[i] = c->w->be->cuFuncGetAttribute(&a->attrs.value[i], (CUfunction_attribute)i, a->hfunc);
+    return CUDA_SUCCESS;
+}
+
+CUresult modules_kernel_attrs(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_kernel_attrs *a = c->args;
+    CUresult r = dispatch_check_kernel(c, &a->kernel);
+    if (r != CUDA_SUCCESS)
+        return r;
+    for (int i = 0; i < CU_FUNC_ATTRIBUTE_MAX; i++)
+        a->attrs.result[i] =
+            c->w->be->cuKernelGetAttribute(&a->attrs.value[i], (CUfunction_attribute)i, a->kernel, a->dev);
+    return CUDA_SUCCESS;
+}
+
 CUresult modules_launch(struct srv_call *c)
 {
     struct rgpu_args_rgpu_launch *a = c->args;

@@ -99,6 +99,8 @@ CUresult link_image(struct srv_call *c);
 CUresult modules_load(struct srv_call *c);
 CUresult modules_library_load(struct srv_call *c);
 CUresult modules_func_info(struct srv_call *c);
+CUresult modules_func_attrs(struct srv_call *c);
+CUresult modules_kernel_attrs(struct srv_call *c);
 CUresult modules_occupancy_clusters(struct srv_call *c);
 CUresult modules_tensor_map_tiled(struct srv_call *c);
 CUresult modules_launch(struct srv_call *c);
@@ -156,6 +158,7 @@ void waiters_submit(void (*fn)(void *), void *arg);
 /* Stream argument validation shared by generated and custom handlers. */
 CUresult dispatch_check_stream(struct srv_call *c, CUstream *s);
 CUresult dispatch_check_func(struct srv_call *c, CUfunction *f);
+CUresult dispatch_check_kernel(struct srv_call *c, CUkernel *k);
 /* h is NULL or a handle of that type given to this client. */
 CUresult dispatch_check_handle(struct srv_call *c, int type, const void *h);
 /* Every non-NULL entry of nodes[0..n) is a graph node given to this client. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 _Static_assert(CU_DEVICE_ATTRIBUTE_MAX <= RGPU_NATTR, "RGPU_NATTR must cover every device attribute");
+_Static_assert(CU_FUNC_ATTRIBUTE_MAX <= RGPU_MAX_FUNC_ATTRS, "RGPU_MAX_FUNC_ATTRS must cover every function attribute");
 
 #define A(x) (a->x)
 

@@ -148,6 +148,14 @@ struct rgpu_param_slot {
     uint64_t offset, size;
 };
 
+/* Every attribute of a function (rgpu_func_attrs) or of a kernel on a device
+ * (rgpu_kernel_attrs), each with the result of asking it alone. */
+#define RGPU_MAX_FUNC_ATTRS 32 /* > CU_FUNC_ATTRIBUTE_MAX; checked in calls.c */
+struct rgpu_func_attrs {
+    int32_t value[RGPU_MAX_FUNC_ATTRS];
+    int32_t result[RGPU_MAX_FUNC_ATTRS];
+};
+
 /* The state of a stream's capture (rgpu_capture_info): what
  * cuStreamGetCaptureInfo_v3 reports; the dependencies travel as bulk. */
 struct rgpu_capture_state {

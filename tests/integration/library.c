@@ -253,6 +253,11 @@ static void check_kernel_attributes(CUlibrary lib)
     EXPECT_RESULT(cuLaunchKernel((CUfunction)kbr, N / BLOCK, 1, 1, BLOCK, 1, 1, big, NULL, args, NULL),
                   CUDA_ERROR_INVALID_VALUE);
     if (optin >= (int)big) {
+        /* read before it is set: a kept answer (rgpu's client keeps them) must not outlive the set */
+        EXPECT_EQ(kernel_attr(kbr, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), dev_shared);
+        v = -1;
+        CHECK(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (CUfunction)kbr));
+        EXPECT_EQ(v, dev_shared);
         CHECK(cuKernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)big, kbr, dev));
         EXPECT_EQ(kernel_attr(kbr, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), (int)big);
         v = -1;

@@ -675,6 +675,16 @@ static void check_functions(CUmodule m, int want_ptx_version)
     EXPECT_RESULT(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX, vec_add), CUDA_ERROR_INVALID_VALUE);
     EXPECT_RESULT(cuFuncGetAttribute(NULL, CU_FUNC_ATTRIBUTE_NUM_REGS, vec_add), CUDA_ERROR_INVALID_VALUE);
 
+    /* asked before, every attribute is answered by the client
+     * (client/funcattrs.c) until one is set (below: the carveout reads back
+     * as set) */
+    struct rgpu_client_info i0, i1;
+    ASSERT_TRUE(rgpu_client_info(&i0) == 0);
+    for (int at = 0; at < CU_FUNC_ATTRIBUTE_MAX; at++)
+        (void)cuFuncGetAttribute(&v, (CUfunction_attribute)at, vec_add);
+    ASSERT_TRUE(rgpu_client_info(&i1) == 0);
+    EXPECT_EQ(i1.requests, i0.requests);
+
     /* read-only attributes cannot be set */
     EXPECT_RESULT(cuFuncSetAttribute(vec_add, CU_FUNC_ATTRIBUTE_NUM_REGS, 8), CUDA_ERROR_INVALID_VALUE);
     EXPECT_RESULT(cuFuncSetAttribute(vec_add, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, 64), CUDA_ERROR_INVALID_VALUE);
