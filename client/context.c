@@ -21,6 +21,10 @@ static struct {
     CUcontext ctx;
     CUdevice dev;
     bool primary;
+    /* cuCtxGetId's answer once asked (0: not yet): constant for the
+     * context's life. cuBLAS asks it before every call. */
+    unsigned long long id;
+    unsigned id_gen; /* bumped when the id is dropped (a reset) */
 } known[MAX_CTX];
 
 static CUcontext primary_ctx[16];  /* per device, once retained */
@@ -58,8 +62,11 @@ static void forget(CUcontext ctx)
 {
     pthread_mutex_lock(&lock);
     int i = find(ctx);
-    if (i >= 0)
+    if (i >= 0) {
+        unsigned gen = known[i].id_gen; /* a GetId in flight must not fill the slot's next context */
         memset(&known[i], 0, sizeof known[i]);
+        known[i].id_gen = gen + 1;
+    }
     pthread_mutex_unlock(&lock);
     /* Only this thread's stack can be fixed here; other threads holding it get
      * INVALID_CONTEXT from the server, as they would from the driver. */
@@ -222,6 +229,48 @@ RGPU_API CUresult cuCtxDestroy_v2(CUcontext ctx)
 
 RGPU_API CUresult cuCtxDestroy(CUcontext ctx) { return cuCtxDestroy_v2(ctx); }
 
+/* The id of ctx (NULL: the current context), asked once per context. */
+RGPU_API CUresult cuCtxGetId(CUcontext ctx, unsigned long long *ctxId)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!ctxId)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!ctx)
+        ctx = rgpu_ctx_current();
+    pthread_mutex_lock(&lock);
+    int i = ctx ? find(ctx) : -1;
+    unsigned long long id = i >= 0 ? known[i].id : 0;
+    unsigned gen = i >= 0 ? known[i].id_gen : 0;
+    pthread_mutex_unlock(&lock);
+    if (id) {
+        *ctxId = id;
+        return CUDA_SUCCESS;
+    }
+    struct rgpu_args_cuCtxGetId a = {.ctx = ctx};
+    if ((r = rgpu_remote(RGPU_ID_cuCtxGetId, &a)) != CUDA_SUCCESS)
+        return r;
+    pthread_mutex_lock(&lock);
+    if (i >= 0 && known[i].ctx == ctx && known[i].id_gen == gen)
+        known[i].id = a.ctxId;
+    pthread_mutex_unlock(&lock);
+    *ctxId = a.ctxId;
+    return CUDA_SUCCESS;
+}
+
+/* A primary context's id does not survive its end (last release, reset). */
+static void drop_id(CUcontext ctx)
+{
+    pthread_mutex_lock(&lock);
+    int i = ctx ? find(ctx) : -1;
+    if (i >= 0) {
+        known[i].id = 0;
+        known[i].id_gen++;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 /* ---- primary contexts ---- */
 RGPU_API CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
@@ -270,6 +319,7 @@ static CUresult primary_release(CUdevice dev)
         CUcontext c = primary_ctx[dev];
         pthread_mutex_unlock(&lock);
         if (last) {
+            drop_id(c);
             rgpu_handles_drop_ctx(c);
             rgpu_mapped_drop_ctx(c);
             rgpu_func_info_flush();
@@ -301,6 +351,7 @@ static CUresult primary_reset(CUdevice dev)
         CUcontext c = primary_ctx[dev];
         pthread_mutex_unlock(&lock);
         if (c) {
+            drop_id(c);
             rgpu_handles_drop_ctx(c);
             rgpu_mapped_drop_ctx(c);
         }

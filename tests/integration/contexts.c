@@ -8,6 +8,7 @@
  * semantics, per-thread current context, destroyed handles.
  */
 #include "check.h"
+#include "rgpu_client.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -196,6 +197,21 @@ static void created_contexts(void)
     EXPECT_EQ(ida, ida2);
     EXPECT_NE(ida, idb);
     EXPECT_EQ(idcur, idb);
+    /* rgpu's client keeps them: asked again, no request (cuBLAS asks before every call) */
+    typedef int (*info_fn)(struct rgpu_client_info *);
+    info_fn info = (info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
+    if (info) {
+        struct rgpu_client_info i0, i1;
+        ASSERT_TRUE(info(&i0) == 0);
+        for (int k = 0; k < 10; k++) {
+            CHECK(cuCtxGetId(a, &ida2));
+            CHECK(cuCtxGetId(NULL, &idcur));
+        }
+        ASSERT_TRUE(info(&i1) == 0);
+        EXPECT_EQ(i1.requests, i0.requests);
+        EXPECT_EQ(ida2, ida);
+        EXPECT_EQ(idcur, idb);
+    }
 
     /* flags */
     CHECK(cuCtxSetFlags(CU_CTX_SCHED_BLOCKING_SYNC));

@@ -37,6 +37,7 @@ endfunction()
 
 rgpu_it_program(devices ${RGPU_IT_DIR}/devices.c)
 rgpu_it_program(contexts ${RGPU_IT_DIR}/contexts.c)
+target_include_directories(rgpu_it_contexts PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h
 rgpu_it_program(memory ${RGPU_IT_DIR}/memory.c)
 rgpu_it_program(errors ${RGPU_IT_DIR}/errors.c)
 rgpu_it_program(vmm ${RGPU_IT_DIR}/vmm.c)
