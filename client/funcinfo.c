@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "funcattrs.h"
+#include "kernelfunc.h"
 #include "ptrset.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -127,6 +128,7 @@ void rgpu_func_info_flush(void)
 {
     rgpu_occupancy_invalidate();
     rgpu_func_attrs_flush();
+    rgpu_kernel_functions_flush();
     pthread_mutex_lock(&lock);
     if (cache.tab)
         ptrset_filter(&cache, park, NULL);

@@ -20,8 +20,11 @@
  * Usage: library KERNEL_DIR (see it_images.h).
  */
 #include "check.h"
+#include "rgpu_client.h"
 #include "it_images.h"
 #include "kernels/it_kernels.h"
+
+#include <dlfcn.h>
 
 static CUdevice dev;
 static int dev_cc;
@@ -164,6 +167,20 @@ static void check_kernels(CUlibrary lib)
     CUfunction again = NULL;
     CHECK(cuKernelGetFunction(&again, kva));
     EXPECT_TRUE(again == fva);
+    /* rgpu's client keeps the answer per kernel and context (the runtime asks
+     * before every launch): asked again, no request */
+    typedef int (*info_fn)(struct rgpu_client_info *);
+    info_fn info = (info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
+    if (info) {
+        struct rgpu_client_info i0, i1;
+        ASSERT_TRUE(info(&i0) == 0);
+        for (int k = 0; k < 5; k++) {
+            CHECK(cuKernelGetFunction(&again, kva));
+            EXPECT_TRUE(again == fva);
+        }
+        ASSERT_TRUE(info(&i1) == 0);
+        EXPECT_EQ(i1.requests, i0.requests);
+    }
 
     CUmodule lm = NULL;
     CHECK(cuLibraryGetModule(&lm, lib));

@@ -53,6 +53,7 @@ rgpu_it_program(modules ${RGPU_IT_DIR}/modules.c)
 target_include_directories(rgpu_it_modules PRIVATE ${PROJECT_SOURCE_DIR}/client)
 rgpu_it_program(launch_fault ${RGPU_IT_DIR}/launch_fault.c)
 rgpu_it_program(library ${RGPU_IT_DIR}/library.c)
+target_include_directories(rgpu_it_library PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h
 rgpu_it_program(launch_ex ${RGPU_IT_DIR}/launch_ex.c)
 rgpu_it_program(async ${RGPU_IT_DIR}/async.c)
 rgpu_it_program(coop ${RGPU_IT_DIR}/coop.c)
