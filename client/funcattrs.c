@@ -11,93 +11,37 @@
  * (cuFuncSetAttribute, cuKernelSetAttribute, a cache configuration) or when
  * the function goes (module or library unloaded, context destroyed): each
  * of those forgets everything kept (funcinfo.c, launch.c), since a kernel's
- * attributes and those of its functions move together. A fetch that a
- * forgetting overtook is not kept (gen).
+ * attributes and those of its functions move together (kept.h).
  */
 #include "funcattrs.h"
 
-#include <pthread.h>
-#include <stdlib.h>
-
 #include "conn.h"
 #include "context.h"
-#include "ptrset.h"
+#include "kept.h"
 
-struct kept {
-    struct kept *next;
-    int dev; /* the kernel's device; -1: a function's own */
-    struct rgpu_func_attrs attrs;
-};
+/* handle -> attributes, tagged by the kernel's device (a function's own: -1) */
+static struct kept_map kept = KEPT_MAP_INIT;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ptrset kept; /* handle -> its struct kept list (owner) */
-static uint64_t gen;       /* forgettings so far */
+void rgpu_func_attrs_flush(void) { kept_flush(&kept); }
 
-static bool drop(const struct ptrset_entry *e, void *unused)
-{
-    (void)unused;
-    for (struct kept *k = (struct kept *)e->owner, *next; k; k = next) {
-        next = k->next;
-        free(k);
-    }
-    return true;
-}
-
-void rgpu_func_attrs_flush(void)
-{
-    pthread_mutex_lock(&lock);
-    gen++;
-    if (kept.tab)
-        ptrset_filter(&kept, drop, NULL);
-    pthread_mutex_unlock(&lock);
-}
-
-/* The kept answer for (h, dev, attrib) into *pi, or false if none is kept. */
+/* The kept answer for (h, dev, attrib) into *pi and *r, or false if none is kept. */
 static bool lookup(const void *h, int dev, int attrib, int *pi, CUresult *r)
 {
-    bool found = false;
-    pthread_mutex_lock(&lock);
-    struct ptrset_entry *e = kept.tab ? ptrset_find(&kept, (uintptr_t)h) : NULL;
-    for (struct kept *k = e ? (struct kept *)e->owner : NULL; k && !found; k = k->next)
-        if (k->dev == dev) {
-            *r = (CUresult)k->attrs.result[attrib];
-            if (*r == CUDA_SUCCESS)
-                *pi = k->attrs.value[attrib];
-            found = true;
-        }
-    pthread_mutex_unlock(&lock);
-    return found;
+    struct rgpu_func_attrs a;
+    if (!kept_find(&kept, (uintptr_t)h, (uintptr_t)(intptr_t)dev, &a, sizeof a))
+        return false;
+    *r = (CUresult)a.result[attrib];
+    if (*r == CUDA_SUCCESS)
+        *pi = a.value[attrib];
+    return true;
 }
 
 static void keep(const void *h, int dev, const struct rgpu_func_attrs *attrs, uint64_t fetched_at)
 {
-    struct kept *k = malloc(sizeof *k);
-    if (!k)
-        return; /* asked again next time */
-    *k = (struct kept){.dev = dev, .attrs = *attrs};
-    pthread_mutex_lock(&lock);
-    struct ptrset_entry *e = NULL;
-    if (gen == fetched_at && (kept.tab || ptrset_init(&kept))) {
-        e = ptrset_find(&kept, (uintptr_t)h);
-        if (!e && ptrset_put(&kept, &(struct ptrset_entry){.key = (uintptr_t)h}))
-            e = ptrset_find(&kept, (uintptr_t)h);
-    }
-    if (e) {
-        k->next = (struct kept *)e->owner;
-        e->owner = (uintptr_t)k;
-        k = NULL;
-    }
-    pthread_mutex_unlock(&lock);
-    free(k);
+    kept_put(&kept, (uintptr_t)h, (uintptr_t)(intptr_t)dev, attrs, sizeof *attrs, fetched_at);
 }
 
-static uint64_t current_gen(void)
-{
-    pthread_mutex_lock(&lock);
-    uint64_t g = gen;
-    pthread_mutex_unlock(&lock);
-    return g;
-}
+static uint64_t current_gen(void) { return kept_gen(&kept); }
 
 RGPU_API CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
 {
