@@ -24,15 +24,22 @@ static struct kept_map kept = KEPT_MAP_INIT;
 
 void rgpu_func_attrs_flush(void) { kept_flush(&kept); }
 
+/* Attribute attrib of a set: its result, and its value into *pi if that is success. */
+static CUresult answer(const struct rgpu_func_attrs *a, int attrib, int *pi)
+{
+    CUresult r = (CUresult)a->result[attrib];
+    if (r == CUDA_SUCCESS)
+        *pi = a->value[attrib];
+    return r;
+}
+
 /* The kept answer for (h, dev, attrib) into *pi and *r, or false if none is kept. */
 static bool lookup(const void *h, int dev, int attrib, int *pi, CUresult *r)
 {
     struct rgpu_func_attrs a;
     if (!kept_find(&kept, (uintptr_t)h, (uintptr_t)(intptr_t)dev, &a, sizeof a))
         return false;
-    *r = (CUresult)a.result[attrib];
-    if (*r == CUDA_SUCCESS)
-        *pi = a.value[attrib];
+    *r = answer(&a, attrib, pi);
     return true;
 }
 
@@ -40,8 +47,6 @@ static void keep(const void *h, int dev, const struct rgpu_func_attrs *attrs, ui
 {
     kept_put(&kept, (uintptr_t)h, (uintptr_t)(intptr_t)dev, attrs, sizeof *attrs, fetched_at);
 }
-
-static uint64_t current_gen(void) { return kept_gen(&kept); }
 
 RGPU_API CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
 {
@@ -61,14 +66,12 @@ RGPU_API CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfun
         rgpu_trace_local(RGPU_ID_cuFuncGetAttribute, &t, r);
         return r;
     }
-    uint64_t g = current_gen();
+    uint64_t g = kept_gen(&kept);
     struct rgpu_args_rgpu_func_attrs a = {.hfunc = hfunc};
     if ((r = rgpu_remote(RGPU_ID_rgpu_func_attrs, &a)) != CUDA_SUCCESS)
         return r;
     keep(hfunc, -1, &a.attrs, g);
-    if ((r = (CUresult)a.attrs.result[attrib]) == CUDA_SUCCESS)
-        *pi = a.attrs.value[attrib];
-    return r;
+    return answer(&a.attrs, attrib, pi);
 }
 
 RGPU_API CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib, CUkernel kernel, CUdevice dev)
@@ -90,12 +93,10 @@ RGPU_API CUresult cuKernelGetAttribute(int *pi, CUfunction_attribute attrib, CUk
         rgpu_trace_local(RGPU_ID_cuKernelGetAttribute, &t, r);
         return r;
     }
-    uint64_t g = current_gen();
+    uint64_t g = kept_gen(&kept);
     struct rgpu_args_rgpu_kernel_attrs a = {.kernel = kernel, .dev = dev};
     if ((r = rgpu_remote(RGPU_ID_rgpu_kernel_attrs, &a)) != CUDA_SUCCESS)
         return r;
     keep(kernel, dev, &a.attrs, g);
-    if ((r = (CUresult)a.attrs.result[attrib]) == CUDA_SUCCESS)
-        *pi = a.attrs.value[attrib];
-    return r;
+    return answer(&a.attrs, attrib, pi);
 }
