@@ -456,11 +456,12 @@ static void handshake(struct worker *w)
                  hello.proto_version, RGPU_PROTO_VERSION);
         refuse(w, why);
     }
-    if (hello.calls_fingerprint != rgpu_calls_fingerprint()) {
+    const uint64_t fingerprint = rgpu_calls_fingerprint(); /* hashes the whole call table: once */
+    if (hello.calls_fingerprint != fingerprint) {
         char why[160];
         snprintf(why, sizeof why, "client built from another call table (%016llx, this server %016llx): run the "
                  "same rgpu on both sides", (unsigned long long)hello.calls_fingerprint,
-                 (unsigned long long)rgpu_calls_fingerprint());
+                 (unsigned long long)fingerprint);
         refuse(w, why);
     }
     hello.host[sizeof hello.host - 1] = 0;
@@ -474,7 +475,7 @@ static void handshake(struct worker *w)
     if (visible && strcmp(w->be->name, "nvidia") == 0)
         setenv("CUDA_VISIBLE_DEVICES", hello.visible_devices, 1);
     struct rgpu_welcome wel = {.proto_version = RGPU_PROTO_VERSION, .worker_pid = (uint32_t)getpid(),
-                               .calls_fingerprint = rgpu_calls_fingerprint()};
+                               .calls_fingerprint = fingerprint};
     struct rgpu_dev_info *devs = NULL;
     CUresult r = snapshot_build(w->be, &wel, &devs);
     if (r == CUDA_SUCCESS && visible && strcmp(w->be->name, "nvidia") != 0) {

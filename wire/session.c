@@ -19,8 +19,9 @@ const char *rgpu_server_address(void)
 
 static int handshake(struct rgpu_session *s, unsigned flags, int *result, char *err, size_t errlen)
 {
+    const uint64_t fingerprint = rgpu_calls_fingerprint(); /* hashes the whole call table: once */
     struct rgpu_hello hello = {.proto_version = RGPU_PROTO_VERSION, .pid = (uint32_t)getpid(),
-                               .calls_fingerprint = rgpu_calls_fingerprint()};
+                               .calls_fingerprint = fingerprint};
     gethostname(hello.host, sizeof hello.host - 1);
     const char *visible = getenv("CUDA_VISIBLE_DEVICES");
     if ((flags & RGPU_SESSION_CUDA) && visible) {
@@ -57,11 +58,11 @@ static int handshake(struct rgpu_session *s, unsigned flags, int *result, char *
         return -1;
     }
     s->welcome = in.welcome;
-    if (s->welcome.calls_fingerprint != rgpu_calls_fingerprint()) {
+    if (s->welcome.calls_fingerprint != fingerprint) {
         snprintf(err, errlen,
                  "rgpud and this client were built from different call tables (%016llx, here %016llx): run the "
                  "same rgpu version on both sides",
-                 (unsigned long long)s->welcome.calls_fingerprint, (unsigned long long)rgpu_calls_fingerprint());
+                 (unsigned long long)s->welcome.calls_fingerprint, (unsigned long long)fingerprint);
         *result = CUDA_ERROR_SYSTEM_DRIVER_MISMATCH;
         return -1;
     }
