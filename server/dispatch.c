@@ -371,7 +371,7 @@ void *dispatch_outbuf(struct srv_call *c, uint64_t len)
  * where every other bad range gets INVALID_VALUE. */
 static bool wraps(CUdeviceptr p, size_t n, size_t elem)
 {
-    return n > SIZE_MAX / elem || p + n * elem < p;
+    return (elem && n > SIZE_MAX / elem) || p + n * elem < p; /* elem: a 2D pitch may be 0 */
 }
 static bool wraps_2d(CUdeviceptr p, size_t pitch, size_t width, size_t height, size_t elem)
 {

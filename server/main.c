@@ -56,12 +56,18 @@ static void slot_release(int i)
 static void reap(void)
 {
     pid_t pid;
-    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+    int st;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        /* a worker ends by exiting, whatever its client sent: a signal is a
+         * defect in rgpud (or an operator's kill) worth a line in the log */
+        if (WIFSIGNALED(st))
+            rgpu_warn("worker %d was killed by signal %d (%s)", (int)pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
         for (int i = 0; i < MAX_WORKERS; i++)
             if (atomic_load(&stats->slot[i].pid) == pid) {
                 slot_release(i);
                 break;
             }
+    }
 }
 
 static volatile sig_atomic_t stopping;

@@ -59,6 +59,14 @@ target_include_directories(rgpu_it_robust_wire PRIVATE ${RGPU_IT_DIR} ${PROJECT_
 target_link_libraries(rgpu_it_robust_wire PRIVATE rgpu_wire)
 # it runs the devices program as "a normal client" between its cases
 add_dependencies(rgpu_it_robust_wire rgpu_it_devices)
+# random requests of every call (robust_fuzz.c), on the same raw connections
+add_executable(rgpu_it_robust_fuzz ${RGPU_IT_DIR}/robust_fuzz.c)
+set_target_properties(rgpu_it_robust_fuzz PROPERTIES OUTPUT_NAME robust_fuzz
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
+target_include_directories(rgpu_it_robust_fuzz PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
+  ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
+target_link_libraries(rgpu_it_robust_fuzz PRIVATE rgpu_wire)
+add_dependencies(rgpu_it_robust_fuzz rgpu_it_devices)
 # hostile ring indices and sizes on shm: connections (maps the rings by hand)
 add_executable(rgpu_it_robust_shm ${RGPU_IT_DIR}/robust_shm.c)
 set_target_properties(rgpu_it_robust_shm PROPERTIES OUTPUT_NAME robust_shm
@@ -80,6 +88,8 @@ foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   else()
     rgpu_it_test(robust.wire ${tr}
       COMMAND $<TARGET_FILE:rgpu_it_robust_wire> $<TARGET_FILE:rgpu_it_devices>)
+    rgpu_it_test(robust.fuzz ${tr}
+      COMMAND $<TARGET_FILE:rgpu_it_robust_fuzz> $<TARGET_FILE:rgpu_it_devices>)
   endif()
   rgpu_it_test(robust.kill_client ${tr} COMMAND $<TARGET_FILE:rgpu_it_robust_kill_client>)
   rgpu_it_test(robust.kill_server_hostfn ${tr} ENV RGPU_TEST_SERVER_MAY_DIE=1

@@ -84,6 +84,11 @@ static void bad_ranges(void)
     EXPECT_RESULT(cuMemsetD2D8(a + 2000, 1024, 0xEE, 1000, 3), CUDA_ERROR_INVALID_VALUE);
     EXPECT_RESULT(cuMemsetD2D32(a + 2000, 1024, 0xEEEEEEEEu, 250, 3), CUDA_ERROR_INVALID_VALUE);
     EXPECT_RESULT(cuMemcpy(a + 1, (CUdeviceptr)(uintptr_t)h, n), CUDA_ERROR_INVALID_VALUE);
+    /* a pitch narrower than a row (0: rgpud once divided by it, undefined
+     * behaviour that UBSan reported under robust.fuzz) */
+    EXPECT_RESULT(cuMemsetD2D8(a, 0, 0xEE, 16, 2), CUDA_ERROR_INVALID_VALUE);
+    EXPECT_RESULT(cuMemsetD2D16(a, 0, 0xEEEE, 16, 2), CUDA_ERROR_INVALID_VALUE);
+    EXPECT_RESULT(cuMemsetD2D32(a, 8, 0xEEEEEEEEu, 16, 2), CUDA_ERROR_INVALID_VALUE);
     /* a huge length that wraps around the address space */
     EXPECT_RESULT(cuMemsetD8(a + 16, 0xEE, (size_t)-8), CUDA_ERROR_INVALID_VALUE);
     EXPECT_RESULT(cuMemcpyDtoD(b, a + 16, (size_t)-8), CUDA_ERROR_INVALID_VALUE);

@@ -14,16 +14,7 @@
  * REPLY, and the same connection must keep working.
  */
 #include "calls.h" /* call ids, generated from wire/calls.def */
-#include "proto.h"
-#include "robust_util.h"
-
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <stdint.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include "robust_conn.h"
 
 static int failures;
 static char **client_argv;
@@ -38,98 +29,6 @@ static int nbaseline;
         fputc('\n', stderr);                                                                       \
         failures++;                                                                                \
     } while (0)
-
-/* ---- connections ---- */
-static int connect_server(void)
-{
-    const char *addr = getenv("RGPU_SERVER");
-    if (!addr) {
-        fprintf(stderr, "FAIL: RGPU_SERVER is not set\n");
-        exit(1);
-    }
-    int fd = -1;
-    if (strncmp(addr, "unix:", 5) == 0) {
-        struct sockaddr_un sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sun_family = AF_UNIX;
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", addr + 5);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    } else if (strncmp(addr, "tcp:", 4) == 0) {
-        char host[256];
-        snprintf(host, sizeof host, "%s", addr + 4);
-        char *colon = strrchr(host, ':');
-        if (!colon) {
-            fprintf(stderr, "FAIL: bad RGPU_SERVER %s\n", addr);
-            exit(1);
-        }
-        *colon = 0;
-        struct addrinfo hints, *res;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_socktype = SOCK_STREAM;
-        if (getaddrinfo(host, colon + 1, &hints, &res) == 0) {
-            fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-                close(fd);
-                fd = -1;
-            }
-            freeaddrinfo(res);
-        }
-        if (fd >= 0) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-    }
-    if (fd < 0) {
-        fprintf(stderr, "FAIL: cannot connect to %s: %s\n", addr, strerror(errno));
-        exit(1);
-    }
-    return fd;
-}
-
-static int send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* read exactly n bytes within timeout_s; 1 ok, 0 EOF/reset, -1 timeout */
-static int recv_all(int fd, void *p, size_t n, double timeout_s)
-{
-    char *c = p;
-    double t0 = ru_now();
-    while (n) {
-        double left = timeout_s - (ru_now() - t0);
-        if (left <= 0)
-            return -1;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)(left * 1000) + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0)
-            return -1;
-        ssize_t r = recv(fd, c, n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return 0;
-        c += r;
-        n -= (size_t)r;
-    }
-    return 1;
-}
 
 /* after a framing error the server must close: reads hit EOF (anything it
  * sent before closing is drained). 1 closed, 0 still open after timeout_s. */
@@ -149,25 +48,9 @@ static int expect_closed(int fd, double timeout_s)
     return 0;
 }
 
-static struct rgpu_hdr mkhdr(uint16_t type, uint16_t call, uint32_t seq, uint64_t ctx, uint32_t args_len,
-                             uint64_t bulk_len)
-{
-    struct rgpu_hdr h;
-    memset(&h, 0, sizeof h);
-    h.magic = RGPU_MAGIC;
-    h.type = type;
-    h.call = call;
-    h.seq = seq;
-    h.tid = (uint32_t)getpid();
-    h.ctx = ctx;
-    h.args_len = args_len;
-    h.bulk_len = bulk_len;
-    return h;
-}
-
 static void send_msg(int fd, struct rgpu_hdr h, const void *args, size_t n)
 {
-    if (send_all(fd, &h, sizeof h) != 0 || (n && send_all(fd, args, n) != 0))
+    if (rc_send_all(fd, &h, sizeof h) != 0 || (n && rc_send_all(fd, args, n) != 0))
         FAIL("send to the server failed: %s", strerror(errno));
 }
 
@@ -176,7 +59,7 @@ static void send_msg(int fd, struct rgpu_hdr h, const void *args, size_t n)
  * here is an acceptable outcome, not a failure of the server. */
 static void send_hostile(int fd, struct rgpu_hdr h, const void *args, size_t n)
 {
-    if ((send_all(fd, &h, sizeof h) != 0 || (n && send_all(fd, args, n) != 0)) && errno != EPIPE &&
+    if ((rc_send_all(fd, &h, sizeof h) != 0 || (n && rc_send_all(fd, args, n) != 0)) && errno != EPIPE &&
         errno != ECONNRESET)
         FAIL("send to the server failed: %s", strerror(errno));
 }
@@ -184,44 +67,12 @@ static void send_hostile(int fd, struct rgpu_hdr h, const void *args, size_t n)
 /* HELLO + WELCOME; returns the number of devices (or -1) */
 static int handshake(int fd)
 {
-    struct rgpu_hello hello;
-    memset(&hello, 0, sizeof hello);
-    hello.proto_version = RGPU_PROTO_VERSION;
-    hello.pid = (uint32_t)getpid();
-    hello.calls_fingerprint = rgpu_calls_fingerprint();
-    snprintf(hello.host, sizeof hello.host, "robust_wire");
-    send_msg(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof hello, 0), &hello, sizeof hello);
-    struct rgpu_hdr h;
-    if (recv_all(fd, &h, sizeof h, 10) != 1) {
-        FAIL("no WELCOME header after HELLO");
-        return -1;
-    }
-    if (h.magic != RGPU_MAGIC || h.type != RGPU_MSG_WELCOME) {
-        FAIL("reply to HELLO: magic %#x type %u, expected WELCOME (%d)", h.magic, h.type, RGPU_MSG_WELCOME);
-        return -1;
-    }
-    if (h.args_len < sizeof(struct rgpu_welcome) || h.args_len > RGPU_MAX_ARGS_LEN || h.bulk_len > (1u << 20)) {
-        FAIL("WELCOME lengths args_len=%u bulk_len=%llu", h.args_len, (unsigned long long)h.bulk_len);
-        return -1;
-    }
-    size_t total = h.args_len + (size_t)h.bulk_len;
-    unsigned char *buf = malloc(total);
-    if (recv_all(fd, buf, total, 10) != 1) {
-        FAIL("WELCOME body truncated");
-        free(buf);
-        return -1;
-    }
     struct rgpu_welcome w;
-    memcpy(&w, buf, sizeof w);
-    free(buf);
-    if (w.proto_version != RGPU_PROTO_VERSION)
-        FAIL("WELCOME proto_version %u, expected %u", w.proto_version, RGPU_PROTO_VERSION);
-    if (w.ndev < 1)
-        FAIL("WELCOME ndev %d", w.ndev);
-    /* the device list follows the welcome struct (as arguments or as bulk) */
-    if (h.args_len + h.bulk_len != sizeof w + (size_t)w.ndev * sizeof(struct rgpu_dev_info))
-        FAIL("WELCOME args_len %u + bulk_len %llu, expected %zu in all for %d device(s)", h.args_len,
-             (unsigned long long)h.bulk_len, sizeof w + (size_t)w.ndev * sizeof(struct rgpu_dev_info), w.ndev);
+    const char *bad = rc_handshake(fd, "robust_wire", &w);
+    if (bad) {
+        FAIL("%s", bad);
+        return -1;
+    }
     return w.ndev;
 }
 
@@ -230,7 +81,7 @@ static int handshake(int fd)
  * closed, -1 on timeout. */
 static int read_reply(int fd, struct rgpu_hdr *hdr, void *args, size_t cap, double timeout_s)
 {
-    int r = recv_all(fd, hdr, sizeof *hdr, timeout_s);
+    int r = rc_recv_all(fd, hdr, sizeof *hdr, timeout_s);
     if (r != 1)
         return r;
     if (hdr->magic != RGPU_MAGIC) {
@@ -244,7 +95,7 @@ static int read_reply(int fd, struct rgpu_hdr *hdr, void *args, size_t cap, doub
         return 0;
     }
     unsigned char *buf = malloc(total ? total : 1);
-    r = recv_all(fd, buf, total, timeout_s);
+    r = rc_recv_all(fd, buf, total, timeout_s);
     if (r == 1 && args)
         memcpy(args, buf, hdr->args_len < cap ? hdr->args_len : cap);
     free(buf);
@@ -296,8 +147,8 @@ static void close_case(int fd, const char *name)
 static void framing_case(const char *name, const void *bytes, size_t n)
 {
     CASE(name);
-    int fd = connect_server();
-    send_all(fd, bytes, n);
+    int fd = rc_connect();
+    rc_send_all(fd, bytes, n);
     if (!expect_closed(fd, 5))
         FAIL("%s: the server did not close the connection within 5 s", name);
     close_case(fd, name);
@@ -319,7 +170,7 @@ int main(int argc, char **argv)
 
     /* 1. connect and close without a byte */
     CASE("empty connection");
-    close_case(connect_server(), "empty connection");
+    close_case(rc_connect(), "empty connection");
 
     /* 2. garbage */
     {
@@ -340,46 +191,46 @@ int main(int argc, char **argv)
         struct rgpu_hello hello;
         memset(&hello, 0, sizeof hello);
         hello.proto_version = RGPU_PROTO_VERSION;
-        struct rgpu_hdr h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof hello, 0);
-        int fd = connect_server();
-        send_all(fd, &h, 20);
+        struct rgpu_hdr h = rc_hdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof hello, 0);
+        int fd = rc_connect();
+        rc_send_all(fd, &h, 20);
         /* while it hangs half-sent, other clients are served */
         server_still_serves("a connection stalled mid-header");
         close_case(fd, "truncated header");
 
         CASE("header without its arguments");
-        fd = connect_server();
-        send_all(fd, &h, sizeof h);
-        send_all(fd, &hello, 10);
+        fd = rc_connect();
+        rc_send_all(fd, &h, sizeof h);
+        rc_send_all(fd, &hello, 10);
         server_still_serves("a connection stalled mid-arguments");
         close_case(fd, "header without its arguments");
     }
 
     /* 4. bad magic, unknown type, absurd lengths */
     {
-        struct rgpu_hdr h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, 0, 0);
+        struct rgpu_hdr h = rc_hdr(RGPU_MSG_HELLO, 0, 0, 0, 0, 0);
         h.magic = 0x12345678;
         framing_case("bad magic", &h, sizeof h);
-        h = mkhdr(99, 0, 0, 0, 0, 0);
+        h = rc_hdr(99, 0, 0, 0, 0, 0);
         framing_case("unknown message type 99", &h, sizeof h);
-        h = mkhdr(0, 0, 0, 0, 0, 0);
+        h = rc_hdr(0, 0, 0, 0, 0, 0);
         framing_case("message type 0", &h, sizeof h);
-        h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, 0xFFFFFFFFu, 0);
+        h = rc_hdr(RGPU_MSG_HELLO, 0, 0, 0, 0xFFFFFFFFu, 0);
         framing_case("HELLO with args_len 0xFFFFFFFF", &h, sizeof h);
-        h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, RGPU_MAX_ARGS_LEN + 1, 0);
+        h = rc_hdr(RGPU_MSG_HELLO, 0, 0, 0, RGPU_MAX_ARGS_LEN + 1, 0);
         framing_case("HELLO with args_len over the limit", &h, sizeof h);
-        h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof(struct rgpu_hello), UINT64_MAX);
+        h = rc_hdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof(struct rgpu_hello), UINT64_MAX);
         framing_case("HELLO with bulk_len 2^64-1", &h, sizeof h);
-        h = mkhdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof(struct rgpu_hello), RGPU_MAX_BULK_LEN + 1);
+        h = rc_hdr(RGPU_MSG_HELLO, 0, 0, 0, sizeof(struct rgpu_hello), RGPU_MAX_BULK_LEN + 1);
         framing_case("HELLO with bulk_len over the limit", &h, sizeof h);
     }
 
     /* 5. protocol order: a REQUEST before HELLO, a server-only message type */
     {
         CASE("REQUEST before HELLO");
-        int fd = connect_server();
+        int fd = rc_connect();
         int dev = 0;
-        send_hostile(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev,
+        send_hostile(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev,
                      sizeof dev);
         struct rgpu_hdr rh;
         uint64_t out[4];
@@ -392,10 +243,10 @@ int main(int argc, char **argv)
         close_case(fd, "REQUEST before HELLO");
 
         CASE("WELCOME sent by a client");
-        fd = connect_server();
+        fd = rc_connect();
         struct rgpu_welcome w;
         memset(&w, 0, sizeof w);
-        send_hostile(fd, mkhdr(RGPU_MSG_WELCOME, 0, 0, 0, sizeof w, 0), &w, sizeof w);
+        send_hostile(fd, rc_hdr(RGPU_MSG_WELCOME, 0, 0, 0, sizeof w, 0), &w, sizeof w);
         expect_closed(fd, 2);
         close_case(fd, "WELCOME sent by a client");
 
@@ -414,11 +265,11 @@ int main(int argc, char **argv)
         };
         for (size_t k = 0; k < sizeof peers / sizeof peers[0]; k++) {
             CASE(peers[k].what);
-            fd = connect_server();
+            fd = rc_connect();
             memset(&hello, 0, sizeof hello);
             hello.proto_version = peers[k].version;
             hello.calls_fingerprint = peers[k].fingerprint;
-            send_hostile(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, peers[k].len, 0), &hello, peers[k].len);
+            send_hostile(fd, rc_hdr(RGPU_MSG_HELLO, 0, 0, 0, peers[k].len, 0), &hello, peers[k].len);
             struct rgpu_welcome w;
             memset(&w, 0, sizeof w);
             r = read_reply(fd, &rh, &w, sizeof w, 5);
@@ -433,8 +284,8 @@ int main(int argc, char **argv)
         }
 
         CASE("HELLO with short arguments");
-        fd = connect_server();
-        send_hostile(fd, mkhdr(RGPU_MSG_HELLO, 0, 0, 0, 3, 0), "abc", 3);
+        fd = rc_connect();
+        send_hostile(fd, rc_hdr(RGPU_MSG_HELLO, 0, 0, 0, 3, 0), "abc", 3);
         r = read_reply(fd, &rh, NULL, 0, 5);
         if (r == 1 && rh.type == RGPU_MSG_WELCOME && rh.result == CUDA_SUCCESS)
             FAIL("HELLO with 3 bytes of arguments was welcomed");
@@ -444,7 +295,7 @@ int main(int argc, char **argv)
     /* 6. after a good HELLO: unknown call ids, malformed arguments, forged handles */
     {
         CASE("handshake and forged handles");
-        int fd = connect_server();
+        int fd = rc_connect();
         if (handshake(fd) < 1) {
             close(fd);
             fprintf(stderr, "robust_wire: handshake failed, skipping the request cases\n");
@@ -456,7 +307,7 @@ int main(int argc, char **argv)
 
         /* retain the primary context to get a real context handle */
         int dev = 0;
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, ++seq, 0, sizeof dev, 0), &dev,
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, ++seq, 0, sizeof dev, 0), &dev,
                  sizeof dev);
         uint64_t ctx = 0;
         int r = read_reply(fd, &rh, out, sizeof out, 10);
@@ -473,7 +324,7 @@ int main(int argc, char **argv)
 
         /* a forged stream: an error REPLY, then the connection still works */
         uint64_t forged = 0x1234;
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuStreamSynchronize, ++seq, ctx, sizeof forged, 0), &forged,
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuStreamSynchronize, ++seq, ctx, sizeof forged, 0), &forged,
                  sizeof forged);
         r = read_reply(fd, &rh, out, sizeof out, 10);
         if (r != 1)
@@ -486,7 +337,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "robust_wire: forged stream -> error %d\n", rh.result);
 
         forged = 0xdeadbeefcafe0000ull;
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuEventQuery, ++seq, ctx, sizeof forged, 0), &forged,
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuEventQuery, ++seq, ctx, sizeof forged, 0), &forged,
                  sizeof forged);
         r = read_reply(fd, &rh, out, sizeof out, 10);
         if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
@@ -495,7 +346,7 @@ int main(int argc, char **argv)
 
         /* a forged context in the header */
         size_t bytes = 4096;
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, 0xfeedface0000ull, sizeof bytes, 0),
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, 0xfeedface0000ull, sizeof bytes, 0),
                  &bytes, sizeof bytes);
         r = read_reply(fd, &rh, out, sizeof out, 10);
         if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
@@ -504,7 +355,7 @@ int main(int argc, char **argv)
 
         /* the NULL stream of the real context synchronises fine */
         uint64_t null_stream = 0;
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuStreamSynchronize, ++seq, ctx, sizeof null_stream, 0),
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuStreamSynchronize, ++seq, ctx, sizeof null_stream, 0),
                  &null_stream, sizeof null_stream);
         r = read_reply(fd, &rh, out, sizeof out, 10);
         if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result != CUDA_SUCCESS)
@@ -513,7 +364,7 @@ int main(int argc, char **argv)
                  r, rh.type, rh.seq, rh.result);
 
         /* a real allocation on this connection works */
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, sizeof bytes, 0), &bytes,
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, sizeof bytes, 0), &bytes,
                  sizeof bytes);
         r = read_reply(fd, &rh, out, sizeof out, 10);
         if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result != CUDA_SUCCESS)
@@ -524,7 +375,7 @@ int main(int argc, char **argv)
          * forged executable graph get error replies */
         uint32_t gflags = 0;
         uint64_t graph = 0;
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphCreate, ++seq, ctx, sizeof gflags, 0), &gflags,
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphCreate, ++seq, ctx, sizeof gflags, 0), &gflags,
                  sizeof gflags);
         r = read_reply(fd, &rh, out, sizeof out, 10);
         if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result != CUDA_SUCCESS ||
@@ -536,9 +387,9 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++) {
             /* cuGraphAddEmptyNode: hGraph, the array's length, numDependencies; the array as bulk */
             uint64_t args[3] = {k ? 0xbad0000ull : graph, sizeof forged_node, 1};
-            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphAddEmptyNode, ++seq, ctx, sizeof args,
+            send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphAddEmptyNode, ++seq, ctx, sizeof args,
                                sizeof forged_node), args, sizeof args);
-            if (send_all(fd, &forged_node, sizeof forged_node) != 0)
+            if (rc_send_all(fd, &forged_node, sizeof forged_node) != 0)
                 FAIL("send to the server failed: %s", strerror(errno));
             r = read_reply(fd, &rh, out, sizeof out, 10);
             if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
@@ -546,7 +397,7 @@ int main(int argc, char **argv)
                      k ? "forged graph" : "forged dependency", r, rh.type, rh.seq, rh.result);
         }
         uint64_t launch_args[2] = {0xfeed0000ull, 0}; /* a forged exec on the NULL stream */
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphLaunch, ++seq, ctx, sizeof launch_args, 0), launch_args,
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuGraphLaunch, ++seq, ctx, sizeof launch_args, 0), launch_args,
                  sizeof launch_args);
         r = read_reply(fd, &rh, out, sizeof out, 10);
         if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
@@ -565,7 +416,7 @@ int main(int argc, char **argv)
             memcpy(fa + 8, &caps[k], 4);
             memcpy(fa + 12, &name_len, 8);
             memcpy(fa + 20, &slots_len, 8);
-            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_rgpu_func_info, ++seq, ctx, sizeof fa, 0), fa, sizeof fa);
+            send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_rgpu_func_info, ++seq, ctx, sizeof fa, 0), fa, sizeof fa);
             r = read_reply(fd, &rh, out, sizeof out, 10);
             if (r != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq || rh.result == CUDA_SUCCESS)
                 FAIL("rgpu_func_info(forged function, %u slots): r=%d type %u seq %u result %d, expected an error "
@@ -574,7 +425,7 @@ int main(int argc, char **argv)
         }
 
         /* malformed arguments of a known call: 3 bytes where 8 are due */
-        send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, 3, 0), "abc", 3);
+        send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, 3, 0), "abc", 3);
         r = read_reply(fd, &rh, out, sizeof out, 10);
         if (r == 1 && (rh.type != RGPU_MSG_REPLY || rh.result == CUDA_SUCCESS))
             FAIL("cuMemAlloc with 3 bytes of arguments: type %u result %d, expected an error REPLY or a close",
@@ -586,7 +437,7 @@ int main(int argc, char **argv)
         /* unknown call ids (framing intact: error REPLY or close, no crash) */
         static const uint16_t bad_ids[] = {RGPU_NCALLS, RGPU_NCALLS + 7, 0xFFFF, RGPU_ID_NONE, RGPU_ID_cuInit};
         for (size_t i = 0; open_after && i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
-            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, bad_ids[i], ++seq, ctx, 8, 0), &forged, 8);
+            send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, bad_ids[i], ++seq, ctx, 8, 0), &forged, 8);
             r = read_reply(fd, &rh, out, sizeof out, 10);
             if (r == 1 && (rh.type != RGPU_MSG_REPLY || rh.result == CUDA_SUCCESS))
                 FAIL("call id %u: type %u result %d, expected an error REPLY or a close", bad_ids[i], rh.type,
@@ -601,35 +452,35 @@ int main(int argc, char **argv)
     /* 7. hostile bulk lengths on a real call */
     {
         CASE("HtoD announcing 512 GiB of bulk, then hanging up");
-        int fd = connect_server();
+        int fd = rc_connect();
         if (handshake(fd) >= 1) {
             int dev = 0;
             struct rgpu_hdr rh;
             unsigned char out[64];
-            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev,
+            send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev,
                      sizeof dev);
             uint64_t ctx = 0;
             if (read_reply(fd, &rh, out, sizeof out, 10) == 1 && rh.result == CUDA_SUCCESS)
                 memcpy(&ctx, out, sizeof ctx);
             /* args: dstDevice, len(srcHost), ByteCount, hStream */
             uint64_t args[4] = {0x10000, 1ull << 39, 1ull << 39, 0};
-            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemcpyHtoDAsync_v2, 2, ctx, sizeof args, 1ull << 39),
+            send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemcpyHtoDAsync_v2, 2, ctx, sizeof args, 1ull << 39),
                      args, sizeof args);
             char junk[65536];
             memset(junk, 0x5a, sizeof junk);
-            send_all(fd, junk, sizeof junk);
+            rc_send_all(fd, junk, sizeof junk);
         }
         close_case(fd, "HtoD announcing 512 GiB");
 
         CASE("HtoD whose length disagrees with its bulk");
-        fd = connect_server();
+        fd = rc_connect();
         if (handshake(fd) >= 1) {
             uint64_t args[4] = {0x10000, 100, 50, 0};
-            send_msg(fd, mkhdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemcpyHtoDAsync_v2, 2, 0, sizeof args, 100), args,
+            send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemcpyHtoDAsync_v2, 2, 0, sizeof args, 100), args,
                      sizeof args);
             char junk[100];
             memset(junk, 0x5a, sizeof junk);
-            send_all(fd, junk, sizeof junk);
+            rc_send_all(fd, junk, sizeof junk);
             ru_sleep_ms(200);
         }
         close_case(fd, "HtoD whose length disagrees with its bulk");

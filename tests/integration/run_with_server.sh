@@ -19,8 +19,8 @@
 #   RGPU_TEST_LOG_LEVEL       passed to rgpud --log-level when set
 #   RGPU_TEST_SERVER_ARGS     extra rgpud arguments
 #                             (--backend nvidia: the GPU suite, tests/gpu/run)
-# Exported to PROGRAM: RGPU_SERVER, RGPU_TEST_SERVER_PID, RGPU_TEST_BACKEND (cpu,
-#   or the --backend RGPU_TEST_SERVER_ARGS names), LD_LIBRARY_PATH (build/lib first).
+# Exported to PROGRAM: RGPU_SERVER, RGPU_TEST_SERVER_PID, RGPU_TEST_SERVER_LOG (rgpud's output so far),
+#   RGPU_TEST_BACKEND (cpu, or the --backend RGPU_TEST_SERVER_ARGS names), LD_LIBRARY_PATH (build/lib first).
 set -u
 
 usage() { echo "usage: $0 unix|shm|tcp PROGRAM [ARGS...]" >&2; exit 2; }
@@ -143,6 +143,7 @@ fi
 
 export RGPU_SERVER=$addr
 export RGPU_TEST_SERVER_PID=$server_pid
+export RGPU_TEST_SERVER_LOG=$server_log
 # the backend the programs' backend-specific checks expect: rgpud takes the
 # last --backend it is given, the one in RGPU_TEST_SERVER_ARGS if any
 backend=cpu
