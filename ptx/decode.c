@@ -199,7 +199,7 @@ static int find_sreg(const char *s, int n, int *comp)
 {
     for (size_t k = 0; k < sizeof sregs / sizeof sregs[0]; k++)
         if (weq(s, n, sregs[k].n)) { *comp = sregs[k].comp; return sregs[k].sr; }
-    if (n > 7 && memcmp(s, "%envreg", 7) == 0) { *comp = atoi(s + 7); return SR_ENVREG; }
+    if (n > 7 && memcmp(s, "%envreg", 7) == 0) { *comp = lex_digits(s + 7, n - 7); return SR_ENVREG; }
     if (n == 4 && memcmp(s, "%pm", 3) == 0) { *comp = s[3] - '0'; return SR_PM; }
     if (n > 20 && memcmp(s, "%reserved_smem_offset", 21) == 0) { *comp = 0; return SR_RESERVED_SMEM; }
     return 0;

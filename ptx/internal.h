@@ -305,6 +305,7 @@ struct launch_state {
      * u32 barrier;}), engine-owned memory at [ws_lo, ws_hi), else empty */
     struct ptx_memory mem;
     uint64_t ws_lo, ws_hi;
+    uint64_t executed;         /* warp-instructions run, counted only under max_instructions */
     /* first error wins */
     int error;                 /* CUresult, atomically set */
     char *errbuf; size_t errlen;

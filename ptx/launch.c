@@ -164,6 +164,17 @@ static void block_init(const struct launch_state *L, struct block *b, uint64_t b
 
 enum { B_MORE, B_DONE, B_STOP };
 
+/* Counts n more warp-instructions against the launch's max_instructions;
+ * false (and the launch failed) once it is spent. */
+static bool within_limit(const struct launch_state *L, uint64_t n)
+{
+    struct launch_state *ls = (struct launch_state *)L;
+    if (__atomic_add_fetch(&ls->executed, n, __ATOMIC_RELAXED) <= L->l->max_instructions) return true;
+    xfail(L, CUDA_ERROR_LAUNCH_TIMEOUT, NULL, "ran more than %llu warp-instructions",
+          (unsigned long long)L->l->max_instructions);
+    return false;
+}
+
 /* One pass over the warps of a block, each for at most `slice` instructions
  * (*used: how many ran): B_MORE, B_DONE, or B_STOP (an error, or a deadlock,
  * now failed). */
@@ -179,6 +190,7 @@ static inline int block_pass(struct block *b, long slice, long *used)
             int r = ptx_run_warp(b, w, &budget);
             if (r == W_ERROR || xfailed(L)) return B_STOP;
             *used += slice - budget;
+            if (L->l->max_instructions && !within_limit(L, (uint64_t)(slice - budget))) return B_STOP;
             if (budget < slice) progress = true;
             if (r != W_DONE) all_done = false;
             else progress = true;

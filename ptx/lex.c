@@ -7,6 +7,8 @@
  */
 #include "lex.h"
 
+#include <limits.h>
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +168,23 @@ void lex_next(struct lexer *lx, struct tok *t)
     t->k = TK_BAD;
     t->len = 1;
     lx->p++;
+}
+
+int lex_digits(const char *s, int len)
+{
+    int v = 0;
+    for (int i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        v = v > (INT_MAX - 9) / 10 ? INT_MAX : v * 10 + (s[i] - '0');
+    return v;
+}
+
+int lex_version(const char *s, int len, int *major, int *minor)
+{
+    int i = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == 0) return 0;
+    *major = lex_digits(s, i);
+    if (i + 1 >= len || s[i] != '.' || s[i + 1] < '0' || s[i + 1] > '9') return 1;
+    *minor = lex_digits(s + i + 1, len - i - 1);
+    return 2;
 }

@@ -26,4 +26,8 @@ struct lexer { const char *p, *end; int line; };
 void lex_init(struct lexer *lx, const char *text, size_t len);
 void lex_next(struct lexer *lx, struct tok *t);
 int tok_is(const struct tok *t, const char *word); /* a word equal to `word` */
+/* Numbers inside token text, which is not NUL-terminated (the text is the
+ * client's bytes, exactly as long as it says): never read past len. */
+int lex_digits(const char *s, int len); /* leading decimal digits; 0 if none, saturates at INT_MAX */
+int lex_version(const char *s, int len, int *major, int *minor); /* "M.m" or "M": how many read */
 #endif

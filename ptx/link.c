@@ -172,7 +172,7 @@ static void scan_input(struct lk *k, int ii)
         if (tok_is(&t, ".version")) {
             lex_next(&lx, &t);
             int maj = 0, min = 0;
-            if ((t.k != TK_FLOAT && t.k != TK_INT) || sscanf(t.s, "%d.%d", &maj, &min) < 1) {
+            if ((t.k != TK_FLOAT && t.k != TK_INT) || lex_version(t.s, t.len, &maj, &min) < 1) {
                 lk_error(k, "%s, line %d: bad .version", in_name(k, ii), line);
                 return;
             }
@@ -197,7 +197,7 @@ static void scan_input(struct lk *k, int ii)
                     return;
                 }
                 if (t.len > 3 && memcmp(t.s, "sm_", 3) == 0)
-                    sm = atoi(t.s + 3);
+                    sm = lex_digits(t.s + 3, t.len - 3);
                 te = t.s + t.len;
                 lex_next(&lx, &t);
                 if (!is_p(&t, ','))

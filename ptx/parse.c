@@ -110,7 +110,7 @@ struct sym *sym_find(struct symtab *s, const char *name, int len, uint32_t *slot
     if (name[k] == '0' && len - k > 1) return NULL;
     y = sym_chain(s, name, k);
     if (!y || y->kind != S_REGRANGE) return NULL;
-    uint32_t idx = (uint32_t)strtoul(name + k, NULL, 10);
+    uint32_t idx = (uint32_t)lex_digits(name + k, len - k);
     if (idx >= y->n) return NULL;
     if (slot_out) *slot_out = y->a + idx;
     return y;
@@ -488,6 +488,29 @@ static uint32_t frame_alloc(struct pctx *p, uint32_t size, uint32_t align)
     return off;
 }
 
+static void free_params(struct pparam *v, int n)
+{
+    for (int i = 0; i < n; i++) free(v[i].name);
+    free(v);
+}
+
+static void free_pending_params(struct pctx *p)
+{
+    free_params(p->params, p->nparams);
+    free_params(p->rets, p->nrets);
+    p->params = p->rets = NULL;
+    p->nparams = p->nrets = 0;
+}
+
+/* the parsed parameter lists become f's */
+static void take_params(struct pctx *p, struct func *f)
+{
+    f->params = p->params; f->nparams = p->nparams;
+    f->rets = p->rets; f->nrets = p->nrets;
+    p->params = p->rets = NULL;
+    p->nparams = p->nrets = 0;
+}
+
 /* ( .param .type name, ... ) for .entry (kernel buffer) or .func (frame) */
 static void parse_params(struct pctx *p, struct pparam **out, int *nout, bool entry, bool rets)
 {
@@ -503,6 +526,7 @@ static void parse_params(struct pctx *p, struct pparam **out, int *nout, bool en
         parse_decl_name(p, &d);
         *out = xrealloc(p, *out, sizeof **out * (size_t)(*nout + 1));
         struct pparam *pp = &(*out)[(*nout)++];
+        pp->name = NULL; /* counted already: an error frees the list */
         pp->name = xstrndup(p, d.name, d.len);
         pp->size = (uint32_t)d.size;
         pp->align = d.align;
@@ -655,21 +679,20 @@ static void parse_instruction(struct pctx *p)
     const char *opc = p->t.s;
     int olen = p->t.len;
     next(p);
-    struct ropnd ops[16];
-    int n = 0;
+    struct ropnd *ops = p->ops;
+    p->nops = 0;
     if (!is_punct(p, ';'))
         for (;;) {
-            if (n == 16) perr(p, line, "too many operands");
-            parse_operand(p, &ops[n++]);
+            if (p->nops == 16) perr(p, line, "too many operands");
+            parse_operand(p, &ops[p->nops++]);
             if (!accept(p, ',')) break;
         }
-    if (!is_punct(p, ';')) {
-        free_ops(ops, n);
+    if (!is_punct(p, ';'))
         perr(p, p->t.line, "expected ';' before '%.*s'", p->t.len, p->t.s);
-    }
     p->line = line;
-    decode_ins(p, opc, olen, ops, n, guard, line);
-    free_ops(ops, n);
+    decode_ins(p, opc, olen, ops, p->nops, guard, line);
+    free_ops(ops, p->nops);
+    p->nops = 0;
     next(p);
 }
 
@@ -814,21 +837,17 @@ static void parse_function(struct pctx *p, bool entry, bool is_extern)
     p->depth = 0;
     p->frame_top = 0;
     /* a .func's return values come first: (.param .b32 func_retval0) */
-    struct pparam *rets = NULL;
-    int nrets = 0;
     struct func tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.frame_align = 1;
     p->f = &tmp;
-    if (!entry && is_punct(p, '(')) parse_params(p, &rets, &nrets, false, true);
+    if (!entry && is_punct(p, '(')) parse_params(p, &p->rets, &p->nrets, false, true);
     expect_word(p, "a function name");
     const char *name = p->t.s;
     int nlen = p->t.len;
     int line = p->t.line;
     next(p);
-    struct pparam *params = NULL;
-    int nparams = 0;
-    if (is_punct(p, '(')) parse_params(p, &params, &nparams, entry, false);
+    if (is_punct(p, '(')) parse_params(p, &p->params, &p->nparams, entry, false);
     int fi = find_or_add_func(p, name, nlen);
     struct func *f = &p->m->funcs[fi];
     for (;;) {
@@ -859,32 +878,26 @@ static void parse_function(struct pctx *p, bool entry, bool is_extern)
     f = &p->m->funcs[fi];
     if (is_punct(p, ';')) { /* declaration only */
         next(p);
-        if (!f->defined) {
-            free(f->params); free(f->rets);
-            for (int i = 0; i < f->nparams; i++) { }
-            f->params = params; f->nparams = nparams;
-            f->rets = rets; f->nrets = nrets;
+        sym_pop_to(&p->fn, 0); /* the parameters' symbols name strings freed below */
+        if (!f->defined) { /* the last declaration's parameters count */
+            free_params(f->params, f->nparams);
+            free_params(f->rets, f->nrets);
+            take_params(p, f);
             f->is_entry = entry;
             f->is_extern = is_extern;
             f->frame_size = tmp.frame_size;
             f->frame_align = tmp.frame_align;
             f->param_bytes = tmp.param_bytes;
         } else {
-            for (int i = 0; i < nparams; i++) free(params[i].name);
-            for (int i = 0; i < nrets; i++) free(rets[i].name);
-            free(params); free(rets);
+            free_pending_params(p);
         }
         p->f = NULL;
         return;
     }
     if (f->defined) perr(p, line, "function '%.*s' defined twice", nlen, name);
-    if (f->params) {
-        for (int i = 0; i < f->nparams; i++) free(f->params[i].name);
-        for (int i = 0; i < f->nrets; i++) free(f->rets[i].name);
-        free(f->params); free(f->rets);
-    }
-    f->params = params; f->nparams = nparams;
-    f->rets = rets; f->nrets = nrets;
+    free_params(f->params, f->nparams);
+    free_params(f->rets, f->nrets);
+    take_params(p, f);
     f->is_entry = entry;
     f->defined = true;
     f->frame_size = tmp.frame_size;
@@ -920,7 +933,7 @@ static void parse_module_body(struct pctx *p)
             next(p);
             if (p->t.k != TK_FLOAT && p->t.k != TK_INT) perr(p, line, "bad .version");
             int maj = 0, min = 0;
-            if (sscanf(p->t.s, "%d.%d", &maj, &min) < 1) perr(p, line, "bad .version");
+            if (lex_version(p->t.s, p->t.len, &maj, &min) < 1) perr(p, line, "bad .version");
             p->m->version = maj * 10 + min;
             have_version = true;
             if (maj > 9 || maj < 1) {
@@ -932,7 +945,7 @@ static void parse_module_body(struct pctx *p)
             next(p);
             for (;;) {
                 expect_word(p, "a target");
-                if (p->t.len > 3 && memcmp(p->t.s, "sm_", 3) == 0) p->m->target = atoi(p->t.s + 3);
+                if (p->t.len > 3 && memcmp(p->t.s, "sm_", 3) == 0) p->m->target = lex_digits(p->t.s + 3, p->t.len - 3);
                 next(p);
                 if (!accept(p, ',')) break;
             }
@@ -1046,6 +1059,8 @@ CUresult ptx_module_parse(const char *text, size_t len, struct ptx_module **out,
     int *state = NULL;
     if (setjmp(p->fail)) {
         CUresult rc = (CUresult)p->fail_code;
+        free_ops(p->ops, p->nops);
+        free_pending_params(p);
         free(p->mod.v); free(p->fn.v); free(p->labels); free(p->fix); free(p->btabs); free(p->kvals); free(p->khash);
         free(state);
         free(p);

@@ -63,6 +63,13 @@ struct pctx {
     /* constant pool dedupe */
     uint64_t *kvals; int *khash; int khcap;
     int line;                  /* line of the statement being decoded */
+    /* the operands of the instruction being parsed: here rather than on
+     * parse_instruction's stack so that an error's longjmp can free their
+     * element lists (a rejected module must not leak in a long-lived worker) */
+    struct ropnd ops[16]; int nops;
+    /* the parameter lists of the function being parsed, until they belong
+     * to it (likewise freed on an error) */
+    struct pparam *params, *rets; int nparams, nrets;
 };
 
 _Noreturn void perr(struct pctx *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -107,12 +107,18 @@ struct ptx_launch {
      * (PTX line, instruction, faulting address or reason). */
     char *errbuf;
     size_t errlen;
+    /* Warp-instructions the whole launch may run (0: no limit; counted per
+     * slice, so it may run a slice over) before it fails with
+     * CUDA_ERROR_LAUNCH_TIMEOUT: a watchdog for callers that run kernels they
+     * did not write and must get control back (the fuzz harness). */
+    uint64_t max_instructions;
 };
 
 /* Run the whole grid; returns when every block has finished. CUDA_SUCCESS,
  * CUDA_ERROR_ILLEGAL_ADDRESS (bad global/generic/shared/local access),
  * CUDA_ERROR_LAUNCH_FAILED (trap), CUDA_ERROR_ILLEGAL_INSTRUCTION,
- * CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_INVALID_VALUE (bad launch). */
+ * CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_INVALID_VALUE (bad launch),
+ * CUDA_ERROR_LAUNCH_TIMEOUT (max_instructions). */
 CUresult ptx_launch_run(const struct ptx_launch *l);
 
 

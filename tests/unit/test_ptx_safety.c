@@ -4,7 +4,8 @@
  * CUDA_ERROR_ILLEGAL_ADDRESS and leaves the bytes around the buffer
  * untouched; misaligned, shared and local violations; trap; generic
  * addressing round trips; module variables with relocated initialisers;
- * malformed PTX gives CUDA_ERROR_INVALID_PTX naming the line.
+ * malformed PTX gives CUDA_ERROR_INVALID_PTX naming the line; the
+ * instruction limit; what fuzz_ptx found.
  */
 #include "ptx_kernels/harness.h"
 
@@ -189,6 +190,59 @@ static void test_malformed(void **state)
     expect_bad("", CUDA_ERROR_INVALID_PTX, "");
 }
 
+/* A kernel that never ends is stopped by max_instructions (the fuzz
+ * harness's watchdog); one that ends under the limit is not. */
+static void test_instruction_limit(void **state)
+{
+    (void)state;
+    struct ptx_module *m = parse(".visible .entry spin(.param .u32 n)\n"
+                                 "{\n"
+                                 "  .reg .b32 %r<3>; .reg .pred %p1;\n"
+                                 "  ld.param.u32 %r1, [n];\n"
+                                 "  mov.u32 %r2, 0;\n"
+                                 "LOOP:\n"
+                                 "  add.u32 %r2, %r2, 1;\n"
+                                 "  setp.ne.u32 %p1, %r2, %r1;\n"
+                                 "  @%p1 bra LOOP;\n"
+                                 "  ret;\n"
+                                 "}\n");
+    const struct ptx_kernel *k = ptx_module_find_kernel(m, "spin");
+    h_dev_free_all();
+    unsigned n = 1000; /* ~3000 warp-instructions per warp */
+    char err[256];
+    struct ptx_launch l;
+    memset(&l, 0, sizeof l);
+    l.kernel = k;
+    l.grid[0] = 2;
+    l.grid[1] = l.grid[2] = 1;
+    l.block[0] = 64;
+    l.block[1] = l.block[2] = 1;
+    l.params = &n;
+    l.memory.valid = h_valid;
+    l.host_threads = 2;
+    l.errbuf = err;
+    l.errlen = sizeof err;
+    l.max_instructions = 100000;
+    assert_int_equal(ptx_launch_run(&l), CUDA_SUCCESS);
+    n = 0; /* counts up until it wraps: 2^32 turns */
+    assert_int_equal(ptx_launch_run(&l), CUDA_ERROR_LAUNCH_TIMEOUT);
+    assert_non_null(strstr(err, "100000 warp-instructions"));
+    ptx_module_free(m);
+}
+
+/* A function declared again after its definition (legal PTX): the
+ * declaration's parameters were freed while the parser's symbol table still
+ * named them, and the next function read them (found by fuzz_ptx). */
+static void test_declared_after_definition(void **state)
+{
+    (void)state;
+    struct ptx_module *m = parse(".func f(.param .u32 a)\n{\n  ret;\n}\n"
+                                 ".func f(.param .u32 b);\n"
+                                 ".visible .entry g()\n{\n  call f, (0);\n  ret;\n}\n");
+    assert_non_null(ptx_module_find_kernel(m, "g"));
+    ptx_module_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_misaligned_and_spaces),
         cmocka_unit_test(test_globals),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_instruction_limit),
+        cmocka_unit_test(test_declared_after_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
