@@ -95,6 +95,7 @@ static struct {
     uint8_t *rx_args;
     pid_t pid; /* the process that opened the connection */
     uint32_t next_seq;
+    uint32_t round_trips; /* requests sent that wait for a reply (rgpu_client_info) */
     struct pending *pending;
     struct landing_entry *landings;
     struct cb_item *cb_head, **cb_tail;
@@ -764,6 +765,7 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
 
     pthread_mutex_lock(&C.send_lock);
     h.seq = ++C.next_seq;
+    C.round_trips += reply;
     rgpu_streamidle_sent(id, args);
     if (pp)
         pp->seq = h.seq;
@@ -838,6 +840,7 @@ RGPU_API int rgpu_client_info(struct rgpu_client_info *info)
     info->ndev = C.welcome.ndev;
     pthread_mutex_lock(&C.send_lock);
     info->requests = C.next_seq;
+    info->round_trips = C.round_trips;
     pthread_mutex_unlock(&C.send_lock);
     return 0;
 }

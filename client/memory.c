@@ -28,9 +28,10 @@ struct ranges rgpu_host_ranges = RANGES_INIT;
 static atomic_ullong next_buffer_id = 1;
 
 /* ---- device memory ---- */
-static void record_device(CUdeviceptr p, size_t size)
+static void record_device(CUdeviceptr p, size_t size, bool reserved)
 {
-    struct range r = {.base = (uintptr_t)p, .size = size, .id = atomic_fetch_add(&next_buffer_id, 1)};
+    struct range r = {
+        .base = (uintptr_t)p, .size = size, .reserved = reserved, .id = atomic_fetch_add(&next_buffer_id, 1)};
     if (!ranges_add(&rgpu_device_ranges, &r))
         rgpu_warn("out of memory tracking allocation %#llx; unified copies to it will be misclassified",
                   (unsigned long long)p);
@@ -48,7 +49,7 @@ RGPU_API CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
     struct rgpu_args_cuMemAlloc_v2 a = {.bytesize = bytesize};
     r = rgpu_remote(RGPU_ID_cuMemAlloc_v2, &a);
     if (r == CUDA_SUCCESS) {
-        record_device(a.dptr, bytesize);
+        record_device(a.dptr, bytesize, false);
         *dptr = a.dptr;
     }
     return r;
@@ -66,7 +67,7 @@ RGPU_API CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t W
         .WidthInBytes = WidthInBytes, .Height = Height, .ElementSizeBytes = ElementSizeBytes};
     r = rgpu_remote(RGPU_ID_cuMemAllocPitch_v2, &a);
     if (r == CUDA_SUCCESS) {
-        record_device(a.dptr, a.pPitch * Height);
+        record_device(a.dptr, a.pPitch * Height, false);
         *dptr = a.dptr;
         *pPitch = a.pPitch;
     }
@@ -103,7 +104,7 @@ RGPU_API CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alig
     struct rgpu_args_cuMemAddressReserve a = {.size = size, .alignment = alignment, .addr = addr, .flags = flags};
     r = rgpu_remote(RGPU_ID_cuMemAddressReserve, &a);
     if (r == CUDA_SUCCESS) {
-        record_device(a.ptr, size);
+        record_device(a.ptr, size, true);
         *ptr = a.ptr;
     }
     return r;

@@ -19,6 +19,7 @@ struct range {
     unsigned flags;   /* host memory: CU_MEMHOSTALLOC_* or CU_MEMHOSTREGISTER_* */
     bool registered;  /* host memory: registered, not allocated by us */
     bool shared;      /* host memory: the device reaches it at this address (hostpool.c) */
+    bool reserved;    /* device memory: a virtual address range (cuMemAddressReserve), mapped or not */
     uint64_t id;      /* unique buffer id */
 };
 

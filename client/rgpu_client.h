@@ -14,6 +14,7 @@ struct rgpu_client_info {
     int32_t driver_version;
     int32_t ndev;
     uint32_t requests;    /* requests sent so far (wraps): what a call cost on the wire */
+    uint32_t round_trips; /* of them, those that waited for a reply (wraps) */
 };
 
 /* 0 and *info filled once cuInit succeeded; -1 otherwise. */

@@ -1,34 +1,53 @@
 /*
- * streamidle.c — cuStreamSynchronize and cuStreamQuery of a stream the
- * client knows to be idle, and cuCtxSynchronize of a context it knows to be
- * idle, answered without a round trip.
+ * streamidle.c — cuStreamSynchronize, cuStreamQuery and cuCtxSynchronize
+ * answered without a round trip when the client knows the work they would
+ * wait for is done, or could not fail and is kept ahead of everything sent
+ * later.
  *
- * llama.cpp synchronises its stream 19 times per generated token, 14 of them
- * with nothing queued since the last (ggml's scheduler synchronises each
- * backend between splits and around every input copy): over a socket each
- * was a round trip to rgpud. A stream is known idle from the success of its
- * synchronisation until a request that names it is sent. Everything sent
+ * llama.cpp synchronises 19 times per generated token: 12 times a stream
+ * with nothing unfinished (ggml's scheduler synchronises each backend
+ * between splits and around every input copy), 6 times the per-thread
+ * stream right after copying an input to it with cudaMemcpyAsync, once
+ * after its kernels to read the logits. Over a socket each was a round
+ * trip to rgpud; now only the last is.
+ *
+ * What the client tracks, per stream as rgpud resolves it (the per-thread
+ * stream is the sending thread's in its current context, the legacy stream
+ * its context's): whether work may be unfinished on it. Everything sent
  * passes through conn.c's send path, which tells this file
- * (rgpu_streamidle_sent, under the send lock): a request naming streams
+ * (rgpu_streamidle_sent, under the send lock): a request names streams
  * (calls.def's IN and DEL arguments of type CUstream, extracted by the
- * generated codec) makes those unknown again; one naming none could have
- * queued work anywhere (a legacy-stream copy, any hand-written row), so it
- * forgets them all. A synchronisation is recorded only if nothing at all
- * was sent between its request and its reply (work queued meanwhile may be
- * pending). The table is guarded by the send lock, so a request and a
- * record never cross.
+ * generated codec), which may have unfinished work from then on. A request
+ * that names none and waits for its reply leaves nothing queued (allocation,
+ * attributes, module loading, graph building: done when answered); one that
+ * names none and does not wait could have queued work anywhere, and then
+ * nothing is known. A synchronisation of a stream that succeeds with nothing
+ * sent while it travelled makes its stream finished again; cuCtxSynchronize
+ * all of the context's.
  *
- * Kept only for streams the application created: NULL, CU_STREAM_LEGACY and
- * CU_STREAM_PER_THREAD mean different streams in different threads. Never
- * answered locally: while a capture is active (a synchronisation may be
- * illegal, and invalidate it), while mapped host memory exists (a
+ * Copies that cannot fail. A host-to-device copy whose bytes travel in the
+ * request (pool copies are another call), into a device allocation the
+ * client made (not a virtual range, whose mapping may be gone), on a stream with nothing unfinished and while the legacy
+ * stream has nothing unfinished either (a blocking stream waits for it), is
+ * pending rather than unfinished: nothing before it can fail it and the
+ * application may reuse its buffer at once. A synchronisation of a stream
+ * whose only outstanding work is such copies is answered here and sends
+ * rgpu_stream_fence, which rgpud executes on the thread that reads the
+ * requests: nothing sent after it runs before the copies have, as if the
+ * synchronisation had waited. (A copy rgpud fails all the same — memory for
+ * its staging exhausted — is latched and reported by the next call that
+ * travels and synchronises.)
+ *
+ * Never answered locally: while a capture is active (a synchronisation may
+ * be illegal, and invalidate it), while mapped host memory exists (a
  * synchronisation makes its mirrors coherent, mapped.c), or once the
- * connection is gone. Any call that fails forgets every idle stream: the
- * failure may be the context's sticky error (a kernel fault), which every
- * later synchronisation must report, as the driver's do. What a local
- * answer cannot report is a failure of another stream's work that no reply
- * has shown yet: the next call that travels reports it, as a native
- * synchronisation made a moment before the failure would not have either.
+ * connection is gone. A call that fails poisons every answer until a
+ * synchronisation succeeds: the failure may be the context's sticky error (a
+ * kernel fault), which every later synchronisation must report, as the
+ * driver's do. What a local answer cannot report is a failure of another
+ * stream's work that no reply has shown yet: the next call that travels
+ * reports it, as a native synchronisation made a moment before the failure
+ * would not have either.
  */
 #include "streamidle.h"
 
@@ -39,81 +58,179 @@
 #include "context.h"
 #include "handles.h"
 #include "mapped.h"
+#include "memory.h"
 
-#define MAX_IDLE 16 /* streams remembered; more are asked the long way */
+/* A stream as rgpud resolves it (server/dispatch.c check_stream). */
+struct skey {
+    CUstream s;
+    uint32_t tid;
+    CUcontext ctx;
+};
 
-static CUstream idle[MAX_IDLE]; /* guarded by the send lock */
-static int nidle;
-static uint64_t epoch; /* requests sent (but synchronisations and queries) */
-static CUcontext idle_ctx; /* its last cuCtxSynchronize succeeded at idle_ctx_epoch */
-static uint64_t idle_ctx_epoch;
+#define MAX_KEYS 16 /* streams tracked in each set; more: nothing is known */
 
-static bool special(CUstream s) { return s == NULL || s == CU_STREAM_LEGACY || s == CU_STREAM_PER_THREAD; }
+struct keyset {
+    struct skey k[MAX_KEYS];
+    int n;
+};
 
-static int find_locked(CUstream s)
+/* all guarded by the send lock */
+static struct keyset unfinished; /* streams that may have work not yet done */
+static struct keyset pending;    /* streams whose only outstanding work is copies that cannot fail */
+static bool lost;                /* a request that could have queued work anywhere, or too many streams */
+static bool poisoned;            /* a call failed, no synchronisation has succeeded since */
+static uint64_t epoch;           /* requests sent (but synchronisations, queries and fences) */
+static CUcontext first_ctx;      /* the context of the first request; */
+static bool several_ctx;         /* another context's request since */
+
+static struct skey key_of(CUstream s)
 {
-    for (int i = 0; i < nidle; i++)
-        if (idle[i] == s)
+    if (s == CU_STREAM_PER_THREAD)
+        return (struct skey){s, rgpu_thread_id(), rgpu_ctx_current()};
+    if (s == NULL || s == CU_STREAM_LEGACY)
+        return (struct skey){CU_STREAM_LEGACY, 0, rgpu_ctx_current()};
+    return (struct skey){s, 0, NULL};
+}
+
+static int find(const struct keyset *set, struct skey k)
+{
+    for (int i = 0; i < set->n; i++)
+        if (set->k[i].s == k.s && set->k[i].tid == k.tid && set->k[i].ctx == k.ctx)
             return i;
     return -1;
+}
+
+/* false if the set is full */
+static bool add(struct keyset *set, struct skey k)
+{
+    if (find(set, k) >= 0)
+        return true;
+    if (set->n == MAX_KEYS)
+        return false;
+    set->k[set->n++] = k;
+    return true;
+}
+
+static bool drop(struct keyset *set, struct skey k)
+{
+    int i = find(set, k);
+    if (i >= 0)
+        set->k[i] = set->k[--set->n];
+    return i >= 0;
+}
+
+/* the keys of context ctx (and, when it is the only context, every key) */
+static void drop_context(struct keyset *set, CUcontext ctx)
+{
+    for (int i = 0; i < set->n;)
+        if (!several_ctx || set->k[i].ctx == ctx)
+            set->k[i] = set->k[--set->n];
+        else
+            i++;
+}
+
+/* A host-to-device copy that cannot fail: its bytes are in the request and
+ * it lands inside a device allocation; nothing unfinished before it on its
+ * stream or on the legacy stream. */
+static bool safe_copy(enum rgpu_call_id id, const void *args, struct skey k)
+{
+    if (id != RGPU_ID_cuMemcpyHtoDAsync_v2 || lost || poisoned || find(&unfinished, k) >= 0 ||
+        find(&unfinished, key_of(CU_STREAM_LEGACY)) >= 0)
+        return false;
+    const struct rgpu_args_cuMemcpyHtoDAsync_v2 *a = args;
+    struct range r;
+    return ranges_find(&rgpu_device_ranges, (uintptr_t)a->dstDevice, &r) && !r.reserved &&
+           a->ByteCount <= r.base + r.size - (uintptr_t)a->dstDevice;
 }
 
 void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args)
 {
     /* waiting for or looking at work queues none */
-    if (id == RGPU_ID_cuStreamSynchronize || id == RGPU_ID_cuStreamQuery || id == RGPU_ID_cuCtxSynchronize)
+    if (id == RGPU_ID_cuStreamSynchronize || id == RGPU_ID_cuStreamQuery || id == RGPU_ID_cuCtxSynchronize ||
+        id == RGPU_ID_rgpu_stream_fence)
         return;
     epoch++;
-    if (!nidle)
+    CUcontext ctx = rgpu_ctx_current();
+    if (!first_ctx)
+        first_ctx = ctx;
+    else if (ctx && ctx != first_ctx)
+        several_ctx = true;
+    /* destroying queues nothing; work still unfinished on the stream stays
+     * known (a cuCtxSynchronize finds it done) */
+    if (id == RGPU_ID_cuStreamDestroy_v2)
         return;
     CUstream named[4];
     int n = rgpu_calls[id].streams(args, named, 4);
+    if (n == 1 && safe_copy(id, args, key_of(named[0])) && add(&pending, key_of(named[0])))
+        return;
+    /* names none and waits: done when answered; a destroyed event queues nothing */
+    if (n == 0 && (rgpu_calls[id].reply || id == RGPU_ID_cuEventDestroy_v2))
+        return;
     if (n == 0 || n > 4) {
-        nidle = 0;
+        lost = true;
         return;
     }
-    for (int k = 0; k < n; k++) {
-        int i = find_locked(named[k]);
-        if (i >= 0)
-            idle[i] = idle[--nidle];
-    }
+    for (int k = 0; k < n; k++)
+        if (!add(&unfinished, key_of(named[k])))
+            lost = true;
 }
 
 void rgpu_streamidle_failed(void)
 {
     rgpu_send_lock();
-    nidle = 0;
+    poisoned = true;
     epoch++; /* nor may a synchronisation in flight record its stream */
     rgpu_send_unlock();
 }
 
-static bool may_answer_any(void)
+static bool may_answer(void)
 {
     return !rgpu_capture_active() && !atomic_load_explicit(&rgpu_mapped_count, memory_order_relaxed) &&
            rgpu_conn_alive();
 }
 
-static bool may_answer(CUstream s) { return !special(s) && may_answer_any(); }
+enum answer { ASK, DONE, FENCE };
 
-/* s is known idle (and may be answered for) */
-static bool known_idle(CUstream s, uint64_t *sent_before)
+/* What a synchronisation (fence: may send one) or a query of s needs. */
+static enum answer answer_for(CUstream s, bool fence, uint64_t *sent_before)
 {
+    struct skey k = key_of(s);
     rgpu_send_lock();
-    bool known = find_locked(s) >= 0;
+    enum answer a = ASK;
+    if (!lost && !poisoned && find(&unfinished, k) < 0) {
+        if (find(&pending, k) < 0)
+            a = DONE;
+        else if (fence && drop(&pending, k))
+            a = FENCE;
+    }
     *sent_before = epoch;
     rgpu_send_unlock();
-    return known;
+    return a;
 }
 
-/* A query of a known idle stream is answered too; a successful query is not
- * recorded: it does not deliver the errors the server latched for the
- * stream's work, which the next synchronisation must. */
+/* The synchronisation of s that travelled succeeded, and nothing was sent
+ * while it did: s is finished. */
+static void synchronised(CUstream s, uint64_t sent_before)
+{
+    rgpu_send_lock();
+    if (epoch == sent_before) {
+        struct skey k = key_of(s);
+        drop(&unfinished, k);
+        drop(&pending, k);
+        poisoned = false;
+    }
+    rgpu_send_unlock();
+}
+
 static CUresult usable(CUstream s)
 {
     CUresult r = rgpu_check_init();
     return r != CUDA_SUCCESS ? r : rgpu_stream_check(s);
 }
 
+/* A successful query is not recorded: it does not deliver the errors the
+ * server latched for the stream's work, which the next synchronisation
+ * must. */
 RGPU_API CUresult cuStreamQuery(CUstream s)
 {
     CUresult r = usable(s);
@@ -121,7 +238,7 @@ RGPU_API CUresult cuStreamQuery(CUstream s)
         return r;
     struct rgpu_args_cuStreamQuery a = {.hStream = s};
     uint64_t unused;
-    if (may_answer(s) && known_idle(s, &unused)) {
+    if (may_answer() && answer_for(s, false, &unused) == DONE) {
         rgpu_trace_local(RGPU_ID_cuStreamQuery, &a, CUDA_SUCCESS);
         return CUDA_SUCCESS;
     }
@@ -134,28 +251,28 @@ RGPU_API CUresult cuStreamSynchronize(CUstream s)
     if (r != CUDA_SUCCESS)
         return r;
     struct rgpu_args_cuStreamSynchronize a = {.hStream = s};
-    bool answerable = may_answer(s);
+    bool answerable = may_answer();
     uint64_t sent_before = 0;
-    if (answerable && known_idle(s, &sent_before)) {
+    enum answer ans = answerable ? answer_for(s, true, &sent_before) : ASK;
+    if (ans == FENCE) {
+        /* sent after the lock: a request another thread sends before it is
+         * concurrent with this synchronisation, which has not returned */
+        struct rgpu_args_rgpu_stream_fence f = {.hStream = s};
+        if (rgpu_remote(RGPU_ID_rgpu_stream_fence, &f) != CUDA_SUCCESS) {
+            rgpu_streamidle_failed();
+            ans = ASK;
+        }
+    }
+    if (ans != ASK) {
         rgpu_trace_local(RGPU_ID_cuStreamSynchronize, &a, CUDA_SUCCESS);
         return CUDA_SUCCESS;
     }
     r = rgpu_remote(RGPU_ID_cuStreamSynchronize, &a);
-    if (r == CUDA_SUCCESS && answerable) {
-        rgpu_send_lock();
-        if (epoch == sent_before && find_locked(s) < 0) {
-            if (nidle == MAX_IDLE)
-                idle[0] = idle[--nidle]; /* forget one */
-            idle[nidle++] = s;
-        }
-        rgpu_send_unlock();
-    }
+    if (r == CUDA_SUCCESS && answerable)
+        synchronised(s, sent_before);
     return r;
 }
 
-/* A context is idle from the success of its cuCtxSynchronize until anything
- * at all is sent (the epoch moves): stream synchronisations and queries
- * excepted, they queue nothing. */
 RGPU_API CUresult cuCtxSynchronize(void)
 {
     CUresult r = rgpu_check_init();
@@ -163,14 +280,14 @@ RGPU_API CUresult cuCtxSynchronize(void)
         return r;
     struct rgpu_args_cuCtxSynchronize a = {0};
     CUcontext ctx = rgpu_ctx_current();
-    bool answerable = ctx && may_answer_any();
+    bool answerable = ctx && may_answer();
     uint64_t sent_before = 0;
     if (answerable) {
         rgpu_send_lock();
-        bool known = idle_ctx == ctx && idle_ctx_epoch == epoch;
+        bool done = !lost && !poisoned && unfinished.n == 0 && pending.n == 0;
         sent_before = epoch;
         rgpu_send_unlock();
-        if (known) {
+        if (done) {
             rgpu_trace_local(RGPU_ID_cuCtxSynchronize, &a, CUDA_SUCCESS);
             return CUDA_SUCCESS;
         }
@@ -179,8 +296,10 @@ RGPU_API CUresult cuCtxSynchronize(void)
     if (r == CUDA_SUCCESS && answerable) {
         rgpu_send_lock();
         if (epoch == sent_before) {
-            idle_ctx = ctx;
-            idle_ctx_epoch = epoch;
+            drop_context(&unfinished, ctx);
+            drop_context(&pending, ctx);
+            poisoned = false;
+            lost &= several_ctx;
         }
         rgpu_send_unlock();
     }

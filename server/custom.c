@@ -363,6 +363,18 @@ void custom_connection_lost(struct worker *w)
     pthread_mutex_unlock(&w->cb_lock);
 }
 
+/* rgpu_stream_fence: wait here, on the thread that reads (or relays) the
+ * client's requests in order, until the stream's work is done, so that no
+ * later request runs before it. The client sends one only when that work is
+ * host-to-device copies (no host function the reader would have to answer,
+ * nothing that waits for a later request). */
+static CUresult stream_fence(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_stream_fence *a = c->args;
+    CUresult r = dispatch_check_stream(c, &a->hStream);
+    return r != CUDA_SUCCESS ? r : c->w->be->cuStreamSynchronize(a->hStream);
+}
+
 static CUresult host_func(struct srv_call *c)
 {
     struct rgpu_args_cuLaunchHostFunc *a = c->args;
@@ -398,6 +410,7 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_dtoh_pool:
     case RGPU_ID_rgpu_memcpy2d_pool: return hostpool_exec(c);
     case RGPU_ID_cuLaunchHostFunc: return host_func(c);
+    case RGPU_ID_rgpu_stream_fence: return stream_fence(c);
     case RGPU_ID_rgpu_module_load: return modules_load(c);
     case RGPU_ID_rgpu_library_load: return modules_library_load(c);
     case RGPU_ID_rgpu_func_info: return modules_func_info(c);

@@ -601,14 +601,14 @@ static void idle_stream_syncs(void)
     if (info)
         EXPECT_EQ(requests_sent(info), r0 + 1);
 
-    /* a call naming no stream (here an allocation) may have queued work
-     * anywhere, as far as the client knows: the next synchronisation asks */
+    /* a call naming no stream that waits for its reply (here an allocation)
+     * has left nothing queued when it returns: s is still idle */
     CUdeviceptr d2;
     CHECK(cuMemAlloc(&d2, 4096));
     r0 = requests_sent(info);
     CHECK(cuStreamSynchronize(s));
     if (info)
-        EXPECT_EQ(requests_sent(info), r0 + 1);
+        EXPECT_EQ(requests_sent(info), r0);
     CHECK(cuMemFree(d2));
 
     /* another thread queues work on s, held behind a gate: this thread's
@@ -673,6 +673,86 @@ static void idle_stream_syncs(void)
     CHECK(cuMemFree(d));
     CHECK(cuStreamDestroy(s));
     CHECK(cuStreamDestroy(other));
+}
+
+/* ---- synchronising after copies that cannot fail ----
+ * A host-to-device copy whose bytes travel with it, into an allocation, on
+ * a stream with nothing else unfinished: the client answers its
+ * synchronisation and sends a fence that keeps everything sent later behind
+ * the copy (client/streamidle.c). Whatever the optimisation, once the
+ * synchronisation returns the source may be reused and every later
+ * operation, on any stream, sees the bytes. */
+static uint32_t round_trips(client_info_fn info)
+{
+    struct rgpu_client_info i;
+    return info && info(&i) == 0 ? i.round_trips : 0;
+}
+
+static void copy_syncs_on(CUstream s, const char *what)
+{
+    client_info_fn info = (client_info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
+    /* in pieces under rgpud's 1 MiB direct-copy size (which it copies while it
+     * reads them): queued to the stream like small copies, so that a reader
+     * on another stream that overtook them would see old bytes */
+    const size_t n = 16u << 20, piece = 256u << 10;
+    uint8_t *src = it_xmalloc(n), *back = it_xmalloc(n), *want = it_xmalloc(n);
+    CUdeviceptr d;
+    CUstream reader;
+    CHECK(cuMemAlloc(&d, n));
+    CHECK(cuStreamCreate(&reader, CU_STREAM_NON_BLOCKING));
+    CHECK(cuCtxSynchronize());
+    for (int round = 0; round < 4; round++) {
+        it_fill(src, n, 100 + (uint64_t)round);
+        memcpy(want, src, n);
+        uint32_t t0 = round_trips(info);
+        for (size_t off = 0; off < n; off += piece)
+            CHECK(cuMemcpyHtoDAsync(d + off, src + off, piece, s));
+        CHECK(cuStreamSynchronize(s));
+        if (info && round_trips(info) != t0)
+            it_fail(__FILE__, __LINE__, "%s: synchronising after a copy that cannot fail took %u round trip(s)", what,
+                    round_trips(info) - t0);
+        memset(src, 0xEE, n); /* the application's to reuse */
+        CHECK(cuMemcpyDtoHAsync(back, d, n, reader));
+        CHECK(cuStreamSynchronize(reader));
+        if (memcmp(back, want, n) != 0)
+            it_fail(__FILE__, __LINE__, "%s, round %d: another stream read the copy's destination before the copy", what,
+                    round);
+    }
+    /* a copy past the end of the allocation can fail: its synchronisation asks, and reports it */
+    CHECK(cuCtxSynchronize());
+    uint32_t t0 = round_trips(info);
+    CUresult r = cuMemcpyHtoDAsync(d + n - 4, src, 8, s);
+    if (r == CUDA_SUCCESS)
+        r = cuStreamSynchronize(s);
+    if (r != CUDA_ERROR_INVALID_VALUE)
+        it_fail(__FILE__, __LINE__, "%s: a copy past the end: %d, expected CUDA_ERROR_INVALID_VALUE", what, r);
+    if (info && round_trips(info) == t0)
+        it_fail(__FILE__, __LINE__, "%s: a copy that can fail was synchronised without asking", what);
+    /* work the client cannot judge before the copy: the synchronisation asks */
+    CHECK(cuMemsetD8Async(d, 7, n, s));
+    CHECK(cuMemcpyHtoDAsync(d, src, 4096, s));
+    t0 = round_trips(info);
+    CHECK(cuStreamSynchronize(s));
+    if (info && round_trips(info) == t0)
+        it_fail(__FILE__, __LINE__, "%s: a synchronisation with a memset outstanding did not ask", what);
+    CHECK(cuMemcpyDtoH(back, d, 8192));
+    EXPECT_EQ(back[0], 0xEE);
+    EXPECT_EQ(back[4096], 7);
+    CHECK(cuMemFree(d));
+    CHECK(cuStreamDestroy(reader));
+    free(src);
+    free(back);
+    free(want);
+}
+
+static void copy_only_syncs(void)
+{
+    CUstream s;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    copy_syncs_on(s, "an application's stream");
+    CHECK(cuStreamDestroy(s));
+    copy_syncs_on(CU_STREAM_PER_THREAD, "the per-thread stream");
+    copy_syncs_on(CU_STREAM_LEGACY, "the legacy stream");
 }
 
 /* ---- stream properties ---- */
@@ -775,6 +855,7 @@ int main(void)
     special_streams();
     threads_with_streams();
     idle_stream_syncs();
+    copy_only_syncs();
     stream_properties();
 
     int f = ptds_checks(ctx);
