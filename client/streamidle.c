@@ -27,10 +27,11 @@
  *
  * Copies that cannot fail. A host-to-device copy whose bytes travel in the
  * request (pool copies are another call), into a device allocation the
- * client made (not a virtual range, whose mapping may be gone), on a stream with nothing unfinished and while the legacy
- * stream has nothing unfinished either (a blocking stream waits for it), is
- * pending rather than unfinished: nothing before it can fail it and the
- * application may reuse its buffer at once. A synchronisation of a stream
+ * client made (not a virtual range, whose mapping may be gone), by a thread
+ * with a current context, on a stream with nothing unfinished while the
+ * legacy stream has nothing unfinished either (a blocking stream waits for
+ * it), is pending rather than unfinished: nothing before it can fail it and
+ * the application may reuse its buffer at once. A synchronisation of a stream
  * whose only outstanding work is such copies is answered here and sends
  * rgpu_stream_fence, which rgpud executes on the thread that reads the
  * requests: nothing sent after it runs before the copies have, as if the
@@ -134,7 +135,7 @@ static void drop_context(struct keyset *set, CUcontext ctx)
  * stream or on the legacy stream. */
 static bool safe_copy(enum rgpu_call_id id, const void *args, struct skey k)
 {
-    if (id != RGPU_ID_cuMemcpyHtoDAsync_v2 || lost || poisoned || find(&unfinished, k) >= 0 ||
+    if (id != RGPU_ID_cuMemcpyHtoDAsync_v2 || lost || poisoned || !rgpu_ctx_current() || find(&unfinished, k) >= 0 ||
         find(&unfinished, key_of(CU_STREAM_LEGACY)) >= 0)
         return false;
     const struct rgpu_args_cuMemcpyHtoDAsync_v2 *a = args;
