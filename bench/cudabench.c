@@ -11,9 +11,10 @@
  * Prints one line per figure, "name value unit", medians of repetitions:
  *   sync_idle_us       cuCtxSynchronize with nothing queued (rgpu's client
  *                      answers it itself after the first)
- *   sync_idle_after_call_us  the same, each after another call that queues
- *                      nothing (cuCtxGetApiVersion, not timed): through rgpu
- *                      a round trip
+ *   sync_idle_after_call_us  the same, each after a zero-byte
+ *                      cuMemsetD8Async on the legacy stream (not timed): work
+ *                      rgpu's client cannot see finish, so through rgpu a
+ *                      round trip to a device with nothing to do
  *   stream_sync_idle_us  cuStreamSynchronize of an idle stream
  *   event_cycle_us     cuEventCreate + cuEventDestroy
  *   sync_idle_after_call_1000fn_us, event_cycle_1000fn_us  the same again,
@@ -28,7 +29,15 @@
  *                      ggml does to read a result)
  *   dtoh4_pinned_sync_us  the same into page-locked memory (llama.cpp's
  *                      output buffer when it gets one)
- *   htod_<size>_<pageable|pinned>_MBps, dtoh_...   synchronous copies
+ *   htod512_sync_us    512-byte cuMemcpyHtoDAsync from pageable memory on the
+ *                      per-thread stream + its cuStreamSynchronize (what
+ *                      ggml does for each input of a token; rgpu's client
+ *                      answers the synchronisation, the copy cannot fail)
+ *   htod_<size>_<pageable|pinned>_MBps, dtoh_...   synchronous copies, until
+ *                      the call returns (a host-to-device one returns once
+ *                      the bytes left the application's buffer: NVIDIA's
+ *                      from pageable memory once they are staged, rgpu's
+ *                      over sockets once they are sent)
  */
 #include <cuda.h>
 #include <stdio.h>
@@ -68,19 +77,19 @@ static void event_cycle(const char *name, int reps, double *t)
     printf("%s %.2f us\n", name, bench_median(t, reps) * 1e6);
 }
 
-/* cuCtxSynchronize with nothing queued, each after a call that queues
- * nothing either */
+/* cuCtxSynchronize with nothing to wait for, each after a call that queues
+ * nothing to do (but names a stream: a client cannot tell it is done) */
 static void sync_idle_after_call(const char *name, int reps, double *t)
 {
-    CUcontext ctx;
-    unsigned version;
-    CK(cuCtxGetCurrent(&ctx));
+    CUdeviceptr d;
+    CK(cuMemAlloc(&d, 4096));
     for (int i = 0; i < reps; i++) {
-        CK(cuCtxGetApiVersion(ctx, &version));
+        CK(cuMemsetD8Async(d, 0, 0, CU_STREAM_LEGACY));
         double t0 = bench_now();
         CK(cuCtxSynchronize());
         t[i] = bench_now() - t0;
     }
+    CK(cuMemFree(d));
     printf("%s %.2f us\n", name, bench_median(t, reps) * 1e6);
 }
 
@@ -179,6 +188,16 @@ int main(int argc, char **argv)
         t[i] = bench_now() - t0;
     }
     printf("dtoh4_sync_us %.2f us\n", bench_median(t, reps) * 1e6);
+    unsigned char input[512];
+    memset(input, 3, sizeof input);
+    for (int i = 0; i < reps; i++) {
+        double t0 = bench_now();
+        input[0] = (unsigned char)i;
+        CK(cuMemcpyHtoDAsync(d, input, sizeof input, CU_STREAM_PER_THREAD));
+        CK(cuStreamSynchronize(CU_STREAM_PER_THREAD));
+        t[i] = bench_now() - t0;
+    }
+    printf("htod512_sync_us %.2f us\n", bench_median(t, reps) * 1e6);
 
     unsigned char *pageable = malloc(big), *pinned;
     if (!pageable)

@@ -926,6 +926,24 @@ static double pipe_once(const struct cfg *c, const void *src, void *dst, uint64_
     return bench_now() - t0;
 }
 
+/* A host-to-device copy, until its bytes are in device memory. The client
+ * answers the synchronisation of a copy that cannot fail itself (client/
+ * streamidle.c: as NVIDIA's cuMemcpyHtoD from pageable memory, it returns
+ * once the bytes are out of the application's buffer); then a 4-byte read
+ * of the destination, which travels and runs after the copy, waits for
+ * them, as the raw transfer waits for its acknowledgement. */
+static CUresult htod_arrived(CUdeviceptr dev, const void *src, uint64_t n)
+{
+    struct rgpu_client_info before, after;
+    bool counted = D.rgpu_client_info(&before) == 0;
+    CUresult r = D.cuMemcpyHtoD_v2(dev, src, n);
+    if (r == CUDA_SUCCESS && counted && D.rgpu_client_info(&after) == 0 && after.round_trips == before.round_trips) {
+        uint32_t word;
+        r = D.cuMemcpyDtoH_v2(&word, dev, sizeof word);
+    }
+    return r;
+}
+
 /* Seconds of one transfer of n bytes (negative on failure, res->err set). */
 static double bw_once(struct tresult *res, enum bw_kind kind, struct raw *raw, void *page, void *pin, CUdeviceptr dev,
                       uint64_t n, const struct cfg *c)
@@ -947,8 +965,8 @@ static double bw_once(struct tresult *res, enum bw_kind kind, struct raw *raw, v
         if (raw_source(raw, page, n))
             return raw_fail(res, "source");
         break;
-    case BW_HTOD_PG: r = D.cuMemcpyHtoD_v2(dev, page, n); break;
-    case BW_HTOD_PIN: r = D.cuMemcpyHtoD_v2(dev, pin, n); break;
+    case BW_HTOD_PG: r = htod_arrived(dev, page, n); break;
+    case BW_HTOD_PIN: r = htod_arrived(dev, pin, n); break;
     case BW_DTOH_PG: r = D.cuMemcpyDtoH_v2(page, dev, n); break;
     case BW_DTOH_PIN: r = D.cuMemcpyDtoH_v2(pin, dev, n); break;
     case BW_MEMCPY: memcpy(pin, page, n); break;
