@@ -926,22 +926,37 @@ static double pipe_once(const struct cfg *c, const void *src, void *dst, uint64_
     return bench_now() - t0;
 }
 
+/* Did a call travel (a round trip) since *before? Updates *before. */
+static bool travelled(struct rgpu_client_info *before)
+{
+    struct rgpu_client_info now;
+    if (D.rgpu_client_info(&now) != 0)
+        return true;
+    bool moved = now.round_trips != before->round_trips;
+    *before = now;
+    return moved;
+}
+
 /* A host-to-device copy, until its bytes are in device memory. The client
  * answers the synchronisation of a copy that cannot fail itself (client/
  * streamidle.c: as NVIDIA's cuMemcpyHtoD from pageable memory, it returns
- * once the bytes are out of the application's buffer); then a 4-byte read
- * of the destination, which travels and runs after the copy, waits for
- * them, as the raw transfer waits for its acknowledgement. */
+ * once the bytes are out of the application's buffer); then a null call,
+ * which travels and runs after the copy, waits for them, as the raw
+ * transfer waits for its acknowledgement (a 4-byte read of the destination
+ * should the client ever answer that call itself). */
 static CUresult htod_arrived(CUdeviceptr dev, const void *src, uint64_t n)
 {
-    struct rgpu_client_info before, after;
-    bool counted = D.rgpu_client_info(&before) == 0;
+    struct rgpu_client_info seen;
+    if (D.rgpu_client_info(&seen) != 0)
+        return D.cuMemcpyHtoD_v2(dev, src, n);
     CUresult r = D.cuMemcpyHtoD_v2(dev, src, n);
-    if (r == CUDA_SUCCESS && counted && D.rgpu_client_info(&after) == 0 && after.round_trips == before.round_trips) {
-        uint32_t word;
-        r = D.cuMemcpyDtoH_v2(&word, dev, sizeof word);
-    }
-    return r;
+    if (r != CUDA_SUCCESS || travelled(&seen))
+        return r;
+    unsigned version;
+    if ((r = D.cuCtxGetApiVersion(NULL, &version)) != CUDA_SUCCESS || travelled(&seen))
+        return r;
+    uint32_t word;
+    return D.cuMemcpyDtoH_v2(&word, dev, sizeof word);
 }
 
 /* Seconds of one transfer of n bytes (negative on failure, res->err set). */
