@@ -48,33 +48,22 @@ rgpu_it_program(hostpool ${RGPU_IT_DIR}/hostpool.c)
 rgpu_it_program(robust_kill_client ${RGPU_IT_DIR}/robust_kill_client.c)
 rgpu_it_program(robust_kill_server ${RGPU_IT_DIR}/robust_kill_server.c)
 
-# The raw-protocol client speaks wire/proto.h itself: it takes the call ids
-# from wire/calls.h and links only rgpu_wire (for the call table's
-# fingerprint, which its HELLO must carry), not libcuda.
-add_executable(rgpu_it_robust_wire ${RGPU_IT_DIR}/robust_wire.c)
-set_target_properties(rgpu_it_robust_wire PROPERTIES OUTPUT_NAME robust_wire
-  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
-target_include_directories(rgpu_it_robust_wire PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
-  ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
-target_link_libraries(rgpu_it_robust_wire PRIVATE rgpu_wire)
-# it runs the devices program as "a normal client" between its cases
-add_dependencies(rgpu_it_robust_wire rgpu_it_devices)
-# random requests of every call (robust_fuzz.c), on the same raw connections
-add_executable(rgpu_it_robust_fuzz ${RGPU_IT_DIR}/robust_fuzz.c)
-set_target_properties(rgpu_it_robust_fuzz PROPERTIES OUTPUT_NAME robust_fuzz
-  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
-target_include_directories(rgpu_it_robust_fuzz PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
-  ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
-target_link_libraries(rgpu_it_robust_fuzz PRIVATE rgpu_wire)
-add_dependencies(rgpu_it_robust_fuzz rgpu_it_devices)
-# hostile ring indices and sizes on shm: connections (maps the rings by hand)
-add_executable(rgpu_it_robust_shm ${RGPU_IT_DIR}/robust_shm.c)
-set_target_properties(rgpu_it_robust_shm PROPERTIES OUTPUT_NAME robust_shm
-  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
-target_include_directories(rgpu_it_robust_shm PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
-  ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
-target_link_libraries(rgpu_it_robust_shm PRIVATE rgpu_wire)
-add_dependencies(rgpu_it_robust_shm rgpu_it_devices)
+# The raw-protocol clients speak wire/proto.h themselves: they take the call
+# ids and codecs from wire/calls.h and link only rgpu_wire (also for the call
+# table's fingerprint, which a HELLO must carry), not libcuda. Each runs the
+# devices program as "a normal client" between its cases.
+function(rgpu_it_raw_program name)
+  add_executable(rgpu_it_${name} ${RGPU_IT_DIR}/${name}.c)
+  set_target_properties(rgpu_it_${name} PROPERTIES OUTPUT_NAME ${name}
+    RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/integration)
+  target_include_directories(rgpu_it_${name} PRIVATE ${RGPU_IT_DIR} ${PROJECT_SOURCE_DIR}/wire
+    ${CUDAToolkit_INCLUDE_DIRS} ${RGPU_NVML_INCLUDE})
+  target_link_libraries(rgpu_it_${name} PRIVATE rgpu_wire)
+  add_dependencies(rgpu_it_${name} rgpu_it_devices)
+endfunction()
+rgpu_it_raw_program(robust_wire)  # malformed and hostile messages, case by case
+rgpu_it_raw_program(robust_fuzz)  # random requests of every call
+rgpu_it_raw_program(robust_shm)   # hostile ring indices and sizes on shm: connections (maps the rings by hand)
 
 foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   foreach(prog devices contexts memory errors streams vmm visible hostpool)

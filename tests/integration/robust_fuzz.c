@@ -28,16 +28,7 @@
 
 #include <inttypes.h>
 
-static int failures;
 static uint64_t rng_state;
-
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fputc('\n', stderr);                                                                       \
-        failures++;                                                                                \
-    } while (0)
 
 static uint64_t rnd(void) /* xorshift64* */
 {

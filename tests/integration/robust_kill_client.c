@@ -140,6 +140,8 @@ static int query_free(const char *self, size_t *fr)
     int fd;
     char line[256];
     pid_t c = spawn_mode(self, "meminfo", &fd);
+    if (c < 0)
+        return 0;
     int ok = read_line(fd, line, sizeof line, 60) && sscanf(line, "FREE %zu", fr) == 1;
     close(fd);
     int st;

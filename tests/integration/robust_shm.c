@@ -30,17 +30,8 @@
 #define HEAD 0u
 #define TAIL 64u
 
-static int failures;
 static char **client_argv;
 static pid_t server_pid;
-
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fputc('\n', stderr);                                                                       \
-        failures++;                                                                                \
-    } while (0)
 
 struct conn {
     int fd, memfd, poolfd;

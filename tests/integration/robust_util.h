@@ -17,6 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* the raw-protocol tests count their failures here (FAIL prints file and line) */
+__attribute__((unused)) static int failures;
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+        failures++;                                                                                \
+    } while (0)
+
 static inline double ru_now(void)
 {
     struct timespec ts;

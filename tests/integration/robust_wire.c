@@ -16,19 +16,10 @@
 #include "calls.h" /* call ids, generated from wire/calls.def */
 #include "robust_conn.h"
 
-static int failures;
 static char **client_argv;
 static pid_t server_pid;
 static pid_t baseline[256];
 static int nbaseline;
-
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-        fprintf(stderr, __VA_ARGS__);                                                              \
-        fputc('\n', stderr);                                                                       \
-        failures++;                                                                                \
-    } while (0)
 
 /* after a framing error the server must close: reads hit EOF (anything it
  * sent before closing is drained). 1 closed, 0 still open after timeout_s. */
