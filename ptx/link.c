@@ -176,7 +176,7 @@ static void scan_input(struct lk *k, int ii)
                 lk_error(k, "%s, line %d: bad .version", in_name(k, ii), line);
                 return;
             }
-            if (maj * 10 + min > k->ver_major * 10 + k->ver_minor)
+            if ((long long)maj * 10 + min > (long long)k->ver_major * 10 + k->ver_minor)
                 k->ver_major = maj, k->ver_minor = min;
             have_version = true;
             lex_next(&lx, &t);
@@ -559,6 +559,8 @@ static void emit_item(struct lk *k, struct obuf *o, const struct item *it)
         if (e[i].text)
             put(o, e[i].text, strlen(e[i].text));
         pos = e[i].pos + e[i].len;
+        if (pos > it->end) /* an edit that runs past its item (malformed input) ends it */
+            pos = it->end;
     }
     put(o, text + pos, it->end - pos);
     put(o, "\n", 1);
@@ -640,7 +642,8 @@ CUresult ptx_link(const struct ptx_link_input *in, int n, char **out, size_t *ou
         goto done;
     }
     for (int i = 0; i < n; i++)
-        qsort(k.edits[i], k.nedits[i], sizeof *k.edits[i], cmp_edit);
+        if (k.nedits[i])
+            qsort(k.edits[i], k.nedits[i], sizeof *k.edits[i], cmp_edit);
     char head[96];
     snprintf(head, sizeof head, ".version %d.%d\n.target ", k.ver_major, k.ver_minor);
     put(&o, head, strlen(head));
