@@ -7,7 +7,7 @@
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
-DEPS_PKGS = cmake libcmocka-dev libzstd-dev liblz4-dev libxxhash-dev python3
+DEPS_PKGS = cmake libcmocka-dev libzstd-dev liblz4-dev libssl-dev python3
 DEPS_PIP = nvidia-cuda-runtime-cu12 nvidia-cublas-cu12 nvidia-cudnn-cu13
 
 .PHONY: all build demo check deps clean

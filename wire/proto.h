@@ -30,7 +30,7 @@
  * rgpu_calls_fingerprint() (calls.h), which changes with any row of
  * calls.def or the size of its arguments: two builds that differ there
  * would read each other's requests as other calls. */
-#define RGPU_PROTO_VERSION 3u
+#define RGPU_PROTO_VERSION 4u /* 4: module images named by SHA-256 (imagehash.h) */
 #define RGPU_MAX_HANDSHAKE_LEN 4096u /* HELLO or WELCOME arguments of any version */
 #define RGPU_MAX_ARGS_LEN (1u << 20)         /* encoded arguments of one message */
 #define RGPU_MAX_BULK_LEN (1ull << 40)       /* bulk payload of one message */
@@ -98,7 +98,8 @@ struct rgpu_dev_info {
     int32_t attr_err[RGPU_NATTR]; /* CUresult the backend gave for attribute i */
 };
 
-/* An image (fatbin, cubin or PTX) named by its content: XXH3-128 of its bytes. */
+/* An image (fatbin, cubin or PTX) named by its content: the first 128 bits of
+ * its bytes' SHA-256 (imagehash.h). */
 struct rgpu_image_ref {
     uint64_t hash[2];
     uint64_t size;

@@ -14,6 +14,7 @@
  * REPLY, and the same connection must keep working.
  */
 #include "calls.h" /* call ids, generated from wire/calls.def */
+#include "imagehash.h"
 #include "robust_conn.h"
 
 static char **client_argv;
@@ -126,6 +127,37 @@ static void workers_gone(const char *after)
 }
 
 #define CASE(name) fprintf(stderr, "robust_wire: case: %s\n", name)
+
+/* rgpu_module_load on a fresh connection (with the primary context): the
+ * image named ref, its bytes sent along when img is not NULL. The result, or
+ * -1 when the exchange itself failed. */
+static int load_named(const struct rgpu_image_ref *ref, const void *img, size_t n)
+{
+    int fd = rc_connect(), result = -1;
+    struct rgpu_hdr rh;
+    unsigned char out[64];
+    int dev = 0;
+    if (handshake(fd) < 1)
+        goto out;
+    send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev, sizeof dev);
+    uint64_t ctx = 0;
+    if (read_reply(fd, &rh, out, sizeof out, 10) != 1 || rh.result != CUDA_SUCCESS)
+        goto out;
+    memcpy(&ctx, out, sizeof ctx);
+    struct rgpu_args_rgpu_module_load a = {.ref = *ref, .image = img, .image_len = img ? n : 0};
+    struct rgpu_wbuf w;
+    rgpu_wbuf_init(&w);
+    rgpu_calls[RGPU_ID_rgpu_module_load].enc_req(&w, &a);
+    struct rgpu_hdr h = rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_rgpu_module_load, 2, ctx, (uint32_t)w.len, w.bulk_len);
+    int sent = rc_send_all(fd, &h, sizeof h) == 0 && rc_send_all(fd, w.data, w.len) == 0 &&
+               (!w.bulk_len || rc_send_all(fd, img, n) == 0);
+    rgpu_wbuf_free(&w);
+    if (sent && read_reply(fd, &rh, out, sizeof out, 10) == 1 && rh.type == RGPU_MSG_REPLY && rh.seq == 2)
+        result = rh.result;
+out:
+    close(fd);
+    return result;
+}
 
 static void close_case(int fd, const char *name)
 {
@@ -475,6 +507,27 @@ int main(int argc, char **argv)
             ru_sleep_ms(200);
         }
         close_case(fd, "HtoD whose length disagrees with its bulk");
+
+        /* Clients share rgpud's image cache by name: bytes sent under another
+         * image's name (same length, other content) are refused, and that name
+         * still finds nothing, for this client or the next. */
+        CASE("a module image under another image's name");
+        static const char real[] = ".version 7.0\n.target sm_75\n.address_size 64\n"
+                                   ".visible .entry good()\n{\n\tret;\n}\n";
+        static const char evil[] = ".version 7.0\n.target sm_75\n.address_size 64\n"
+                                   ".visible .entry evil()\n{\n\tret;\n}\n";
+        _Static_assert(sizeof real == sizeof evil, "the same length: only the name check can tell them apart");
+        struct rgpu_image_ref name = rgpu_image_ref_of(real, sizeof real);
+        int got = load_named(&name, evil, sizeof evil);
+        if (got != CUDA_ERROR_INVALID_VALUE)
+            FAIL("an image sent under another's name: result %d, expected CUDA_ERROR_INVALID_VALUE", got);
+        if ((got = load_named(&name, NULL, 0)) != CUDA_ERROR_NOT_FOUND)
+            FAIL("the name of an image nobody sent: result %d, expected CUDA_ERROR_NOT_FOUND", got);
+        if ((got = load_named(&name, real, sizeof real)) != CUDA_SUCCESS)
+            FAIL("the image under its own name: result %d", got);
+        if ((got = load_named(&name, NULL, 0)) != CUDA_SUCCESS)
+            FAIL("by name, once sent: result %d", got);
+        server_still_serves("images under other names");
     }
 
 done:

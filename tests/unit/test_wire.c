@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "calls.h"
+#include "imagehash.h"
 #include "net.h"
 #include "proto.h"
 #include "session.h"
@@ -334,6 +335,19 @@ static void header_limits(void **state)
     assert_non_null(rgpu_hdr_invalid(&h));
 }
 
+/* Module images are named by SHA-256's first 128 bits, little-endian words
+ * (FIPS 180-2's "abc" vector: ba7816bf 8f01cfea 414140de 5dae2223 ...). */
+static void image_names(void **state)
+{
+    (void)state;
+    struct rgpu_image_ref r = rgpu_image_ref_of("abc", 3);
+    assert_int_equal(r.size, 3);
+    assert_true(r.hash[0] == 0xeacf018fbf1678baull);
+    assert_true(r.hash[1] == 0x2322ae5dde404141ull);
+    struct rgpu_image_ref e = rgpu_image_ref_of("", 0); /* e3b0c442 98fc1c14 9afbf4c8 996fb924 ... */
+    assert_true(e.hash[0] == 0x141cfc9842c4b0e3ull && e.hash[1] == 0x24b96f99c8f4fb9aull && e.size == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +364,7 @@ int main(void)
         cmocka_unit_test(addresses_parse),
         cmocka_unit_test(optional_arrays),
         cmocka_unit_test(header_limits),
+        cmocka_unit_test(image_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
