@@ -12,8 +12,12 @@
  * Client host functions run on the client: the server queues a trampoline
  * that sends CALLBACK and waits for CALLBACK_DONE.
  */
+#define _GNU_SOURCE /* ppoll, POLLRDHUP */
+#include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpudev.h"
 #include "log.h"
@@ -367,12 +371,28 @@ void custom_connection_lost(struct worker *w)
  * client's requests in order, until the stream's work is done, so that no
  * later request runs before it. The client sends one only when that work is
  * host-to-device copies (no host function the reader would have to answer,
- * nothing that waits for a later request). */
+ * nothing that waits for a later request). Polled rather than synchronised:
+ * a client that fences work that never ends (a kernel that loops; a host
+ * function whose end only the waiting reader could read) must still be
+ * seen leaving, or its worker would outlive it. */
 static CUresult stream_fence(struct srv_call *c)
 {
     struct rgpu_args_rgpu_stream_fence *a = c->args;
     CUresult r = dispatch_check_stream(c, &a->hStream);
-    return r != CUDA_SUCCESS ? r : c->w->be->cuStreamSynchronize(a->hStream);
+    for (unsigned turn = 0; r == CUDA_SUCCESS; turn++) {
+        if ((r = c->w->be->cuStreamQuery(a->hStream)) != CUDA_ERROR_NOT_READY)
+            return r;
+        r = CUDA_SUCCESS;
+        if (turn < 64) { /* a few small copies: let the stream's thread have the CPU */
+            sched_yield();
+            continue;
+        }
+        struct pollfd p = {.fd = c->w->fd, .events = POLLRDHUP};
+        struct timespec wait = {0, 200 * 1000};
+        if (ppoll(&p, 1, &wait, NULL) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            r = CUDA_ERROR_DEVICE_UNAVAILABLE; /* the client is gone: the reader finishes the connection */
+    }
+    return r;
 }
 
 static CUresult host_func(struct srv_call *c)

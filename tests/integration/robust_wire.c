@@ -128,6 +128,38 @@ static void workers_gone(const char *after)
 
 #define CASE(name) fprintf(stderr, "robust_wire: case: %s\n", name)
 
+/* A handshake and the primary context on fd: the context, 0 on failure. */
+static uint64_t with_context(int fd)
+{
+    struct rgpu_hdr rh;
+    unsigned char out[64];
+    int dev = 0;
+    uint64_t ctx = 0;
+    if (handshake(fd) < 1)
+        return 0;
+    send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev, sizeof dev);
+    if (read_reply(fd, &rh, out, sizeof out, 10) != 1 || rh.result != CUDA_SUCCESS)
+        return 0;
+    memcpy(&ctx, out, sizeof ctx);
+    return ctx;
+}
+
+/* A well-formed request of call id through its codec (its bulk, if any, is
+ * bulk/n); no reply wanted when no_reply. 0 when sent. */
+static int send_call(int fd, enum rgpu_call_id id, uint32_t seq, uint64_t ctx, void *args, bool no_reply,
+                     const void *bulk, size_t n)
+{
+    struct rgpu_wbuf w;
+    rgpu_wbuf_init(&w);
+    rgpu_calls[id].enc_req(&w, args);
+    struct rgpu_hdr h = rc_hdr(RGPU_MSG_REQUEST, (uint16_t)id, seq, ctx, (uint32_t)w.len, w.bulk_len);
+    h.flags = no_reply ? RGPU_F_NO_REPLY : 0;
+    int sent = rc_send_all(fd, &h, sizeof h) == 0 && rc_send_all(fd, w.data, w.len) == 0 &&
+               (!w.bulk_len || rc_send_all(fd, bulk, n) == 0);
+    rgpu_wbuf_free(&w);
+    return sent ? 0 : -1;
+}
+
 /* rgpu_module_load on a fresh connection (with the primary context): the
  * image named ref, its bytes sent along when img is not NULL. The result, or
  * -1 when the exchange itself failed. */
@@ -136,25 +168,11 @@ static int load_named(const struct rgpu_image_ref *ref, const void *img, size_t 
     int fd = rc_connect(), result = -1;
     struct rgpu_hdr rh;
     unsigned char out[64];
-    int dev = 0;
-    if (handshake(fd) < 1)
-        goto out;
-    send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuDevicePrimaryCtxRetain, 1, 0, sizeof dev, 0), &dev, sizeof dev);
-    uint64_t ctx = 0;
-    if (read_reply(fd, &rh, out, sizeof out, 10) != 1 || rh.result != CUDA_SUCCESS)
-        goto out;
-    memcpy(&ctx, out, sizeof ctx);
+    uint64_t ctx = with_context(fd);
     struct rgpu_args_rgpu_module_load a = {.ref = *ref, .image = img, .image_len = img ? n : 0};
-    struct rgpu_wbuf w;
-    rgpu_wbuf_init(&w);
-    rgpu_calls[RGPU_ID_rgpu_module_load].enc_req(&w, &a);
-    struct rgpu_hdr h = rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_rgpu_module_load, 2, ctx, (uint32_t)w.len, w.bulk_len);
-    int sent = rc_send_all(fd, &h, sizeof h) == 0 && rc_send_all(fd, w.data, w.len) == 0 &&
-               (!w.bulk_len || rc_send_all(fd, img, n) == 0);
-    rgpu_wbuf_free(&w);
-    if (sent && read_reply(fd, &rh, out, sizeof out, 10) == 1 && rh.type == RGPU_MSG_REPLY && rh.seq == 2)
+    if (ctx && send_call(fd, RGPU_ID_rgpu_module_load, 2, ctx, &a, false, img, n) == 0 &&
+        read_reply(fd, &rh, out, sizeof out, 10) == 1 && rh.type == RGPU_MSG_REPLY && rh.seq == 2)
         result = rh.result;
-out:
     close(fd);
     return result;
 }
@@ -528,6 +546,25 @@ int main(int argc, char **argv)
         if ((got = load_named(&name, NULL, 0)) != CUDA_SUCCESS)
             FAIL("by name, once sent: result %d", got);
         server_still_serves("images under other names");
+
+        /* rgpud waits on the thread that reads a client's requests for a
+         * fenced stream (rgpu_stream_fence): one whose work never ends (here
+         * a host function whose end this client never sends) must not keep
+         * that worker alive once the client has gone. */
+        CASE("a fence on a stream that never finishes, then the client leaves");
+        fd = rc_connect();
+        uint64_t fctx = with_context(fd);
+        if (!fctx) {
+            FAIL("no context for the fence case");
+        } else {
+            struct rgpu_args_cuLaunchHostFunc hf = {.hStream = NULL, .fn = (CUhostFn)(uintptr_t)0x1000};
+            struct rgpu_args_rgpu_stream_fence fence = {.hStream = NULL};
+            if (send_call(fd, RGPU_ID_cuLaunchHostFunc, 3, fctx, &hf, true, NULL, 0) ||
+                send_call(fd, RGPU_ID_rgpu_stream_fence, 4, fctx, &fence, true, NULL, 0))
+                FAIL("sending the host function and the fence failed");
+            ru_sleep_ms(300); /* the fence is waiting */
+        }
+        close_case(fd, "a fence on a stream that never finishes");
     }
 
 done:
