@@ -71,7 +71,9 @@ static CUresult load(enum rgpu_call_id id, const void *image, void *handle_out)
     if ((r = image_of(image, &data, &len)) != CUDA_SUCCESS)
         return r;
     const void *const *prelinked;
-    struct rgpu_image_ref ref = rgpu_image_ref_of(data, len);
+    struct rgpu_image_ref ref;
+    if (!rgpu_image_ref_of(data, len, &ref))
+        return CUDA_ERROR_OUT_OF_MEMORY;
     /* rgpu_args_rgpu_module_load and _library_load share one layout */
     _Static_assert(sizeof(struct rgpu_args_rgpu_module_load) == sizeof(struct rgpu_args_rgpu_library_load),
                    "load argument layouts");

@@ -81,8 +81,8 @@ static struct keyset pending;    /* streams whose only outstanding work is copie
 static bool lost;                /* a request that could have queued work anywhere, or too many streams */
 static bool poisoned;            /* a call failed, no synchronisation has succeeded since */
 static uint64_t epoch;           /* requests sent (but synchronisations, queries and fences) */
-static CUcontext first_ctx;      /* the context of the first request; */
-static bool several_ctx;         /* another context's request since */
+static CUcontext first_ctx;      /* current at the first request sent */
+static bool several_ctx;         /* a request was sent in another context since */
 
 static struct skey key_of(CUstream s)
 {

@@ -134,9 +134,13 @@ CUresult link_run(struct srv_call *c)
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS) {
         memcpy(copy, image, size);
-        a->image = rgpu_image_ref_of(copy, size);
-        imagecache_put(&a->image, copy, size);
-        keep_image(&a->image, copy);
+        if (rgpu_image_ref_of(copy, size, &a->image)) {
+            imagecache_put(&a->image, copy, size);
+            keep_image(&a->image, copy);
+        } else {
+            free(copy);
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+        }
     }
     if (st)
         c->w->be->cuLinkDestroy(st);

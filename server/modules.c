@@ -66,7 +66,9 @@ static CUresult image_bytes(struct srv_call *c, const struct rgpu_image_ref *ref
     if (sent_len) {
         if (sent_len != ref->size)
             return CUDA_ERROR_INVALID_VALUE;
-        struct rgpu_image_ref got = rgpu_image_ref_of(sent, sent_len);
+        struct rgpu_image_ref got;
+        if (!rgpu_image_ref_of(sent, sent_len, &got))
+            return CUDA_ERROR_OUT_OF_MEMORY;
         if (got.hash[0] != ref->hash[0] || got.hash[1] != ref->hash[1])
             return CUDA_ERROR_INVALID_VALUE;
         buf = c->bulk; /* sent points into it */

@@ -13,10 +13,13 @@
 #ifndef RGPU_WIRE_IMAGEHASH_H
 #define RGPU_WIRE_IMAGEHASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proto.h"
 
-struct rgpu_image_ref rgpu_image_ref_of(const void *p, size_t n);
+/* The name of the n bytes at p into *out; false (and nothing to name them
+ * by) only if libcrypto fails, e.g. out of memory. */
+bool rgpu_image_ref_of(const void *p, size_t n, struct rgpu_image_ref *out);
 
 #endif

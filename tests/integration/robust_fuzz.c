@@ -210,9 +210,11 @@ static bool conn_open(struct conn *c)
     struct rgpu_args_cuStreamCreate sc = {.Flags = 0};
     struct rgpu_args_cuEventCreate ec = {.Flags = 0};
     struct rgpu_args_cuGraphCreate gc = {.flags = 0};
-    struct rgpu_args_rgpu_module_load ml = {.ref = rgpu_image_ref_of(kernel_ptx, sizeof kernel_ptx),
-                                            .image = kernel_ptx,
-                                            .image_len = sizeof kernel_ptx};
+    struct rgpu_args_rgpu_module_load ml = {.image = kernel_ptx, .image_len = sizeof kernel_ptx};
+    if (!rgpu_image_ref_of(kernel_ptx, sizeof kernel_ptx, &ml.ref)) {
+        FAIL("naming the kernel's image");
+        return false;
+    }
     if (call(c, RGPU_ID_cuMemAlloc_v2, &ma) || call(c, RGPU_ID_cuStreamCreate, &sc) ||
         call(c, RGPU_ID_cuEventCreate, &ec) || call(c, RGPU_ID_cuGraphCreate, &gc) ||
         call(c, RGPU_ID_rgpu_module_load, &ml))

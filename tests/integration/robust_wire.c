@@ -535,7 +535,9 @@ int main(int argc, char **argv)
         static const char evil[] = ".version 7.0\n.target sm_75\n.address_size 64\n"
                                    ".visible .entry evil()\n{\n\tret;\n}\n";
         _Static_assert(sizeof real == sizeof evil, "the same length: only the name check can tell them apart");
-        struct rgpu_image_ref name = rgpu_image_ref_of(real, sizeof real);
+        struct rgpu_image_ref name;
+        if (!rgpu_image_ref_of(real, sizeof real, &name))
+            FAIL("naming an image");
         int got = load_named(&name, evil, sizeof evil);
         if (got != CUDA_ERROR_INVALID_VALUE)
             FAIL("an image sent under another's name: result %d, expected CUDA_ERROR_INVALID_VALUE", got);
