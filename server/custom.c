@@ -379,6 +379,7 @@ static CUresult stream_fence(struct srv_call *c)
 {
     struct rgpu_args_rgpu_stream_fence *a = c->args;
     CUresult r = dispatch_check_stream(c, &a->hStream);
+    long wait_ns = 20 * 1000; /* doubling to 1 ms: a short copy is seen done soon, a long wait costs little */
     for (unsigned turn = 0; r == CUDA_SUCCESS; turn++) {
         if ((r = c->w->be->cuStreamQuery(a->hStream)) != CUDA_ERROR_NOT_READY)
             return r;
@@ -388,9 +389,11 @@ static CUresult stream_fence(struct srv_call *c)
             continue;
         }
         struct pollfd p = {.fd = c->w->fd, .events = POLLRDHUP};
-        struct timespec wait = {0, 200 * 1000};
+        struct timespec wait = {0, wait_ns};
         if (ppoll(&p, 1, &wait, NULL) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
             r = CUDA_ERROR_DEVICE_UNAVAILABLE; /* the client is gone: the reader finishes the connection */
+        if (wait_ns < 1000 * 1000)
+            wait_ns *= 2;
     }
     return r;
 }
