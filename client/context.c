@@ -12,6 +12,7 @@
 #include "funcinfo.h"
 #include "handles.h"
 #include "mapped.h"
+#include "memory.h"
 
 #define MAX_CTX 256
 #define STACK_DEPTH 64
@@ -56,6 +57,19 @@ static void remember(CUcontext ctx, CUdevice dev, bool primary)
             rgpu_err("more than %d live contexts; context %p is not tracked", MAX_CTX, (void *)ctx);
     }
     pthread_mutex_unlock(&lock);
+}
+
+/* What the end of a context (destroyed, reset, last primary release) takes
+ * with it on this side: its handles, mapped mirrors and device allocations,
+ * and the answers kept about functions. */
+static void ended(CUcontext ctx)
+{
+    if (ctx) {
+        rgpu_handles_drop_ctx(ctx);
+        rgpu_mapped_drop_ctx(ctx);
+        rgpu_memory_drop_ctx(ctx);
+    }
+    rgpu_func_info_flush();
 }
 
 static void forget(CUcontext ctx)
@@ -220,9 +234,7 @@ RGPU_API CUresult cuCtxDestroy_v2(CUcontext ctx)
     r = rgpu_remote(RGPU_ID_cuCtxDestroy_v2, &a);
     if (r == CUDA_SUCCESS) {
         forget(ctx);
-        rgpu_handles_drop_ctx(ctx);
-        rgpu_mapped_drop_ctx(ctx);
-        rgpu_func_info_flush();
+        ended(ctx);
     }
     return r;
 }
@@ -320,9 +332,7 @@ static CUresult primary_release(CUdevice dev)
         pthread_mutex_unlock(&lock);
         if (last) {
             drop_id(c);
-            rgpu_handles_drop_ctx(c);
-            rgpu_mapped_drop_ctx(c);
-            rgpu_func_info_flush();
+            ended(c);
         }
     }
     return r;
@@ -350,12 +360,8 @@ static CUresult primary_reset(CUdevice dev)
         pthread_mutex_lock(&lock);
         CUcontext c = primary_ctx[dev];
         pthread_mutex_unlock(&lock);
-        if (c) {
-            drop_id(c);
-            rgpu_handles_drop_ctx(c);
-            rgpu_mapped_drop_ctx(c);
-        }
-        rgpu_func_info_flush();
+        drop_id(c);
+        ended(c);
     }
     return r;
 }

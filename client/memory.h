@@ -13,4 +13,7 @@ extern struct ranges rgpu_host_ranges;
 
 static inline bool rgpu_is_device_ptr(uintptr_t p) { return ranges_find(&rgpu_device_ranges, p, NULL); }
 
+/* A context ended (destroyed, reset, last primary release): its allocations went with it. */
+void rgpu_memory_drop_ctx(CUcontext ctx);
+
 #endif

@@ -72,6 +72,17 @@ bool ranges_remove(struct ranges *rs, uintptr_t base, struct range *out)
     return hit;
 }
 
+void ranges_remove_ctx(struct ranges *rs, const void *ctx)
+{
+    pthread_rwlock_wrlock(&rs->lock);
+    size_t kept = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->v[i].ctx != ctx)
+            rs->v[kept++] = rs->v[i];
+    rs->n = kept;
+    pthread_rwlock_unlock(&rs->lock);
+}
+
 bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n)
 {
     pthread_rwlock_rdlock(&rs->lock);

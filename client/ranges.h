@@ -19,7 +19,8 @@ struct range {
     unsigned flags;   /* host memory: CU_MEMHOSTALLOC_* or CU_MEMHOSTREGISTER_* */
     bool registered;  /* host memory: registered, not allocated by us */
     bool shared;      /* host memory: the device reaches it at this address (hostpool.c) */
-    bool reserved;    /* device memory: a virtual address range (cuMemAddressReserve), mapped or not */
+    const void *ctx;  /* device memory from cuMemAlloc*: its context (NULL: a virtual address range or a
+                         module variable, whose bytes may come and go) */
     uint64_t id;      /* unique buffer id */
 };
 
@@ -36,6 +37,8 @@ bool ranges_add(struct ranges *rs, const struct range *r);
 bool ranges_find(struct ranges *rs, uintptr_t p, struct range *out);
 /* Remove the range starting exactly at base; false if none. */
 bool ranges_remove(struct ranges *rs, uintptr_t base, struct range *out);
+/* Remove every range of context ctx. */
+void ranges_remove_ctx(struct ranges *rs, const void *ctx);
 /* Does [p, p+n) overlap any range? */
 bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n);
 

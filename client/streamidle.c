@@ -27,7 +27,8 @@
  *
  * Copies that cannot fail. A host-to-device copy whose bytes travel in the
  * request (pool copies are another call), into a device allocation the
- * client made (not a virtual range, whose mapping may be gone), by a thread
+ * client made (cuMemAlloc*, in a context that has not ended; not a virtual
+ * range or a module variable, whose bytes may come and go), by a thread
  * with a current context, on a stream with nothing unfinished while the
  * legacy stream has nothing unfinished either (a blocking stream waits for
  * it), is pending rather than unfinished: nothing before it can fail it and
@@ -140,7 +141,7 @@ static bool safe_copy(enum rgpu_call_id id, const void *args, struct skey k)
         return false;
     const struct rgpu_args_cuMemcpyHtoDAsync_v2 *a = args;
     struct range r;
-    return ranges_find(&rgpu_device_ranges, (uintptr_t)a->dstDevice, &r) && !r.reserved &&
+    return ranges_find(&rgpu_device_ranges, (uintptr_t)a->dstDevice, &r) && r.ctx &&
            a->ByteCount <= r.base + r.size - (uintptr_t)a->dstDevice;
 }
 

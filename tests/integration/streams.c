@@ -745,6 +745,36 @@ static void copy_syncs_on(CUstream s, const char *what)
     free(want);
 }
 
+/* The client forgets the allocations of a context that ended: a copy into
+ * one can fail, so its synchronisation asks, and reports it. */
+static void copy_into_ended_context(void)
+{
+    client_info_fn info = (client_info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
+    CUcontext mine, other;
+    CUdevice dev;
+    CHECK(cuCtxGetCurrent(&mine));
+    CHECK(cuCtxGetDevice(&dev));
+    CHECK(cuCtxCreate(&other, NULL, 0, dev));
+    CUdeviceptr gone;
+    CHECK(cuMemAlloc(&gone, 4096));
+    CHECK(cuCtxDestroy(other));
+    CHECK(cuCtxSetCurrent(mine));
+    CUstream s;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuCtxSynchronize());
+    unsigned char buf[64] = {0};
+    uint32_t t0 = round_trips(info);
+    CUresult r = cuMemcpyHtoDAsync(gone, buf, sizeof buf, s);
+    if (r == CUDA_SUCCESS)
+        r = cuStreamSynchronize(s);
+    if (r == CUDA_SUCCESS)
+        it_fail(__FILE__, __LINE__, "a copy into the memory of a context that ended: CUDA_SUCCESS");
+    if (info && round_trips(info) == t0)
+        it_fail(__FILE__, __LINE__, "a copy into the memory of a context that ended was synchronised without asking");
+    CHECK(cuStreamSynchronize(s)); /* the error was reported once */
+    CHECK(cuStreamDestroy(s));
+}
+
 static void copy_only_syncs(void)
 {
     CUstream s;
@@ -753,6 +783,7 @@ static void copy_only_syncs(void)
     CHECK(cuStreamDestroy(s));
     copy_syncs_on(CU_STREAM_PER_THREAD, "the per-thread stream");
     copy_syncs_on(CU_STREAM_LEGACY, "the legacy stream");
+    copy_into_ended_context();
 }
 
 /* ---- stream properties ---- */
