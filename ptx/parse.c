@@ -52,6 +52,15 @@ static char *xstrndup(struct pctx *p, const char *s, int n)
     return r;
 }
 
+/* The parser recurses into nested braces (initialisers, operand lists): a
+ * client's text must not be able to nest them deep enough to overflow the
+ * stack. PTX from compilers nests a few levels (an array of structs). */
+#define MAX_NEST 64
+static void nest_in(struct pctx *p)
+{
+    if (++p->nest > MAX_NEST) perr(p, p->t.line, "braces nested more than %d deep", MAX_NEST);
+}
+
 /* ---- symbols ---- */
 static unsigned hash(const char *s, int n)
 {
@@ -312,6 +321,7 @@ static void parse_init_item(struct pctx *p, struct gvar *g, const struct decl *d
 {
     unsigned es = ptx_type_size[d->t];
     if (is_punct(p, '{')) {
+        nest_in(p);
         next(p);
         if (!is_punct(p, '}'))
             for (;;) {
@@ -319,6 +329,7 @@ static void parse_init_item(struct pctx *p, struct gvar *g, const struct decl *d
                 if (!accept(p, ',')) break;
             }
         expect(p, '}');
+        p->nest--;
         return;
     }
     if (*pos + es > g->size) perr(p, p->t.line, "too many initializers for '%s'", g->name);
@@ -596,6 +607,7 @@ static void parse_operand_list(struct pctx *p, struct ropnd *o, char close)
 {
     o->el = NULL;
     o->nel = 0;
+    nest_in(p);
     while (!is_punct(p, close)) {
         o->el = xrealloc(p, o->el, sizeof *o->el * (size_t)(o->nel + 1));
         memset(&o->el[o->nel], 0, sizeof o->el[0]);
@@ -603,6 +615,7 @@ static void parse_operand_list(struct pctx *p, struct ropnd *o, char close)
         if (!accept(p, ',')) break;
     }
     expect(p, close);
+    p->nest--;
 }
 
 static void parse_operand(struct pctx *p, struct ropnd *o)
@@ -934,12 +947,12 @@ static void parse_module_body(struct pctx *p)
             if (p->t.k != TK_FLOAT && p->t.k != TK_INT) perr(p, line, "bad .version");
             int maj = 0, min = 0;
             if (lex_version(p->t.s, p->t.len, &maj, &min) < 1) perr(p, line, "bad .version");
-            p->m->version = maj * 10 + min;
-            have_version = true;
-            if (maj > 9 || maj < 1) {
+            if (maj > 9 || maj < 1 || min > 9) {
                 p->fail_code = CUDA_ERROR_UNSUPPORTED_PTX_VERSION;
                 perr(p, line, "PTX ISA version %d.%d is not supported (up to 9.x)", maj, min);
             }
+            p->m->version = maj * 10 + min;
+            have_version = true;
             next(p);
         } else if (tok_is(t, ".target")) {
             next(p);

@@ -67,6 +67,7 @@ struct pctx {
      * parse_instruction's stack so that an error's longjmp can free their
      * element lists (a rejected module must not leak in a long-lived worker) */
     struct ropnd ops[16]; int nops;
+    int nest;                  /* braces open in the construct being parsed (nest_in) */
     /* the parameter lists of the function being parsed, until they belong
      * to it (likewise freed on an error) */
     struct pparam *params, *rets; int nparams, nrets;

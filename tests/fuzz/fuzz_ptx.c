@@ -51,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ptx_module_global(m, i, &g);
             void *bytes = g.size <= (1u << 20) ? calloc(1, g.size ? g.size : 1) : NULL;
             if (bytes) {
-                memcpy(bytes, g.init, g.init_len);
+                if (g.init_len)
+                    memcpy(bytes, g.init, g.init_len);
                 ptx_module_global_relocate(m, i, addrs, bytes);
             }
             free(bytes);

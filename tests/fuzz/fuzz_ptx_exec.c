@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ok = false;
             break;
         }
-        memcpy(gmem[i], gi.init, gi.init_len);
+        if (gi.init_len)
+            memcpy(gmem[i], gi.init, gi.init_len);
         gaddrs[i] = (uint64_t)(uintptr_t)gmem[i];
         mm.lo[mm.n] = gaddrs[i];
         mm.hi[mm.n++] = gaddrs[i] + gi.size;
