@@ -307,8 +307,9 @@ static bool fuzz_one(struct conn *c, unsigned *closed, unsigned *busy)
     /* Most requests are gentle: one word changed, never one that made this
      * call malformed before (a length or a want-flag: learnt as the run
      * goes), so that connections live long enough for sequences of calls
-     * to meet. The others change every word, flip bits, cut or pad the
-     * arguments, send a payload of another size. */
+     * to meet. The others change words at random (one in four: about half
+     * of them), flip bits, cut or pad the arguments, send a payload of
+     * another size. */
     static uint8_t avoid[RGPU_NCALLS][4096 / 4], bad_template[RGPU_NCALLS];
     int gentle_at = -1; /* the word a gentle request changed; len: none */
     if (below(4) && len && !bad_template[id]) {
