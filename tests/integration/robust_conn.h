@@ -7,18 +7,16 @@
 #define RGPU_IT_ROBUST_CONN_H
 
 #include "calls.h" /* rgpu_calls_fingerprint */
+#include "net.h"
 #include "proto.h"
 #include "robust_util.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
-/* A connection to RGPU_SERVER; exits the test when there is none to make. */
+/* A connection to RGPU_SERVER (wire/net.c's, as the client makes it); exits
+ * the test when there is none to make. */
 static inline int rc_connect(void)
 {
     const char *addr = getenv("RGPU_SERVER");
@@ -26,62 +24,21 @@ static inline int rc_connect(void)
         fprintf(stderr, "FAIL: RGPU_SERVER is not set\n");
         exit(1);
     }
-    int fd = -1;
-    if (strncmp(addr, "unix:", 5) == 0) {
-        struct sockaddr_un sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sun_family = AF_UNIX;
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", addr + 5);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    } else if (strncmp(addr, "tcp:", 4) == 0) {
-        char host[256];
-        snprintf(host, sizeof host, "%s", addr + 4);
-        char *colon = strrchr(host, ':');
-        if (!colon) {
-            fprintf(stderr, "FAIL: bad RGPU_SERVER %s\n", addr);
-            exit(1);
-        }
-        *colon = 0;
-        struct addrinfo hints, *res;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_socktype = SOCK_STREAM;
-        if (getaddrinfo(host, colon + 1, &hints, &res) == 0) {
-            fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-                close(fd);
-                fd = -1;
-            }
-            freeaddrinfo(res);
-        }
-        if (fd >= 0) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-    }
+    struct rgpu_addr a;
+    char err[256];
+    int fd = rgpu_addr_parse(addr, &a, err, sizeof err) == 0 ? rgpu_connect(&a, err, sizeof err) : -1;
     if (fd < 0) {
-        fprintf(stderr, "FAIL: cannot connect to %s: %s\n", addr, strerror(errno));
+        fprintf(stderr, "FAIL: cannot connect to %s: %s\n", addr, err);
         exit(1);
     }
     return fd;
 }
 
+/* all n bytes, or -1 (errno EPIPE or ECONNRESET once the server closed) */
 static inline int rc_send_all(int fd, const void *p, size_t n)
 {
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    struct iovec iov = {(void *)p, n};
+    return rgpu_writev_full(fd, &iov, 1);
 }
 
 /* read exactly n bytes within timeout_s; 1 ok, 0 EOF/reset, -1 timeout */
