@@ -142,6 +142,8 @@ static CUresult kernel(struct srv_call *c)
         return r;
     if (!a->f)
         return CUDA_ERROR_INVALID_VALUE;
+    if ((r = modules_check_params(c, a->f, a->params_len)) != CUDA_SUCCESS)
+        return r;
     size_t size = a->params_len;
     void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
                      CU_LAUNCH_PARAM_END};

@@ -99,6 +99,26 @@ static void add(struct handles *hs, int type, const void *h, CUcontext owner, ui
 
 void handles_add(struct handles *hs, int type, const void *h, CUcontext owner) { add(hs, type, h, owner, 0, 0); }
 
+bool handles_param_bytes(struct handles *hs, const void *h, uint32_t *bytes)
+{
+    pthread_mutex_lock(&hs->lock);
+    struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
+    bool known = e && (e->type == HT_FUNC || e->type == HT_KERNEL) && e->tid;
+    if (known)
+        *bytes = e->tid - 1;
+    pthread_mutex_unlock(&hs->lock);
+    return known;
+}
+
+void handles_set_param_bytes(struct handles *hs, const void *h, uint32_t bytes)
+{
+    pthread_mutex_lock(&hs->lock);
+    struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
+    if (e && (e->type == HT_FUNC || e->type == HT_KERNEL) && bytes < UINT32_MAX)
+        e->tid = bytes + 1;
+    pthread_mutex_unlock(&hs->lock);
+}
+
 void handles_add_per_thread(struct handles *hs, CUstream s, uint32_t tid, CUcontext owner)
 {
     add(hs, HT_STREAM, s, owner, tid, 1);

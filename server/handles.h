@@ -70,5 +70,11 @@ void handles_mem_unref(struct handles *hs, unsigned long long h);
 /* The per-thread default stream of (tid, ctx), or NULL if none yet. */
 void handles_add_per_thread(struct handles *hs, CUstream s, uint32_t tid, CUcontext owner);
 CUstream handles_per_thread(struct handles *hs, uint32_t tid, CUcontext ctx);
+/* The bytes of parameters a function (or a kernel, where the backend launches
+ * kernels) takes, once handles_set_param_bytes has recorded them; false when
+ * not recorded yet or h is unknown. Kept in the entry's tid field, unused by
+ * those kinds, as bytes + 1 (0: not recorded). */
+bool handles_param_bytes(struct handles *hs, const void *h, uint32_t *bytes);
+void handles_set_param_bytes(struct handles *hs, const void *h, uint32_t bytes);
 
 #endif

@@ -122,6 +122,52 @@ static CUresult load_image(struct srv_call *c, bool library)
 CUresult modules_load(struct srv_call *c) { return load_image(c, false); }
 CUresult modules_library_load(struct srv_call *c) { return load_image(c, true); }
 
+/* f's parameters as the backend lays them out: their count, the end of the
+ * last one, and the first cap of them into slots (when not NULL). */
+static CUresult param_layout(const struct rgpu_backend *be, CUfunction f, struct rgpu_param_slot *slots, uint32_t cap,
+                             uint32_t *count, size_t *end)
+{
+    *end = 0;
+    /* a parameter takes a byte at least: no function has more than that */
+    for (uint32_t n = 0;; n++) {
+        size_t off = 0, size = 0;
+        CUresult r = be->cuFuncGetParamInfo(f, n, &off, &size);
+        if (r == CUDA_ERROR_INVALID_VALUE) {
+            *count = n;
+            return CUDA_SUCCESS;
+        }
+        if (r != CUDA_SUCCESS)
+            return r;
+        if (n == RGPU_MAX_PARAM_BYTES || off > RGPU_MAX_PARAM_BYTES || size > RGPU_MAX_PARAM_BYTES)
+            return CUDA_ERROR_INVALID_VALUE;
+        if (slots && n < cap)
+            slots[n] = (struct rgpu_param_slot){off, size};
+        if (off + size > *end)
+            *end = off + size;
+    }
+}
+
+/* A launch's parameter buffer must hold every parameter of f: the backend is
+ * handed the buffer with its length, and nothing documents that NVIDIA's
+ * driver checks that length against the kernel's before it copies the
+ * kernel's full parameter size (the bytes past a short buffer would be this
+ * worker's heap). The CPU device checks; this makes every backend refuse
+ * alike. The layout is asked of the backend once per function. */
+CUresult modules_check_params(struct srv_call *c, CUfunction f, uint64_t len)
+{
+    uint32_t need;
+    if (!handles_param_bytes(&c->w->handles, f, &need)) {
+        uint32_t n;
+        size_t end;
+        CUresult r = param_layout(c->w->be, f, NULL, 0, &n, &end);
+        if (r != CUDA_SUCCESS)
+            return r;
+        need = (uint32_t)end;
+        handles_set_param_bytes(&c->w->handles, f, need);
+    }
+    return len < need ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
 /* Everything the client keeps about a function, in one round trip: name,
  * launch limits and as many parameter slots as it asked for (the count of
  * all of them in any case, so that it can ask again for more). */
@@ -149,20 +195,11 @@ CUresult modules_func_info(struct srv_call *c)
         (a->params_len && !(a->params = dispatch_outbuf(c, a->params_len))))
         return CUDA_ERROR_OUT_OF_MEMORY;
     strcpy(a->name, name);
-    /* a parameter takes a byte at least: no function has more than that */
-    uint32_t n = 0;
-    for (;; n++) {
-        size_t off = 0, size = 0;
-        r = be->cuFuncGetParamInfo(a->hfunc, n, &off, &size);
-        if (r == CUDA_ERROR_INVALID_VALUE)
-            break;
-        if (r != CUDA_SUCCESS)
-            return r;
-        if (n == RGPU_MAX_PARAM_BYTES)
-            return CUDA_ERROR_INVALID_VALUE;
-        if (n < a->params_cap)
-            a->params[n] = (struct rgpu_param_slot){off, size};
-    }
+    uint32_t n;
+    size_t end;
+    if ((r = param_layout(be, a->hfunc, a->params, a->params_cap, &n, &end)) != CUDA_SUCCESS)
+        return r;
+    handles_set_param_bytes(&c->w->handles, a->hfunc, (uint32_t)end);
     a->summary = (struct rgpu_func_summary){.max_threads = threads, .max_dynamic_shared = shared, .nparams = n};
     return CUDA_SUCCESS;
 }
@@ -203,6 +240,8 @@ CUresult modules_launch(struct srv_call *c)
         return r;
     if (!a->f)
         return CUDA_ERROR_INVALID_HANDLE;
+    if ((r = modules_check_params(c, a->f, a->params_len)) != CUDA_SUCCESS)
+        return r;
     size_t size = a->params_len;
     void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
                      CU_LAUNCH_PARAM_END};
@@ -244,6 +283,8 @@ CUresult modules_launch_ex(struct srv_call *c)
     CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS];
     CUlaunchConfig cfg;
     if ((r = launch_config_of(&a->cfg, a->hStream, a->attrs, a->attrs_len, attrs, &cfg)) != CUDA_SUCCESS)
+        return r;
+    if ((r = modules_check_params(c, a->f, a->params_len)) != CUDA_SUCCESS)
         return r;
     size_t size = a->params_len;
     void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,

@@ -160,6 +160,28 @@ static int send_call(int fd, enum rgpu_call_id id, uint32_t seq, uint64_t ctx, v
     return sent ? 0 : -1;
 }
 
+/* A call on fd (its bulk pieces as its codec lists them) and its reply,
+ * decoded into args: the result, or -1 when the exchange itself failed. */
+static int call(int fd, enum rgpu_call_id id, uint32_t seq, uint64_t ctx, void *args)
+{
+    struct rgpu_wbuf w;
+    rgpu_wbuf_init(&w);
+    rgpu_calls[id].enc_req(&w, args);
+    struct rgpu_hdr rh = rc_hdr(RGPU_MSG_REQUEST, (uint16_t)id, seq, ctx, (uint32_t)w.len, w.bulk_len);
+    int sent = rc_send_all(fd, &rh, sizeof rh) == 0 && rc_send_all(fd, w.data, w.len) == 0;
+    for (int i = 0; sent && i < w.nbulk; i++)
+        sent = rc_send_all(fd, w.bulk[i].iov_base, w.bulk[i].iov_len) == 0;
+    rgpu_wbuf_free(&w);
+    unsigned char out[256];
+    if (!sent || read_reply(fd, &rh, out, sizeof out, 10) != 1 || rh.type != RGPU_MSG_REPLY || rh.seq != seq)
+        return -1;
+    struct rgpu_rbuf rb;
+    rgpu_rbuf_init(&rb, out, rh.args_len, NULL, 0);
+    if (rh.result == CUDA_SUCCESS && (!rgpu_calls[id].dec_rep(&rb, args) || !rgpu_rbuf_done(&rb)))
+        return -1;
+    return rh.result;
+}
+
 /* rgpu_module_load on a fresh connection (with the primary context): the
  * image named ref, its bytes sent along when img is not NULL. The result, or
  * -1 when the exchange itself failed. */
@@ -548,6 +570,48 @@ int main(int argc, char **argv)
         if ((got = load_named(&name, NULL, 0)) != CUDA_SUCCESS)
             FAIL("by name, once sent: result %d", got);
         server_still_serves("images under other names");
+
+        /* A launch's parameter buffer shorter than its kernel's parameters:
+         * refused by rgpud itself (the CPU device checks too, NVIDIA's driver
+         * is not known to), as a launch, an extended launch and a graph node;
+         * a buffer that holds them all is launched. */
+        CASE("launches whose parameter buffer misses parameters");
+        fd = rc_connect();
+        uint64_t pctx = with_context(fd);
+        static const char ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n"
+                                  ".visible .entry two(.param .u64 p, .param .u32 n)\n{\n\tret;\n}\n";
+        struct rgpu_args_rgpu_module_load ml = {.image = ptx, .image_len = sizeof ptx};
+        struct rgpu_args_cuModuleGetFunction gf = {.name = "two"};
+        if (!pctx || !rgpu_image_ref_of(ptx, sizeof ptx, &ml.ref) ||
+            call(fd, RGPU_ID_rgpu_module_load, 2, pctx, &ml) != CUDA_SUCCESS ||
+            (gf.hmod = ml.module, call(fd, RGPU_ID_cuModuleGetFunction, 3, pctx, &gf)) != CUDA_SUCCESS) {
+            FAIL("loading a kernel for the parameter cases");
+        } else {
+            unsigned char params[12] = {0};
+            struct rgpu_launch_cfg cfg = {{1, 1, 1}, {1, 1, 1}, 0, 0};
+            uint32_t seq = 3;
+            for (int full = 0; full < 2; full++) {
+                size_t len = full ? sizeof params : 8; /* 8: without n */
+                int want = full ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+                struct rgpu_args_rgpu_launch la = {.f = gf.hfunc, .cfg = cfg, .params = params, .params_len = len};
+                int got = call(fd, RGPU_ID_rgpu_launch, ++seq, pctx, &la);
+                if (got != want)
+                    FAIL("rgpu_launch with %zu of 12 parameter bytes: result %d, expected %d", len, got, want);
+                struct rgpu_args_rgpu_launch_ex lx = {.f = gf.hfunc, .cfg = cfg, .params = params, .params_len = len};
+                if ((got = call(fd, RGPU_ID_rgpu_launch_ex, ++seq, pctx, &lx)) != want)
+                    FAIL("rgpu_launch_ex with %zu of 12 parameter bytes: result %d, expected %d", len, got, want);
+                struct rgpu_args_cuGraphCreate gc = {0};
+                if (call(fd, RGPU_ID_cuGraphCreate, ++seq, pctx, &gc) != CUDA_SUCCESS) {
+                    FAIL("cuGraphCreate for the parameter case");
+                    continue;
+                }
+                struct rgpu_args_rgpu_graph_kernel gk = {.hGraph = gc.phGraph, .f = gf.hfunc, .cfg = cfg,
+                                                         .phGraphNode_want = 1, .params = params, .params_len = len};
+                if ((got = call(fd, RGPU_ID_rgpu_graph_kernel, ++seq, pctx, &gk)) != want)
+                    FAIL("a kernel node with %zu of 12 parameter bytes: result %d, expected %d", len, got, want);
+            }
+        }
+        close_case(fd, "launches whose parameter buffer misses parameters");
 
         /* rgpud waits on the thread that reads a client's requests for a
          * fenced stream (rgpu_stream_fence): one whose work never ends (here

@@ -3,7 +3,8 @@
  * and per-thread ones, nobody else's), and forgotten with every way a handle
  * goes: destroyed, its context destroyed (also through a module it owns),
  * its address reused for another kind of handle; and what each kind of
- * handle takes with it when it goes. A stale stream handed to
+ * handle takes with it when it goes; what is remembered of a function's
+ * parameters. A stale stream handed to
  * the NVIDIA driver's cuStreamQuery (idle.c asks for a context's streams on
  * every cuCtxSynchronize) would be a use after free in the driver.
  */
@@ -153,6 +154,32 @@ static void test_many_streams_come_and_go(void **state)
     assert_ptr_equal(out[0], H(0x9100));
 }
 
+/* What rgpud remembers of a function's parameters (modules_check_params):
+ * only for functions and kernels, 0 bytes distinct from not yet known, and
+ * forgotten when the handle is filed anew (a reused address). */
+static void test_param_bytes(void **state)
+{
+    (void)state;
+    uint32_t n = 77;
+    handles_add(&hs, HT_CTX, H(0xa000), (CUcontext)H(0xa000));
+    handles_add(&hs, HT_FUNC, H(0xa100), (CUcontext)H(0xa000));
+    handles_add(&hs, HT_KERNEL, H(0xa200), NULL);
+    handles_add(&hs, HT_STREAM, H(0xa300), (CUcontext)H(0xa000));
+    assert_false(handles_param_bytes(&hs, H(0xa100), &n));
+    handles_set_param_bytes(&hs, H(0xa100), 0);
+    assert_true(handles_param_bytes(&hs, H(0xa100), &n));
+    assert_int_equal(n, 0);
+    handles_set_param_bytes(&hs, H(0xa200), 4096);
+    assert_true(handles_param_bytes(&hs, H(0xa200), &n));
+    assert_int_equal(n, 4096);
+    handles_set_param_bytes(&hs, H(0xa300), 8); /* a stream's tid is its client thread's */
+    assert_false(handles_param_bytes(&hs, H(0xa300), &n));
+    assert_false(handles_param_bytes(&hs, H(0xa400), &n));
+    handles_add(&hs, HT_FUNC, H(0xa100), (CUcontext)H(0xa000));
+    assert_false(handles_param_bytes(&hs, H(0xa100), &n));
+    handles_drop_owned(&hs, (CUcontext)H(0xa000), true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_streams_forgotten),
         cmocka_unit_test(test_ownership),
         cmocka_unit_test(test_many_streams_come_and_go),
+        cmocka_unit_test(test_param_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
