@@ -278,6 +278,26 @@ static bool pending(const struct stream *s) { return s->completed < s->submitted
 
 static bool blocking(const struct stream *s) { return !s->legacy && !(s->flags & CU_STREAM_NON_BLOCKING); }
 
+/* Copies and fills up to this many bytes run in the submitting thread when
+ * their stream has nothing queued (stream_submit_locked): under the device
+ * lock, so a few microseconds at most. */
+#define RUN_AT_ONCE_MAX (64u * 1024u)
+
+static bool runs_at_once(const struct op *op)
+{
+    switch (op->kind) {
+    case OP_COPY: return op->u.copy.n <= RUN_AT_ONCE_MAX;
+    case OP_COPY2D:
+        return op->u.copy2d.height <= RUN_AT_ONCE_MAX && op->u.copy2d.width <= RUN_AT_ONCE_MAX &&
+               op->u.copy2d.width * op->u.copy2d.height <= RUN_AT_ONCE_MAX;
+    case OP_SET:
+    case OP_SET2D:
+        return op->u.set.height <= RUN_AT_ONCE_MAX && op->u.set.n <= RUN_AT_ONCE_MAX &&
+               op->u.set.n * op->u.set.es * op->u.set.height <= RUN_AT_ONCE_MAX;
+    default: return false;
+    }
+}
+
 CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep *extra, int nextra)
 {
     struct ctx *c = s->ctx;
@@ -320,6 +340,16 @@ CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep 
     }
     op->seq = ++s->submitted;
     op->next = NULL;
+    if (!n && !s->head && runs_at_once(op)) {
+        /* nothing before it to wait for: done before the call returns, with
+         * no hand-off to the worker (one costs microseconds, more than
+         * the op itself, while the caller waits for it) */
+        op_run(op);
+        s->completed = op->seq;
+        op_free_locked(op);
+        pthread_cond_broadcast(&cpudev.done);
+        return CUDA_SUCCESS;
+    }
     if (s->tail)
         s->tail->next = op;
     else

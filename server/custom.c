@@ -60,6 +60,15 @@ static void land_failed(struct worker *w, uint32_t seq, CUresult r)
     worker_send(w, &h, NULL);
 }
 
+/* Whether the copy just queued on s is done: the CPU device runs a small copy
+ * on an idle stream before the call returns (cpudev/stream.c), so what would
+ * follow it as a host function can run now, without waking the stream's
+ * thread. Not asked of a GPU, where it is never done so soon. */
+static bool done_already(struct srv_call *c, CUstream s)
+{
+    return c->w->device_is_host && c->w->be->cuStreamQuery(s) == CUDA_SUCCESS;
+}
+
 /* Queue delivery of staging (len bytes) on stream after the copy into it. */
 static CUresult queue_landing(struct srv_call *c, CUstream s, void *staging, uint64_t len)
 {
@@ -71,6 +80,10 @@ static CUresult queue_landing(struct srv_call *c, CUstream s, void *staging, uin
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     *l = (struct landing){c->w, c->hdr.seq, staging, len};
+    if (done_already(c, s)) {
+        land_fn(l);
+        return CUDA_SUCCESS;
+    }
     CUresult r = c->w->device_is_host ? c->w->be->cuLaunchHostFunc(s, land_fn, l)
                                       : completions_add(c->w, s, land_done, l, true);
     if (r != CUDA_SUCCESS) {
@@ -89,6 +102,10 @@ static CUresult keep_until_done(struct srv_call *c, CUstream s, void *buf, bool 
     if (!buf)
         return CUDA_SUCCESS;
     void (*release)(void *) = pooled ? bufpool_put : free;
+    if (done_already(c, s)) {
+        release(buf);
+        return CUDA_SUCCESS;
+    }
     CUresult r = c->w->device_is_host ? c->w->be->cuLaunchHostFunc(s, release, buf)
                                       : completions_add(c->w, s, pooled ? put_done : free_done, buf, false);
     if (r != CUDA_SUCCESS) {

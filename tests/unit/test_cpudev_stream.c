@@ -400,6 +400,58 @@ static void stream_properties(void **state)
     OK(cpudev_cuStreamDestroy_v2(c));
 }
 
+/* Small copies and fills on a stream with nothing queued run before the call
+ * returns (rgpud then sends a copy's bytes at once: server/custom.c,
+ * done_already); with anything before them, they still wait for it: their
+ * stream's earlier work, a blocking stream's work for the legacy stream, an
+ * event they were told to wait for. */
+static void small_work_at_once_only_with_nothing_before(void **state)
+{
+    CUdeviceptr d;
+    unsigned char back[64];
+    CUstream s, nb, reader;
+    CUevent e;
+    struct gate g = GATE_INIT;
+    OK(cpudev_cuMemAlloc_v2(&d, sizeof back));
+    OK(cpudev_cuStreamCreate(&s, CU_STREAM_DEFAULT));
+    OK(cpudev_cuStreamCreate(&nb, CU_STREAM_NON_BLOCKING));
+    OK(cpudev_cuStreamCreate(&reader, CU_STREAM_NON_BLOCKING));
+    OK(cpudev_cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
+    static const int early[4] = {1, 0, 4, 0};
+    OK(cpudev_cuMemsetD8Async(d, 0, sizeof back, reader));
+    OK(cpudev_cuStreamSynchronize(reader));
+    OK(cpudev_cuMemsetD8Async(d, 1, 16, s));
+    assert_int_equal(cpudev_cuStreamQuery(s), CUDA_SUCCESS);
+
+    OK(cpudev_cuLaunchHostFunc(s, gate_wait, &g));
+    OK(cpudev_cuMemsetD8Async(d, 2, 16, s));         /* behind the gate */
+    OK(cpudev_cuMemsetD8Async(d + 16, 3, 16, NULL)); /* legacy: waits for s */
+    OK(cpudev_cuMemsetD8Async(d + 32, 4, 16, nb));   /* non-blocking: does not */
+    assert_int_equal(cpudev_cuStreamQuery(nb), CUDA_SUCCESS);
+    OK(cpudev_cuEventRecord(e, s));
+    OK(cpudev_cuStreamWaitEvent(nb, e, 0));
+    OK(cpudev_cuMemsetD8Async(d + 48, 5, 16, nb)); /* waits for the event */
+    usleep(20 * 1000);
+    OK(cpudev_cuMemcpyDtoHAsync_v2(back, d, sizeof back, reader));
+    OK(cpudev_cuStreamSynchronize(reader));
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(back[i], early[i / 16]);
+    assert_int_equal(cpudev_cuStreamQuery(s), CUDA_ERROR_NOT_READY);
+    assert_int_equal(cpudev_cuStreamQuery(nb), CUDA_ERROR_NOT_READY);
+
+    gate_open(&g);
+    OK(cpudev_cuCtxSynchronize());
+    OK(cpudev_cuMemcpyDtoHAsync_v2(back, d, sizeof back, reader));
+    OK(cpudev_cuStreamSynchronize(reader));
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(back[i], i / 16 + 2);
+    OK(cpudev_cuEventDestroy_v2(e));
+    OK(cpudev_cuStreamDestroy_v2(s));
+    OK(cpudev_cuStreamDestroy_v2(nb));
+    OK(cpudev_cuStreamDestroy_v2(reader));
+    OK(cpudev_cuMemFree_v2(d));
+}
+
 static void stream_order(void **state)
 {
     enum { N = 300 };
@@ -858,6 +910,7 @@ int main(void)
         T(current_is_per_thread),
         T(context_state),
         T(stream_properties),
+        T(small_work_at_once_only_with_nothing_before),
         T(stream_order),
         T(query_not_ready_then_ready),
         T(host_funcs_and_destroy_with_pending_work),
