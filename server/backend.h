@@ -40,11 +40,15 @@ struct rgpu_backend {
 
 struct cpudev_config;
 
-/* Fill *be from the real driver; false with a reason in err when it cannot be
- * loaded or reports no device. */
+/* Fill *be from the real driver (RGPU_NVIDIA_LIB, else libcuda.so.1); false
+ * with a reason in err when it cannot be loaded or lacks a call rgpud needs. */
 bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen);
+/* Whether the real driver can serve: it loads, has every call and reports a
+ * device (RGPU_NVIDIA_SERVES); there is no driver library at all
+ * (RGPU_NVIDIA_ABSENT); or there is one that cannot serve, why in err. */
+enum rgpu_nvidia_probe { RGPU_NVIDIA_SERVES, RGPU_NVIDIA_UNUSABLE, RGPU_NVIDIA_ABSENT };
+enum rgpu_nvidia_probe rgpu_backend_nvidia_probe(char *err, size_t errlen);
 /* Fill *be with the CPU device configured by cfg. */
-bool rgpu_backend_nvidia_probe(char *err, size_t errlen);
 bool rgpu_backend_cpu(struct rgpu_backend *be, const struct cpudev_config *cfg, char *err, size_t errlen);
 
 #endif

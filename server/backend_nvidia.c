@@ -10,15 +10,48 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 #include "log.h"
 
-bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen)
+/* Rows named after a symbol newer than CUDA 12.4 (the oldest driver rgpud
+ * serves: every row below that version is needed, cuFuncGetParamInfo first
+ * of all, for launches), each with the older symbol of the same signature
+ * and meaning that stands in for it on an older driver. */
+static const char *const older[][2] = {
+    {"cuEventElapsedTime_v2", "cuEventElapsedTime"}, /* _v2: CUDA 12.8 (R570) */
+};
+
+static void *lookup(void *h, const char *name)
+{
+    void *f = dlsym(h, name);
+    for (size_t i = 0; !f && i < sizeof older / sizeof older[0]; i++)
+        if (!strcmp(name, older[i][0]) && (f = dlsym(h, older[i][1])))
+            rgpu_info("the NVIDIA driver lacks %s: %s stands in for it", name, older[i][1]);
+    return f;
+}
+
+/* "CUDA 12.2" for the driver behind h, or "an unknown CUDA version". */
+static void driver_cuda(void *h, char *out, size_t n)
+{
+    CUresult (*get)(int *) = (CUresult(*)(int *))dlsym(h, "cuDriverGetVersion");
+    int v = 0;
+    if (get && get(&v) == CUDA_SUCCESS && v > 0)
+        snprintf(out, n, "CUDA %d.%d", v / 1000, v % 1000 / 10);
+    else
+        snprintf(out, n, "an unknown CUDA version");
+}
+
+static const char *driver_path(void)
 {
     const char *path = getenv("RGPU_NVIDIA_LIB");
-    if (!path)
-        path = "libcuda.so.1";
+    return path ? path : "libcuda.so.1";
+}
+
+bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen)
+{
+    const char *path = driver_path();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(err, errlen, "cannot load the NVIDIA driver (%s): %s", path, dlerror());
@@ -31,16 +64,17 @@ bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen)
     }
     be->name = "nvidia";
     be->kernels_are_functions = false;
-    int missing = 0;
+    const char *missing = NULL;
 #define RGPU_CALL(name, kind, ...)                                                                 \
     RGPU_IF(RGPU_K(DRIVER, kind))(                                                                 \
-        if (!(*(void **)&be->name = dlsym(h, #name))) {                                            \
-            snprintf(err, errlen, "the NVIDIA driver lacks %s (too old?)", #name);                 \
-            missing++;                                                                             \
-        })
+        if (!(*(void **)&be->name = lookup(h, #name)) && !missing) missing = #name;)
 #include "calls.def"
 #undef RGPU_CALL
     if (missing) {
+        char have[64];
+        driver_cuda(h, have, sizeof have);
+        snprintf(err, errlen, "the NVIDIA driver (%s) lacks %s: rgpud needs a driver for CUDA 12.4 or newer (R550+)",
+                 have, missing);
         dlclose(h);
         return false;
     }
@@ -53,18 +87,25 @@ bool rgpu_backend_nvidia(struct rgpu_backend *be, char *err, size_t errlen)
 
 /* A short-lived child checks that the driver loads and has a device, so the
  * parent (which forks workers) never initialises CUDA itself. */
-bool rgpu_backend_nvidia_probe(char *err, size_t errlen)
+enum rgpu_nvidia_probe rgpu_backend_nvidia_probe(char *err, size_t errlen)
 {
     struct rgpu_backend be;
-    if (!rgpu_backend_nvidia(&be, err, errlen))
-        return false;
+    void *present = dlopen(driver_path(), RTLD_LAZY | RTLD_LOCAL);
+    if (!present) {
+        snprintf(err, errlen, "no NVIDIA driver (%s): %s", driver_path(), dlerror());
+        return RGPU_NVIDIA_ABSENT;
+    }
+    bool ok = rgpu_backend_nvidia(&be, err, errlen);
+    dlclose(present);
+    if (!ok)
+        return RGPU_NVIDIA_UNUSABLE;
     int n = 0;
     CUresult r = be.cuInit(0);
     if (r == CUDA_SUCCESS)
         r = be.cuDeviceGetCount(&n);
     if (r != CUDA_SUCCESS || n == 0) {
         snprintf(err, errlen, "the NVIDIA driver reports no usable device (CUresult %d)", (int)r);
-        return false;
+        return RGPU_NVIDIA_UNUSABLE;
     }
-    return true;
+    return RGPU_NVIDIA_SERVES;
 }

@@ -116,19 +116,21 @@ static uint64_t parse_size(const char *s)
 }
 
 /* Run the NVIDIA probe in a child so the parent stays CUDA-free. */
-static bool probe_nvidia(char *err, size_t errlen)
+static enum rgpu_nvidia_probe probe_nvidia(char *err, size_t errlen)
 {
     int p[2];
-    if (pipe(p))
-        return false;
+    if (pipe(p)) {
+        snprintf(err, errlen, "no pipe to probe the NVIDIA driver: %s", strerror(errno));
+        return RGPU_NVIDIA_UNUSABLE;
+    }
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);
         char e[256] = "";
-        bool ok = rgpu_backend_nvidia_probe(e, sizeof e);
+        enum rgpu_nvidia_probe got = rgpu_backend_nvidia_probe(e, sizeof e);
         ssize_t wr = write(p[1], e, strlen(e));
         (void)wr;
-        _exit(ok ? 0 : 1);
+        _exit((int)got);
     }
     close(p[1]);
     ssize_t n = pid > 0 ? read(p[0], err, errlen - 1) : -1;
@@ -137,7 +139,11 @@ static bool probe_nvidia(char *err, size_t errlen)
     int st = 0;
     if (pid > 0)
         waitpid(pid, &st, 0);
-    return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) <= RGPU_NVIDIA_ABSENT)
+        return (enum rgpu_nvidia_probe)WEXITSTATUS(st);
+    if (!err[0])
+        snprintf(err, errlen, "probing the NVIDIA driver failed");
+    return RGPU_NVIDIA_UNUSABLE;
 }
 
 static void ensure_parent_dir(const char *path)
@@ -217,7 +223,7 @@ int main(int argc, char **argv)
     char err[256] = "";
     bool use_nvidia;
     if (strcmp(backend, "nvidia") == 0) {
-        if (!probe_nvidia(err, sizeof err)) {
+        if (probe_nvidia(err, sizeof err) != RGPU_NVIDIA_SERVES) {
             rgpu_err("%s", err);
             return 1;
         }
@@ -225,9 +231,14 @@ int main(int argc, char **argv)
     } else if (strcmp(backend, "cpu") == 0) {
         use_nvidia = false;
     } else if (strcmp(backend, "auto") == 0) {
-        use_nvidia = probe_nvidia(err, sizeof err);
-        if (!use_nvidia)
+        enum rgpu_nvidia_probe got = probe_nvidia(err, sizeof err);
+        use_nvidia = got == RGPU_NVIDIA_SERVES;
+        /* a GPU host whose driver cannot serve must not pass for a machine
+         * without one: its clients would get the CPU device unawares */
+        if (got == RGPU_NVIDIA_ABSENT)
             rgpu_info("using the CPU device: %s", err);
+        else if (got == RGPU_NVIDIA_UNUSABLE)
+            rgpu_warn("the NVIDIA driver is installed but cannot serve, using the CPU device instead: %s", err);
     } else {
         fprintf(stderr, "rgpud: unknown backend '%s' (nvidia, cpu or auto)\n", backend);
         return 2;
