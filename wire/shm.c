@@ -580,6 +580,11 @@ int rgpu_shm_poll(struct rgpu_shm *s, int timeout_ms)
     return wait_word(s, &r->c->tail, tail, &r->c->rd_sleep, 0, timeout_ms) != 0;
 }
 
+bool rgpu_shm_peer_reading(const struct rgpu_shm *s)
+{
+    return !atomic_load_explicit(&s->tx.c->rd_sleep, memory_order_relaxed);
+}
+
 int rgpu_shm_writev(struct rgpu_shm *s, const struct iovec *iov, int iovcnt)
 {
     struct ring *r = &s->tx;

@@ -59,6 +59,10 @@ int rgpu_shm_writev(struct rgpu_shm *s, const struct iovec *iov, int iovcnt);
 /* Wait until there is something to read or the connection ended (1), or
  * timeout_ms passed (0; -1 waits forever). */
 int rgpu_shm_poll(struct rgpu_shm *s, int timeout_ms);
+/* Whether the peer reads s's outgoing ring without having announced that it
+ * sleeps (it spins for bytes, or is busy): what is written now wakes nobody.
+ * Conservative: an announcement can outlive the sleep it was for. */
+bool rgpu_shm_peer_reading(const struct rgpu_shm *s);
 
 /* The host-memory pool attached to fd (its size in *size), or NULL. */
 void *rgpu_shm_pool(int fd, size_t *size);
