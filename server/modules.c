@@ -270,21 +270,33 @@ static CUresult launch_config_of(const struct rgpu_launch_cfg *g, CUstream s, co
     return CUDA_SUCCESS;
 }
 
+/* The function, stream and configuration an extended launch or an occupancy
+ * query names, checked, as a CUlaunchConfig (attrs: its storage); no_func is
+ * the error for a NULL function. */
+static CUresult config_for(struct srv_call *c, CUfunction *f, CUstream *s, const struct rgpu_launch_cfg *g,
+                           const void *bytes, uint64_t len, CUresult no_func,
+                           CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS], CUlaunchConfig *cfg)
+{
+    CUresult r = dispatch_check_func(c, f);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_stream(c, s);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!*f)
+        return no_func;
+    return launch_config_of(g, *s, bytes, len, attrs, cfg);
+}
+
 CUresult modules_launch_ex(struct srv_call *c)
 {
     struct rgpu_args_rgpu_launch_ex *a = c->args;
-    CUresult r = dispatch_check_func(c, &a->f);
-    if (r == CUDA_SUCCESS)
-        r = dispatch_check_stream(c, &a->hStream);
-    if (r != CUDA_SUCCESS)
-        return r;
-    if (!a->f)
-        return CUDA_ERROR_INVALID_VALUE;
     CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS];
     CUlaunchConfig cfg;
-    if ((r = launch_config_of(&a->cfg, a->hStream, a->attrs, a->attrs_len, attrs, &cfg)) != CUDA_SUCCESS)
-        return r;
-    if ((r = modules_check_params(c, a->f, a->params_len)) != CUDA_SUCCESS)
+    CUresult r = config_for(c, &a->f, &a->hStream, &a->cfg, a->attrs, a->attrs_len, CUDA_ERROR_INVALID_VALUE, attrs,
+                            &cfg);
+    if (r == CUDA_SUCCESS)
+        r = modules_check_params(c, a->f, a->params_len);
+    if (r != CUDA_SUCCESS)
         return r;
     size_t size = a->params_len;
     void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
@@ -324,16 +336,11 @@ CUresult modules_tensor_map_tiled(struct srv_call *c)
 CUresult modules_occupancy_clusters(struct srv_call *c)
 {
     struct rgpu_args_rgpu_occupancy_clusters *a = c->args;
-    CUresult r = dispatch_check_func(c, &a->func);
-    if (r == CUDA_SUCCESS)
-        r = dispatch_check_stream(c, &a->hStream);
-    if (r != CUDA_SUCCESS)
-        return r;
-    if (!a->func)
-        return CUDA_ERROR_INVALID_HANDLE;
     CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS];
     CUlaunchConfig cfg;
-    if ((r = launch_config_of(&a->cfg, a->hStream, a->attrs, a->attrs_len, attrs, &cfg)) != CUDA_SUCCESS)
+    CUresult r = config_for(c, &a->func, &a->hStream, &a->cfg, a->attrs, a->attrs_len, CUDA_ERROR_INVALID_HANDLE,
+                            attrs, &cfg);
+    if (r != CUDA_SUCCESS)
         return r;
     return c->w->be->cuOccupancyMaxActiveClusters(&a->numClusters, a->func, &cfg);
 }
