@@ -122,20 +122,28 @@ CUresult cpudev_cuEventRecordWithFlags(CUevent hEvent, CUstream hStream, unsigne
     if (r == CUDA_SUCCESS && !handled && !(op = op_new(OP_RECORD)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS && !handled) {
+        /* The event stands for this record before it is submitted: on an
+         * idle stream the record runs (and stamps the event) before
+         * stream_submit_locked returns. */
+        struct event was = *e;
         op->u.rec.ev = e;
-        op->u.rec.gen = e->gen + 1;
+        op->u.rec.gen = ++e->gen;
         e->refs++;
+        s->refs++;
+        e->s = s;
+        e->seq = s->submitted + 1; /* the seq the submission gives the op */
+        e->t_ns = 0;
         r = stream_submit_locked(s, op, NULL, 0);
         if (r != CUDA_SUCCESS) {
             op_discard_locked(op); /* drops the event reference */
+            stream_unref_locked(s);
+            e->gen = was.gen;
+            e->s = was.s;
+            e->seq = was.seq;
+            e->t_ns = was.t_ns;
         } else {
-            e->gen++;
-            s->refs++;
-            if (e->s)
-                stream_unref_locked(e->s);
-            e->s = s;
-            e->seq = op->seq;
-            e->t_ns = 0;
+            if (was.s)
+                stream_unref_locked(was.s);
             capture_event_forget_locked(e);
         }
     }

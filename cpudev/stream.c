@@ -278,9 +278,10 @@ static bool pending(const struct stream *s) { return s->completed < s->submitted
 
 static bool blocking(const struct stream *s) { return !s->legacy && !(s->flags & CU_STREAM_NON_BLOCKING); }
 
-/* Copies and fills up to this many bytes run in the submitting thread when
- * their stream has nothing queued (stream_submit_locked): under the device
- * lock, so a few microseconds at most. */
+/* Copies and fills up to this many bytes, event records and waits, run in the
+ * submitting thread when their stream has nothing queued
+ * (stream_submit_locked): under the device lock, so a few microseconds at
+ * most. */
 #define RUN_AT_ONCE_MAX (64u * 1024u)
 
 static bool runs_at_once(const struct op *op)
@@ -294,6 +295,9 @@ static bool runs_at_once(const struct op *op)
     case OP_SET2D:
         return op->u.set.height <= RUN_AT_ONCE_MAX && op->u.set.n <= RUN_AT_ONCE_MAX &&
                op->u.set.n * op->u.set.es * op->u.set.height <= RUN_AT_ONCE_MAX;
+    case OP_RECORD:
+    case OP_WAIT: /* on an event already complete: nothing to wait for */
+        return true;
     default: return false;
     }
 }
@@ -344,7 +348,10 @@ CUresult stream_submit_locked(struct stream *s, struct op *op, const struct dep 
         /* nothing before it to wait for: done before the call returns, with
          * no hand-off to the worker (one costs microseconds, more than
          * the op itself, while the caller waits for it) */
-        op_run(op);
+        if (op->kind == OP_RECORD)
+            event_fire_locked(op->u.rec.ev, op->u.rec.gen);
+        else
+            op_run(op);
         s->completed = op->seq;
         op_free_locked(op);
         pthread_cond_broadcast(&cpudev.done);

@@ -400,9 +400,10 @@ static void stream_properties(void **state)
     OK(cpudev_cuStreamDestroy_v2(c));
 }
 
-/* Small copies and fills on a stream with nothing queued run before the call
- * returns (rgpud then sends a copy's bytes at once: server/custom.c,
- * done_already); with anything before them, they still wait for it: their
+/* Small copies and fills, event records and waits for complete events, on a
+ * stream with nothing queued run before the call returns (rgpud then sends a copy's bytes at once:
+ * server/custom.c, done_already); with anything before them, they still
+ * wait for it: their
  * stream's earlier work, a blocking stream's work for the legacy stream, an
  * event they were told to wait for. */
 static void small_work_at_once_only_with_nothing_before(void **state)
@@ -422,6 +423,20 @@ static void small_work_at_once_only_with_nothing_before(void **state)
     OK(cpudev_cuStreamSynchronize(reader));
     OK(cpudev_cuMemsetD8Async(d, 1, 16, s));
     assert_int_equal(cpudev_cuStreamQuery(s), CUDA_SUCCESS);
+    CUevent t0, t1;
+    float ms = -1;
+    OK(cpudev_cuEventCreate(&t0, CU_EVENT_DEFAULT));
+    OK(cpudev_cuEventCreate(&t1, CU_EVENT_DEFAULT));
+    OK(cpudev_cuEventRecord(t0, s));
+    assert_int_equal(cpudev_cuEventQuery(t0), CUDA_SUCCESS); /* a record runs at once too */
+    usleep(2000);
+    OK(cpudev_cuEventRecord(t1, s));
+    OK(cpudev_cuEventElapsedTime_v2(&ms, t0, t1));
+    assert_true(ms >= 1.9f); /* stamped when each record ran */
+    OK(cpudev_cuStreamWaitEvent(nb, t1, 0)); /* complete: nothing to wait for */
+    assert_int_equal(cpudev_cuStreamQuery(nb), CUDA_SUCCESS);
+    OK(cpudev_cuEventDestroy_v2(t0));
+    OK(cpudev_cuEventDestroy_v2(t1));
 
     OK(cpudev_cuLaunchHostFunc(s, gate_wait, &g));
     OK(cpudev_cuMemsetD8Async(d, 2, 16, s));         /* behind the gate */
