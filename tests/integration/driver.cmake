@@ -70,16 +70,16 @@ foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
     rgpu_it_test(driver.${prog} ${tr} COMMAND $<TARGET_FILE:rgpu_it_${prog}>)
   endforeach()
   # robust_wire speaks the socket protocol by hand; robust_shm is its
-  # counterpart for the rings
+  # counterpart for the rings (the fuzzer's random requests go everywhere)
   if(tr STREQUAL "shm")
     rgpu_it_test(robust.shm ${tr}
       COMMAND $<TARGET_FILE:rgpu_it_robust_shm> $<TARGET_FILE:rgpu_it_devices>)
   else()
     rgpu_it_test(robust.wire ${tr}
       COMMAND $<TARGET_FILE:rgpu_it_robust_wire> $<TARGET_FILE:rgpu_it_devices>)
-    rgpu_it_test(robust.fuzz ${tr}
-      COMMAND $<TARGET_FILE:rgpu_it_robust_fuzz> $<TARGET_FILE:rgpu_it_devices>)
   endif()
+  rgpu_it_test(robust.fuzz ${tr}
+    COMMAND $<TARGET_FILE:rgpu_it_robust_fuzz> $<TARGET_FILE:rgpu_it_devices>)
   rgpu_it_test(robust.kill_client ${tr} COMMAND $<TARGET_FILE:rgpu_it_robust_kill_client>)
   rgpu_it_test(robust.kill_server_hostfn ${tr} ENV RGPU_TEST_SERVER_MAY_DIE=1
     COMMAND $<TARGET_FILE:rgpu_it_robust_kill_server> hostfn)

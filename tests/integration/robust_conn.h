@@ -1,7 +1,7 @@
 /*
  * robust_conn.h — a raw connection to rgpud for the tests that speak the wire
- * protocol by hand (robust_wire, robust_fuzz): connect to RGPU_SERVER (unix:
- * or tcp:), send and receive whole frames with timeouts, the handshake.
+ * protocol by hand (robust_wire, robust_fuzz): connect to RGPU_SERVER (unix:,
+ * tcp: or shm:), send and receive whole frames with timeouts, the handshake.
  */
 #ifndef RGPU_IT_ROBUST_CONN_H
 #define RGPU_IT_ROBUST_CONN_H
@@ -50,15 +50,13 @@ static inline int rc_recv_all(int fd, void *p, size_t n, double timeout_s)
         double left = timeout_s - (ru_now() - t0);
         if (left <= 0)
             return -1;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)(left * 1000) + 1);
+        /* through wire/net.c, which reads a shm: connection's ring */
+        int pr = rgpu_poll_in(fd, (int)(left * 1000) + 1);
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr == 0)
             return -1;
-        ssize_t r = recv(fd, c, n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
+        ssize_t r = rgpu_read_some(fd, c, n);
         if (r <= 0)
             return 0;
         c += r;

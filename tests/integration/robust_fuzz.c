@@ -235,7 +235,7 @@ static bool conn_open(struct conn *c)
  * signal, and the server logs nothing that means a defect. */
 static void conn_closed(struct conn *c, const char *how)
 {
-    close(c->fd);
+    rgpu_close(c->fd);
     c->fd = -1;
     double t0 = ru_now();
     char st;

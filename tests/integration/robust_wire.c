@@ -195,13 +195,13 @@ static int load_named(const struct rgpu_image_ref *ref, const void *img, size_t 
     if (ctx && send_call(fd, RGPU_ID_rgpu_module_load, 2, ctx, &a, false, img, n) == 0 &&
         read_reply(fd, &rh, out, sizeof out, 10) == 1 && rh.type == RGPU_MSG_REPLY && rh.seq == 2)
         result = rh.result;
-    close(fd);
+    rgpu_close(fd);
     return result;
 }
 
 static void close_case(int fd, const char *name)
 {
-    close(fd);
+    rgpu_close(fd);
     workers_gone(name);
     server_still_serves(name);
 }
@@ -360,7 +360,7 @@ int main(int argc, char **argv)
         CASE("handshake and forged handles");
         int fd = rc_connect();
         if (handshake(fd) < 1) {
-            close(fd);
+            rgpu_close(fd);
             fprintf(stderr, "robust_wire: handshake failed, skipping the request cases\n");
             goto done;
         }
@@ -378,7 +378,7 @@ int main(int argc, char **argv)
             rh.args_len != sizeof(uint64_t)) {
             FAIL("cuDevicePrimaryCtxRetain over the wire: r=%d type %u seq %u (want %u) result %d args_len %u", r,
                  rh.type, rh.seq, seq, rh.result, rh.args_len);
-            close(fd);
+            rgpu_close(fd);
             goto done;
         }
         memcpy(&ctx, out, sizeof ctx);
