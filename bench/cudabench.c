@@ -17,6 +17,9 @@
  *                      round trip to a device with nothing to do
  *   stream_sync_idle_us  cuStreamSynchronize of an idle stream
  *   event_cycle_us     cuEventCreate + cuEventDestroy
+ *   event_record_sync_us  cuEventRecord on an idle stream + cuEventSynchronize
+ *                      (a round trip through rgpu: its client does not track
+ *                      events)
  *   sync_idle_after_call_1000fn_us, event_cycle_1000fn_us  the same again,
  *                      with a module
  *                      of 1000 kernels loaded and each looked up (as a cuBLAS
@@ -157,6 +160,16 @@ int main(int argc, char **argv)
     }
     printf("stream_sync_idle_us %.2f us\n", bench_median(t, reps) * 1e6);
     event_cycle("event_cycle_us", reps, t);
+    CUevent ev;
+    CK(cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING));
+    for (int i = 0; i < reps; i++) {
+        double t0 = bench_now();
+        CK(cuEventRecord(ev, s));
+        CK(cuEventSynchronize(ev));
+        t[i] = bench_now() - t0;
+    }
+    CK(cuEventDestroy(ev));
+    printf("event_record_sync_us %.2f us\n", bench_median(t, reps) * 1e6);
 
     for (int b = 0; b <= batches; b++) { /* the first batch warms up */
         double t0 = bench_now();
