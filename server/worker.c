@@ -342,12 +342,14 @@ static void execute(struct srv_call *c)
  * could wait for a client host function whose end only the reader can
  * receive; they run on a waiter like the blocking calls. (Suspected, not
  * seen, in a hang on an H200: four threads with host functions, one of them
- * destroying its stream.) */
-static bool off_reader(enum rgpu_call_id id)
+ * destroying its stream.) The CPU device's event destroy only drops a
+ * reference, and a waiter's hand-off cost it five times its own time. */
+static bool off_reader(const struct worker *w, enum rgpu_call_id id)
 {
     switch (id) {
-    case RGPU_ID_cuStreamDestroy_v2:
     case RGPU_ID_cuEventDestroy_v2:
+        return !w->device_is_host; /* the CPU device's never waits (cpudev/event.c) */
+    case RGPU_ID_cuStreamDestroy_v2:
     case RGPU_ID_cuGraphDestroy:
     case RGPU_ID_cuGraphExecDestroy:
         return true;
@@ -541,7 +543,7 @@ void worker_handle_request(struct worker *w, const struct rgpu_hdr *h, uint8_t *
     const struct rgpu_call_desc *d = &rgpu_calls[h->call];
     struct srv_call local, *c = &local;
     void *a = scratch_args;
-    bool waiter = d->blocks || off_reader((enum rgpu_call_id)h->call);
+    bool waiter = d->blocks || off_reader(w, (enum rgpu_call_id)h->call);
     if (waiter) { /* outlives this function: executed by a waiter thread */
         c = malloc(sizeof *c);
         a = malloc(d->args_size);
