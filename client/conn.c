@@ -75,6 +75,7 @@ static struct {
     pthread_mutex_t send_lock; /* the one ordered send path: sbuf and every write */
     uint8_t *sbuf;
     size_t slen;
+    bool kicked; /* since the last request that waits for a reply, a no-reply one went out at once */
     /* The flusher waits on a lock of its own and takes send_lock only by
      * trylock, so a sender never waits for it. flush_wanted: a message went
      * into an empty buffer since the flusher last looked (set under
@@ -503,13 +504,23 @@ static int send_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
  * spins for bytes, a message written at once costs no system call and
  * wakes nobody: batching would save nothing there, and the batch's flusher,
  * waking every 50 us on the application's CPU, delayed one call in ten by
- * microseconds in loops of small copies and synchronisations. */
+ * microseconds in loops of small copies and synchronisations. And the first
+ * no-reply message after a request that waited for its reply goes at once:
+ * rgpud (and the GPU) start on it while the application issues the rest,
+ * and rgpud's wake-up, the longest part of a round trip across a VM's CPUs,
+ * overlaps with that instead of following it: a copy or memset and its
+ * synchronisation over a unix socket 60-74 -> 43-46 us, a null call's time
+ * (docs/PERFORMANCE.md). One system call more per batch. */
 static bool coalesce_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
 {
     size_t n = sizeof *h + wb->len + wb->bulk_len;
     struct rgpu_shm *shm = rgpu_shm_of(C.fd);
     if (!C.sbuf || n > COALESCE_MSG || C.slen + n > SBUF_CAP || (shm && rgpu_shm_peer_reading(shm)))
         return false;
+    if (!C.slen && !C.kicked) {
+        C.kicked = true;
+        return false;
+    }
     h->magic = RGPU_MAGIC;
     h->args_len = (uint32_t)wb->len;
     h->bulk_len = wb->bulk_len;
@@ -802,6 +813,8 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
         pthread_mutex_unlock(&C.lock);
     }
     int rc = 0;
+    if (d->reply)
+        C.kicked = false;
     if (d->reply || !coalesce_locked(&h, &wb))
         rc = send_locked(&h, &wb);
     pthread_mutex_unlock(&C.send_lock);
