@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,8 +58,7 @@ struct cb_item {
  * when it reaches FLUSH_AT bytes, or FLUSH_DELAY_NS (twice that if a sender
  * held the lock just then) after a message went into the empty buffer, so
  * work is never left unsent while the application waits without calling
- * CUDA (a host function, a flag in memory): that message arms a timer, and
- * sending the buffer disarms it. */
+ * CUDA (a host function, a flag in memory). */
 #define COALESCE_MSG (8u * 1024u)
 #define FLUSH_AT (32u * 1024u)
 #define SBUF_CAP (FLUSH_AT + COALESCE_MSG)
@@ -78,11 +76,13 @@ static struct {
     uint8_t *sbuf;
     size_t slen;
     bool kicked; /* since the last request that waits for a reply, a no-reply one went out at once */
-    /* The flusher waits for flush_timer to expire, and takes send_lock only
-     * by trylock, so a sender never waits for it. flush_armed (send_lock):
-     * the timer may be armed. */
-    int flush_timer;
-    bool flush_armed;
+    /* The flusher waits on a lock of its own and takes send_lock only by
+     * trylock, so a sender never waits for it. flush_wanted: a message went
+     * into an empty buffer since the flusher last looked (set under
+     * flush_mu, so that the flusher cannot miss it on its way to sleep). */
+    pthread_mutex_t flush_mu;
+    pthread_cond_t flush_cond;
+    bool flush_wanted;
     pthread_mutex_t lock; /* pending, landings, callbacks, the reader role */
     /* A thread holds the reader role: only it reads the socket. Taken by a
      * compare-and-swap (a lone caller takes it without C.lock), given back
@@ -104,8 +104,8 @@ static struct {
     struct rgpu_welcome welcome;
     struct rgpu_dev_info *devs;
 } C = {.once = PTHREAD_ONCE_INIT, .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER,
-       .flush_timer = -1, .lock = PTHREAD_MUTEX_INITIALIZER, .cb_cond = PTHREAD_COND_INITIALIZER,
-       /* rx_cond: CLOCK_MONOTONIC, set up by open_once */};
+       .flush_mu = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER, .cb_cond = PTHREAD_COND_INITIALIZER,
+       /* flush_cond and rx_cond: CLOCK_MONOTONIC, set up by open_once */};
 
 static _Thread_local uint32_t thread_id;
 static atomic_uint next_thread_id = 1;
@@ -130,14 +130,6 @@ const struct rgpu_dev_info *rgpu_conn_device(int ordinal)
 }
 
 /* ---- connection loss ---- */
-/* Arm the flusher's timer to expire ns from now (0: disarm). */
-static void set_flush_timer(long ns)
-{
-    struct itimerspec t = {.it_value = {0, ns}};
-    if (C.flush_timer >= 0)
-        timerfd_settime(C.flush_timer, 0, &t, NULL);
-}
-
 static void conn_lost(const char *why)
 {
     if (atomic_exchange(&C.dead, true))
@@ -159,7 +151,9 @@ static void conn_lost(const char *why)
     pthread_cond_broadcast(&C.cb_cond);
     pthread_cond_broadcast(&C.rx_cond);
     pthread_mutex_unlock(&C.lock);
-    set_flush_timer(1); /* the flusher sees the connection dead and ends */
+    pthread_mutex_lock(&C.flush_mu);
+    pthread_cond_broadcast(&C.flush_cond);
+    pthread_mutex_unlock(&C.flush_mu);
 }
 
 /* ---- receiving ---- */
@@ -498,10 +492,6 @@ static int send_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
         rc = C.slen ? rgpu_writev_full(C.fd, &iov, 1) : 0;
     }
     C.slen = 0;
-    if (C.flush_armed) { /* nothing left for the flusher */
-        set_flush_timer(0);
-        C.flush_armed = false;
-    }
     if (rc) { /* lock order: send_lock, then C.lock (conn_lost) */
         conn_lost(errno ? strerror(errno) : "connection closed");
         return -1;
@@ -545,41 +535,48 @@ static bool coalesce_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
     }
     bool was_empty = C.slen == 0;
     C.slen += n;
-    if (C.slen >= FLUSH_AT) {
+    if (C.slen >= FLUSH_AT)
         send_locked(NULL, NULL);
-    } else if (was_empty && !C.flush_armed) {
-        set_flush_timer(FLUSH_DELAY_NS);
-        C.flush_armed = true;
+    else if (was_empty) {
+        pthread_mutex_lock(&C.flush_mu);
+        C.flush_wanted = true;
+        pthread_cond_signal(&C.flush_cond); /* no system call unless the flusher sleeps */
+        pthread_mutex_unlock(&C.flush_mu);
     }
     return true;
 }
 
-/* Sends a batch still unsent when its timer expires, FLUSH_DELAY_NS after
- * it began. A timer rather than a thread woken at each batch's start that
- * slept the delay: that woke this thread on the application's CPU just
- * before the synchronisation that was about to send the batch anyway, and
- * again a delay later, about when its reply was due: an asynchronous copy,
- * its (local) synchronisation and a null call over a unix socket took 74-81
- * us instead of 43-48 (docs/PERFORMANCE.md). A sender holding send_lock is
- * looked at again one delay later rather than waited for: it is active, and
- * its next direct message or FLUSH_AT sends the batch anyway (waiting here
- * made every launch in flight contend with this thread). */
+/* Sends a non-empty batch FLUSH_DELAY_NS after a message went into the
+ * empty buffer: the bound on how long asynchronous work may wait in the
+ * client. Woken by that message; goes on looking every FLUSH_DELAY_NS while
+ * messages keep coming, and back to sleep after a delay that found nothing.
+ * A sender holding send_lock is looked at again one delay later rather than
+ * waited for: it is active, and its next direct message or FLUSH_AT sends
+ * the batch anyway (waiting here made every launch in flight contend with
+ * this thread). */
 static void *flusher_main(void *unused)
 {
     for (;;) {
-        uint64_t expired;
-        ssize_t r = read(C.flush_timer, &expired, sizeof expired);
-        if (atomic_load(&C.dead))
-            return NULL;
-        if (r != (ssize_t)sizeof expired)
-            continue; /* EINTR */
-        if (pthread_mutex_trylock(&C.send_lock) != 0) {
-            set_flush_timer(FLUSH_DELAY_NS); /* at worst one needless look */
-            continue;
+        pthread_mutex_lock(&C.flush_mu);
+        while (!C.flush_wanted && !atomic_load(&C.dead))
+            pthread_cond_wait(&C.flush_cond, &C.flush_mu);
+        C.flush_wanted = false;
+        pthread_mutex_unlock(&C.flush_mu);
+        for (;;) {
+            struct timespec ts = {0, FLUSH_DELAY_NS};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+            if (atomic_load(&C.dead))
+                return NULL;
+            if (pthread_mutex_trylock(&C.send_lock) != 0)
+                continue;
+            bool found = C.slen != 0;
+            if (found)
+                send_locked(NULL, NULL);
+            pthread_mutex_unlock(&C.send_lock);
+            if (!found)
+                break;
         }
-        if (C.slen)
-            send_locked(NULL, NULL);
-        pthread_mutex_unlock(&C.send_lock);
     }
 }
 
@@ -651,12 +648,11 @@ static void open_once(void)
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&C.flush_cond, &ca);
     pthread_cond_init(&C.rx_cond, &ca);
     pthread_condattr_destroy(&ca);
-    /* no send buffer (or no timer to send it by): every message is sent at
-     * once, as before coalescing */
-    C.flush_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-    C.sbuf = C.flush_timer >= 0 ? malloc(SBUF_CAP) : NULL;
+    /* no send buffer: every message is sent at once, as before coalescing */
+    C.sbuf = malloc(SBUF_CAP);
     C.rx_args = malloc(RGPU_MAX_ARGS_LEN);
     if (!C.rx_args || rgpu_reader_init(&C.rd, C.fd, RGPU_READER_CAP)) {
         rgpu_err("out of memory for the connection's buffers");
