@@ -142,18 +142,16 @@ static CUresult kernel(struct srv_call *c)
         return r;
     if (!a->f)
         return CUDA_ERROR_INVALID_VALUE;
-    if ((r = modules_check_params(c, a->f, a->params_len)) != CUDA_SUCCESS)
+    struct launch_params lp;
+    if ((r = modules_launch_params(c, a->f, a->params, a->params_len, &lp)) != CUDA_SUCCESS)
         return r;
-    size_t size = a->params_len;
-    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
-                     CU_LAUNCH_PARAM_END};
     const struct rgpu_launch_cfg *g = &a->cfg;
     /* Both backends copy the parameters before the call returns. */
     CUDA_KERNEL_NODE_PARAMS p = {.func = a->f,
                                  .gridDimX = g->grid[0], .gridDimY = g->grid[1], .gridDimZ = g->grid[2],
                                  .blockDimX = g->block[0], .blockDimY = g->block[1], .blockDimZ = g->block[2],
                                  .sharedMemBytes = g->shared_bytes,
-                                 .extra = size ? extra : NULL};
+                                 .extra = lp.extra};
     if (a->hExec) {
         if (!a->hNode)
             return CUDA_ERROR_INVALID_VALUE;

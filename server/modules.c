@@ -153,7 +153,8 @@ static CUresult param_layout(const struct rgpu_backend *be, CUfunction f, struct
  * kernel's full parameter size (the bytes past a short buffer would be this
  * worker's heap). The CPU device checks; this makes every backend refuse
  * alike. The layout is asked of the backend once per function. */
-CUresult modules_check_params(struct srv_call *c, CUfunction f, uint64_t len)
+CUresult modules_launch_params(struct srv_call *c, CUfunction f, const void *params, uint64_t len,
+                               struct launch_params *lp)
 {
     uint32_t need;
     if (!handles_param_bytes(&c->w->handles, f, &need)) {
@@ -165,7 +166,16 @@ CUresult modules_check_params(struct srv_call *c, CUfunction f, uint64_t len)
         need = (uint32_t)end;
         handles_set_param_bytes(&c->w->handles, f, need);
     }
-    return len < need ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+    if (len < need)
+        return CUDA_ERROR_INVALID_VALUE;
+    lp->size = len;
+    lp->array[0] = CU_LAUNCH_PARAM_BUFFER_POINTER;
+    lp->array[1] = (void *)params;
+    lp->array[2] = CU_LAUNCH_PARAM_BUFFER_SIZE;
+    lp->array[3] = &lp->size;
+    lp->array[4] = CU_LAUNCH_PARAM_END;
+    lp->extra = len ? lp->array : NULL;
+    return CUDA_SUCCESS;
 }
 
 /* Everything the client keeps about a function, in one round trip: name,
@@ -240,15 +250,13 @@ CUresult modules_launch(struct srv_call *c)
         return r;
     if (!a->f)
         return CUDA_ERROR_INVALID_HANDLE;
-    if ((r = modules_check_params(c, a->f, a->params_len)) != CUDA_SUCCESS)
+    struct launch_params lp;
+    if ((r = modules_launch_params(c, a->f, a->params, a->params_len, &lp)) != CUDA_SUCCESS)
         return r;
-    size_t size = a->params_len;
-    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
-                     CU_LAUNCH_PARAM_END};
     const struct rgpu_launch_cfg *g = &a->cfg;
     /* Both backends copy the parameters before cuLaunchKernel returns. */
     return c->w->be->cuLaunchKernel(a->f, g->grid[0], g->grid[1], g->grid[2], g->block[0], g->block[1], g->block[2],
-                                    g->shared_bytes, a->hStream, NULL, size ? extra : NULL);
+                                    g->shared_bytes, a->hStream, NULL, lp.extra);
 }
 
 /* A CUlaunchConfig from its wire form: attributes arrive as bulk bytes (maybe
@@ -292,16 +300,14 @@ CUresult modules_launch_ex(struct srv_call *c)
     struct rgpu_args_rgpu_launch_ex *a = c->args;
     CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS];
     CUlaunchConfig cfg;
+    struct launch_params lp;
     CUresult r = config_for(c, &a->f, &a->hStream, &a->cfg, a->attrs, a->attrs_len, CUDA_ERROR_INVALID_VALUE, attrs,
                             &cfg);
     if (r == CUDA_SUCCESS)
-        r = modules_check_params(c, a->f, a->params_len);
+        r = modules_launch_params(c, a->f, a->params, a->params_len, &lp);
     if (r != CUDA_SUCCESS)
         return r;
-    size_t size = a->params_len;
-    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, (void *)a->params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
-                     CU_LAUNCH_PARAM_END};
-    return c->w->be->cuLaunchKernelEx(&cfg, a->f, NULL, size ? extra : NULL);
+    return c->w->be->cuLaunchKernelEx(&cfg, a->f, NULL, lp.extra);
 }
 
 /* The descriptor is encoded into aligned storage here, then copied out; the

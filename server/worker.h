@@ -105,8 +105,17 @@ CUresult modules_occupancy_clusters(struct srv_call *c);
 CUresult modules_tensor_map_tiled(struct srv_call *c);
 CUresult modules_launch(struct srv_call *c);
 CUresult modules_launch_ex(struct srv_call *c);
-/* CUDA_ERROR_INVALID_VALUE when a parameter buffer of len bytes misses some of f's parameters. */
-CUresult modules_check_params(struct srv_call *c, CUfunction f, uint64_t len);
+/* A launch's packed parameters as the backend takes them: extra, the
+ * launch's `extra` argument (NULL when there are none), points into the
+ * struct. CUDA_ERROR_INVALID_VALUE when len bytes miss some of f's
+ * parameters. */
+struct launch_params {
+    size_t size;
+    void *array[5];
+    void **extra;
+};
+CUresult modules_launch_params(struct srv_call *c, CUfunction f, const void *params, uint64_t len,
+                               struct launch_params *lp);
 /* The shm: host-memory pool's rows (hostpool.c). */
 CUresult hostpool_exec(struct srv_call *c);
 /* Registrations may have gone with a context: renew them before the next
