@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #include "conn.h"
 #include "streamidle.h"
-#include "capture.h"
+#include "asyncargs.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -733,15 +733,9 @@ CUresult rgpu_remote_direct(enum rgpu_call_id id, void *args, const struct rgpu_
     if (atomic_load(&C.dead))
         return CUDA_ERROR_DEVICE_UNAVAILABLE;
     const struct rgpu_call_desc *d = &rgpu_calls[id];
-    /* While a capture may be active, a copy that carries host memory waits
-     * for its reply: on a capturing stream it fails (the bytes cannot be
-     * replayed), and CUDA says so at call time. Other asynchronous calls
-     * stay asynchronous (ggml captures hundreds of launches per graph); a
-     * capture error they meet invalidates the capture, which
-     * cuStreamEndCapture reports. */
-    const bool reply = d->reply || (rgpu_capture_active() && (id == RGPU_ID_cuMemcpyHtoDAsync_v2 ||
-                                                              id == RGPU_ID_cuMemcpyDtoHAsync_v2 ||
-                                                              id == RGPU_ID_rgpu_memcpy2d));
+    /* an asynchronous call whose arguments the client cannot vouch for
+     * waits, so that their errors come at call time (asyncargs.c) */
+    const bool reply = d->reply || rgpu_async_waits(id, args);
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
     d->enc_req(&wb, args);

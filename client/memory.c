@@ -25,6 +25,7 @@
 
 struct ranges rgpu_device_ranges = RANGES_INIT;
 struct ranges rgpu_host_ranges = RANGES_INIT;
+struct ranges rgpu_vmm_mapped = RANGES_INIT;
 static atomic_ullong next_buffer_id = 1;
 
 /* ---- device memory ---- */
@@ -123,9 +124,40 @@ RGPU_API CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
         return r;
     struct rgpu_args_cuMemAddressFree a = {.ptr = ptr, .size = size};
     r = rgpu_remote(RGPU_ID_cuMemAddressFree, &a);
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS) {
         ranges_remove(&rgpu_device_ranges, (uintptr_t)ptr, NULL);
+        ranges_remove_overlapping(&rgpu_vmm_mapped, (uintptr_t)ptr, size);
+    }
     return r;
+}
+
+/* A mapping is recorded once the server made it; it is forgotten before an
+ * unmap leaves (as a destroyed handle is: once unmapped, another thread may
+ * map the addresses again). Forgetting too much only costs round trips. */
+RGPU_API CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+                           unsigned long long flags)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    struct rgpu_args_cuMemMap a = {.ptr = ptr, .size = size, .offset = offset, .handle = handle, .flags = flags};
+    r = rgpu_remote(RGPU_ID_cuMemMap, &a);
+    struct range rg = {.base = (uintptr_t)ptr, .size = size};
+    if (r == CUDA_SUCCESS && size && !ranges_overlaps(&rgpu_vmm_mapped, rg.base, size) &&
+        !ranges_add(&rgpu_vmm_mapped, &rg))
+        rgpu_warn("out of memory tracking a mapping at %#llx; copies to it will wait for their replies",
+                  (unsigned long long)ptr);
+    return r;
+}
+
+RGPU_API CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    ranges_remove_overlapping(&rgpu_vmm_mapped, (uintptr_t)ptr, size);
+    struct rgpu_args_cuMemUnmap a = {.ptr = ptr, .size = size};
+    return rgpu_remote(RGPU_ID_cuMemUnmap, &a);
 }
 
 /* ---- page-locked host memory ---- */

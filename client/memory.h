@@ -10,8 +10,19 @@
 
 extern struct ranges rgpu_device_ranges;
 extern struct ranges rgpu_host_ranges;
+/* The mapped pieces of reserved ranges (cuMemMap until cuMemUnmap). */
+extern struct ranges rgpu_vmm_mapped;
 
 static inline bool rgpu_is_device_ptr(uintptr_t p) { return ranges_find(&rgpu_device_ranges, p, NULL); }
+
+/* Whether [p, p + n) lies inside one allocation this process made
+ * (cuMemAlloc*, in a context that has not ended), n > 0; not a reserved
+ * range or a module variable. */
+static inline bool rgpu_in_allocation(CUdeviceptr p, uint64_t n)
+{
+    struct range r;
+    return ranges_find(&rgpu_device_ranges, (uintptr_t)p, &r) && r.ctx && n <= r.base + r.size - (uintptr_t)p;
+}
 
 /* A context ended (destroyed, reset, last primary release): its allocations went with it. */
 void rgpu_memory_drop_ctx(CUcontext ctx);

@@ -91,3 +91,33 @@ bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n)
     pthread_rwlock_unlock(&rs->lock);
     return hit;
 }
+
+bool ranges_cover(struct ranges *rs, uintptr_t p, size_t n)
+{
+    if (n > UINTPTR_MAX - p)
+        return false;
+    uintptr_t end = p + n;
+    pthread_rwlock_rdlock(&rs->lock);
+    long i = floor_idx(rs, p);
+    bool ok = false;
+    if (i >= 0 && p - rs->v[i].base < rs->v[i].size) {
+        uintptr_t reach = rs->v[i].base + rs->v[i].size;
+        while (reach < end && (size_t)++i < rs->n && rs->v[i].base == reach)
+            reach += rs->v[i].size;
+        ok = reach >= end;
+    }
+    pthread_rwlock_unlock(&rs->lock);
+    return ok;
+}
+
+void ranges_remove_overlapping(struct ranges *rs, uintptr_t p, size_t n)
+{
+    uintptr_t end = n > UINTPTR_MAX - p ? UINTPTR_MAX : p + n;
+    pthread_rwlock_wrlock(&rs->lock);
+    size_t kept = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->v[i].base >= end || rs->v[i].base + rs->v[i].size <= p)
+            rs->v[kept++] = rs->v[i];
+    rs->n = kept;
+    pthread_rwlock_unlock(&rs->lock);
+}

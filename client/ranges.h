@@ -41,5 +41,9 @@ bool ranges_remove(struct ranges *rs, uintptr_t base, struct range *out);
 void ranges_remove_ctx(struct ranges *rs, const void *ctx);
 /* Does [p, p+n) overlap any range? */
 bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n);
+/* Does [p, p+n) lie inside ranges that follow one another without a gap? */
+bool ranges_cover(struct ranges *rs, uintptr_t p, size_t n);
+/* Remove every range that overlaps [p, p+n). */
+void ranges_remove_overlapping(struct ranges *rs, uintptr_t p, size_t n);
 
 #endif

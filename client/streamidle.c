@@ -140,9 +140,7 @@ static bool safe_copy(enum rgpu_call_id id, const void *args, struct skey k)
         find(&unfinished, key_of(CU_STREAM_LEGACY)) >= 0)
         return false;
     const struct rgpu_args_cuMemcpyHtoDAsync_v2 *a = args;
-    struct range r;
-    return ranges_find(&rgpu_device_ranges, (uintptr_t)a->dstDevice, &r) && r.ctx &&
-           a->ByteCount <= r.base + r.size - (uintptr_t)a->dstDevice;
+    return rgpu_in_allocation(a->dstDevice, a->ByteCount);
 }
 
 void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args)

@@ -41,6 +41,8 @@ target_include_directories(rgpu_it_contexts PRIVATE ${PROJECT_SOURCE_DIR}/client
 rgpu_it_program(memory ${RGPU_IT_DIR}/memory.c)
 rgpu_it_program(errors ${RGPU_IT_DIR}/errors.c)
 rgpu_it_program(vmm ${RGPU_IT_DIR}/vmm.c)
+target_include_directories(rgpu_it_errors PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h
+target_include_directories(rgpu_it_vmm PRIVATE ${PROJECT_SOURCE_DIR}/client)
 rgpu_it_program(streams ${RGPU_IT_DIR}/streams.c ${RGPU_IT_DIR}/streams_ptds.c)
 target_include_directories(rgpu_it_streams PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h
 rgpu_it_program(visible ${RGPU_IT_DIR}/visible.c)

@@ -7,9 +7,15 @@
  * double free, cuMemAlloc(0), out of memory (and recovery), invalid and
  * destroyed stream/event handles (forged values like (CUstream)0x1234),
  * errors of asynchronous calls reported at call time or at the next
- * synchronisation, and not sticky afterwards.
+ * synchronisation, and not sticky afterwards. Bad device ranges of
+ * asynchronous copies and memsets are argument errors, which CUDA reports at
+ * call time; through rgpu, the valid ones still do not wait for a reply.
  */
+#include <dlfcn.h>
+#include <stdbool.h>
+
 #include "check.h"
+#include "rgpu_client.h"
 
 static CUcontext ctx;
 
@@ -57,6 +63,32 @@ static void still_works(const char *after)
                     #call, it_errname(r3_));                                                       \
         still_works(#call);                                                                        \
     } while (0)
+
+/* An asynchronous call with a bad argument fails at call time with
+ * `expected`; the synchronisation after it succeeds (nothing was latched). */
+#define EXPECT_AT_CALL(call, expected, sync_call)                                                  \
+    do {                                                                                           \
+        EXPECT_RESULT(call, expected);                                                             \
+        CUresult r_ = (sync_call);                                                                 \
+        if (r_ != CUDA_SUCCESS)                                                                    \
+            it_fail(__FILE__, __LINE__, "%s after the rejected %s: got %s", #sync_call, #call,       \
+                    it_errname(r_));                                                               \
+    } while (0)
+
+typedef int (*client_info_fn)(struct rgpu_client_info *);
+
+/* Requests that waited for a reply so far; 0 without rgpu (native CUDA). */
+static uint32_t round_trips(void)
+{
+    static client_info_fn info;
+    static bool looked;
+    struct rgpu_client_info i;
+    if (!looked) {
+        info = (client_info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
+        looked = true;
+    }
+    return info && info(&i) == 0 ? i.round_trips : 0;
+}
 
 static void bad_ranges(void)
 {
@@ -132,16 +164,48 @@ static void bad_ranges(void)
     it_fill(back, n, 3); /* the first n bytes of h's pattern */
     EXPECT_MEMEQ(h, back, n, "host buffer after rejected DtoH");
 
-    /* the same through the async forms: reported now or at the next sync */
+    /* the same through the async forms: argument errors, reported when
+     * called */
     CUstream s;
     CHECK(cuStreamCreate(&s, 0));
-    EXPECT_ASYNC_ERROR(cuMemcpyHtoDAsync(a + n - 1, h, 2, s), cuStreamSynchronize(s));
-    EXPECT_ASYNC_ERROR(cuMemcpyHtoDAsync((CUdeviceptr)0xdead0000ull, h, 16, s), cuStreamSynchronize(s));
-    EXPECT_ASYNC_ERROR(cuMemcpyDtoHAsync(h, a + n - 1, 2, s), cuStreamSynchronize(s));
-    EXPECT_ASYNC_ERROR(cuMemcpyDtoDAsync(b, a + 8, n, s), cuStreamSynchronize(s));
-    EXPECT_ASYNC_ERROR(cuMemsetD8Async(a + n - 1, 1, 2, s), cuStreamSynchronize(s));
-    EXPECT_ASYNC_ERROR(cuMemsetD16Async(a + n - 2, 1, 2, NULL), cuCtxSynchronize());
-    EXPECT_ASYNC_ERROR(cuMemcpyHtoDAsync(a + n - 1, h, 2, NULL), cuStreamSynchronize(NULL));
+    EXPECT_AT_CALL(cuMemcpyHtoDAsync(a + n - 1, h, 2, s), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(s));
+    EXPECT_AT_CALL(cuMemcpyHtoDAsync((CUdeviceptr)0xdead0000ull, h, 16, s), CUDA_ERROR_INVALID_VALUE,
+                   cuStreamSynchronize(s));
+    EXPECT_AT_CALL(cuMemcpyDtoHAsync(h, a + n - 1, 2, s), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(s));
+    EXPECT_AT_CALL(cuMemcpyDtoDAsync(b, a + 8, n, s), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(s));
+    EXPECT_AT_CALL(cuMemsetD8Async(a + n - 1, 1, 2, s), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(s));
+    EXPECT_AT_CALL(cuMemsetD16Async(a + n - 2, 1, 2, NULL), CUDA_ERROR_INVALID_VALUE, cuCtxSynchronize());
+    EXPECT_AT_CALL(cuMemsetD32Async(a + 2, 1, 2, s), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(s));
+    EXPECT_AT_CALL(cuMemsetD2D8Async(a + 2000, 1024, 0xEE, 1000, 3, s), CUDA_ERROR_INVALID_VALUE,
+                   cuStreamSynchronize(s));
+    EXPECT_AT_CALL(cuMemcpyHtoDAsync(a + n - 1, h, 2, NULL), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(NULL));
+    memset(&c, 0, sizeof c);
+    c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+    c.srcDevice = a;
+    c.srcPitch = 1024;
+    c.srcXInBytes = 600;
+    c.dstMemoryType = CU_MEMORYTYPE_HOST;
+    c.dstHost = h;
+    c.dstPitch = 512;
+    c.WidthInBytes = 512;
+    c.Height = 4;
+    EXPECT_AT_CALL(cuMemcpy2DAsync(&c, s), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(s));
+
+    /* Valid ones are asynchronous: through rgpu no round trip until the
+     * synchronisation (none of these is answered locally) */
+    uint32_t before = round_trips();
+    CHECK(cuMemsetD8Async(a + n - 2, 7, 2, s));
+    CHECK(cuMemsetD16Async(a + n - 4, 7, 2, s));
+    CHECK(cuMemsetD32Async(b, 7, n / 4, s));
+    CHECK(cuMemsetD2D32Async(b, 1024, 9, 256, 4, s));
+    CHECK(cuMemcpyDtoDAsync(a, b, n, s));
+    CHECK(cuMemcpyDtoHAsync(back, a + n - 8, 8, s));
+    c.srcXInBytes = 512; /* the last row ends at the end of a */
+    CHECK(cuMemcpy2DAsync(&c, s));
+    CHECK(cuMemcpyHtoDAsync(a, pa, n, s));
+    CHECK(cuMemcpyHtoDAsync(b, pb, n, s));
+    EXPECT_EQ(round_trips(), before);
+    CHECK(cuStreamSynchronize(s));
     CHECK(cuMemcpyDtoH(back, a, n));
     EXPECT_MEMEQ(back, pa, n, "allocation a after rejected async copies");
     CHECK(cuMemcpyDtoH(back, b, n));

@@ -613,6 +613,39 @@ int main(int argc, char **argv)
         }
         close_case(fd, "launches whose parameter buffer misses parameters");
 
+        /* rgpu's client sends an asynchronous call without a reply only when
+         * it can vouch for its arguments (client/asyncargs.c); what rgpud
+         * refuses anyway is latched and reported by the next synchronising
+         * call of the context, once. */
+        CASE("an asynchronous request's error, latched for the next synchronisation");
+        fd = rc_connect();
+        uint64_t lctx = with_context(fd);
+        enum { LATCH_BYTES = 2u << 20 }; /* large enough for rgpud's direct and chunked copy paths */
+        struct rgpu_args_cuMemAlloc_v2 ma = {.bytesize = LATCH_BYTES};
+        unsigned char *junk = calloc(1, LATCH_BYTES);
+        if (!junk || !lctx || call(fd, RGPU_ID_cuMemAlloc_v2, 3, lctx, &ma) != CUDA_SUCCESS) {
+            FAIL("no context or allocation for the latch case");
+        } else {
+            struct rgpu_args_cuMemsetD8Async ms = {.dstDevice = ma.dptr + LATCH_BYTES - 100, .uc = 1, .N = 200};
+            struct rgpu_args_cuMemcpyHtoDAsync_v2 hd = {
+                .dstDevice = ma.dptr + 4, .srcHost = junk, .ByteCount = LATCH_BYTES};
+            struct rgpu_args_cuCtxSynchronize cs = {0};
+            uint32_t seq = 3;
+            for (int k = 0; k < 2; k++) {
+                const char *what = k ? "a host->device copy" : "a memset";
+                int sent = k ? send_call(fd, RGPU_ID_cuMemcpyHtoDAsync_v2, ++seq, lctx, &hd, true, junk, LATCH_BYTES)
+                             : send_call(fd, RGPU_ID_cuMemsetD8Async, ++seq, lctx, &ms, true, NULL, 0);
+                int first = sent ? -1 : call(fd, RGPU_ID_cuCtxSynchronize, ++seq, lctx, &cs);
+                int second = first < 0 ? -1 : call(fd, RGPU_ID_cuCtxSynchronize, ++seq, lctx, &cs);
+                if (first != CUDA_ERROR_INVALID_VALUE || second != CUDA_SUCCESS)
+                    FAIL("%s past its allocation, without a reply: synchronisations returned %d then %d, "
+                         "expected %d then 0",
+                         what, first, second, CUDA_ERROR_INVALID_VALUE);
+            }
+        }
+        free(junk);
+        close_case(fd, "a latched asynchronous error");
+
         /* rgpud waits on the thread that reads a client's requests for a
          * fenced stream (rgpu_stream_fence): one whose work never ends (here
          * a host function whose end this client never sends) must not keep

@@ -8,7 +8,9 @@
  * mapped addresses; one allocation mapped twice; forged and released handles
  * refused by the server; a kernel on reserved but unmapped memory faulting
  * its context with ILLEGAL_ADDRESS; the pool's teardown (one cuMemUnmap
- * over every chunk, cuMemAddressFree) giving the memory back.
+ * over every chunk, cuMemAddressFree) giving the memory back. Asynchronous
+ * copies and memsets into mapped memory do not wait for a reply through
+ * rgpu; into unmapped addresses they fail at call time.
  *
  * First, a child copy of this program ("leaker") maps VMM memory and exits
  * without unmapping or releasing anything: once its worker is gone, the
@@ -16,6 +18,7 @@
  */
 #include "check.h"
 
+#include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,6 +154,17 @@ static void check_words(CUdeviceptr x, const uint32_t *model, size_t nwords, con
     free(back);
 }
 
+#include "rgpu_client.h"
+
+/* Requests that waited for a reply so far; 0 without rgpu. */
+static uint32_t round_trips(void)
+{
+    int (*info)(struct rgpu_client_info *) =
+        (int (*)(struct rgpu_client_info *))dlsym(RTLD_DEFAULT, "rgpu_client_info");
+    struct rgpu_client_info i;
+    return info && info(&i) == 0 ? i.round_trips : 0;
+}
+
 static void pool(void)
 {
     int vmm = 0;
@@ -208,6 +222,16 @@ static void pool(void)
     for (int i = 1; i < NW - 1; i++)
         model[i] = 0xfeedf00du;
     check_words(x, model, NW, "memset across the boundary");
+    /* asynchronously, across the boundary: nothing waits for a reply */
+    uint32_t trips = round_trips();
+    CHECK(cuMemsetD32Async(x + 8, 0x5eed5eedu, NW - 4, s));
+    CHECK(cuMemcpyDtoDAsync(y, x, NW * 4, s));
+    CHECK(cuMemcpyDtoHAsync(back, y, NW * 4, s));
+    EXPECT_EQ(round_trips(), trips);
+    CHECK(cuStreamSynchronize(s));
+    for (int i = 2; i < NW - 2; i++)
+        model[i] = 0x5eed5eedu;
+    EXPECT_MEMEQ(back, model, NW * 4, "async memset across the boundary");
 
     /* pointer queries on mapped addresses */
     unsigned mt = 0;
@@ -263,6 +287,8 @@ static void pool(void)
     /* unmapped: copies refused, unified ones included */
     EXPECT_RESULT(cuMemcpyHtoD(v1, &word, 8), CUDA_ERROR_INVALID_VALUE);
     EXPECT_ERROR(cuMemcpy(v2, (CUdeviceptr)(uintptr_t)&word, 8));
+    EXPECT_RESULT(cuMemsetD8Async(v1, 0, 8, s), CUDA_ERROR_INVALID_VALUE); /* at call time */
+    CHECK(cuStreamSynchronize(s));
 
     /* a kernel on reserved but unmapped memory faults its own context; on a
      * GPU a fault poisons the whole process (launch_fault.c checks that),
@@ -293,6 +319,8 @@ static void pool(void)
     CHECK(cuStreamDestroy(s));
     CHECK(cuModuleUnload(m));
     CHECK(cuMemUnmap(pool_addr, pool_size));
+    EXPECT_RESULT(cuMemsetD8Async(x, 0, 8, NULL), CUDA_ERROR_INVALID_VALUE); /* at call time */
+    CHECK(cuCtxSynchronize());
     CHECK(cuMemAddressFree(pool_addr, RESERVE));
     EXPECT_EQ(free_now(NULL), before);
     /* the reservation is gone: its addresses are nobody's */

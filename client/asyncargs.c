@@ -1,0 +1,138 @@
+/*
+ * asyncargs.c — which asynchronous calls wait for their reply after all.
+ *
+ * CUDA reports an asynchronous copy's or memset's bad arguments — a device
+ * range that leaves its allocation, a wild pointer, a 16- or 32-bit memset
+ * that is not aligned — when the call is made; only failures of the work
+ * itself come later. Sent without a reply, such a call returned success and
+ * its error came back from the next synchronisation, as the error of a call
+ * that did nothing wrong. The client cannot judge every case (memory it did
+ * not see allocated: module variables, page-locked host memory the device
+ * reaches), but it can vouch for the usual one: every device byte the call
+ * touches lies in one allocation it made (cuMemAlloc*, in a context that has
+ * not ended) or in mapped pieces of a reserved range that follow one another
+ * (cuMemMap: ggml's memory pool), and the alignment holds. Such a call goes
+ * without a reply, as before; any other waits for it, so that the backend's
+ * verdict is the call's result, at call time, and nothing is latched. A
+ * range the client vouches for wrongly (freed by another thread meanwhile)
+ * fails as before, at the next synchronisation.
+ *
+ * Also here: while a stream capture may be active, a copy that carries host
+ * memory waits for its reply, since on a capturing stream it fails (its
+ * bytes cannot be replayed) and CUDA says so at call time. Other
+ * asynchronous calls stay asynchronous during a capture (ggml captures
+ * hundreds of launches per graph); a capture error they meet invalidates
+ * the capture, which cuStreamEndCapture reports.
+ */
+#include "asyncargs.h"
+
+#include "capture.h"
+#include "memory.h"
+
+/* [p, p + n) inside one live allocation of ours, or inside contiguous
+ * mapped pieces of a reservation. */
+static bool known(CUdeviceptr p, uint64_t n)
+{
+    if (!n)
+        return true;
+    return rgpu_in_allocation(p, n) || (n <= SIZE_MAX && ranges_cover(&rgpu_vmm_mapped, (uintptr_t)p, (size_t)n));
+}
+
+/* height rows of width bytes, pitch apart, from p (p aligned to align) */
+static bool known_rows(CUdeviceptr p, uint64_t pitch, uint64_t width, uint64_t height, unsigned align)
+{
+    uint64_t span;
+    if (!width || !height)
+        return true;
+    if (p % align || (height > 1 && (pitch < width || pitch % align)) ||
+        __builtin_mul_overflow(pitch, height - 1, &span) || __builtin_add_overflow(span, width, &span))
+        return false;
+    return known(p, span);
+}
+
+/* The device side of a 2D copy (the host side is the client's own memory,
+ * or pool memory checked when the copy was built). */
+static bool known_side(CUmemorytype type, CUdeviceptr base, size_t x, size_t y, size_t pitch, size_t width,
+                       size_t height)
+{
+    uint64_t off;
+    if (type == CU_MEMORYTYPE_HOST || !width || !height)
+        return true;
+    if (type != CU_MEMORYTYPE_DEVICE || __builtin_mul_overflow((uint64_t)y, (uint64_t)pitch, &off) ||
+        __builtin_add_overflow(off, (uint64_t)x, &off) || __builtin_add_overflow((uint64_t)base, off, &off))
+        return false;
+    return known_rows((CUdeviceptr)off, pitch, width, height, 1);
+}
+
+static bool known_2d(const CUDA_MEMCPY2D *c)
+{
+    return known_side(c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcY, c->srcPitch, c->WidthInBytes,
+                      c->Height) &&
+           known_side(c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstY, c->dstPitch, c->WidthInBytes,
+                      c->Height);
+}
+
+static bool vouched(enum rgpu_call_id id, const void *args)
+{
+    switch (id) {
+    case RGPU_ID_cuMemcpyHtoDAsync_v2: {
+        const struct rgpu_args_cuMemcpyHtoDAsync_v2 *a = args;
+        return known(a->dstDevice, a->ByteCount);
+    }
+    case RGPU_ID_cuMemcpyDtoHAsync_v2: {
+        const struct rgpu_args_cuMemcpyDtoHAsync_v2 *a = args;
+        return known(a->srcDevice, a->ByteCount);
+    }
+    case RGPU_ID_cuMemcpyDtoDAsync_v2: {
+        const struct rgpu_args_cuMemcpyDtoDAsync_v2 *a = args;
+        return known(a->dstDevice, a->ByteCount) && known(a->srcDevice, a->ByteCount);
+    }
+    case RGPU_ID_cuMemcpyPeerAsync: {
+        const struct rgpu_args_cuMemcpyPeerAsync *a = args;
+        return known(a->dstDevice, a->ByteCount) && known(a->srcDevice, a->ByteCount);
+    }
+    case RGPU_ID_rgpu_htod_pool: {
+        const struct rgpu_args_rgpu_htod_pool *a = args;
+        return known(a->dstDevice, a->ByteCount);
+    }
+    case RGPU_ID_rgpu_dtoh_pool: {
+        const struct rgpu_args_rgpu_dtoh_pool *a = args;
+        return known(a->srcDevice, a->ByteCount);
+    }
+    case RGPU_ID_rgpu_memcpy2d: return known_2d(&((const struct rgpu_args_rgpu_memcpy2d *)args)->copy);
+    case RGPU_ID_rgpu_memcpy2d_pool: return known_2d(&((const struct rgpu_args_rgpu_memcpy2d_pool *)args)->copy);
+    case RGPU_ID_cuMemsetD8Async: {
+        const struct rgpu_args_cuMemsetD8Async *a = args;
+        return known_rows(a->dstDevice, 0, a->N, 1, 1);
+    }
+    case RGPU_ID_cuMemsetD16Async: {
+        const struct rgpu_args_cuMemsetD16Async *a = args;
+        return a->N <= SIZE_MAX / 2 && known_rows(a->dstDevice, 0, (uint64_t)a->N * 2, 1, 2);
+    }
+    case RGPU_ID_cuMemsetD32Async: {
+        const struct rgpu_args_cuMemsetD32Async *a = args;
+        return a->N <= SIZE_MAX / 4 && known_rows(a->dstDevice, 0, (uint64_t)a->N * 4, 1, 4);
+    }
+    case RGPU_ID_cuMemsetD2D8Async: {
+        const struct rgpu_args_cuMemsetD2D8Async *a = args;
+        return known_rows(a->dstDevice, a->dstPitch, a->Width, a->Height, 1);
+    }
+    case RGPU_ID_cuMemsetD2D16Async: {
+        const struct rgpu_args_cuMemsetD2D16Async *a = args;
+        return a->Width <= SIZE_MAX / 2 && known_rows(a->dstDevice, a->dstPitch, (uint64_t)a->Width * 2, a->Height, 2);
+    }
+    case RGPU_ID_cuMemsetD2D32Async: {
+        const struct rgpu_args_cuMemsetD2D32Async *a = args;
+        return a->Width <= SIZE_MAX / 4 && known_rows(a->dstDevice, a->dstPitch, (uint64_t)a->Width * 4, a->Height, 4);
+    }
+    default: return true; /* no device memory among its arguments */
+    }
+}
+
+bool rgpu_async_waits(enum rgpu_call_id id, const void *args)
+{
+    if (rgpu_capture_active() && (id == RGPU_ID_cuMemcpyHtoDAsync_v2 || id == RGPU_ID_cuMemcpyDtoHAsync_v2 ||
+                                  id == RGPU_ID_rgpu_memcpy2d))
+        return true;
+    return !vouched(id, args);
+}
