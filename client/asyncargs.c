@@ -15,7 +15,8 @@
  * without a reply, as before; any other waits for it, so that the backend's
  * verdict is the call's result, at call time, and nothing is latched. A
  * range the client vouches for wrongly (freed by another thread meanwhile)
- * fails as before, at the next synchronisation.
+ * fails as before, at the next synchronisation. The same for the flags of
+ * stream waits and event records: those CUDA defines go without a reply.
  *
  * Also here: while a stream capture may be active, a copy that carries host
  * memory waits for its reply, since on a capturing stream it fails (its
@@ -125,7 +126,12 @@ static bool vouched(enum rgpu_call_id id, const void *args)
         const struct rgpu_args_cuMemsetD2D32Async *a = args;
         return a->Width <= SIZE_MAX / 4 && known_rows(a->dstDevice, a->dstPitch, (uint64_t)a->Width * 4, a->Height, 4);
     }
-    default: return true; /* no device memory among its arguments */
+    /* flags CUDA defines; the backend judges any other when called */
+    case RGPU_ID_cuStreamWaitEvent:
+        return !(((const struct rgpu_args_cuStreamWaitEvent *)args)->Flags & ~(unsigned)CU_EVENT_WAIT_EXTERNAL);
+    case RGPU_ID_cuEventRecordWithFlags:
+        return !(((const struct rgpu_args_cuEventRecordWithFlags *)args)->flags & ~(unsigned)CU_EVENT_RECORD_EXTERNAL);
+    default: return true; /* nothing the client could not judge */
     }
 }
 

@@ -307,6 +307,15 @@ static void bad_handles(void)
     CHECK(cuStreamCreate(&s, 0));
     EXPECT_ASYNC_ERROR(cuStreamWaitEvent(s, fe, 0), cuStreamSynchronize(s));
     EXPECT_ASYNC_ERROR(cuEventRecord(fe, s), cuStreamSynchronize(s));
+    /* flags CUDA does not define: refused when called */
+    CUevent ev;
+    CHECK(cuEventCreate(&ev, 0));
+    EXPECT_AT_CALL(cuStreamWaitEvent(s, ev, 0x10), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(s));
+    EXPECT_AT_CALL(cuEventRecordWithFlags(ev, s, 0x10), CUDA_ERROR_INVALID_VALUE, cuStreamSynchronize(s));
+    CHECK(cuEventRecordWithFlags(ev, s, CU_EVENT_RECORD_DEFAULT));
+    CHECK(cuStreamWaitEvent(s, ev, CU_EVENT_WAIT_DEFAULT));
+    CHECK(cuStreamSynchronize(s));
+    CHECK(cuEventDestroy(ev));
 
     /* handles that were valid once */
     CUevent e;
