@@ -1,7 +1,7 @@
 // errors.cu — the CUDA runtime's errors through rgpu are the ones a GPU
 // gives: invalid launches at launch time (cudaGetLastError), out of memory
-// from an impossible cudaMalloc, bad device numbers, bad copies and frees;
-// none of them is sticky: the runtime keeps working. (Blocks and grids past
+// from an impossible cudaMalloc, bad device numbers, bad copies (asynchronous
+// ones included, at call time) and frees; none of them is sticky: the runtime keeps working. (Blocks and grids past
 // the device's limits are in launch_config.cu.)
 #include "cudart_check.h"
 
@@ -74,6 +74,24 @@ int main()
     CK_EQ(cudaGetLastError(), cudaErrorInvalidValue);
     CK(cudaGetLastError());
     check_still_works("bad copies");
+
+    // asynchronous ones past the allocation's end: argument errors, returned
+    // by the call (and recorded as the last error), not by a later
+    // synchronisation
+    cudaStream_t s;
+    CK(cudaStreamCreate(&s));
+    std::vector<char> host(64);
+    CK_EQ(cudaMemsetAsync((char *)d + 4090, 0, 16, s), cudaErrorInvalidValue);
+    CK_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+    CK_EQ(cudaMemcpyAsync((char *)d + 4090, host.data(), 16, cudaMemcpyHostToDevice, s), cudaErrorInvalidValue);
+    CK_EQ(cudaMemcpyAsync(host.data(), (char *)d + 4090, 16, cudaMemcpyDeviceToHost, s), cudaErrorInvalidValue);
+    CK_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+    CK(cudaStreamSynchronize(s));
+    CK(cudaGetLastError());
+    CK(cudaMemsetAsync((char *)d + 4080, 0, 16, s));
+    CK(cudaStreamSynchronize(s));
+    CK(cudaStreamDestroy(s));
+    check_still_works("bad asynchronous copies");
 
     // an error string from the runtime itself
     EXPECT(cudaGetErrorString(cudaErrorInvalidConfiguration)[0] != 0, "no error string");
