@@ -7,11 +7,13 @@
  * itself come later. Sent without a reply, such a call returned success and
  * its error came back from the next synchronisation, as the error of a call
  * that did nothing wrong. The client cannot judge every case (memory it did
- * not see allocated: module variables, page-locked host memory the device
- * reaches), but it can vouch for the usual one: every device byte the call
+ * not see allocated: page-locked host memory the device reaches, addresses
+ * found in the device's memory), but it can vouch for the usual one: every device byte the call
  * touches lies in one allocation it made (cuMemAlloc*, in a context that has
- * not ended) or in mapped pieces of a reserved range that follow one another
- * (cuMemMap: ggml's memory pool), and the alignment holds. Such a call goes
+ * not ended), in one module variable it looked up (cudaMemcpyToSymbolAsync;
+ * until its module or library is unloaded) or in mapped pieces of a reserved
+ * range that follow one another (cuMemMap: ggml's memory pool), and the
+ * alignment holds. Such a call goes
  * without a reply, as before; any other waits for it, so that the backend's
  * verdict is the call's result, at call time, and nothing is latched. A
  * range the client vouches for wrongly (freed by another thread meanwhile)
@@ -36,7 +38,8 @@ static bool known(CUdeviceptr p, uint64_t n)
 {
     if (!n)
         return true;
-    return rgpu_in_allocation(p, n) || (n <= SIZE_MAX && ranges_cover(&rgpu_vmm_mapped, (uintptr_t)p, (size_t)n));
+    return rgpu_in_allocation(p, n) || rgpu_in_module_variable(p, n) ||
+           (n <= SIZE_MAX && ranges_cover(&rgpu_vmm_mapped, (uintptr_t)p, (size_t)n));
 }
 
 /* height rows of width bytes, pitch apart, from p (p aligned to align) */

@@ -15,6 +15,7 @@
 #include "funcattrs.h"
 #include "funcinfo.h"
 #include "handles.h"
+#include "memory.h"
 
 
 static CUresult check_config(const struct rgpu_func_info *fi, const unsigned g[3], const unsigned b[3],
@@ -290,8 +291,10 @@ RGPU_API CUresult cuModuleUnload(CUmodule hmod)
         return r;
     struct rgpu_args_cuModuleUnload a = {.hmod = hmod};
     r = rgpu_remote(RGPU_ID_cuModuleUnload, &a);
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS) {
         rgpu_func_info_flush();
+        ranges_remove_owner(&rgpu_device_ranges, hmod);
+    }
     return r;
 }
 
@@ -302,8 +305,10 @@ RGPU_API CUresult cuLibraryUnload(CUlibrary library)
         return r;
     struct rgpu_args_cuLibraryUnload a = {.library = library};
     r = rgpu_remote(RGPU_ID_cuLibraryUnload, &a);
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS) {
         rgpu_func_info_flush();
+        ranges_remove_owner(&rgpu_device_ranges, library);
+    }
     return r;
 }
 

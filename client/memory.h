@@ -21,10 +21,19 @@ static inline bool rgpu_is_device_ptr(uintptr_t p) { return ranges_find(&rgpu_de
 static inline bool rgpu_in_allocation(CUdeviceptr p, uint64_t n)
 {
     struct range r;
-    return ranges_find(&rgpu_device_ranges, (uintptr_t)p, &r) && r.ctx && n <= r.base + r.size - (uintptr_t)p;
+    return ranges_find(&rgpu_device_ranges, (uintptr_t)p, &r) && r.ctx && !r.owner &&
+           n <= r.base + r.size - (uintptr_t)p;
 }
 
-/* A context ended (destroyed, reset, last primary release): its allocations went with it. */
+/* Whether [p, p + n) lies inside one module variable of a module or library
+ * still loaded (as far as this process knows), n > 0. */
+static inline bool rgpu_in_module_variable(CUdeviceptr p, uint64_t n)
+{
+    struct range r;
+    return ranges_find(&rgpu_device_ranges, (uintptr_t)p, &r) && r.owner && n <= r.base + r.size - (uintptr_t)p;
+}
+
+/* A context ended (destroyed, reset, last primary release): its allocations and module variables went with it. */
 void rgpu_memory_drop_ctx(CUcontext ctx);
 
 #endif

@@ -221,10 +221,12 @@ RGPU_API CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode *mode)
 }
 
 /* ---- globals ---- */
-static void record_global(CUdeviceptr p, size_t size)
+/* A variable is device memory (unified copies, pointer queries) until its
+ * module or library is unloaded or its context ends. */
+static void record_global(CUdeviceptr p, size_t size, const void *owner)
 {
     if (p && size && !rgpu_is_device_ptr((uintptr_t)p)) {
-        struct range rg = {.base = (uintptr_t)p, .size = size};
+        struct range rg = {.base = (uintptr_t)p, .size = size, .ctx = rgpu_ctx_current(), .owner = owner};
         ranges_add(&rgpu_device_ranges, &rg);
     }
 }
@@ -242,7 +244,7 @@ static CUresult get_global(enum rgpu_call_id id, CUdeviceptr *dptr, size_t *byte
     struct rgpu_args_cuModuleGetGlobal_v2 a = {.dptr_want = 1, .bytes_want = 1, .hmod = (CUmodule)owner, .name = name};
     r = rgpu_remote(id, &a);
     if (r == CUDA_SUCCESS) {
-        record_global(a.dptr, a.bytes);
+        record_global(a.dptr, a.bytes, owner);
         if (dptr)
             *dptr = a.dptr;
         if (bytes)

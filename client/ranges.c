@@ -4,6 +4,7 @@
  */
 #include "ranges.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,15 +73,26 @@ bool ranges_remove(struct ranges *rs, uintptr_t base, struct range *out)
     return hit;
 }
 
-void ranges_remove_ctx(struct ranges *rs, const void *ctx)
+/* Remove the ranges whose field at offset off (a pointer) is key. */
+static void remove_keyed(struct ranges *rs, size_t off, const void *key)
 {
     pthread_rwlock_wrlock(&rs->lock);
     size_t kept = 0;
-    for (size_t i = 0; i < rs->n; i++)
-        if (rs->v[i].ctx != ctx)
+    for (size_t i = 0; i < rs->n; i++) {
+        const void *k;
+        memcpy(&k, (const char *)&rs->v[i] + off, sizeof k);
+        if (k != key)
             rs->v[kept++] = rs->v[i];
+    }
     rs->n = kept;
     pthread_rwlock_unlock(&rs->lock);
+}
+
+void ranges_remove_ctx(struct ranges *rs, const void *ctx) { remove_keyed(rs, offsetof(struct range, ctx), ctx); }
+
+void ranges_remove_owner(struct ranges *rs, const void *owner)
+{
+    remove_keyed(rs, offsetof(struct range, owner), owner);
 }
 
 bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n)

@@ -19,8 +19,9 @@ struct range {
     unsigned flags;   /* host memory: CU_MEMHOSTALLOC_* or CU_MEMHOSTREGISTER_* */
     bool registered;  /* host memory: registered, not allocated by us */
     bool shared;      /* host memory: the device reaches it at this address (hostpool.c) */
-    const void *ctx;  /* device memory from cuMemAlloc*: its context (NULL: a virtual address range or a
-                         module variable, whose bytes may come and go) */
+    const void *ctx;  /* device memory: its context (NULL: a virtual address range); an allocation from
+                         cuMemAlloc* unless owner is set */
+    const void *owner; /* a module variable: its module or library, whose unloading takes it away */
     uint64_t id;      /* unique buffer id */
 };
 
@@ -39,6 +40,8 @@ bool ranges_find(struct ranges *rs, uintptr_t p, struct range *out);
 bool ranges_remove(struct ranges *rs, uintptr_t base, struct range *out);
 /* Remove every range of context ctx. */
 void ranges_remove_ctx(struct ranges *rs, const void *ctx);
+/* Remove every range that owner owns. */
+void ranges_remove_owner(struct ranges *rs, const void *owner);
 /* Does [p, p+n) overlap any range? */
 bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n);
 /* Does [p, p+n) lie inside ranges that follow one another without a gap? */

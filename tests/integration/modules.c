@@ -528,6 +528,15 @@ static void run_globals(CUmodule m, CUstream s)
     float scale = 0.5f;
     CHECK(cuMemcpyHtoD(g_table, table, sizeof table));
     CHECK(cuMemcpyHtoD(g_scale, &scale, sizeof scale));
+    /* asynchronously (cudaMemcpyToSymbolAsync): no reply waited for, the
+     * client knows the variables' extents */
+    struct rgpu_client_info t0, t1;
+    ASSERT_TRUE(rgpu_client_info(&t0) == 0);
+    CHECK(cuMemcpyHtoDAsync(g_table, table, sizeof table, s));
+    CHECK(cuMemsetD32Async(g_scale, 0, 1, s));
+    CHECK(cuMemcpyHtoDAsync(g_scale, &scale, sizeof scale, s));
+    ASSERT_TRUE(rgpu_client_info(&t1) == 0);
+    EXPECT_EQ(t1.round_trips, t0.round_trips);
     enum { N = 100 };
     int n = N, out[N];
     float fout[N];
@@ -1283,7 +1292,11 @@ static void check_unload(void)
     run_vec_add(f, NULL, 100, "before unload");
     CUdeviceptr g;
     CHECK(cuModuleGetGlobal(&g, NULL, m, "dev_init"));
+    CHECK(cuMemsetD32Async(g, 7, 1, NULL));
     CHECK(cuModuleUnload(m));
+    /* the variable went with its module: refused when called */
+    EXPECT_RESULT(cuMemsetD32Async(g, 7, 1, NULL), CUDA_ERROR_INVALID_VALUE);
+    CHECK(cuCtxSynchronize());
 
     int v;
     const char *name;
