@@ -1,8 +1,8 @@
 /*
- * streamidle.c — cuStreamSynchronize, cuStreamQuery and cuCtxSynchronize
- * answered without a round trip when the client knows the work they would
- * wait for is done, or could not fail and is kept ahead of everything sent
- * later.
+ * streamidle.c — cuStreamSynchronize, cuStreamQuery, cuCtxSynchronize,
+ * cuEventQuery and cuEventSynchronize answered without a round trip when
+ * the client knows the work they would wait for is done, or could not fail
+ * and is kept ahead of everything sent later.
  *
  * llama.cpp synchronises 19 times per generated token: 12 times a stream
  * with nothing unfinished (ggml's scheduler synchronises each backend
@@ -39,6 +39,12 @@
  * synchronisation had waited. (A copy rgpud fails all the same — memory for
  * its staging exhausted — is latched and reported by the next call that
  * travels and synchronises.)
+ *
+ * Events. An event's query or synchronisation is its stream's: the client
+ * remembers the stream each event was last recorded on (a few dozen events,
+ * the oldest forgotten first; a forgotten one is asked), and an event whose
+ * stream is known finished since is complete. Any failure forgets them all:
+ * a record that failed left its event where it was before.
  *
  * Never answered locally: while a capture is active (a synchronisation may
  * be illegal, and invalidate it), while mapped host memory exists (a
@@ -84,6 +90,13 @@ static bool poisoned;            /* a call failed, no synchronisation has succee
 static uint64_t epoch;           /* requests sent (but synchronisations, queries and fences) */
 static CUcontext first_ctx;      /* current at the first request sent */
 static bool several_ctx;         /* a request was sent in another context since */
+
+#define MAX_EVENTS 64
+static struct {
+    CUevent e;
+    struct skey k; /* the stream of its last record */
+} recorded[MAX_EVENTS];            /* guarded by the send lock too */
+static unsigned next_record;       /* the slot a new event takes (round robin) */
 
 static struct skey key_of(CUstream s)
 {
@@ -143,8 +156,40 @@ static bool safe_copy(enum rgpu_call_id id, const void *args, struct skey k)
     return rgpu_in_allocation(a->dstDevice, a->ByteCount);
 }
 
+static int event_slot(CUevent e)
+{
+    for (int i = 0; e && i < MAX_EVENTS; i++)
+        if (recorded[i].e == e)
+            return i;
+    return -1;
+}
+
+static void event_recorded(CUevent e, CUstream s)
+{
+    int i = event_slot(e);
+    if (i < 0)
+        i = (int)(next_record++ % MAX_EVENTS);
+    recorded[i].e = e;
+    recorded[i].k = key_of(s);
+}
+
+static void forget_event(CUevent e)
+{
+    int i = event_slot(e);
+    if (i >= 0)
+        recorded[i].e = NULL;
+}
+
 void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args)
 {
+    if (id == RGPU_ID_cuEventRecord)
+        event_recorded(((const struct rgpu_args_cuEventRecord *)args)->hEvent,
+                       ((const struct rgpu_args_cuEventRecord *)args)->hStream);
+    else if (id == RGPU_ID_cuEventRecordWithFlags)
+        event_recorded(((const struct rgpu_args_cuEventRecordWithFlags *)args)->hEvent,
+                       ((const struct rgpu_args_cuEventRecordWithFlags *)args)->hStream);
+    else if (id == RGPU_ID_cuEventDestroy_v2)
+        forget_event(((const struct rgpu_args_cuEventDestroy_v2 *)args)->hEvent);
     /* waiting for or looking at work queues none */
     if (id == RGPU_ID_cuStreamSynchronize || id == RGPU_ID_cuStreamQuery || id == RGPU_ID_cuCtxSynchronize ||
         id == RGPU_ID_rgpu_stream_fence)
@@ -179,6 +224,8 @@ void rgpu_streamidle_failed(void)
 {
     rgpu_send_lock();
     poisoned = true;
+    for (int i = 0; i < MAX_EVENTS; i++)
+        recorded[i].e = NULL;
     epoch++; /* nor may a synchronisation in flight record its stream */
     rgpu_send_unlock();
 }
@@ -206,6 +253,17 @@ static enum answer answer_for(CUstream s, bool fence, uint64_t *sent_before)
     *sent_before = epoch;
     rgpu_send_unlock();
     return a;
+}
+
+/* Whether the work before e's last record is known finished. */
+static bool event_done(CUevent e)
+{
+    rgpu_send_lock();
+    int i = event_slot(e);
+    bool done = i >= 0 && !lost && !poisoned && find(&unfinished, recorded[i].k) < 0 &&
+                find(&pending, recorded[i].k) < 0;
+    rgpu_send_unlock();
+    return done;
 }
 
 /* The synchronisation of s that travelled succeeded, and nothing was sent
@@ -305,3 +363,25 @@ RGPU_API CUresult cuCtxSynchronize(void)
     }
     return r;
 }
+
+/* An event's query and synchronisation, answered when its stream is known
+ * finished since its last record (see the top of this file). */
+static CUresult event_call(enum rgpu_call_id id, CUevent e)
+{
+    CUresult r = rgpu_check_init();
+    if (r == CUDA_SUCCESS)
+        r = rgpu_event_check(e);
+    if (r != CUDA_SUCCESS)
+        return r;
+    _Static_assert(sizeof(struct rgpu_args_cuEventQuery) == sizeof(struct rgpu_args_cuEventSynchronize),
+                   "event query and synchronisation share a layout");
+    struct rgpu_args_cuEventQuery a = {.hEvent = e};
+    if (may_answer() && event_done(e)) {
+        rgpu_trace_local(id, &a, CUDA_SUCCESS);
+        return CUDA_SUCCESS;
+    }
+    return rgpu_remote(id, &a);
+}
+
+RGPU_API CUresult cuEventQuery(CUevent e) { return event_call(RGPU_ID_cuEventQuery, e); }
+RGPU_API CUresult cuEventSynchronize(CUevent e) { return event_call(RGPU_ID_cuEventSynchronize, e); }

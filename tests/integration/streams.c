@@ -11,8 +11,9 @@
  * thread calling CUDA), per-thread default streams (streams_ptds.c, built
  * with CUDA_API_PER_THREAD_DEFAULT_STREAM), several host threads with their
  * own streams at once, stream priorities/flags/GetCtx/GetId, destroying a
- * stream with pending work, synchronising an idle stream (answered by
- * rgpu's client without a round trip, and never while work is queued).
+ * stream with pending work, synchronising an idle stream and querying an
+ * event of a finished stream (answered by rgpu's client without a round
+ * trip, and never while work is queued).
  */
 #include "check.h"
 #include "gate.h"
@@ -786,6 +787,61 @@ static void copy_only_syncs(void)
     copy_into_ended_context();
 }
 
+/* ---- events of finished streams ----
+ * An event whose stream is known finished since its last record is
+ * complete: rgpu's client answers its query and synchronisation without a
+ * round trip (client/streamidle.c). Behind work still held, it asks, and
+ * the event is not ready. */
+static void event_answers(void)
+{
+    client_info_fn info = (client_info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
+    CUstream s;
+    CUevent e, e2;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
+    CHECK(cuEventCreate(&e2, 0));
+    for (int round = 0; round < 3; round++) {
+        struct gate g;
+        gate_init(&g);
+        CHECK(cuLaunchHostFunc(s, gate_fn, &g));
+        CHECK(cuEventRecord(e, s));
+        uint32_t t0 = round_trips(info);
+        EXPECT_RESULT(cuEventQuery(e), CUDA_ERROR_NOT_READY);
+        if (info && round_trips(info) == t0)
+            it_fail(__FILE__, __LINE__, "round %d: an event behind held work answered without asking", round);
+        gate_open(&g);
+        CHECK(cuEventSynchronize(e));
+        CHECK(cuStreamSynchronize(s)); /* now the stream is known finished */
+        t0 = round_trips(info);
+        CHECK(cuEventQuery(e));
+        CHECK(cuEventSynchronize(e));
+        if (info && round_trips(info) != t0)
+            it_fail(__FILE__, __LINE__, "round %d: events of a finished stream took %u round trip(s)", round,
+                    round_trips(info) - t0);
+        gate_destroy(&g);
+    }
+    /* recorded again on the legacy stream, then everything synchronised */
+    CHECK(cuEventRecord(e2, NULL));
+    CHECK(cuCtxSynchronize());
+    uint32_t t0 = round_trips(info);
+    CHECK(cuEventQuery(e2));
+    if (info && round_trips(info) != t0)
+        it_fail(__FILE__, __LINE__, "an event of the synchronised context took a round trip");
+    /* a record behind work the client cannot judge: asked, and correct */
+    struct gate g;
+    gate_init(&g);
+    CHECK(cuLaunchHostFunc(NULL, gate_fn, &g));
+    CHECK(cuEventRecord(e2, NULL));
+    EXPECT_RESULT(cuEventQuery(e2), CUDA_ERROR_NOT_READY);
+    gate_open(&g);
+    CHECK(cuEventSynchronize(e2));
+    CHECK(cuCtxSynchronize());
+    gate_destroy(&g);
+    CHECK(cuEventDestroy(e));
+    CHECK(cuEventDestroy(e2));
+    CHECK(cuStreamDestroy(s));
+}
+
 /* ---- stream properties ---- */
 static void stream_properties(void)
 {
@@ -887,6 +943,7 @@ int main(void)
     threads_with_streams();
     idle_stream_syncs();
     copy_only_syncs();
+    event_answers();
     stream_properties();
 
     int f = ptds_checks(ctx);
