@@ -1,6 +1,6 @@
 /*
  * handles.c — see handles.h. The special streams (NULL, CU_STREAM_LEGACY,
- * CU_STREAM_PER_THREAD) are always valid.
+ * CU_STREAM_PER_THREAD) are always valid; no executable graph is NULL.
  */
 #include "handles.h"
 #include "capture.h"
@@ -10,7 +10,7 @@
 #include "context.h"
 #include "ptrset.h"
 
-enum { H_STREAM = 1, H_EVENT = 2 };
+enum { H_STREAM = 1, H_EVENT = 2, H_GRAPH_EXEC = 3 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ptrset set;
@@ -42,8 +42,10 @@ CUresult rgpu_stream_check(CUstream s)
 }
 
 CUresult rgpu_event_check(CUevent e) { return check(H_EVENT, e); }
+CUresult rgpu_graph_exec_check(CUgraphExec x) { return x ? check(H_GRAPH_EXEC, x) : CUDA_ERROR_INVALID_VALUE; }
 void rgpu_stream_added(CUstream s) { add(H_STREAM, s); }
 void rgpu_event_added(CUevent e) { add(H_EVENT, e); }
+void rgpu_graph_exec_added(CUgraphExec x) { add(H_GRAPH_EXEC, x); }
 
 void rgpu_handle_removed(const void *h)
 {

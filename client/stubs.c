@@ -15,15 +15,19 @@ static CUresult check_ctx(const CUcontext *c)
 }
 static CUresult check_stream(const CUstream *s) { return rgpu_stream_check(*s); }
 static CUresult check_event(const CUevent *e) { return rgpu_event_check(*e); }
+static CUresult check_graph_exec(const CUgraphExec *x) { return rgpu_graph_exec_check(*x); }
 static CUresult check_none(const void *p) { return CUDA_SUCCESS; }
 #define CHECK_ARG(x)                                                                               \
     _Generic((x), CUstream: check_stream, CUevent: check_event, CUcontext: check_ctx,              \
-             default: check_none)(&(x))
+             CUgraphExec: check_graph_exec, default: check_none)(&(x))
 
 static void added_stream(CUstream *s) { rgpu_stream_added(*s); }
 static void added_event(CUevent *e) { rgpu_event_added(*e); }
+static void added_graph_exec(CUgraphExec *x) { rgpu_graph_exec_added(*x); }
 static void added_none(const void *p) {}
-#define ADDED(x) _Generic((x), CUstream: added_stream, CUevent: added_event, default: added_none)(&(x))
+#define ADDED(x)                                                                                   \
+    _Generic((x), CUstream: added_stream, CUevent: added_event, CUgraphExec: added_graph_exec,     \
+             default: added_none)(&(x))
 
 #define FILL_IN(T, x) if ((r = CHECK_ARG(x)) != CUDA_SUCCESS) return r; a.x = x;
 #define FILL_DEL(T, x) if ((r = CHECK_ARG(x)) != CUDA_SUCCESS) return r; a.x = x;

@@ -77,17 +77,25 @@ static void still_works(const char *after)
 
 typedef int (*client_info_fn)(struct rgpu_client_info *);
 
-/* Requests that waited for a reply so far; 0 without rgpu (native CUDA). */
-static uint32_t round_trips(void)
+static client_info_fn client_info(void)
 {
     static client_info_fn info;
     static bool looked;
-    struct rgpu_client_info i;
     if (!looked) {
         info = (client_info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
         looked = true;
     }
-    return info && info(&i) == 0 ? i.round_trips : 0;
+    return info;
+}
+
+/* Whether this runs through rgpu (which counts its round trips). */
+static bool round_trips_known(void) { return client_info() != NULL; }
+
+/* Requests that waited for a reply so far; 0 without rgpu (native CUDA). */
+static uint32_t round_trips(void)
+{
+    struct rgpu_client_info i;
+    return round_trips_known() && client_info()(&i) == 0 ? i.round_trips : 0;
 }
 
 static void bad_ranges(void)
@@ -323,6 +331,24 @@ static void bad_handles(void)
     EXPECT_ERROR(cuStreamDestroy(s));
     EXPECT_ASYNC_ERROR(cuMemsetD8Async(d, 0, 8, s), cuCtxSynchronize());
     still_works("destroyed stream and event handles");
+
+    /* executable graphs: none is NULL; a destroyed or forged one (through
+     * rgpu only: what NVIDIA's driver does with a freed handle is undefined)
+     * is refused when called */
+    CUgraph gr;
+    CUgraphExec gx;
+    CHECK(cuGraphCreate(&gr, 0));
+    CHECK(cuGraphInstantiate(&gx, gr, 0));
+    CHECK(cuGraphLaunch(gx, NULL));
+    CHECK(cuCtxSynchronize());
+    CHECK(cuGraphExecDestroy(gx));
+    CHECK(cuGraphDestroy(gr));
+    EXPECT_AT_CALL(cuGraphLaunch(NULL, NULL), CUDA_ERROR_INVALID_VALUE, cuCtxSynchronize());
+    if (round_trips_known()) {
+        EXPECT_AT_CALL(cuGraphLaunch(gx, NULL), CUDA_ERROR_INVALID_HANDLE, cuCtxSynchronize());
+        EXPECT_AT_CALL(cuGraphUpload((CUgraphExec)(uintptr_t)0x4321, NULL), CUDA_ERROR_INVALID_HANDLE,
+                       cuCtxSynchronize());
+    }
 
     /* a context handle used as a stream, and a stream handle used as an event */
     CUstream s2;
