@@ -43,8 +43,10 @@
  * Events. An event's query or synchronisation is its stream's: the client
  * remembers the stream each event was last recorded on (a few dozen events,
  * the oldest forgotten first; a forgotten one is asked), and an event whose
- * stream is known finished since is complete. Any failure forgets them all:
- * a record that failed left its event where it was before.
+ * stream is known finished since is complete. Any failure forgets them all
+ * (a record that failed left its event where it was before), and so does a
+ * graph launch (its event record nodes); a record during a capture forgets
+ * its event.
  *
  * Never answered locally: while a capture is active (a synchronisation may
  * be illegal, and invalidate it), while mapped host memory exists (a
@@ -164,20 +166,32 @@ static int event_slot(CUevent e)
     return -1;
 }
 
-static void event_recorded(CUevent e, CUstream s)
-{
-    int i = event_slot(e);
-    if (i < 0)
-        i = (int)(next_record++ % MAX_EVENTS);
-    recorded[i].e = e;
-    recorded[i].k = key_of(s);
-}
-
 static void forget_event(CUevent e)
 {
     int i = event_slot(e);
     if (i >= 0)
         recorded[i].e = NULL;
+}
+
+static void forget_events(void)
+{
+    for (int i = 0; i < MAX_EVENTS; i++)
+        recorded[i].e = NULL;
+}
+
+/* A record during a capture is a graph node, not a record: where the event
+ * stands is then unknown, as after a graph launch (its event record nodes). */
+static void event_recorded(CUevent e, CUstream s)
+{
+    if (rgpu_capture_active()) {
+        forget_event(e);
+        return;
+    }
+    int i = event_slot(e);
+    if (i < 0)
+        i = (int)(next_record++ % MAX_EVENTS);
+    recorded[i].e = e;
+    recorded[i].k = key_of(s);
 }
 
 void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args)
@@ -190,6 +204,8 @@ void rgpu_streamidle_sent(enum rgpu_call_id id, const void *args)
                        ((const struct rgpu_args_cuEventRecordWithFlags *)args)->hStream);
     else if (id == RGPU_ID_cuEventDestroy_v2)
         forget_event(((const struct rgpu_args_cuEventDestroy_v2 *)args)->hEvent);
+    else if (id == RGPU_ID_cuGraphLaunch)
+        forget_events();
     /* waiting for or looking at work queues none */
     if (id == RGPU_ID_cuStreamSynchronize || id == RGPU_ID_cuStreamQuery || id == RGPU_ID_cuCtxSynchronize ||
         id == RGPU_ID_rgpu_stream_fence)
@@ -224,8 +240,7 @@ void rgpu_streamidle_failed(void)
 {
     rgpu_send_lock();
     poisoned = true;
-    for (int i = 0; i < MAX_EVENTS; i++)
-        recorded[i].e = NULL;
+    forget_events();
     epoch++; /* nor may a synchronisation in flight record its stream */
     rgpu_send_unlock();
 }

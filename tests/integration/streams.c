@@ -837,6 +837,43 @@ static void event_answers(void)
     CHECK(cuEventSynchronize(e2));
     CHECK(cuCtxSynchronize());
     gate_destroy(&g);
+
+    /* a record during a capture is a graph node: e's last record is still
+     * the one on the held stream */
+    CUstream held, cs;
+    CHECK(cuStreamCreate(&held, CU_STREAM_NON_BLOCKING));
+    CHECK(cuStreamCreate(&cs, CU_STREAM_NON_BLOCKING));
+    gate_init(&g);
+    CHECK(cuLaunchHostFunc(held, gate_fn, &g));
+    CHECK(cuEventRecord(e, held));
+    CHECK(cuStreamBeginCapture(cs, CU_STREAM_CAPTURE_MODE_RELAXED));
+    CHECK(cuEventRecord(e, cs));
+    CUgraph captured;
+    CHECK(cuStreamEndCapture(cs, &captured));
+    CHECK(cuStreamSynchronize(cs));
+    EXPECT_RESULT(cuEventQuery(e), CUDA_ERROR_NOT_READY);
+    /* a graph launch records its event record nodes' events */
+    CHECK(cuEventRecord(e2, s));
+    CHECK(cuStreamSynchronize(s));
+    CHECK(cuEventQuery(e2));
+    CUgraph gr;
+    CUgraphNode node;
+    CUgraphExec gx;
+    CHECK(cuGraphCreate(&gr, 0));
+    CHECK(cuGraphAddEventRecordNode(&node, gr, NULL, 0, e2));
+    CHECK(cuGraphInstantiate(&gx, gr, 0));
+    CHECK(cuGraphLaunch(gx, held));
+    EXPECT_RESULT(cuEventQuery(e2), CUDA_ERROR_NOT_READY);
+    gate_open(&g);
+    CHECK(cuStreamSynchronize(held));
+    CHECK(cuEventQuery(e));
+    CHECK(cuEventQuery(e2));
+    gate_destroy(&g);
+    CHECK(cuGraphExecDestroy(gx));
+    CHECK(cuGraphDestroy(gr));
+    CHECK(cuGraphDestroy(captured));
+    CHECK(cuStreamDestroy(cs));
+    CHECK(cuStreamDestroy(held));
     CHECK(cuEventDestroy(e));
     CHECK(cuEventDestroy(e2));
     CHECK(cuStreamDestroy(s));
