@@ -95,28 +95,35 @@ void ranges_remove_owner(struct ranges *rs, const void *owner)
     remove_keyed(rs, offsetof(struct range, owner), owner);
 }
 
+/* Ranges are compared by their last bytes, so that one ending at the top of
+ * the address space does not wrap around. */
+static uintptr_t last_byte(const struct range *r) { return r->base + (r->size - 1); }
+
 bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n)
 {
+    if (!n)
+        return false;
+    uintptr_t last = n - 1 > UINTPTR_MAX - p ? UINTPTR_MAX : p + (n - 1);
     pthread_rwlock_rdlock(&rs->lock);
-    long i = floor_idx(rs, p + n - 1);
-    bool hit = i >= 0 && rs->v[i].base + rs->v[i].size > p;
+    long i = floor_idx(rs, last);
+    bool hit = i >= 0 && last_byte(&rs->v[i]) >= p;
     pthread_rwlock_unlock(&rs->lock);
     return hit;
 }
 
 bool ranges_cover(struct ranges *rs, uintptr_t p, size_t n)
 {
-    if (n > UINTPTR_MAX - p)
+    if (n && n - 1 > UINTPTR_MAX - p)
         return false;
-    uintptr_t end = p + n;
+    uintptr_t last = n ? p + (n - 1) : p;
     pthread_rwlock_rdlock(&rs->lock);
     long i = floor_idx(rs, p);
     bool ok = false;
     if (i >= 0 && p - rs->v[i].base < rs->v[i].size) {
-        uintptr_t reach = rs->v[i].base + rs->v[i].size;
-        while (reach < end && (size_t)++i < rs->n && rs->v[i].base == reach)
-            reach += rs->v[i].size;
-        ok = reach >= end;
+        uintptr_t reach = last_byte(&rs->v[i]);
+        while (reach < last && (size_t)++i < rs->n && rs->v[i].base == reach + 1)
+            reach = last_byte(&rs->v[i]);
+        ok = reach >= last;
     }
     pthread_rwlock_unlock(&rs->lock);
     return ok;
@@ -124,11 +131,13 @@ bool ranges_cover(struct ranges *rs, uintptr_t p, size_t n)
 
 void ranges_remove_overlapping(struct ranges *rs, uintptr_t p, size_t n)
 {
-    uintptr_t end = n > UINTPTR_MAX - p ? UINTPTR_MAX : p + n;
+    if (!n)
+        return;
+    uintptr_t last = n - 1 > UINTPTR_MAX - p ? UINTPTR_MAX : p + (n - 1);
     pthread_rwlock_wrlock(&rs->lock);
     size_t kept = 0;
     for (size_t i = 0; i < rs->n; i++)
-        if (rs->v[i].base >= end || rs->v[i].base + rs->v[i].size <= p)
+        if (rs->v[i].base > last || last_byte(&rs->v[i]) < p)
             rs->v[kept++] = rs->v[i];
     rs->n = kept;
     pthread_rwlock_unlock(&rs->lock);

@@ -10,3 +10,10 @@ target_compile_definitions(test_client_exports PRIVATE RGPU_CUDA_LIB="$<TARGET_F
 target_link_libraries(test_client_exports PRIVATE ${CMOCKA_LIB} ${CMAKE_DL_LIBS})
 add_dependencies(test_client_exports rgpu_cuda)
 add_test(NAME unit.client_exports COMMAND test_client_exports)
+
+# client/ranges.c: the range sets behind the allocation table, page-locked
+# memory and VMM mappings (compiled in from client/).
+add_executable(test_client_ranges ${CMAKE_CURRENT_LIST_DIR}/test_client_ranges.c ${RGPU_EXPORTS_ROOT}/client/ranges.c)
+target_include_directories(test_client_ranges PRIVATE ${RGPU_EXPORTS_ROOT}/client)
+target_link_libraries(test_client_ranges PRIVATE ${CMOCKA_LIB} Threads::Threads)
+add_test(NAME unit.client_ranges COMMAND test_client_ranges)
