@@ -8,17 +8,17 @@
  * its error came back from the next synchronisation, as the error of a call
  * that did nothing wrong. The client cannot judge every case (memory it did
  * not see allocated: page-locked host memory the device reaches, addresses
- * found in the device's memory), but it can vouch for the usual one: every device byte the call
- * touches lies in one allocation it made (cuMemAlloc*, in a context that has
- * not ended), in one module variable it looked up (cudaMemcpyToSymbolAsync;
- * until its module or library is unloaded) or in mapped pieces of a reserved
- * range that follow one another (cuMemMap: ggml's memory pool), and the
- * alignment holds. Such a call goes
- * without a reply, as before; any other waits for it, so that the backend's
- * verdict is the call's result, at call time, and nothing is latched. A
- * range the client vouches for wrongly (freed by another thread meanwhile)
- * fails as before, at the next synchronisation. The same for the flags of
- * stream waits and event records: those CUDA defines go without a reply.
+ * read from device memory), but it can vouch for the usual one: every device
+ * byte the call touches lies in one allocation it made (cuMemAlloc*, in a
+ * context that has not ended), in one module variable it looked up
+ * (cudaMemcpyToSymbolAsync; until its module or library is unloaded) or in
+ * mapped pieces of a reserved range that follow one another (cuMemMap:
+ * ggml's memory pool), and the alignment holds. Such a call goes without a
+ * reply, as before; any other waits for it, so that the backend's verdict is
+ * the call's result, at call time, and nothing is latched. A range the
+ * client vouches for wrongly (freed by another thread meanwhile) fails as
+ * before, at the next synchronisation. The same for the flags of stream
+ * waits and event records: those CUDA defines go without a reply.
  *
  * Also here: while a stream capture may be active, a copy that carries host
  * memory waits for its reply, since on a capturing stream it fails (its
@@ -32,8 +32,8 @@
 #include "capture.h"
 #include "memory.h"
 
-/* [p, p + n) inside one live allocation of ours, or inside contiguous
- * mapped pieces of a reservation. */
+/* [p, p + n) inside one live allocation or module variable of ours, or
+ * inside contiguous mapped pieces of a reservation. */
 static bool known(CUdeviceptr p, uint64_t n)
 {
     if (!n)

@@ -16,8 +16,8 @@ extern struct ranges rgpu_vmm_mapped;
 static inline bool rgpu_is_device_ptr(uintptr_t p) { return ranges_find(&rgpu_device_ranges, p, NULL); }
 
 /* Whether [p, p + n) lies inside one allocation this process made
- * (cuMemAlloc*, in a context that has not ended), n > 0; not a reserved
- * range or a module variable. */
+ * (cuMemAlloc*, in a context that has not ended); not a reserved range or a
+ * module variable. */
 static inline bool rgpu_in_allocation(CUdeviceptr p, uint64_t n)
 {
     struct range r;
@@ -26,7 +26,7 @@ static inline bool rgpu_in_allocation(CUdeviceptr p, uint64_t n)
 }
 
 /* Whether [p, p + n) lies inside one module variable of a module or library
- * still loaded (as far as this process knows), n > 0. */
+ * still loaded (as far as this process knows). */
 static inline bool rgpu_in_module_variable(CUdeviceptr p, uint64_t n)
 {
     struct range r;
