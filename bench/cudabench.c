@@ -18,8 +18,8 @@
  *   stream_sync_idle_us  cuStreamSynchronize of an idle stream
  *   event_cycle_us     cuEventCreate + cuEventDestroy
  *   event_record_sync_us  cuEventRecord on an idle stream + cuEventSynchronize
- *                      (a round trip through rgpu: its client does not track
- *                      events)
+ *                      (a round trip through rgpu: the record is work its
+ *                      client cannot see finish)
  *   sync_idle_after_call_1000fn_us, event_cycle_1000fn_us  the same again,
  *                      with a module
  *                      of 1000 kernels loaded and each looked up (as a cuBLAS
@@ -36,6 +36,10 @@
  *                      per-thread stream + its cuStreamSynchronize (what
  *                      ggml does for each input of a token; rgpu's client
  *                      answers the synchronisation, the copy cannot fail)
+ *   async_refused_us   cuMemsetD8Async past its allocation's end, right
+ *                      after a queued memset: an argument error, which CUDA
+ *                      returns from the call (through rgpu a round trip: the
+ *                      client sends it waiting for rgpud's verdict)
  *   htod_<size>_<pageable|pinned>_MBps, dtoh_...   synchronous copies, until
  *                      the call returns (a host-to-device one returns once
  *                      the bytes left the application's buffer: NVIDIA's
@@ -222,6 +226,21 @@ int main(int argc, char **argv)
         t[i] = bench_now() - t0;
     }
     printf("htod512_sync_us %.2f us\n", bench_median(t, reps) * 1e6);
+    /* an argument error of an asynchronous call, right after a queued one */
+    CUresult refused = CUDA_ERROR_INVALID_VALUE;
+    for (int i = 0; i < reps && refused == CUDA_ERROR_INVALID_VALUE; i++) {
+        CK(cuMemsetD8Async(d, 0, 64, s));
+        double t0 = bench_now();
+        refused = cuMemsetD8Async(d + big - 8, 0, 64, s);
+        t[i] = bench_now() - t0;
+    }
+    if (refused == CUDA_ERROR_INVALID_VALUE) {
+        CK(cuStreamSynchronize(s));
+        printf("async_refused_us %.2f us\n", bench_median(t, reps) * 1e6);
+    } else {
+        printf("async_refused_us: not refused when called (CUresult %d; synchronisation: %d)\n", (int)refused,
+               (int)cuStreamSynchronize(s));
+    }
 
     unsigned char *pageable = malloc(big), *pinned;
     if (!pageable)
