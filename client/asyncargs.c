@@ -38,8 +38,10 @@ static bool known(CUdeviceptr p, uint64_t n)
 {
     if (!n)
         return true;
-    return rgpu_in_allocation(p, n) || rgpu_in_module_variable(p, n) ||
-           (n <= SIZE_MAX && ranges_cover(&rgpu_vmm_mapped, (uintptr_t)p, (size_t)n));
+    struct range r;
+    if (rgpu_device_span(p, n, &r) && (r.ctx || r.owner)) /* a reservation: its mapped pieces, below */
+        return true;
+    return n <= SIZE_MAX && ranges_cover(&rgpu_vmm_mapped, (uintptr_t)p, (size_t)n);
 }
 
 /* height rows of width bytes, pitch apart, from p (p aligned to align) */

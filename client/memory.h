@@ -15,22 +15,19 @@ extern struct ranges rgpu_vmm_mapped;
 
 static inline bool rgpu_is_device_ptr(uintptr_t p) { return ranges_find(&rgpu_device_ranges, p, NULL); }
 
+/* The device range (*r) that holds all of [p, p + n); false if none does. */
+static inline bool rgpu_device_span(CUdeviceptr p, uint64_t n, struct range *r)
+{
+    return ranges_find(&rgpu_device_ranges, (uintptr_t)p, r) && n <= r->base + r->size - (uintptr_t)p;
+}
+
 /* Whether [p, p + n) lies inside one allocation this process made
  * (cuMemAlloc*, in a context that has not ended); not a reserved range or a
  * module variable. */
 static inline bool rgpu_in_allocation(CUdeviceptr p, uint64_t n)
 {
     struct range r;
-    return ranges_find(&rgpu_device_ranges, (uintptr_t)p, &r) && r.ctx && !r.owner &&
-           n <= r.base + r.size - (uintptr_t)p;
-}
-
-/* Whether [p, p + n) lies inside one module variable of a module or library
- * still loaded (as far as this process knows). */
-static inline bool rgpu_in_module_variable(CUdeviceptr p, uint64_t n)
-{
-    struct range r;
-    return ranges_find(&rgpu_device_ranges, (uintptr_t)p, &r) && r.owner && n <= r.base + r.size - (uintptr_t)p;
+    return rgpu_device_span(p, n, &r) && r.ctx && !r.owner;
 }
 
 /* A context ended (destroyed, reset, last primary release): its allocations and module variables went with it. */
