@@ -253,13 +253,17 @@ static bool may_answer(void)
 
 enum answer { ASK, DONE, FENCE };
 
+/* Whether k is known to have nothing unfinished (it may have pending
+ * copies). Send lock held. */
+static bool settled_locked(struct skey k) { return !lost && !poisoned && find(&unfinished, k) < 0; }
+
 /* What a synchronisation (fence: may send one) or a query of s needs. */
 static enum answer answer_for(CUstream s, bool fence, uint64_t *sent_before)
 {
     struct skey k = key_of(s);
     rgpu_send_lock();
     enum answer a = ASK;
-    if (!lost && !poisoned && find(&unfinished, k) < 0) {
+    if (settled_locked(k)) {
         if (find(&pending, k) < 0)
             a = DONE;
         else if (fence && drop(&pending, k))
@@ -275,8 +279,7 @@ static bool event_done(CUevent e)
 {
     rgpu_send_lock();
     int i = event_slot(e);
-    bool done = i >= 0 && !lost && !poisoned && find(&unfinished, recorded[i].k) < 0 &&
-                find(&pending, recorded[i].k) < 0;
+    bool done = i >= 0 && settled_locked(recorded[i].k) && find(&pending, recorded[i].k) < 0;
     rgpu_send_unlock();
     return done;
 }
