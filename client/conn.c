@@ -500,8 +500,8 @@ static int send_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
 }
 
 /* Frame a no-reply message into the send buffer if it is small; false when
- * it must be sent directly (a request that waits for its reply always). send_lock held. Over shm, while rgpud's reader
- * spins for bytes, a message written at once costs no system call and
+ * it must be sent directly (a request that waits for its reply always).
+ * send_lock held. Over shm, while rgpud's reader spins for bytes, a message written at once costs no system call and
  * wakes nobody: batching would save nothing there, and the batch's flusher,
  * waking every 50 us on the application's CPU, delayed one call in ten by
  * microseconds in loops of small copies and synchronisations. And the first
@@ -514,12 +514,13 @@ static int send_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
 static bool coalesce_locked(struct rgpu_hdr *h, const struct rgpu_wbuf *wb)
 {
     size_t n = sizeof *h + wb->len + wb->bulk_len;
-    struct rgpu_shm *shm = rgpu_shm_of(C.fd);
+    struct rgpu_shm *shm;
     /* a request that waits goes at once (with the batch before it), whether
      * its row always waits or only this time (asyncargs.c): held back, it
      * would wait for the flusher too (a refused memset after a queued one
      * over unix: 136-144 us, a round trip is ~50) */
-    if (!(h->flags & RGPU_F_NO_REPLY) || !C.sbuf || n > COALESCE_MSG || C.slen + n > SBUF_CAP || (shm && rgpu_shm_peer_reading(shm)))
+    if (!(h->flags & RGPU_F_NO_REPLY) || !C.sbuf || n > COALESCE_MSG || C.slen + n > SBUF_CAP ||
+        ((shm = rgpu_shm_of(C.fd)) && rgpu_shm_peer_reading(shm)))
         return false;
     if (!C.slen && !C.kicked) {
         C.kicked = true;
