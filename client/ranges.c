@@ -99,11 +99,14 @@ void ranges_remove_owner(struct ranges *rs, const void *owner)
  * the address space does not wrap around. */
 static uintptr_t last_byte(const struct range *r) { return r->base + (r->size - 1); }
 
+/* The last byte of [p, p + n), n > 0, or the top of the address space. */
+static uintptr_t last_of(uintptr_t p, size_t n) { return n - 1 > UINTPTR_MAX - p ? UINTPTR_MAX : p + (n - 1); }
+
 bool ranges_overlaps(struct ranges *rs, uintptr_t p, size_t n)
 {
     if (!n)
         return false;
-    uintptr_t last = n - 1 > UINTPTR_MAX - p ? UINTPTR_MAX : p + (n - 1);
+    uintptr_t last = last_of(p, n);
     pthread_rwlock_rdlock(&rs->lock);
     long i = floor_idx(rs, last);
     bool hit = i >= 0 && last_byte(&rs->v[i]) >= p;
@@ -133,7 +136,7 @@ void ranges_remove_overlapping(struct ranges *rs, uintptr_t p, size_t n)
 {
     if (!n)
         return;
-    uintptr_t last = n - 1 > UINTPTR_MAX - p ? UINTPTR_MAX : p + (n - 1);
+    uintptr_t last = last_of(p, n);
     pthread_rwlock_wrlock(&rs->lock);
     size_t kept = 0;
     for (size_t i = 0; i < rs->n; i++)
