@@ -99,11 +99,18 @@ static void add(struct handles *hs, int type, const void *h, CUcontext owner, ui
 
 void handles_add(struct handles *hs, int type, const void *h, CUcontext owner) { add(hs, type, h, owner, 0, 0); }
 
+/* h's entry if it is a function or a kernel; hs->lock held. */
+static struct ptrset_entry *launchable_locked(struct handles *hs, const void *h)
+{
+    struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
+    return e && (e->type == HT_FUNC || e->type == HT_KERNEL) ? e : NULL;
+}
+
 bool handles_param_bytes(struct handles *hs, const void *h, uint32_t *bytes)
 {
     pthread_mutex_lock(&hs->lock);
-    struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
-    bool known = e && (e->type == HT_FUNC || e->type == HT_KERNEL) && e->tid;
+    struct ptrset_entry *e = launchable_locked(hs, h);
+    bool known = e && e->tid;
     if (known)
         *bytes = e->tid - 1;
     pthread_mutex_unlock(&hs->lock);
@@ -113,8 +120,8 @@ bool handles_param_bytes(struct handles *hs, const void *h, uint32_t *bytes)
 void handles_set_param_bytes(struct handles *hs, const void *h, uint32_t bytes)
 {
     pthread_mutex_lock(&hs->lock);
-    struct ptrset_entry *e = ptrset_find(&hs->set, (uintptr_t)h);
-    if (e && (e->type == HT_FUNC || e->type == HT_KERNEL) && bytes < UINT32_MAX)
+    struct ptrset_entry *e = launchable_locked(hs, h);
+    if (e && bytes < UINT32_MAX)
         e->tid = bytes + 1;
     pthread_mutex_unlock(&hs->lock);
 }
