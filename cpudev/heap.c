@@ -213,6 +213,8 @@ bool heap_free(struct heap *h, uint64_t start, uint64_t *lo, uint64_t *hi)
     b->req = b->owner = b->id = 0;
     b->owner_ptr = NULL;
     b->internal = false;
+    b->pool = NULL;
+    b->freeing = false;
     uint64_t end = b->start + b->size;
     struct heap_block *next = end - h->base < h->size ? heap_find(h, end) : NULL;
     if (next && !next->used) {

@@ -26,6 +26,8 @@ struct heap_block {
     uint64_t id;       /* unique allocation id */
     void *owner_ptr;   /* reported back as is */
     bool internal;     /* made by the device for itself (module globals) */
+    struct mempool *pool; /* the memory pool it came from (mempool.c), or NULL */
+    bool freeing;      /* cuMemFreeAsync queued: no longer the caller's to free */
     /* tree */
     struct heap_block *l, *r;
     uint64_t max_free; /* largest free block in this subtree */

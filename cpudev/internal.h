@@ -127,6 +127,7 @@ enum op_kind {
     OP_WAIT,    /* nothing: only its dependencies matter */
     OP_LAUNCH,  /* run a kernel (launch.c); skipped once the context is sticky */
     OP_GRAPH,   /* a launched executable graph: its steps in order (exec.c) */
+    OP_FREE,    /* cuMemFreeAsync: free the allocation at p (mempool.c) */
 };
 
 struct dep {
@@ -167,6 +168,7 @@ struct op {
             uint64_t gen;
         } rec;
         struct launch *launch; /* malloc'd, freed with the op */
+        CUdeviceptr free_at;   /* OP_FREE */
         struct {
             int n;
             struct op **steps; /* owned; kinds OP_COPY2D, OP_SET2D, OP_HOSTFN, OP_LAUNCH, OP_RECORD */
@@ -289,6 +291,7 @@ void modules_teardown_locked(struct ctx *c);
 CUresult launch_run(struct launch *l);
 
 /* ---- memory (memory.c) ---- */
+struct mempool;
 
 bool mem_init(uint64_t base, uint64_t size, char *err, size_t errlen);
 /* Allocate bytes (> 0) for the current activation of c: a block rounded up
@@ -297,8 +300,23 @@ CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out);
 /* The same for the device's own use (module globals): never freed by
  * cuMemFree, only by mem_free_block or with the activation. */
 CUresult mem_alloc_internal_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out);
+/* The same from a memory pool (mempool.c): the pool is charged while the
+ * allocation lives, however it ends (cuMemFree, cuMemFreeAsync, the
+ * activation's end). */
+CUresult mem_alloc_pool_locked(struct ctx *c, uint64_t bytes, struct mempool *pool, CUdeviceptr *out);
 /* Free the internal allocation starting at p; false if there is none. */
 bool mem_free_block(CUdeviceptr p);
+/* cuMemFreeAsync: mark the caller's allocation starting at p as being freed
+ * (false if there is none, or it is being freed already), and free it when
+ * its stream gets there, or unmark it when the free could not be queued. */
+bool mem_free_async_mark(CUdeviceptr p);
+void mem_free_async_unmark(CUdeviceptr p);
+void mem_free_marked(CUdeviceptr p);
+
+/* ---- memory pools (mempool.c): charged and uncharged under the heap's
+ * write lock ---- */
+bool mempool_charge_wrlocked(struct mempool *p, uint64_t bytes); /* false: past the pool's maximum size */
+void mempool_uncharge_wrlocked(struct mempool *p, uint64_t bytes);
 /* Free every allocation of one activation of a context. */
 void mem_free_owned(uint64_t ctx_id);
 /* True if [p, p + n) lies inside one live allocation (n > 0), or inside

@@ -145,7 +145,7 @@ void mem_budget_give(uint64_t n)
 
 /* ---- allocation and release; heap write-locked ---- */
 
-static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, CUdeviceptr *out)
+static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, struct mempool *pool, CUdeviceptr *out)
 {
     if (!bytes)
         return CUDA_ERROR_INVALID_VALUE;
@@ -156,15 +156,19 @@ static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, CUdev
     pthread_rwlock_wrlock(&mem.lock);
     if (budget_take(size)) {
         struct heap_block *b = heap_alloc(&mem.heap, size);
-        if (b) {
+        if (b && (!pool || mempool_charge_wrlocked(pool, bytes))) {
             b->req = bytes;
             b->owner = c->id;
             b->owner_ptr = c;
             b->id = mem.next_id++;
             b->internal = internal;
+            b->pool = pool;
             *out = (CUdeviceptr)b->start;
             r = CUDA_SUCCESS;
         } else {
+            uint64_t lo, hi;
+            if (b)
+                heap_free(&mem.heap, b->start, &lo, &hi);
             budget_give(size);
         }
     }
@@ -174,12 +178,17 @@ static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, CUdev
 
 CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
 {
-    return alloc_locked(c, bytes, false, out);
+    return alloc_locked(c, bytes, false, NULL, out);
+}
+
+CUresult mem_alloc_pool_locked(struct ctx *c, uint64_t bytes, struct mempool *pool, CUdeviceptr *out)
+{
+    return alloc_locked(c, bytes, false, pool, out);
 }
 
 CUresult mem_alloc_internal_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
 {
-    return alloc_locked(c, bytes, true, out);
+    return alloc_locked(c, bytes, true, NULL, out);
 }
 
 /* Free the allocation at p and hand its pages back to the host. */
@@ -189,8 +198,12 @@ static bool free_block_wrlocked(uint64_t p)
     if (!b || !b->used || b->start != p)
         return false;
     uint64_t size = b->size, lo, hi;
+    struct mempool *pool = b->pool;
+    uint64_t req = b->req;
     if (!heap_free(&mem.heap, p, &lo, &hi))
         return false;
+    if (pool)
+        mempool_uncharge_wrlocked(pool, req);
     budget_give(size);
     /* Release the pages the allocation touched that now lie wholly inside
      * free memory; a page shared with a live neighbour keeps its bytes. */
@@ -264,9 +277,40 @@ static bool is_alloc_start(uint64_t p)
 {
     pthread_rwlock_rdlock(&mem.lock);
     const struct heap_block *b = heap_find(&mem.heap, p);
-    bool ok = b && b->used && b->start == p && !b->internal;
+    bool ok = b && b->used && b->start == p && !b->internal && !b->freeing;
     pthread_rwlock_unlock(&mem.lock);
     return ok;
+}
+
+bool mem_free_async_mark(CUdeviceptr p)
+{
+    pthread_rwlock_wrlock(&mem.lock);
+    struct heap_block *b = heap_find(&mem.heap, p);
+    bool ok = b && b->used && b->start == p && !b->internal && !b->freeing;
+    if (ok)
+        b->freeing = true;
+    pthread_rwlock_unlock(&mem.lock);
+    return ok;
+}
+
+void mem_free_async_unmark(CUdeviceptr p)
+{
+    pthread_rwlock_wrlock(&mem.lock);
+    struct heap_block *b = heap_find(&mem.heap, p);
+    if (b && b->used && b->start == p)
+        b->freeing = false;
+    pthread_rwlock_unlock(&mem.lock);
+}
+
+/* The activation's end may have freed it first (and the address may have
+ * been handed out again: then it is not marked). */
+void mem_free_marked(CUdeviceptr p)
+{
+    pthread_rwlock_wrlock(&mem.lock);
+    struct heap_block *b = heap_find(&mem.heap, p);
+    if (b && b->used && b->start == p && b->freeing)
+        free_block_wrlocked(p);
+    pthread_rwlock_unlock(&mem.lock);
 }
 
 void *cpudev_host_ptr(CUdeviceptr p, size_t n)
@@ -474,7 +518,7 @@ CUresult cpudev_cuPointerGetAttribute(void *data, CUpointer_attribute attribute,
     case CU_POINTER_ATTRIBUTE_ALLOWED_HANDLE_TYPES: v = CU_MEM_HANDLE_TYPE_NONE; break;
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE: v = 0; break;
     case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS: v = CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE; break;
-    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: v = 0; break; /* not from a pool */
+    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: v = (uintptr_t)a.pool; break; /* NULL: not from a pool */
     case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: v = a.req; break;
     case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: v = a.start; break;
     case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID: v = a.id; break;

@@ -108,6 +108,9 @@ CUresult op_run(struct op *op)
         break;
     case OP_LAUNCH:
         return launch_run(op->u.launch);
+    case OP_FREE:
+        mem_free_marked(op->u.free_at);
+        break;
     case OP_RECORD:
     case OP_WAIT:
     case OP_GRAPH:

@@ -94,13 +94,14 @@ static CUresult check_library(struct srv_call *c, CUlibrary *h) { return check_t
 static CUresult check_graph(struct srv_call *c, CUgraph *h) { return check_typed(c, *h, HT_GRAPH); }
 static CUresult check_gnode(struct srv_call *c, CUgraphNode *h) { return check_typed(c, *h, HT_GNODE); }
 static CUresult check_gexec(struct srv_call *c, CUgraphExec *h) { return check_typed(c, *h, HT_GEXEC); }
+static CUresult check_mempool(struct srv_call *c, CUmemoryPool *h) { return check_typed(c, *h, HT_MEMPOOL); }
 static CUresult check_none(struct srv_call *c, const void *p) { return CUDA_SUCCESS; }
 
 #define CHECK_ARG(x)                                                                               \
     _Generic((x), CUcontext: check_ctx, CUstream: check_stream, CUevent: check_event,               \
              CUmodule: check_module, CUfunction: check_func, CUkernel: check_kernel,                 \
              CUlibrary: check_library, CUgraph: check_graph, CUgraphNode: check_gnode,              \
-             CUgraphExec: check_gexec, default: check_none)(c, &(x))
+             CUgraphExec: check_gexec, CUmemoryPool: check_mempool, default: check_none)(c, &(x))
 
 /* ---- checks of buffers, chosen by pointer type ---- */
 static CUresult check_nodes(struct srv_call *c, const CUgraphNode *nodes, uint64_t len)
@@ -137,12 +138,13 @@ static void reg_kernel(struct srv_call *c, CUkernel *h) { handles_add(&c->w->han
 static void reg_library(struct srv_call *c, CUlibrary *h) { handles_add(&c->w->handles, HT_LIBRARY, *h, NULL); }
 static void reg_graph(struct srv_call *c, CUgraph *h) { handles_add(&c->w->handles, HT_GRAPH, *h, NULL); }
 static void reg_gexec(struct srv_call *c, CUgraphExec *h) { handles_add(&c->w->handles, HT_GEXEC, *h, cur_ctx(c)); }
+static void reg_mempool(struct srv_call *c, CUmemoryPool *h) { handles_add(&c->w->handles, HT_MEMPOOL, *h, NULL); }
 /* Nodes are filed under their graph by after_call. */
 static void reg_none(struct srv_call *c, const void *p) {}
 #define REG_OUT(x)                                                                                 \
     _Generic((x), CUcontext: reg_ctx, CUstream: reg_stream, CUevent: reg_event, CUmodule: reg_module,  \
              CUfunction: reg_func, CUkernel: reg_kernel, CUlibrary: reg_library, CUgraph: reg_graph,   \
-             CUgraphExec: reg_gexec, default: reg_none)(c, &(x))
+             CUgraphExec: reg_gexec, CUmemoryPool: reg_mempool, default: reg_none)(c, &(x))
 
 /* ---- per-direction pieces ---- */
 #define SRV_PRE_IN(T, x) if ((r = CHECK_ARG(a->x)) != CUDA_SUCCESS) return r;
@@ -259,6 +261,18 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     case RGPU_ID_cuMemCreate:
         handles_mem_ref(hs, ((struct rgpu_args_cuMemCreate *)args)->handle);
         break;
+    case RGPU_ID_cuPointerGetAttribute: {
+        /* the pool of an allocation (cudaMallocAsync's current pool, which
+         * the client may never have asked for) is the client's to use */
+        struct rgpu_args_cuPointerGetAttribute *a = args;
+        CUmemoryPool pool;
+        if (a->attribute == CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE && a->data_len == sizeof pool) {
+            memcpy(&pool, a->data, sizeof pool);
+            if (pool)
+                handles_add(hs, HT_MEMPOOL, pool, NULL);
+        }
+        break;
+    }
     case RGPU_ID_cuMemRetainAllocationHandle:
         handles_mem_ref(hs, ((struct rgpu_args_cuMemRetainAllocationHandle *)args)->handle);
         break;

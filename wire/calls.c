@@ -249,6 +249,21 @@ size_t rgpu_pointer_attribute_size(CUpointer_attribute attr)
     }
 }
 
+size_t rgpu_mempool_attr_size(CUmemPool_attribute attr)
+{
+    switch (attr) {
+    case CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES:
+    case CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC:
+    case CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES: return sizeof(int);
+    case CU_MEMPOOL_ATTR_RELEASE_THRESHOLD:
+    case CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT:
+    case CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH:
+    case CU_MEMPOOL_ATTR_USED_MEM_CURRENT:
+    case CU_MEMPOOL_ATTR_USED_MEM_HIGH: return sizeof(cuuint64_t);
+    default: return 0;
+    }
+}
+
 uint64_t rgpu_mem_access_len(size_t count)
 {
     return count <= RGPU_MAX_ACCESS_DESCS ? (uint64_t)count * sizeof(CUmemAccessDesc) : UINT64_MAX;

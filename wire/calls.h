@@ -205,6 +205,8 @@ uint64_t rgpu_calls_fingerprint(void);
 
 /* Length helpers used by length expressions in calls.def. */
 size_t rgpu_pointer_attribute_size(CUpointer_attribute attr);
+/* Bytes of a memory pool attribute's value (int or cuuint64_t); 0: unknown. */
+size_t rgpu_mempool_attr_size(CUmemPool_attribute attr);
 /* Launch attributes that may travel (plain-data values), and at most how many. */
 bool rgpu_launch_attr_remotable(CUlaunchAttributeID id);
 #define RGPU_MAX_LAUNCH_ATTRS 16

@@ -154,7 +154,7 @@ static void attribute_values(void **state)
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS), 0);
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS), 0);
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED), 1); /* vmm.c */
-    assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED), 0);
+    assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED), 1); /* mempool.c */
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED), 0);
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED), 0);
     assert_int_equal(attr(CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED), 0);

@@ -1,0 +1,93 @@
+/*
+ * mempool.c — the stream-ordered allocator on the client.
+ *
+ * An allocation from cuMemAllocAsync is recorded like cuMemAlloc's, so that
+ * copies and memsets into it go without waiting (asyncargs.c) and unified
+ * copies find it. cuMemFreeAsync of an allocation the client made goes
+ * without a reply, like any asynchronous call the client can vouch for: the
+ * server cannot refuse it (a faulted context's error is latched, as for
+ * other queued work); of any other address it waits, so that CUDA's
+ * INVALID_VALUE comes from the call. The pools themselves are server
+ * handles (calls.def).
+ */
+#include <string.h>
+
+#include "conn.h"
+#include "context.h"
+#include "handles.h"
+#include "memory.h"
+
+static CUresult alloc_async(enum rgpu_call_id id, CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
+                            CUstream hStream)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!dptr || bytesize == 0)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUdeviceptr p;
+    if (id == RGPU_ID_cuMemAllocAsync) {
+        struct rgpu_args_cuMemAllocAsync a = {.bytesize = bytesize, .hStream = hStream};
+        r = rgpu_remote(id, &a);
+        p = a.dptr;
+    } else {
+        struct rgpu_args_cuMemAllocFromPoolAsync a = {.bytesize = bytesize, .pool = pool, .hStream = hStream};
+        r = rgpu_remote(id, &a);
+        p = a.dptr;
+    }
+    if (r == CUDA_SUCCESS) {
+        rgpu_memory_record(p, bytesize, rgpu_ctx_current());
+        *dptr = p;
+    }
+    return r;
+}
+
+RGPU_API CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
+{
+    return alloc_async(RGPU_ID_cuMemAllocAsync, dptr, bytesize, NULL, hStream);
+}
+RGPU_API CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
+{
+    return alloc_async(RGPU_ID_cuMemAllocAsync, dptr, bytesize, NULL, RGPU_PT(hStream));
+}
+RGPU_API CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream)
+{
+    return alloc_async(RGPU_ID_cuMemAllocFromPoolAsync, dptr, bytesize, pool, hStream);
+}
+RGPU_API CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
+                                               CUstream hStream)
+{
+    return alloc_async(RGPU_ID_cuMemAllocFromPoolAsync, dptr, bytesize, pool, RGPU_PT(hStream));
+}
+
+/* Whether the request waits is asyncargs.c's decision (an allocation of
+ * ours, from its start); the record goes once the request has left, as for
+ * cuMemFree: the address cannot be handed out again before then. */
+RGPU_API CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if ((r = rgpu_stream_check(hStream)) != CUDA_SUCCESS)
+        return r;
+    struct rgpu_args_cuMemFreeAsync a = {.dptr = dptr, .hStream = hStream};
+    r = rgpu_remote(RGPU_ID_cuMemFreeAsync, &a);
+    if (r == CUDA_SUCCESS)
+        ranges_remove(&rgpu_device_ranges, (uintptr_t)dptr, NULL);
+    return r;
+}
+RGPU_API CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream)
+{
+    return cuMemFreeAsync(dptr, RGPU_PT(hStream));
+}
+
+RGPU_API CUresult cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!value || !rgpu_mempool_attr_size(attr))
+        return CUDA_ERROR_INVALID_VALUE;
+    struct rgpu_args_cuMemPoolGetAttribute a = {.pool = pool, .attr = attr, .value = value};
+    return rgpu_remote(RGPU_ID_cuMemPoolGetAttribute, &a);
+}
