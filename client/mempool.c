@@ -91,3 +91,43 @@ RGPU_API CUresult cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute a
     struct rgpu_args_cuMemPoolGetAttribute a = {.pool = pool, .attr = attr, .value = value};
     return rgpu_remote(RGPU_ID_cuMemPoolGetAttribute, &a);
 }
+
+/* CUDA 13's calls by location and allocation type: for a device's pinned
+ * memory they are the cuDevice*MemPool calls (as CUDA documents); host and
+ * managed pools are not offered. */
+static CUresult device_of(const CUmemLocation *location, CUmemAllocationType type, CUdevice *dev)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!location)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (type == CU_MEM_ALLOCATION_TYPE_MANAGED || location->type == CU_MEM_LOCATION_TYPE_HOST ||
+        location->type == CU_MEM_LOCATION_TYPE_HOST_NUMA)
+        return CUDA_ERROR_NOT_SUPPORTED;
+    if (type != CU_MEM_ALLOCATION_TYPE_PINNED || location->type != CU_MEM_LOCATION_TYPE_DEVICE)
+        return CUDA_ERROR_INVALID_VALUE;
+    *dev = location->id;
+    return CUDA_SUCCESS;
+}
+
+RGPU_API CUresult cuMemGetDefaultMemPool(CUmemoryPool *pool_out, CUmemLocation *location, CUmemAllocationType type)
+{
+    CUdevice dev;
+    CUresult r = device_of(location, type, &dev);
+    return r ? r : cuDeviceGetDefaultMemPool(pool_out, dev);
+}
+
+RGPU_API CUresult cuMemGetMemPool(CUmemoryPool *pool, CUmemLocation *location, CUmemAllocationType type)
+{
+    CUdevice dev;
+    CUresult r = device_of(location, type, &dev);
+    return r ? r : cuDeviceGetMemPool(pool, dev);
+}
+
+RGPU_API CUresult cuMemSetMemPool(CUmemLocation *location, CUmemAllocationType type, CUmemoryPool pool)
+{
+    CUdevice dev;
+    CUresult r = device_of(location, type, &dev);
+    return r ? r : cuDeviceSetMemPool(dev, pool);
+}

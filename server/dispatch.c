@@ -236,6 +236,19 @@ static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args
                                            : ((struct rgpu_args_cuMemGetAllocationGranularity *)args)->prop;
         return p->win32HandleMetaData ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
     }
+    case RGPU_ID_cuMemPoolCreate: {
+        /* Not offered on any backend: pools shared with other processes (their
+         * handles could not reach the client) and pools in host memory (the
+         * server's, which the client cannot address). */
+        CUmemPoolProps p;
+        memcpy(&p, ((struct rgpu_args_cuMemPoolCreate *)args)->poolProps, sizeof p);
+        if (p.win32SecurityAttributes)
+            return CUDA_ERROR_INVALID_VALUE; /* the client's pointer: required NULL off Windows */
+        if (p.handleTypes != CU_MEM_HANDLE_TYPE_NONE || p.location.type == CU_MEM_LOCATION_TYPE_HOST ||
+            p.location.type == CU_MEM_LOCATION_TYPE_HOST_NUMA || p.location.type == CU_MEM_LOCATION_TYPE_HOST_NUMA_CURRENT)
+            return CUDA_ERROR_NOT_SUPPORTED;
+        return CUDA_SUCCESS;
+    }
     default: return CUDA_SUCCESS;
     }
 }
