@@ -140,29 +140,25 @@ CUresult cpudev_cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
 
 /* ---- pools ---- */
 
-CUresult cpudev_cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev)
+static CUresult device_pool(CUmemoryPool *out, CUdevice dev, bool dflt)
 {
     CPUDEV_ENTER();
-    if (!pool_out)
-        return CUDA_ERROR_INVALID_VALUE;
-    if (dev != 0)
-        return CUDA_ERROR_INVALID_DEVICE;
-    *pool_out = (CUmemoryPool)&default_pool;
-    return CUDA_SUCCESS;
-}
-
-CUresult cpudev_cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev)
-{
-    CPUDEV_ENTER();
-    if (!pool)
+    if (!out)
         return CUDA_ERROR_INVALID_VALUE;
     if (dev != 0)
         return CUDA_ERROR_INVALID_DEVICE;
     cpudev_lock();
-    *pool = (CUmemoryPool)current;
+    *out = (CUmemoryPool)(dflt ? &default_pool : current);
     cpudev_unlock();
     return CUDA_SUCCESS;
 }
+
+CUresult cpudev_cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev)
+{
+    return device_pool(pool_out, dev, true);
+}
+
+CUresult cpudev_cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev) { return device_pool(pool, dev, false); }
 
 CUresult cpudev_cuDeviceSetMemPool(CUdevice dev, CUmemoryPool pool)
 {

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 
 #include "check.h"
-#include "rgpu_client.h"
+#include "it_client.h"
 
 static CUcontext ctx;
 
@@ -75,28 +75,6 @@ static void still_works(const char *after)
                     it_errname(r_));                                                               \
     } while (0)
 
-typedef int (*client_info_fn)(struct rgpu_client_info *);
-
-static client_info_fn client_info(void)
-{
-    static client_info_fn info;
-    static bool looked;
-    if (!looked) {
-        info = (client_info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
-        looked = true;
-    }
-    return info;
-}
-
-/* Whether this runs through rgpu (which counts its round trips). */
-static bool round_trips_known(void) { return client_info() != NULL; }
-
-/* Requests that waited for a reply so far; 0 without rgpu (native CUDA). */
-static uint32_t round_trips(void)
-{
-    struct rgpu_client_info i;
-    return round_trips_known() && client_info()(&i) == 0 ? i.round_trips : 0;
-}
 
 static void bad_ranges(void)
 {

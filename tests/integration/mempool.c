@@ -25,18 +25,9 @@
 #include <dlfcn.h>
 #include <stdbool.h>
 
-#include "rgpu_client.h"
+#include "inc_ptx.h"
+#include "it_client.h"
 
-static const char inc_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n\n"
-                              ".visible .entry inc(.param .u64 p, .param .u32 n)\n{\n"
-                              "\t.reg .pred %p<2>;\n\t.reg .b32 %r<7>;\n\t.reg .b64 %rd<5>;\n"
-                              "\tld.param.u64 %rd1, [p];\n\tld.param.u32 %r1, [n];\n"
-                              "\tmov.u32 %r2, %ctaid.x;\n\tmov.u32 %r3, %ntid.x;\n\tmov.u32 %r4, %tid.x;\n"
-                              "\tmad.lo.s32 %r5, %r2, %r3, %r4;\n\tsetp.ge.u32 %p1, %r5, %r1;\n"
-                              "\t@%p1 bra DONE;\n\tcvta.to.global.u64 %rd2, %rd1;\n"
-                              "\tmul.wide.u32 %rd3, %r5, 4;\n\tadd.s64 %rd4, %rd2, %rd3;\n"
-                              "\tld.global.u32 %r6, [%rd4];\n\tadd.s32 %r6, %r6, 1;\n"
-                              "\tst.global.u32 [%rd4], %r6;\nDONE:\n\tret;\n}\n";
 
 static CUdevice dev;
 static CUcontext ctx;
@@ -44,28 +35,6 @@ static CUmodule mod;
 static CUfunction inc_fn;
 static CUmemoryPool default_pool;
 
-typedef int (*client_info_fn)(struct rgpu_client_info *);
-
-static client_info_fn client_info(void)
-{
-    static client_info_fn info;
-    static bool looked;
-    if (!looked) {
-        info = (client_info_fn)dlsym(RTLD_DEFAULT, "rgpu_client_info");
-        looked = true;
-    }
-    return info;
-}
-
-/* Whether this runs through rgpu (which counts its round trips). */
-static bool round_trips_known(void) { return client_info() != NULL; }
-
-/* Requests that waited for a reply so far; 0 without rgpu (native CUDA). */
-static uint32_t round_trips(void)
-{
-    struct rgpu_client_info i;
-    return round_trips_known() && client_info()(&i) == 0 ? i.round_trips : 0;
-}
 
 static void done(const char *what) { printf("mempool: %s: done\n", what); }
 

@@ -17,6 +17,8 @@
  * device's free memory must be whole again.
  */
 #include "check.h"
+#include "inc_ptx.h"
+#include "it_client.h"
 
 #include <dlfcn.h>
 #include <sys/wait.h>
@@ -24,16 +26,6 @@
 
 #define RESERVE (32ull << 30) /* ggml: CUDA_POOL_VMM_MAX_SIZE */
 
-static const char inc_ptx[] = ".version 7.0\n.target sm_75\n.address_size 64\n\n"
-                              ".visible .entry inc(.param .u64 p, .param .u32 n)\n{\n"
-                              "\t.reg .pred %p<2>;\n\t.reg .b32 %r<7>;\n\t.reg .b64 %rd<5>;\n"
-                              "\tld.param.u64 %rd1, [p];\n\tld.param.u32 %r1, [n];\n"
-                              "\tmov.u32 %r2, %ctaid.x;\n\tmov.u32 %r3, %ntid.x;\n\tmov.u32 %r4, %tid.x;\n"
-                              "\tmad.lo.s32 %r5, %r2, %r3, %r4;\n\tsetp.ge.u32 %p1, %r5, %r1;\n"
-                              "\t@%p1 bra DONE;\n\tcvta.to.global.u64 %rd2, %rd1;\n"
-                              "\tmul.wide.u32 %rd3, %r5, 4;\n\tadd.s64 %rd4, %rd2, %rd3;\n"
-                              "\tld.global.u32 %r6, [%rd4];\n\tadd.s32 %r6, %r6, 1;\n"
-                              "\tst.global.u32 [%rd4], %r6;\nDONE:\n\tret;\n}\n";
 
 static CUdevice dev;
 
@@ -152,17 +144,6 @@ static void check_words(CUdeviceptr x, const uint32_t *model, size_t nwords, con
     CHECK(cuMemcpyDtoH(back, x, nwords * 4));
     EXPECT_MEMEQ(back, model, nwords * 4, what);
     free(back);
-}
-
-#include "rgpu_client.h"
-
-/* Requests that waited for a reply so far; 0 without rgpu. */
-static uint32_t round_trips(void)
-{
-    int (*info)(struct rgpu_client_info *) =
-        (int (*)(struct rgpu_client_info *))dlsym(RTLD_DEFAULT, "rgpu_client_info");
-    struct rgpu_client_info i;
-    return info && info(&i) == 0 ? i.round_trips : 0;
 }
 
 static void pool(void)
