@@ -16,7 +16,7 @@
  * ggml's memory pool), and the alignment holds. Such a call goes without a
  * reply, as before; any other waits for it, so that the backend's verdict is
  * the call's result, at call time, and nothing is latched. So does a
- * cuMemFreeAsync of anything but the start of such an allocation. A range the
+ * cuMemFreeAsync of anything but the start of a cuMemAllocAsync allocation. A range the
  * client vouches for wrongly (freed by another thread meanwhile) fails as
  * before, at the next synchronisation. The same for the flags of stream
  * waits and event records: those CUDA defines go without a reply.
@@ -132,13 +132,13 @@ static bool vouched(enum rgpu_call_id id, const void *args)
         const struct rgpu_args_cuMemsetD2D32Async *a = args;
         return a->Width <= SIZE_MAX / 4 && known_rows(a->dstDevice, a->dstPitch, (uint64_t)a->Width * 4, a->Height, 4);
     }
-    /* the start of an allocation of ours (cuMemAlloc*, cuMemAllocAsync);
-     * on a capturing stream it would be a graph's memory node, which the
-     * server refuses */
+    /* the start of a stream-ordered allocation of ours (what CUDA says it
+     * frees; of cuMemAlloc's memory the backend judges); on a capturing
+     * stream it would be a graph's memory node, which the CPU device refuses */
     case RGPU_ID_cuMemFreeAsync: {
         const struct rgpu_args_cuMemFreeAsync *a = args;
         struct range r;
-        return !rgpu_capture_active() && rgpu_device_span(a->dptr, 1, &r) && r.base == a->dptr && r.ctx && !r.owner;
+        return !rgpu_capture_active() && rgpu_device_span(a->dptr, 1, &r) && r.base == a->dptr && r.stream_ordered;
     }
     /* flags CUDA defines; the backend judges any other when called */
     case RGPU_ID_cuStreamWaitEvent:

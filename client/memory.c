@@ -36,9 +36,10 @@ void rgpu_memory_drop_ctx(CUcontext ctx)
 }
 
 /* ctx: the allocation's context; NULL for a virtual address range */
-void rgpu_memory_record(CUdeviceptr p, size_t size, CUcontext ctx)
+void rgpu_memory_record(CUdeviceptr p, size_t size, CUcontext ctx, bool stream_ordered)
 {
-    struct range r = {.base = (uintptr_t)p, .size = size, .ctx = ctx, .id = atomic_fetch_add(&next_buffer_id, 1)};
+    struct range r = {.base = (uintptr_t)p, .size = size, .ctx = ctx, .stream_ordered = stream_ordered,
+                      .id = atomic_fetch_add(&next_buffer_id, 1)};
     if (!ranges_add(&rgpu_device_ranges, &r))
         rgpu_warn("out of memory tracking allocation %#llx; unified copies to it will be misclassified",
                   (unsigned long long)p);
@@ -56,7 +57,7 @@ RGPU_API CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
     struct rgpu_args_cuMemAlloc_v2 a = {.bytesize = bytesize};
     r = rgpu_remote(RGPU_ID_cuMemAlloc_v2, &a);
     if (r == CUDA_SUCCESS) {
-        rgpu_memory_record(a.dptr, bytesize, rgpu_ctx_current());
+        rgpu_memory_record(a.dptr, bytesize, rgpu_ctx_current(), false);
         *dptr = a.dptr;
     }
     return r;
@@ -74,7 +75,7 @@ RGPU_API CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t W
         .WidthInBytes = WidthInBytes, .Height = Height, .ElementSizeBytes = ElementSizeBytes};
     r = rgpu_remote(RGPU_ID_cuMemAllocPitch_v2, &a);
     if (r == CUDA_SUCCESS) {
-        rgpu_memory_record(a.dptr, a.pPitch * Height, rgpu_ctx_current());
+        rgpu_memory_record(a.dptr, a.pPitch * Height, rgpu_ctx_current(), false);
         *dptr = a.dptr;
         *pPitch = a.pPitch;
     }
@@ -111,7 +112,7 @@ RGPU_API CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alig
     struct rgpu_args_cuMemAddressReserve a = {.size = size, .alignment = alignment, .addr = addr, .flags = flags};
     r = rgpu_remote(RGPU_ID_cuMemAddressReserve, &a);
     if (r == CUDA_SUCCESS) {
-        rgpu_memory_record(a.ptr, size, NULL);
+        rgpu_memory_record(a.ptr, size, NULL, false);
         *ptr = a.ptr;
     }
     return r;

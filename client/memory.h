@@ -30,9 +30,10 @@ static inline bool rgpu_in_allocation(CUdeviceptr p, uint64_t n)
     return rgpu_device_span(p, n, &r) && r.ctx && !r.owner;
 }
 
-/* Record device memory this process obtained: an allocation of context ctx,
- * or (ctx NULL) a reserved virtual address range. */
-void rgpu_memory_record(CUdeviceptr p, size_t size, CUcontext ctx);
+/* Record device memory this process obtained: an allocation of context ctx
+ * (stream_ordered: from the stream-ordered allocator), or (ctx NULL) a
+ * reserved virtual address range. */
+void rgpu_memory_record(CUdeviceptr p, size_t size, CUcontext ctx, bool stream_ordered);
 
 /* A context ended (destroyed, reset, last primary release): its allocations and module variables went with it. */
 void rgpu_memory_drop_ctx(CUcontext ctx);

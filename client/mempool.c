@@ -3,11 +3,12 @@
  *
  * An allocation from cuMemAllocAsync is recorded like cuMemAlloc's, so that
  * copies and memsets into it go without waiting (asyncargs.c) and unified
- * copies find it. cuMemFreeAsync of an allocation the client made goes
- * without a reply, like any asynchronous call the client can vouch for: the
- * server cannot refuse it (a faulted context's error is latched, as for
- * other queued work); of any other address it waits, so that CUDA's
- * INVALID_VALUE comes from the call. The pools themselves are server
+ * copies find it. cuMemFreeAsync of such an allocation goes without a
+ * reply, like any asynchronous call the client can vouch for: the server
+ * cannot refuse it (a faulted context's error is latched, as for other
+ * queued work); of any other address (cuMemAlloc's memory included, which
+ * CUDA does not promise to free so) it waits, so that the backend's verdict
+ * comes from the call. The pools themselves are server
  * handles (calls.def).
  */
 #include <string.h>
@@ -36,7 +37,7 @@ static CUresult alloc_async(enum rgpu_call_id id, CUdeviceptr *dptr, size_t byte
         p = a.dptr;
     }
     if (r == CUDA_SUCCESS) {
-        rgpu_memory_record(p, bytesize, rgpu_ctx_current());
+        rgpu_memory_record(p, bytesize, rgpu_ctx_current(), true);
         *dptr = p;
     }
     return r;
@@ -60,8 +61,8 @@ RGPU_API CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesiz
     return alloc_async(RGPU_ID_cuMemAllocFromPoolAsync, dptr, bytesize, pool, RGPU_PT(hStream));
 }
 
-/* Whether the request waits is asyncargs.c's decision (an allocation of
- * ours, from its start); the record goes once the request has left, as for
+/* Whether the request waits is asyncargs.c's decision (a stream-ordered
+ * allocation of ours, from its start); the record goes once the request has left, as for
  * cuMemFree: the address cannot be handed out again before then. */
 RGPU_API CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
 {

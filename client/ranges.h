@@ -22,6 +22,7 @@ struct range {
     const void *ctx;  /* device memory: its context (NULL: a virtual address range); an allocation from
                          cuMemAlloc* unless owner is set */
     const void *owner; /* a module variable: its module or library, whose unloading takes it away */
+    bool stream_ordered; /* device memory: from cuMemAllocAsync / cuMemAllocFromPoolAsync */
     uint64_t id;      /* unique buffer id */
 };
 
