@@ -177,16 +177,16 @@ RGPU_API CUresult cuDeviceGetLuid(char *luid, unsigned int *deviceNodeMask, CUde
 /* Features that depend on the client and the wire, not on the backend: a
  * remote device cannot access this process's memory (mapped host memory is
  * mirrored, see mapped.c, but registered memory is not device-accessible at
- * its host address and pageable memory not at all), and rgpu does not
- * provide managed memory, memory pools or inter-process sharing (of VMM
- * allocations neither: no shareable handle types) yet. Reporting them as
- * absent keeps NVIDIA's runtime and libraries on paths rgpu implements,
- * instead of failing later. Virtual memory management itself is remoted and
- * passes through as the backend reports it. */
+ * its host address and pageable memory not at all; managed memory is the
+ * client's, without concurrent access), and rgpu does not provide
+ * inter-process sharing (of VMM allocations and pools neither: no shareable
+ * handle types) yet. Reporting them as absent keeps NVIDIA's runtime and
+ * libraries on paths rgpu implements, instead of failing later. Virtual
+ * memory management and memory pools are remoted and pass through as the
+ * backend reports them. */
 void rgpu_device_limit_features(struct rgpu_dev_info *d)
 {
     static const CUdevice_attribute absent[] = {
-        CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY,
         CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED,
         CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS,
         CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS,
@@ -217,7 +217,10 @@ void rgpu_device_limit_features(struct rgpu_dev_info *d)
     for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
         if (d->attr_err[absent[i]] == CUDA_SUCCESS)
             d->attr[absent[i]] = 0;
-    /* the client provides mapped host memory on any backend (mapped.c) */
+    /* the client provides mapped host memory on any backend (mapped.c), and
+     * managed memory on it, without concurrent access (memory.c) */
     d->attr[CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY] = 1;
     d->attr_err[CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY] = CUDA_SUCCESS;
+    d->attr[CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY] = 1;
+    d->attr_err[CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY] = CUDA_SUCCESS;
 }

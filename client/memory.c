@@ -28,6 +28,8 @@ struct ranges rgpu_host_ranges = RANGES_INIT;
 struct ranges rgpu_vmm_mapped = RANGES_INIT;
 static atomic_ullong next_buffer_id = 1;
 
+static void host_free(void *p, size_t size);
+
 /* ---- device memory ---- */
 void rgpu_memory_drop_ctx(CUcontext ctx)
 {
@@ -91,6 +93,16 @@ RGPU_API CUresult cuMemFree_v2(CUdeviceptr dptr)
         return r;
     if (dptr == 0)
         return CUDA_SUCCESS; /* like free(NULL) */
+    struct range rg;
+    if (ranges_find(&rgpu_host_ranges, (uintptr_t)dptr, &rg) && rg.managed) {
+        if (rg.base != (uintptr_t)dptr)
+            return CUDA_ERROR_INVALID_VALUE;
+        /* as cudaFree: the device's work that may use it finishes first */
+        if ((r = cuCtxSynchronize()) != CUDA_SUCCESS)
+            return r;
+        host_free((void *)(uintptr_t)dptr, rg.size);
+        return CUDA_SUCCESS;
+    }
     struct rgpu_args_cuMemFree_v2 a = {.dptr = dptr};
     r = rgpu_remote(RGPU_ID_cuMemFree_v2, &a);
     if (r == CUDA_SUCCESS)
@@ -161,8 +173,12 @@ RGPU_API CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
     return rgpu_remote(RGPU_ID_cuMemUnmap, &a);
 }
 
+static bool device_ptr_of(const void *p, const struct range *rg, CUdeviceptr *d);
+
 /* ---- page-locked host memory ---- */
-static CUresult host_alloc(void **pp, size_t size, unsigned flags)
+/* managed: for cuMemAllocManaged, mapped memory whose host and device
+ * addresses must be one (the host bytes at the device's address). */
+static CUresult host_alloc_kind(void **pp, size_t size, unsigned flags, bool managed)
 {
     CUresult r = rgpu_check_init();
     if (r)
@@ -186,9 +202,13 @@ static CUresult host_alloc(void **pp, size_t size, unsigned flags)
     } else if (!p && posix_memalign(&p, 4096, size)) {
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    struct range rg = {.base = (uintptr_t)p, .size = size, .flags = flags, .shared = shared,
+    struct range rg = {.base = (uintptr_t)p, .size = size, .flags = flags, .shared = shared, .managed = managed,
                        .id = atomic_fetch_add(&next_buffer_id, 1)};
-    if (!ranges_add(&rgpu_host_ranges, &rg)) {
+    CUdeviceptr d;
+    bool one_address = !managed || (device_ptr_of(p, &rg, &d) && d == (uintptr_t)p);
+    if (!one_address)
+        rgpu_warn("managed memory: the device's address of %zu bytes is taken in this process", size);
+    if (!one_address || !ranges_add(&rgpu_host_ranges, &rg)) {
         if (!rgpu_mapped_release(p) && !rgpu_hostpool_free(p, size))
             free(p);
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -197,9 +217,41 @@ static CUresult host_alloc(void **pp, size_t size, unsigned flags)
     return CUDA_SUCCESS;
 }
 
+static CUresult host_alloc(void **pp, size_t size, unsigned flags) { return host_alloc_kind(pp, size, flags, false); }
 RGPU_API CUresult cuMemAllocHost_v2(void **pp, size_t bytesize) { return host_alloc(pp, bytesize, 0); }
 RGPU_API CUresult cuMemAllocHost(void **pp, unsigned int bytesize) { return host_alloc(pp, bytesize, 0); }
 RGPU_API CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags) { return host_alloc(pp, bytesize, Flags); }
+
+/* Managed memory as a device without concurrent managed access has it (the
+ * client reports CONCURRENT_MANAGED_ACCESS 0): one address on host and
+ * device, made coherent where such a device's program may look — host writes
+ * before the next request, device writes at synchronising calls. That is
+ * mapped memory placed at its mirror's address (mapped.c), or over shm:
+ * memory of the host-memory pool the device reaches at the same address. */
+RGPU_API CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if ((r = rgpu_capture_unsafe_check()) != CUDA_SUCCESS)
+        return r;
+    if (!dptr || bytesize == 0 || (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST))
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!rgpu_ctx_current())
+        return CUDA_ERROR_INVALID_CONTEXT;
+    void *p;
+    if ((r = host_alloc_kind(&p, bytesize, CU_MEMHOSTALLOC_DEVICEMAP, true)) == CUDA_SUCCESS)
+        *dptr = (CUdeviceptr)(uintptr_t)p;
+    return r;
+}
+
+static void host_free(void *p, size_t size)
+{
+    ranges_remove(&rgpu_host_ranges, (uintptr_t)p, NULL);
+    /* mapped memory's release frees its host bytes itself */
+    if (!rgpu_mapped_release(p) && !rgpu_hostpool_free(p, size))
+        free(p);
+}
 
 RGPU_API CUresult cuMemFreeHost(void *p)
 {
@@ -207,12 +259,10 @@ RGPU_API CUresult cuMemFreeHost(void *p)
     struct range rg;
     if (r)
         return r;
-    if (!ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg) || rg.base != (uintptr_t)p || rg.registered)
+    if (!ranges_find(&rgpu_host_ranges, (uintptr_t)p, &rg) || rg.base != (uintptr_t)p || rg.registered ||
+        rg.managed)
         return CUDA_ERROR_INVALID_VALUE;
-    ranges_remove(&rgpu_host_ranges, (uintptr_t)p, NULL);
-    /* mapped memory's release frees its host bytes itself */
-    if (!rgpu_mapped_release(p) && !rgpu_hostpool_free(p, rg.size))
-        free(p);
+    host_free(p, rg.size);
     return CUDA_SUCCESS;
 }
 
@@ -293,7 +343,7 @@ static CUresult host_attribute(void *data, CUpointer_attribute attr, const struc
         return device_ptr_of((void *)p, rg, (CUdeviceptr *)data) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
     case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: *(int *)data = 1; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_BUFFER_ID: *(unsigned long long *)data = rg->id; return CUDA_SUCCESS;
-    case CU_POINTER_ATTRIBUTE_IS_MANAGED: *(int *)data = 0; return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED: *(int *)data = rg->managed; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: *(int *)data = 0; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: *(void **)data = (void *)rg->base; return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_RANGE_SIZE: *(size_t *)data = rg->size; return CUDA_SUCCESS;

@@ -19,6 +19,7 @@ struct range {
     unsigned flags;   /* host memory: CU_MEMHOSTALLOC_* or CU_MEMHOSTREGISTER_* */
     bool registered;  /* host memory: registered, not allocated by us */
     bool shared;      /* host memory: the device reaches it at this address (hostpool.c) */
+    bool managed;     /* host memory: from cuMemAllocManaged (mapped memory at one address) */
     const void *ctx;  /* device memory: its context (NULL: a virtual address range); an allocation from
                          cuMemAlloc* unless owner is set */
     const void *owner; /* a module variable: its module or library, whose unloading takes it away */

@@ -45,6 +45,8 @@ target_include_directories(rgpu_it_errors PRIVATE ${PROJECT_SOURCE_DIR}/client) 
 target_include_directories(rgpu_it_vmm PRIVATE ${PROJECT_SOURCE_DIR}/client)
 rgpu_it_program(mempool ${RGPU_IT_DIR}/mempool.c)
 target_include_directories(rgpu_it_mempool PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h
+rgpu_it_program(managed ${RGPU_IT_DIR}/managed.c)
+target_include_directories(rgpu_it_managed PRIVATE ${PROJECT_SOURCE_DIR}/client)
 rgpu_it_program(streams ${RGPU_IT_DIR}/streams.c ${RGPU_IT_DIR}/streams_ptds.c)
 target_include_directories(rgpu_it_streams PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h
 rgpu_it_program(visible ${RGPU_IT_DIR}/visible.c)
@@ -70,7 +72,7 @@ rgpu_it_raw_program(robust_fuzz)  # random requests of every call
 rgpu_it_raw_program(robust_shm)   # hostile ring indices and sizes on shm: connections (maps the rings by hand)
 
 foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
-  foreach(prog devices contexts memory errors streams vmm mempool visible hostpool)
+  foreach(prog devices contexts memory errors streams vmm mempool managed visible hostpool)
     rgpu_it_test(driver.${prog} ${tr} COMMAND $<TARGET_FILE:rgpu_it_${prog}>)
   endforeach()
   # robust_wire speaks the socket protocol by hand; robust_shm is its
