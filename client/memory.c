@@ -217,7 +217,10 @@ static CUresult host_alloc_kind(void **pp, size_t size, unsigned flags, bool man
     return CUDA_SUCCESS;
 }
 
-static CUresult host_alloc(void **pp, size_t size, unsigned flags) { return host_alloc_kind(pp, size, flags, false); }
+static CUresult host_alloc(void **pp, size_t size, unsigned flags)
+{
+    return host_alloc_kind(pp, size, flags, false);
+}
 RGPU_API CUresult cuMemAllocHost_v2(void **pp, size_t bytesize) { return host_alloc(pp, bytesize, 0); }
 RGPU_API CUresult cuMemAllocHost(void **pp, unsigned int bytesize) { return host_alloc(pp, bytesize, 0); }
 RGPU_API CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags) { return host_alloc(pp, bytesize, Flags); }

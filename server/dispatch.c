@@ -245,7 +245,8 @@ static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args
         if (p.win32SecurityAttributes)
             return CUDA_ERROR_INVALID_VALUE; /* the client's pointer: required NULL off Windows */
         if (p.handleTypes != CU_MEM_HANDLE_TYPE_NONE || p.location.type == CU_MEM_LOCATION_TYPE_HOST ||
-            p.location.type == CU_MEM_LOCATION_TYPE_HOST_NUMA || p.location.type == CU_MEM_LOCATION_TYPE_HOST_NUMA_CURRENT)
+            p.location.type == CU_MEM_LOCATION_TYPE_HOST_NUMA ||
+            p.location.type == CU_MEM_LOCATION_TYPE_HOST_NUMA_CURRENT)
             return CUDA_ERROR_NOT_SUPPORTED;
         return CUDA_SUCCESS;
     }

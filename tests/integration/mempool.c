@@ -115,7 +115,8 @@ static void default_pools(void)
     CHECK(cuDeviceGetDefaultMemPool(&again, dev));
     EXPECT_TRUE(again == default_pool);
     /* and by location (CUDA 13): a device's pinned memory */
-    get_pool_fn get_default = (get_pool_fn)proc("cuMemGetDefaultMemPool"), get_current = (get_pool_fn)proc("cuMemGetMemPool");
+    get_pool_fn get_default = (get_pool_fn)proc("cuMemGetDefaultMemPool");
+    get_pool_fn get_current = (get_pool_fn)proc("cuMemGetMemPool");
     set_pool_fn set_current = (set_pool_fn)proc("cuMemSetMemPool");
     if (get_default && get_current && set_current) {
         CUmemLocation here = {CU_MEM_LOCATION_TYPE_DEVICE, dev};
@@ -606,7 +607,8 @@ static void unsupported(void)
     EXPECT_ERROR(cuMemPoolCreate(&p, &props));
     /* CUDA 13's calls by location: host and managed pools, refused by
      * rgpu's client whatever the backend */
-    get_pool_fn get_default = (get_pool_fn)proc("cuMemGetDefaultMemPool"), get_current = (get_pool_fn)proc("cuMemGetMemPool");
+    get_pool_fn get_default = (get_pool_fn)proc("cuMemGetDefaultMemPool");
+    get_pool_fn get_current = (get_pool_fn)proc("cuMemGetMemPool");
     ASSERT_TRUE(get_default && get_current);
     CUmemLocation host = {CU_MEM_LOCATION_TYPE_HOST, 0};
     EXPECT_RESULT(get_default(&p, &host, CU_MEM_ALLOCATION_TYPE_PINNED), CUDA_ERROR_NOT_SUPPORTED);
