@@ -16,9 +16,9 @@
  * ggml's memory pool), and the alignment holds. Such a call goes without a
  * reply, as before; any other waits for it, so that the backend's verdict is
  * the call's result, at call time, and nothing is latched. So does a
- * cuMemFreeAsync of anything but the start of a cuMemAllocAsync allocation. A range the
- * client vouches for wrongly (freed by another thread meanwhile) fails as
- * before, at the next synchronisation. The same for the flags of stream
+ * cuMemFreeAsync of anything but the start of a cuMemAllocAsync allocation.
+ * A range the client vouches for wrongly (freed by another thread meanwhile)
+ * fails as before, at the next synchronisation. The same for the flags of stream
  * waits and event records: those CUDA defines go without a reply.
  *
  * Also here: while a stream capture may be active, a copy that carries host

@@ -8,11 +8,8 @@
  * cannot refuse it (a faulted context's error is latched, as for other
  * queued work); of any other address (cuMemAlloc's memory included, which
  * CUDA does not promise to free so) it waits, so that the backend's verdict
- * comes from the call. The pools themselves are server
- * handles (calls.def).
+ * comes from the call. The pools themselves are server handles (calls.def).
  */
-#include <string.h>
-
 #include "conn.h"
 #include "context.h"
 #include "handles.h"
