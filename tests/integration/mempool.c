@@ -514,6 +514,33 @@ static CUmemoryPool created_pools(void)
     return p2;
 }
 
+/* A pool's maximum size bounds what it hands out at once. */
+static void max_size(void)
+{
+    const size_t mib = 1u << 20;
+    CUstream s;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CUmemPoolProps props = device_pool_props();
+    props.maxSize = 8 * mib;
+    CUmemoryPool pool = NULL;
+    CHECK(cuMemPoolCreate(&pool, &props));
+    CUdeviceptr a = 0, b = 0, c = 0;
+    CHECK(cuMemAllocFromPoolAsync(&a, 6 * mib, pool, s));
+    EXPECT_RESULT(cuMemAllocFromPoolAsync(&b, 6 * mib, pool, s), CUDA_ERROR_OUT_OF_MEMORY);
+    /* a pool without a limit still allocates meanwhile */
+    CHECK(cuMemAllocAsync(&c, 6 * mib, s));
+    CHECK(cuMemFreeAsync(a, s));
+    CHECK(cuStreamSynchronize(s));
+    /* the freed memory counts no more */
+    CHECK(cuMemAllocFromPoolAsync(&b, 6 * mib, pool, s));
+    CHECK(cuMemFreeAsync(b, s));
+    CHECK(cuMemFreeAsync(c, s));
+    CHECK(cuStreamSynchronize(s));
+    CHECK(cuMemPoolDestroy(pool));
+    CHECK(cuStreamDestroy(s));
+    done("a pool's maximum size");
+}
+
 /* The default pool's access for its own device. */
 static void pool_access(void)
 {
@@ -680,6 +707,7 @@ int main(void)
     stream_order();
     attributes();
     CUmemoryPool destroyed = created_pools();
+    max_size();
     pool_access();
     errors(destroyed);
     unsupported();
