@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "backend.h"
 #include "cpudev.h"
 #include "imagecache.h"
@@ -89,6 +90,9 @@ static void usage(FILE *f)
             "  --cpu-cc X.Y       CPU device compute capability (default 13.0)\n"
             "  --cpu-sms N        CPU device multiprocessor count (default: host cores)\n"
             "  --image-cache SIZE module images kept for all clients (default 1G)\n"
+            "  --token-file PATH  admit only clients that prove they hold this file's secret\n"
+            "                     (their RGPU_TOKEN_FILE: 16 to 256 bytes; authenticates, does\n"
+            "                     not encrypt)\n"
             "  --help             this text\n\n"
             "Environment: RGPU_NVIDIA_LIB names the NVIDIA driver to load (default libcuda.so.1);\n"
             "RGPU_BUFPOOL_IDLE_MIB bounds each worker's idle copy buffers (default 1024);\n"
@@ -169,7 +173,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, 0, 'v'}, {"cpu-mem", required_argument, 0, 'm'},
         {"cpu-name", required_argument, 0, 'n'}, {"cpu-cc", required_argument, 0, 'c'},
         {"cpu-sms", required_argument, 0, 's'}, {"image-cache", required_argument, 0, 'i'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"token-file", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     uint64_t image_cache = 1ull << 30;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -209,6 +213,17 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 't': {
+            struct rgpu_token t;
+            char why[256];
+            if (rgpu_token_load(optarg, &t, why, sizeof why)) {
+                fprintf(stderr, "rgpud: %s\n", why);
+                return 2;
+            }
+            worker_set_token(&t);
+            memset(&t, 0, sizeof t);
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "net.h"
 #include "reader.h"
@@ -423,17 +424,47 @@ static _Noreturn void finish(struct worker *w, const char *why)
 }
 
 /* A client of another protocol version or call table is told which the
- * server speaks (it reports the mismatch to its application) and let go. */
-static _Noreturn void refuse(struct worker *w, const char *why)
+ * server speaks (it reports the mismatch to its application), one without
+ * the token that it may not come in (NOT_PERMITTED), and let go. */
+static _Noreturn void refuse(struct worker *w, CUresult result, const char *why)
 {
     struct rgpu_welcome wel = {.proto_version = RGPU_PROTO_VERSION, .calls_fingerprint = rgpu_calls_fingerprint()};
-    struct rgpu_hdr out = {.type = RGPU_MSG_WELCOME, .result = CUDA_ERROR_SYSTEM_DRIVER_MISMATCH};
+    struct rgpu_hdr out = {.type = RGPU_MSG_WELCOME, .result = result};
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
     rgpu_wbuf_put(&wb, &wel, sizeof wel);
     worker_send(w, &out, &wb);
     rgpu_wbuf_free(&wb);
     finish(w, why);
+}
+
+/* rgpud's shared secret (--token-file); len 0: every client is admitted. */
+static struct rgpu_token token;
+
+void worker_set_token(const struct rgpu_token *t) { token = *t; }
+
+/* With a token: challenge the client and admit it only with the answer its
+ * HELLO and our nonce call for (auth.h). */
+static void authenticate(struct worker *w, const struct rgpu_hello *hello)
+{
+    struct rgpu_challenge c;
+    struct rgpu_auth a;
+    if (!rgpu_auth_challenge(&c))
+        finish(w, "no randomness for a challenge");
+    struct rgpu_hdr h = {.type = RGPU_MSG_CHALLENGE};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_put(&wb, &c, sizeof c);
+    int rc = worker_send(w, &h, &wb);
+    rgpu_wbuf_free(&wb);
+    if (rc || rgpu_read_full(w->fd, &h, sizeof h))
+        finish(w, NULL);
+    if (rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_AUTH || h.args_len != sizeof a || h.bulk_len)
+        finish(w, "expected AUTH");
+    if (rgpu_read_full(w->fd, &a, sizeof a))
+        finish(w, NULL);
+    if (!rgpu_auth_check(&token, &c, hello, &a))
+        refuse(w, CUDA_ERROR_NOT_PERMITTED, "client without the token (authentication failed)");
 }
 
 static void handshake(struct worker *w)
@@ -456,7 +487,7 @@ static void handshake(struct worker *w)
         char why[128];
         snprintf(why, sizeof why, "client speaks protocol %u, this server %u (run the same rgpu on both sides)",
                  hello.proto_version, RGPU_PROTO_VERSION);
-        refuse(w, why);
+        refuse(w, CUDA_ERROR_SYSTEM_DRIVER_MISMATCH, why);
     }
     const uint64_t fingerprint = rgpu_calls_fingerprint(); /* hashes the whole call table: once */
     if (hello.calls_fingerprint != fingerprint) {
@@ -464,8 +495,10 @@ static void handshake(struct worker *w)
         snprintf(why, sizeof why, "client built from another call table (%016llx, this server %016llx): run the "
                  "same rgpu on both sides", (unsigned long long)hello.calls_fingerprint,
                  (unsigned long long)fingerprint);
-        refuse(w, why);
+        refuse(w, CUDA_ERROR_SYSTEM_DRIVER_MISMATCH, why);
     }
+    if (token.len)
+        authenticate(w, &hello); /* on the HELLO as sent */
     hello.host[sizeof hello.host - 1] = 0;
     hello.visible_devices[sizeof hello.visible_devices - 1] = 0;
     rgpu_info("client pid %u on %s, protocol %u", hello.pid, hello.host, hello.proto_version);

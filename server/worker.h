@@ -59,6 +59,10 @@ struct srv_call {
     int noutbufs;
 };
 
+struct rgpu_token;
+/* Admit only clients that prove they hold t (auth.h); before worker_run. */
+void worker_set_token(const struct rgpu_token *t);
+
 /* Serve one connection; never returns. */
 _Noreturn void worker_run(int fd, const struct rgpu_backend *be, struct rgpu_nvml_backend *nvml);
 

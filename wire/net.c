@@ -331,7 +331,7 @@ const char *rgpu_hdr_invalid(const struct rgpu_hdr *h)
 {
     if (h->magic != RGPU_MAGIC)
         return "bad magic";
-    if (h->type < RGPU_MSG_HELLO || h->type > RGPU_MSG_PRINT)
+    if (h->type < RGPU_MSG_HELLO || h->type > RGPU_MSG_AUTH)
         return "unknown message type";
     if (h->args_len > RGPU_MAX_ARGS_LEN)
         return "argument block too long";

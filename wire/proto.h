@@ -5,8 +5,10 @@
  * arguments, then bulk_len bytes of bulk payload (copy data). All integers
  * are little-endian; rgpu only builds on little-endian hosts (checked below).
  *
- * Client -> server: HELLO (once), REQUEST (a call), CALLBACK_DONE.
- * Server -> client: WELCOME (once), REPLY (to a REQUEST without NO_REPLY),
+ * Client -> server: HELLO (once), AUTH (once, if challenged), REQUEST (a
+ *                   call), CALLBACK_DONE.
+ * Server -> client: CHALLENGE (once, if it holds a token: auth.h),
+ *                   WELCOME (once), REPLY (to a REQUEST without NO_REPLY),
  *                   DATA (device->host bytes of an async copy, tagged with
  *                   the seq of the request that asked for them),
  *                   CALLBACK (run a host function now; answer CALLBACK_DONE),
@@ -30,7 +32,7 @@
  * rgpu_calls_fingerprint() (calls.h), which changes with any row of
  * calls.def or the size of its arguments: two builds that differ there
  * would read each other's requests as other calls. */
-#define RGPU_PROTO_VERSION 4u /* 4: module images named by SHA-256 (imagehash.h) */
+#define RGPU_PROTO_VERSION 5u /* 4: module images named by SHA-256 (imagehash.h); 5: CHALLENGE/AUTH */
 #define RGPU_MAX_HANDSHAKE_LEN 4096u /* HELLO or WELCOME arguments of any version */
 #define RGPU_MAX_ARGS_LEN (1u << 20)         /* encoded arguments of one message */
 #define RGPU_MAX_BULK_LEN (1ull << 40)       /* bulk payload of one message */
@@ -44,6 +46,8 @@ enum rgpu_msg_type {
     RGPU_MSG_CALLBACK = 6,
     RGPU_MSG_CALLBACK_DONE = 7,
     RGPU_MSG_PRINT = 8, /* server -> client: device printf text (bulk), for the client's stdout */
+    RGPU_MSG_CHALLENGE = 9, /* server -> client, after HELLO: struct rgpu_challenge (auth.h) */
+    RGPU_MSG_AUTH = 10,     /* client -> server: struct rgpu_auth */
 };
 
 #define RGPU_F_NO_REPLY 0x1u /* REQUEST: the client does not wait for a reply */
@@ -75,6 +79,14 @@ struct rgpu_hello {
     uint64_t calls_fingerprint;
 };
 #define RGPU_HELLO_VISIBLE 1ull
+
+/* CHALLENGE and AUTH arguments (auth.h) */
+struct rgpu_challenge {
+    uint8_t nonce[32];
+};
+struct rgpu_auth {
+    uint8_t mac[32]; /* HMAC-SHA256 of the challenge and the HELLO under the shared secret */
+};
 
 /* WELCOME arguments (server -> client), followed by ndev rgpu_dev_info */
 struct rgpu_welcome {

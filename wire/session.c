@@ -9,12 +9,52 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "net.h"
 
 const char *rgpu_server_address(void)
 {
     const char *server = getenv("RGPU_SERVER");
     return server && *server ? server : RGPU_DEFAULT_SERVER;
+}
+
+/* A server that holds a token challenges us after the HELLO: answer with
+ * RGPU_TOKEN_FILE's secret. Leaves in *h the header that follows. */
+static int authenticate(struct rgpu_session *s, const struct rgpu_hello *hello, struct rgpu_hdr *h, char *err,
+                        size_t errlen)
+{
+    struct rgpu_challenge c;
+    if (h->args_len != sizeof c || h->bulk_len || rgpu_read_full(s->fd, &c, sizeof c)) {
+        snprintf(err, errlen, "rgpud sent a malformed challenge");
+        return -1;
+    }
+    const char *path = getenv("RGPU_TOKEN_FILE");
+    if (!path || !*path) {
+        snprintf(err, errlen, "rgpud at %s admits only clients holding its token: set RGPU_TOKEN_FILE", s->server);
+        return -1;
+    }
+    struct rgpu_token t;
+    struct rgpu_auth a;
+    char why[256];
+    if (rgpu_token_load(path, &t, why, sizeof why)) {
+        snprintf(err, errlen, "RGPU_TOKEN_FILE: %s", why);
+        return -1;
+    }
+    bool ok = rgpu_auth_answer(&t, &c, hello, &a);
+    memset(&t, 0, sizeof t);
+    struct rgpu_hdr out = {.type = RGPU_MSG_AUTH};
+    struct rgpu_wbuf wb;
+    rgpu_wbuf_init(&wb);
+    rgpu_wbuf_put(&wb, &a, sizeof a);
+    if (!ok || rgpu_send_msg(s->fd, &out, &wb) || rgpu_read_full(s->fd, h, sizeof *h)) {
+        snprintf(err, errlen, "the authentication with rgpud failed");
+        return -1;
+    }
+    if (h->type == RGPU_MSG_WELCOME && h->result == CUDA_ERROR_NOT_PERMITTED) {
+        snprintf(err, errlen, "rgpud at %s refused the token of RGPU_TOKEN_FILE (%s)", s->server, path);
+        return -1;
+    }
+    return 0;
 }
 
 static int handshake(struct rgpu_session *s, unsigned flags, int *result, char *err, size_t errlen)
@@ -45,9 +85,16 @@ static int handshake(struct rgpu_session *s, unsigned flags, int *result, char *
         struct rgpu_welcome welcome;
         uint8_t any[RGPU_MAX_HANDSHAKE_LEN]; /* a WELCOME of any version */
     } in = {0};
-    if (rgpu_read_full(s->fd, &h, sizeof h) || rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_WELCOME ||
-        h.args_len < sizeof in.welcome.proto_version || h.args_len > sizeof in ||
-        rgpu_read_full(s->fd, &in, h.args_len)) {
+    if (rgpu_read_full(s->fd, &h, sizeof h)) {
+        snprintf(err, errlen, "rgpud did not complete the handshake");
+        return -1;
+    }
+    if (!rgpu_hdr_invalid(&h) && h.type == RGPU_MSG_CHALLENGE && authenticate(s, &hello, &h, err, errlen)) {
+        *result = CUDA_ERROR_NOT_PERMITTED;
+        return -1;
+    }
+    if (rgpu_hdr_invalid(&h) || h.type != RGPU_MSG_WELCOME || h.args_len < sizeof in.welcome.proto_version ||
+        h.args_len > sizeof in || rgpu_read_full(s->fd, &in, h.args_len)) {
         snprintf(err, errlen, "rgpud did not complete the handshake");
         return -1;
     }

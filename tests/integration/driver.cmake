@@ -86,6 +86,10 @@ foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   endif()
   rgpu_it_test(robust.fuzz ${tr}
     COMMAND $<TARGET_FILE:rgpu_it_robust_fuzz> $<TARGET_FILE:rgpu_it_devices>)
+  # rgpud --token-file: its own script around the runner (it makes the secrets)
+  add_test(NAME robust.auth.${tr} COMMAND ${RGPU_IT_DIR}/auth.sh ${tr} $<TARGET_FILE:rgpu_it_devices>)
+  set_tests_properties(robust.auth.${tr} PROPERTIES TIMEOUT 120 LABELS "integration"
+    ENVIRONMENT "RGPU_RGPUD=$<TARGET_FILE:rgpud>;RGPU_LIB_DIR=$<TARGET_FILE_DIR:rgpu_cuda>;RGPU_BUILD_DIR=${CMAKE_BINARY_DIR};RGPU_TEST_TIMEOUT=100")
   rgpu_it_test(robust.kill_client ${tr} COMMAND $<TARGET_FILE:rgpu_it_robust_kill_client>)
   rgpu_it_test(robust.kill_server_hostfn ${tr} ENV RGPU_TEST_SERVER_MAY_DIE=1
     COMMAND $<TARGET_FILE:rgpu_it_robust_kill_server> hostfn)
