@@ -161,6 +161,21 @@ static inline void it_fail(const char *file, int line, const char *fmt, ...)
         }                                                                                          \
     } while (0)
 
+/* every one of n 32-bit words must equal v */
+#define EXPECT_ALLWORDS(buf, v, n, what)                                                           \
+    do {                                                                                           \
+        const uint32_t *it_w_ = (const uint32_t *)(buf);                                           \
+        size_t it_n_ = (n);                                                                        \
+        uint32_t it_v_ = (uint32_t)(v);                                                            \
+        for (size_t it_i_ = 0; it_i_ < it_n_; it_i_++) {                                           \
+            if (it_w_[it_i_] != it_v_) {                                                           \
+                it_fail(__FILE__, __LINE__, "%s: word %zu of %zu is %#x, expected %#x", (what),      \
+                        it_i_, it_n_, it_w_[it_i_], it_v_);                                        \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /* end of main: 0 when every check passed */
 #define TEST_DONE()                                                                                \
     do {                                                                                           \

@@ -24,17 +24,6 @@ static void launch_inc(CUdeviceptr p, unsigned n)
     CHECK(cuLaunchKernel(inc_fn, (n + 255) / 256, 1, 1, 256, 1, 1, 0, NULL, args, NULL));
 }
 
-/* every one of n words at w is v */
-static void expect_words(const uint32_t *w, size_t n, uint32_t v, const char *what)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (w[i] != v) {
-            it_fail(__FILE__, __LINE__, "%s: word %zu of %zu is %#x, expected %#x", what, i, n, w[i], v);
-            return;
-        }
-    }
-}
-
 static void round_trip(unsigned flags, const char *what)
 {
     CUdeviceptr p = 0;
@@ -57,7 +46,7 @@ static void round_trip(unsigned flags, const char *what)
     launch_inc(p, NW);
     launch_inc(p, NW);
     CHECK(cuCtxSynchronize());
-    expect_words(h, NW, 43, what);
+    EXPECT_ALLWORDS(h, 43, NW, what);
     CHECK(cuMemFree(p));
 }
 
@@ -70,14 +59,14 @@ static void copies(void)
     uint32_t *buf = it_xmalloc(NW * 4);
     /* a memset of the device side, read on the host */
     CHECK(cuMemsetD32(p, 0x5a5a5a5a, NW));
-    expect_words(h, NW, 0x5a5a5a5a, "memset of managed memory");
+    EXPECT_ALLWORDS(h, 0x5a5a5a5a, NW, "memset of managed memory");
     /* host writes, then a copy out of it by the device and back into it */
     for (unsigned i = 0; i < NW; i++)
         h[i] = 7;
     CHECK(cuMemcpyDtoD(d, p, NW * 4));
     launch_inc(d, NW);
     CHECK(cuMemcpyDtoD(p, d, NW * 4));
-    expect_words(h, NW, 8, "device-to-device copies through managed memory");
+    EXPECT_ALLWORDS(h, 8, NW, "device-to-device copies through managed memory");
     /* host-to-device and device-to-host copies naming it as the device side */
     for (unsigned i = 0; i < NW; i++)
         buf[i] = 0x100 + i % 3;
@@ -87,7 +76,7 @@ static void copies(void)
         h[i] = 0x77;
     memset(buf, 0, NW * 4);
     CHECK(cuMemcpyDtoH(buf, p, NW * 4));
-    expect_words(buf, NW, 0x77, "cuMemcpyDtoH of host-written managed memory");
+    EXPECT_ALLWORDS(buf, 0x77, NW, "cuMemcpyDtoH of host-written managed memory");
     free(buf);
     CHECK(cuMemFree(d));
     CHECK(cuMemFree(p));

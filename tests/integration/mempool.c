@@ -69,17 +69,6 @@ static void launch_inc(CUdeviceptr p, unsigned n, CUstream s)
     CHECK(cuLaunchKernel(inc_fn, (n + 255) / 256, 1, 1, 256, 1, 1, 0, s, args, NULL));
 }
 
-/* every one of n words must be v */
-static void expect_words(const uint32_t *w, size_t n, uint32_t v, const char *what)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (w[i] != v) {
-            it_fail(__FILE__, __LINE__, "%s: word %zu of %zu is %#x, expected %#x", what, i, n, w[i], v);
-            return;
-        }
-    }
-}
-
 /* memset to v, increment, copy back on s (nothing synchronised); the host
  * buffer holds v + 1 in every word once s has finished */
 static void use_async(CUdeviceptr d, uint32_t *host, unsigned nwords, uint32_t v, CUstream s)
@@ -149,7 +138,7 @@ static void basic(void)
     EXPECT_NE(d, 0);
     use_async(d, host, NW, 0x1000, s);
     CHECK(cuStreamSynchronize(s));
-    expect_words(host, NW, 0x1001, "memset + kernel + copy back");
+    EXPECT_ALLWORDS(host, 0x1001, NW, "memset + kernel + copy back");
 
     /* it is device memory, which a unified copy reaches too */
     unsigned mt = 0;
@@ -206,7 +195,7 @@ static void stream_order(void)
     for (int r = 0; r < ROUNDS; r++) {
         char what[64];
         snprintf(what, sizeof what, "round %d of allocate/use/free unsynchronised", r);
-        expect_words(host + (size_t)r * NW, NW, 100u * (uint32_t)r + 1, what);
+        EXPECT_ALLWORDS(host + (size_t)r * NW, 100u * (uint32_t)r + 1, NW, what);
     }
     EXPECT_EQ(pool_u64(default_pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT), used0);
 
@@ -220,8 +209,8 @@ static void stream_order(void)
     CHECK(cuMemFreeAsync(x, a));
     CHECK(cuMemFreeAsync(y, a));
     CHECK(cuStreamSynchronize(a));
-    expect_words(host, NW, 8, "first of two live allocations");
-    expect_words(host + NW, NW, 71, "second of two live allocations");
+    EXPECT_ALLWORDS(host, 8, NW, "first of two live allocations");
+    EXPECT_ALLWORDS(host + NW, 71, NW, "second of two live allocations");
 
     /* allocated and used on a, freed on b once b waits for a's event */
     CUevent ev;
@@ -237,8 +226,8 @@ static void stream_order(void)
     CHECK(cuMemFreeAsync(d, b));
     CHECK(cuStreamSynchronize(b));
     CHECK(cuStreamSynchronize(a));
-    expect_words(host + 2 * NW, NW, 0x5151, "used on stream a");
-    expect_words(host + 3 * NW, NW, 0x5152, "used on stream b after the event wait");
+    EXPECT_ALLWORDS(host + 2 * NW, 0x5151, NW, "used on stream a");
+    EXPECT_ALLWORDS(host + 3 * NW, 0x5152, NW, "used on stream b after the event wait");
     EXPECT_EQ(pool_u64(default_pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT), used0);
 
     /* and the other way: the memory is allocated on b after a's work (which
@@ -252,7 +241,7 @@ static void stream_order(void)
     CHECK(cuMemFreeAsync(d, a));
     CHECK(cuStreamSynchronize(a));
     CHECK(cuStreamSynchronize(b));
-    expect_words(host + 4 * NW, NW, 0x601, "allocated on b, freed on a");
+    EXPECT_ALLWORDS(host + 4 * NW, 0x601, NW, "allocated on b, freed on a");
     EXPECT_EQ(pool_u64(default_pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT), used0);
 
     /* freed on a while a's work on it is still waiting (a host function
@@ -269,11 +258,11 @@ static void stream_order(void)
     CHECK(cuMemsetD32Async(e, 0x900, NW, b));
     CHECK(cuMemcpyDtoHAsync(host + 6 * NW, e, NW * 4, b));
     CHECK(cuStreamSynchronize(b));
-    expect_words(host + 6 * NW, NW, 0x900, "allocated on b while a freed memory it still used");
+    EXPECT_ALLWORDS(host + 6 * NW, 0x900, NW, "allocated on b while a freed memory it still used");
     CHECK(cuMemFreeAsync(e, b));
     CHECK(cuStreamSynchronize(a));
     CHECK(cuStreamSynchronize(b));
-    expect_words(host + 5 * NW, NW, 0x701, "used on a around the host function, then freed");
+    EXPECT_ALLWORDS(host + 5 * NW, 0x701, NW, "used on a around the host function, then freed");
     EXPECT_EQ(pool_u64(default_pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT), used0);
 
     CHECK(cuEventDestroy(ev));
@@ -355,7 +344,7 @@ static void attributes(void)
             use_async(d, host, NW, 40u + (uint32_t)r, s);
             CHECK(cuMemFreeAsync(d, s));
             CHECK(cuStreamSynchronize(s));
-            expect_words(host, NW, 41u + (uint32_t)r, "reuse policies off");
+            EXPECT_ALLWORDS(host, 41u + (uint32_t)r, NW, "reuse policies off");
         }
         for (size_t i = 0; i < sizeof reuse / sizeof reuse[0]; i++)
             CHECK(cuMemPoolSetAttribute(pool, reuse[i], &on));
@@ -384,7 +373,7 @@ static void attributes(void)
     launch_inc(d, NW2, s);
     CHECK(cuMemcpyDtoHAsync(host, d, NW2 * 4, s));
     CHECK(cuStreamSynchronize(s));
-    expect_words(host, NW2, 0x78, "allocation across cuMemPoolTrimTo(pool, 0)");
+    EXPECT_ALLWORDS(host, 0x78, NW2, "allocation across cuMemPoolTrimTo(pool, 0)");
     EXPECT_GE(pool_u64(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT), NW2 * 4);
     CHECK(cuMemFreeAsync(d, s));
     CHECK(cuStreamSynchronize(s));
@@ -430,7 +419,7 @@ static CUmemoryPool created_pools(void)
     CHECK(cuMemAllocFromPoolAsync(&d, size, pool, s));
     use_async(d, host, NW, 0xc0de, s);
     CHECK(cuStreamSynchronize(s));
-    expect_words(host, NW, 0xc0df, "allocation from a created pool");
+    EXPECT_ALLWORDS(host, 0xc0df, NW, "allocation from a created pool");
     CUmemoryPool from = NULL;
     CHECK(cuPointerGetAttribute(&from, CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE, d));
     EXPECT_TRUE(from == pool);
@@ -465,7 +454,7 @@ static CUmemoryPool created_pools(void)
     use_async(d, host, NW, 0xface, s);
     CHECK(cuMemFreeAsync(d, s));
     CHECK(cuStreamSynchronize(s));
-    expect_words(host, NW, 0xfacf, "allocation from the device's current (created) pool");
+    EXPECT_ALLWORDS(host, 0xfacf, NW, "allocation from the device's current (created) pool");
     EXPECT_EQ(pool_u64(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT), 0);
     CHECK(cuDeviceSetMemPool(dev, default_pool));
     CHECK(cuDeviceGetMemPool(&cur, dev));
@@ -484,7 +473,7 @@ static CUmemoryPool created_pools(void)
     launch_inc(d2, NW, s);
     CHECK(cuMemcpyDtoHAsync(host, d2, size, s));
     CHECK(cuStreamSynchronize(s));
-    expect_words(host, NW, 0xbef0, "allocation outliving its destroyed pool");
+    EXPECT_ALLWORDS(host, 0xbef0, NW, "allocation outliving its destroyed pool");
     CHECK(cuMemFreeAsync(d2, s));
     CHECK(cuStreamSynchronize(s));
 
@@ -614,7 +603,7 @@ static void errors(CUmemoryPool destroyed)
     use_async(d, host, NW, 9, s);
     CHECK(cuMemFreeAsync(d, s));
     CHECK(cuStreamSynchronize(s));
-    expect_words(host, NW, 10, "after the error cases");
+    EXPECT_ALLWORDS(host, 10, NW, "after the error cases");
     CHECK(cuStreamDestroy(s));
     done("errors");
 }
