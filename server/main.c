@@ -221,7 +221,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             worker_set_token(&t);
-            memset(&t, 0, sizeof t);
+            rgpu_token_clear(&t);
             break;
         }
         case 'h': usage(stdout); return 0;

@@ -43,6 +43,11 @@ int rgpu_token_load(const char *path, struct rgpu_token *t, char *err, size_t er
     return 0;
 }
 
+void rgpu_token_clear(struct rgpu_token *t)
+{
+    OPENSSL_cleanse(t, sizeof *t);
+}
+
 bool rgpu_auth_challenge(struct rgpu_challenge *c)
 {
     return RAND_bytes(c->nonce, sizeof c->nonce) == 1;

@@ -31,6 +31,9 @@ struct rgpu_token {
 /* Read the secret from path into *t; -1 with a reason in err. A file that
  * others may read is used, with a warning. */
 int rgpu_token_load(const char *path, struct rgpu_token *t, char *err, size_t errlen);
+/* Wipe the secret (a plain memset of memory about to die may be optimised
+ * away). */
+void rgpu_token_clear(struct rgpu_token *t);
 /* A fresh challenge; false if no randomness could be had. */
 bool rgpu_auth_challenge(struct rgpu_challenge *c);
 /* The answer to c for the HELLO a client sent. */

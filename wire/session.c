@@ -41,7 +41,7 @@ static int authenticate(struct rgpu_session *s, const struct rgpu_hello *hello, 
         return -1;
     }
     bool ok = rgpu_auth_answer(&t, &c, hello, &a);
-    memset(&t, 0, sizeof t);
+    rgpu_token_clear(&t);
     struct rgpu_hdr out = {.type = RGPU_MSG_AUTH};
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
