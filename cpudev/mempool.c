@@ -69,7 +69,16 @@ static struct mempool *find_locked(CUmemoryPool h)
     return NULL;
 }
 
-/* pool NULL: the device's current pool. */
+/* Whether h is a live pool (for calls that need nothing more of it). */
+static bool known(CUmemoryPool h)
+{
+    cpudev_lock();
+    bool ok = find_locked(h) != NULL;
+    cpudev_unlock();
+    return ok;
+}
+
+/* from_pool false: from the device's current pool. */
 static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, bool from_pool, CUmemoryPool pool, CUstream hStream)
 {
     CPUDEV_ENTER();
@@ -235,10 +244,7 @@ CUresult cpudev_cuMemPoolTrimTo(CUmemoryPool pool, size_t minBytesToKeep)
 {
     CPUDEV_ENTER();
     (void)minBytesToKeep; /* nothing is kept beyond what is in use */
-    cpudev_lock();
-    struct mempool *p = find_locked(pool);
-    cpudev_unlock();
-    return p ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    return known(pool) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 CUresult cpudev_cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
@@ -313,12 +319,7 @@ CUresult cpudev_cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute att
 CUresult cpudev_cuMemPoolSetAccess(CUmemoryPool pool, const CUmemAccessDesc *map, size_t count)
 {
     CPUDEV_ENTER();
-    if (!map && count)
-        return CUDA_ERROR_INVALID_VALUE;
-    cpudev_lock();
-    struct mempool *p = find_locked(pool);
-    cpudev_unlock();
-    if (!p)
+    if ((!map && count) || !known(pool))
         return CUDA_ERROR_INVALID_VALUE;
     for (size_t k = 0; k < count; k++) {
         CUresult r = check_location(&map[k].location);
@@ -333,12 +334,7 @@ CUresult cpudev_cuMemPoolSetAccess(CUmemoryPool pool, const CUmemAccessDesc *map
 CUresult cpudev_cuMemPoolGetAccess(CUmemAccess_flags *flags, CUmemoryPool memPool, CUmemLocation *location)
 {
     CPUDEV_ENTER();
-    if (!flags || !location)
-        return CUDA_ERROR_INVALID_VALUE;
-    cpudev_lock();
-    struct mempool *p = find_locked(memPool);
-    cpudev_unlock();
-    if (!p)
+    if (!flags || !location || !known(memPool))
         return CUDA_ERROR_INVALID_VALUE;
     CUresult r = check_location(location);
     if (r == CUDA_SUCCESS)
