@@ -20,6 +20,7 @@ struct ptrset_entry {
     uint32_t tid;    /* e.g. the client thread of a per-thread stream */
     uint8_t type;
     uint8_t flags;
+    uint64_t value;  /* e.g. an allocation's size */
 };
 
 struct ptrset {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "quota.h"
 #include "worker.h"
 
 /* ---- handle checks, chosen by argument type ---- */
@@ -180,7 +181,7 @@ static void reg_none(struct srv_call *c, const void *p) {}
 #define SRV_POST(t) RGPU_DIR(SRV_POST_, t)
 
 static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args);
-static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args);
+static CUresult after_call(struct srv_call *c, enum rgpu_call_id id, void *args);
 
 #define GEN_EXEC(name, ...)                                                                        \
     static CUresult exec_##name(struct srv_call *c)                                                \
@@ -193,7 +194,9 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args);
         r = c->w->be->name(RGPU_EACH_C(SRV_ARG, __VA_ARGS__));                                     \
         if (r == CUDA_SUCCESS) {                                                                   \
             RGPU_EACH(SRV_POST, __VA_ARGS__)                                                       \
-            after_call(c, RGPU_ID_##name, a);                                                      \
+            r = after_call(c, RGPU_ID_##name, a);                                                  \
+        } else {                                                                                   \
+            quota_failed(c, RGPU_ID_##name, a);                                                    \
         }                                                                                          \
         return r;                                                                                  \
     }
@@ -215,7 +218,7 @@ static CUresult check_mem_handle(struct srv_call *c, unsigned long long h)
     return handles_mem_has(&c->w->handles, h) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args)
+static CUresult check_call(struct srv_call *c, enum rgpu_call_id id, void *args)
 {
     switch (id) {
     case RGPU_ID_cuStreamDestroy_v2: {
@@ -254,10 +257,18 @@ static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args
     }
 }
 
+/* The rgpud's memory limit (quota.h) is the last word: what the checks
+ * refuse never takes a part of it. */
+static CUresult before_call(struct srv_call *c, enum rgpu_call_id id, void *args)
+{
+    CUresult r = check_call(c, id, args);
+    return r == CUDA_SUCCESS ? quota_before(c, id, args) : r;
+}
+
 /* Context lifetime events that invalidate handles the generated code cannot
  * see: a destroyed context takes its streams and events with it; so does a
  * primary context that is reset or released for the last time. */
-static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
+static CUresult after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
 {
     struct handles *hs = &c->w->handles;
     switch (id) {
@@ -275,6 +286,15 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     case RGPU_ID_cuMemCreate:
         handles_mem_ref(hs, ((struct rgpu_args_cuMemCreate *)args)->handle);
         break;
+    case RGPU_ID_cuMemGetInfo_v2: {
+        struct rgpu_args_cuMemGetInfo_v2 *a = args;
+        uint64_t free = a->free, total = a->total;
+        if (quota_clamp_info(&free, &total)) {
+            a->free = (size_t)free;
+            a->total = (size_t)total;
+        }
+        break;
+    }
     case RGPU_ID_cuPointerGetAttribute: {
         /* the pool of an allocation (cudaMallocAsync's current pool, which
          * the client may never have asked for) is the client's to use */
@@ -350,6 +370,7 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         handles_drop_owned(hs, ((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx, true);
         completions_forget_ctx(((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx);
         idle_forget_ctx(((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx);
+        quota_forget_ctx(((struct rgpu_args_cuCtxDestroy_v2 *)args)->ctx);
         break;
     case RGPU_ID_cuDevicePrimaryCtxRetain: {
         struct rgpu_args_cuDevicePrimaryCtxRetain *a = args;
@@ -366,6 +387,7 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
             handles_drop_owned(hs, hs->primary[a->dev], false);
             completions_forget_ctx(hs->primary[a->dev]);
             idle_forget_ctx(hs->primary[a->dev]);
+            quota_forget_ctx(hs->primary[a->dev]);
         }
         break;
     }
@@ -376,12 +398,14 @@ static void after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
             handles_drop_owned(hs, hs->primary[a->dev], false);
             completions_forget_ctx(hs->primary[a->dev]);
             idle_forget_ctx(hs->primary[a->dev]);
+            quota_forget_ctx(hs->primary[a->dev]);
         }
         break;
     }
     default:
         break;
     }
+    return quota_after(c, id, args);
 }
 
 void *dispatch_outbuf(struct srv_call *c, uint64_t len)

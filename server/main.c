@@ -4,7 +4,7 @@
  * The parent never initialises a backend (a CUDA driver does not survive
  * fork); it only probes the NVIDIA driver in a short-lived child to resolve
  * --backend auto. Workers share one page of memory with the parent: the CPU
- * device's memory accounting across tenants.
+ * device's memory accounting across tenants and the --memory-limit count.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +29,7 @@
 #include "net.h"
 #include "shm.h"
 #include "nvml_backend.h"
+#include "quota.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -50,6 +51,7 @@ static int slot_claim(void)
 static void slot_release(int i)
 {
     atomic_fetch_sub(&stats->used, atomic_exchange(&stats->slot[i].used, 0));
+    atomic_fetch_sub(&stats->charged, atomic_exchange(&stats->slot[i].charged, 0));
     atomic_store(&stats->slot[i].contexts, 0);
     atomic_store(&stats->slot[i].pid, 0);
 }
@@ -90,6 +92,9 @@ static void usage(FILE *f)
             "  --cpu-cc X.Y       CPU device compute capability (default 13.0)\n"
             "  --cpu-sms N        CPU device multiprocessor count (default: host cores)\n"
             "  --image-cache SIZE module images kept for all clients (default 1G)\n"
+            "  --memory-limit SIZE\n"
+            "                     device memory all clients of this rgpud may hold together;\n"
+            "                     they see it as the device's total (default: no limit)\n"
             "  --token-file PATH  admit only clients that prove they hold this file's secret\n"
             "                     (their RGPU_TOKEN_FILE: 16 to 256 bytes; authenticates, does\n"
             "                     not encrypt)\n"
@@ -173,8 +178,9 @@ int main(int argc, char **argv)
         {"log-level", required_argument, 0, 'v'}, {"cpu-mem", required_argument, 0, 'm'},
         {"cpu-name", required_argument, 0, 'n'}, {"cpu-cc", required_argument, 0, 'c'},
         {"cpu-sms", required_argument, 0, 's'}, {"image-cache", required_argument, 0, 'i'},
-        {"token-file", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    uint64_t image_cache = 1ull << 30;
+        {"token-file", required_argument, 0, 't'}, {"memory-limit", required_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    uint64_t image_cache = 1ull << 30, memory_limit = 0;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -209,6 +215,12 @@ int main(int argc, char **argv)
         case 's': cfg.sm_count = atoi(optarg); break;
         case 'i':
             if (!(image_cache = parse_size(optarg))) {
+                fprintf(stderr, "rgpud: bad size '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'q':
+            if (!(memory_limit = parse_size(optarg))) {
                 fprintf(stderr, "rgpud: bad size '%s'\n", optarg);
                 return 2;
             }
@@ -265,6 +277,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg.shared_used = &stats->used;
+    quota_configure(memory_limit, &stats->charged);
 
     struct pollfd pfd[MAX_LISTEN];
     struct rgpu_addr addrs[MAX_LISTEN];
@@ -283,6 +296,9 @@ int main(int argc, char **argv)
         }
         rgpu_log(RGPU_LOG_INFO, "listening on %s (backend %s)", listen_addrs[i], use_nvidia ? "nvidia" : "cpu");
     }
+    if (memory_limit)
+        rgpu_log(RGPU_LOG_INFO, "clients may hold %llu bytes of device memory together",
+                 (unsigned long long)memory_limit);
 
     if (!imagecache_init(image_cache, err, sizeof err))
         rgpu_warn("%s; every client will send its module images", err);
@@ -328,6 +344,7 @@ int main(int argc, char **argv)
                 signal(SIGCHLD, SIG_DFL);
                 cfg.worker_used = &stats->slot[slot].used;
                 cfg.worker_contexts = &stats->slot[slot].contexts;
+                quota_worker(&stats->slot[slot].charged);
                 const char *staged = getenv("RGPU_STAGED_COPIES");
                 cfg.serial_host_funcs = staged && strcmp(staged, "1") == 0;
                 static struct rgpu_backend be;

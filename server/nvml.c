@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "quota.h"
 #include "worker.h"
 
 static nvmlReturn_t map_dev(struct srv_call *c, nvmlDevice_t *d)
@@ -55,6 +56,21 @@ static nvmlReturn_t (*const exec_table[RGPU_NCALLS])(struct srv_call *) = {
 #undef RGPU_CALL
 };
 
+/* Under rgpud --memory-limit the device's memory is the tenant's
+ * (quota.h): its total the limit, its free what is left of it; used is the
+ * rest, so that total = free + reserved + used still holds. */
+static void tenant_memory(nvmlMemory_v2_t *m)
+{
+    uint64_t free = m->free, total = m->total;
+    if (!quota_clamp_info(&free, &total))
+        return;
+    m->total = total;
+    m->free = free;
+    if (m->reserved > total - free)
+        m->reserved = total - free;
+    m->used = total - free - m->reserved;
+}
+
 nvmlReturn_t nvml_exec(struct srv_call *c)
 {
     struct worker *w = c->w;
@@ -67,5 +83,8 @@ nvmlReturn_t nvml_exec(struct srv_call *c)
     if (w->nvml_init != NVML_SUCCESS)
         return w->nvml_init;
     enum rgpu_call_id id = c->hdr.call;
-    return exec_table[id] ? exec_table[id](c) : NVML_ERROR_NOT_SUPPORTED;
+    nvmlReturn_t r = exec_table[id] ? exec_table[id](c) : NVML_ERROR_NOT_SUPPORTED;
+    if (r == NVML_SUCCESS && id == RGPU_ID_nvmlDeviceGetMemoryInfo_v2)
+        tenant_memory(&((struct rgpu_args_nvmlDeviceGetMemoryInfo_v2 *)c->args)->memory);
+    return r;
 }

@@ -21,6 +21,7 @@
 #include "relay.h"
 #include "cpudev.h"
 #include "devprint.h"
+#include "quota.h"
 #include "snapshot.h"
 #include "visible.h"
 #include "worker.h"
@@ -522,6 +523,13 @@ static void handshake(struct worker *w)
             r = CUDA_ERROR_NO_DEVICE; /* what cuInit says when no device is visible */
         }
     }
+    /* cuDeviceTotalMem is the tenant's (quota.h); what the worker keeps
+     * (NVML's view of the device) stays the backend's */
+    uint64_t real_total[16];
+    for (int i = 0; r == CUDA_SUCCESS && i < wel.ndev; i++) {
+        real_total[i] = devs[i].total_mem;
+        quota_clamp_total(&devs[i].total_mem);
+    }
     struct rgpu_hdr out = {.type = RGPU_MSG_WELCOME, .result = r};
     struct rgpu_wbuf wb;
     rgpu_wbuf_init(&wb);
@@ -530,6 +538,8 @@ static void handshake(struct worker *w)
         rgpu_wbuf_bulk(&wb, devs, (uint64_t)wel.ndev * sizeof *devs);
     worker_send(w, &out, &wb);
     rgpu_wbuf_free(&wb);
+    for (int i = 0; r == CUDA_SUCCESS && i < wel.ndev; i++)
+        devs[i].total_mem = real_total[i];
     w->devs = devs; /* kept: NVML maps its devices by their UUIDs */
     w->ndev = r == CUDA_SUCCESS ? wel.ndev : 0;
     if (r != CUDA_SUCCESS)
