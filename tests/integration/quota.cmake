@@ -15,3 +15,8 @@ foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
   rgpu_it_test(driver.quota ${tr} ENV "RGPU_TEST_SERVER_ARGS=--memory-limit 64M"
     COMMAND $<TARGET_FILE:rgpu_it_quota> 64)
 endforeach()
+
+# The fuzzer's random requests of every call against a limited rgpud: the
+# quota's records and counts see every hostile size, pointer and handle too.
+rgpu_it_test(robust.fuzz_quota unix ENV "RGPU_TEST_SERVER_ARGS=--memory-limit 1G"
+  COMMAND $<TARGET_FILE:rgpu_it_robust_fuzz> $<TARGET_FILE:rgpu_it_devices>)
