@@ -198,19 +198,21 @@ RGPU_API CUresult cuGraphAddHostNode(CUgraphNode *phGraphNode, CUgraph hGraph, c
 
 /* ---- node and edge lists ---- */
 
-/* what: 0 nodes, 1 roots, 2 edges (into a and b). */
-static CUresult list(CUgraph g, uint32_t what, CUgraphNode *a, CUgraphNode *b, CUgraphEdgeData *edges, size_t *num)
+/* what: 0 nodes, 1 roots, 2 edges (into a and b) of graph g; 3 dependencies,
+ * 4 dependents of node n. */
+static CUresult list(CUgraph g, CUgraphNode n, uint32_t what, CUgraphNode *a, CUgraphNode *b, CUgraphEdgeData *edges,
+                     size_t *num)
 {
     CUresult r = rgpu_check_init();
     if (r)
         return r;
-    if (!num || (what == 2 && ((!a) != (!b) || (edges && !a))))
+    if (!num || (what == 2 && ((!a) != (!b))) || (edges && !a))
         return CUDA_ERROR_INVALID_VALUE;
     uint64_t cap = a ? *num : 0;
     CUgraphNode *buf = NULL;
     if (cap && !(buf = malloc(cap * sizeof *buf * (what == 2 ? 2 : 1))))
         return CUDA_ERROR_OUT_OF_MEMORY;
-    struct rgpu_args_rgpu_graph_nodes args = {.hGraph = g, .what = what, .cap = cap, .nodes = buf};
+    struct rgpu_args_rgpu_graph_nodes args = {.hGraph = g, .hNode = n, .what = what, .cap = cap, .nodes = buf};
     r = rgpu_remote(RGPU_ID_rgpu_graph_nodes, &args);
     if (r == CUDA_SUCCESS) {
         if (cap) {
@@ -228,23 +230,51 @@ static CUresult list(CUgraph g, uint32_t what, CUgraphNode *a, CUgraphNode *b, C
 
 RGPU_API CUresult cuGraphGetNodes(CUgraph hGraph, CUgraphNode *nodes, size_t *numNodes)
 {
-    return list(hGraph, 0, nodes, NULL, NULL, numNodes);
+    return list(hGraph, NULL, 0, nodes, NULL, NULL, numNodes);
 }
 
 RGPU_API CUresult cuGraphGetRootNodes(CUgraph hGraph, CUgraphNode *rootNodes, size_t *numRootNodes)
 {
-    return list(hGraph, 1, rootNodes, NULL, NULL, numRootNodes);
+    return list(hGraph, NULL, 1, rootNodes, NULL, NULL, numRootNodes);
 }
 
 RGPU_API CUresult cuGraphGetEdges_v2(CUgraph hGraph, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *edgeData,
                                      size_t *numEdges)
 {
-    return list(hGraph, 2, from, to, edgeData, numEdges);
+    return list(hGraph, NULL, 2, from, to, edgeData, numEdges);
 }
 
 RGPU_API CUresult cuGraphGetEdges(CUgraph hGraph, CUgraphNode *from, CUgraphNode *to, size_t *numEdges)
 {
-    return list(hGraph, 2, from, to, NULL, numEdges);
+    return list(hGraph, NULL, 2, from, to, NULL, numEdges);
+}
+
+RGPU_API CUresult cuGraphNodeGetDependencies_v2(CUgraphNode hNode, CUgraphNode *dependencies, CUgraphEdgeData *edgeData,
+                                                size_t *numDependencies)
+{
+    return hNode ? list(NULL, hNode, 3, dependencies, NULL, edgeData, numDependencies) : CUDA_ERROR_INVALID_VALUE;
+}
+
+RGPU_API CUresult cuGraphNodeGetDependencies(CUgraphNode hNode, CUgraphNode *dependencies, size_t *numDependencies)
+{
+    return cuGraphNodeGetDependencies_v2(hNode, dependencies, NULL, numDependencies);
+}
+
+RGPU_API CUresult cuGraphNodeGetDependentNodes_v2(CUgraphNode hNode, CUgraphNode *dependentNodes,
+                                                  CUgraphEdgeData *edgeData, size_t *numDependentNodes)
+{
+    return hNode ? list(NULL, hNode, 4, dependentNodes, NULL, edgeData, numDependentNodes) : CUDA_ERROR_INVALID_VALUE;
+}
+
+RGPU_API CUresult cuGraphNodeGetDependentNodes(CUgraphNode hNode, CUgraphNode *dependentNodes, size_t *numDependentNodes)
+{
+    return cuGraphNodeGetDependentNodes_v2(hNode, dependentNodes, NULL, numDependentNodes);
+}
+
+RGPU_API CUresult cuGraphRemoveDependencies(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to,
+                                            size_t numDependencies)
+{
+    return cuGraphRemoveDependencies_v2(hGraph, from, to, NULL, numDependencies);
 }
 
 RGPU_API CUresult cuGraphAddDependencies(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to,

@@ -15,11 +15,14 @@ enum { H_STREAM = 1, H_EVENT = 2, H_GRAPH_EXEC = 3 };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ptrset set;
 
+/* A handle already known is one handed back (an event node's event): it
+ * keeps the context that owns it. */
 static void add(int type, const void *h)
 {
     struct ptrset_entry e = {.key = (uintptr_t)h, .owner = (uintptr_t)rgpu_ctx_current(), .type = (uint8_t)type};
     pthread_mutex_lock(&lock);
-    bool ok = (set.tab || ptrset_init(&set)) && ptrset_put(&set, &e);
+    const struct ptrset_entry *old = set.tab ? ptrset_find(&set, e.key) : NULL;
+    bool ok = (old && old->type == type) || ((set.tab || ptrset_init(&set)) && ptrset_put(&set, &e));
     pthread_mutex_unlock(&lock);
     if (!ok)
         rgpu_err("out of memory tracking handle %p", h);

@@ -158,6 +158,7 @@ CUresult capture_op_locked(struct stream *s, struct op *op)
         p.u.copy.spitch = sp;
         p.u.copy.width = w;
         p.u.copy.height = h;
+        gparams_describe(&p);
         break;
     }
     case OP_SET:
@@ -169,6 +170,7 @@ CUresult capture_op_locked(struct stream *s, struct op *op)
         p.u.set.value = op->u.set.value;
         p.u.set.pitch = op->u.set.pitch;
         p.u.set.height = op->u.set.height;
+        gparams_describe(&p);
         break;
     case OP_HOSTFN:
         p.type = CU_GRAPH_NODE_TYPE_HOST;

@@ -1,7 +1,8 @@
 /*
  * exec.c — executable graphs: instantiation (a copy of the graph's nodes in
  * a topological order), launch (one OP_GRAPH operation on the stream) and
- * update in place (cuGraphExecUpdate, cuGraphExecKernelNodeSetParams).
+ * update in place (cuGraphExecUpdate, cuGraphExec*NodeSetParams, nodes
+ * disabled and enabled again).
  *
  * A launch builds its steps when it is called: kernels are resolved in the
  * stream's context and validated then, device ranges are checked again; an
@@ -18,6 +19,8 @@
 
 struct xnode {
     struct gparams p;
+    uint64_t origin;      /* the id of the graph node it was made from */
+    bool disabled;        /* runs as an empty node */
     int ndeps;
     int *deps;            /* indices of the nodes it depends on, sorted */
 };
@@ -26,6 +29,7 @@ struct gexec {
     int n;
     struct xnode *nodes;  /* the graph's creation order */
     int *order;           /* a topological order of them */
+    unsigned long long flags; /* as instantiated */
 };
 
 static void exec_free_locked(struct gexec *x)
@@ -111,6 +115,7 @@ CUresult cpudev_cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hG
         if (r != CUDA_SUCCESS)
             break;
         x->n = i + 1; /* owned from here */
+        x->nodes[i].origin = g->nodes[i]->id;
         x->nodes[i].ndeps = g->nodes[i]->ndeps;
         if (!(x->nodes[i].deps = dep_indices(g->nodes[i])))
             r = CUDA_ERROR_OUT_OF_MEMORY;
@@ -119,8 +124,10 @@ CUresult cpudev_cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hG
         r = topo_order(x);
     if (r == CUDA_SUCCESS && !reg_add_locked(x, H_GEXEC))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS) {
+        x->flags = flags;
         *phGraphExec = (CUgraphExec)x;
+    }
     else
         exec_free_locked(x);
     cpudev_unlock();
@@ -132,6 +139,31 @@ static CUresult lookup_exec_locked(CUgraphExec h, struct gexec **out)
     if (!reg_has_locked(h, H_GEXEC))
         return CUDA_ERROR_INVALID_VALUE;
     *out = (struct gexec *)h;
+    return CUDA_SUCCESS;
+}
+
+#define ANY_TYPE (-1)
+
+/* hExec's node made from graph node hNode, which must still be in its graph
+ * and of type t (the exec node too; ANY_TYPE: both of one type): *idx its
+ * index in x->nodes. */
+static CUresult exec_node_locked(CUgraphExec hExec, CUgraphNode hNode, int t, struct gexec **x, int *idx)
+{
+    struct gnode *n;
+    CUresult r = lookup_exec_locked(hExec, x);
+    if (r == CUDA_SUCCESS)
+        r = gnode_lookup_locked(hNode, &n);
+    if (r != CUDA_SUCCESS)
+        return r;
+    /* creation order is kept, so the node is at its index unless nodes were
+     * removed from the graph since */
+    int i = n->idx < (*x)->n && (*x)->nodes[n->idx].origin == n->id ? n->idx : -1;
+    for (int k = 0; i < 0 && k < (*x)->n; k++)
+        if ((*x)->nodes[k].origin == n->id)
+            i = k;
+    if (i < 0 || (*x)->nodes[i].p.type != n->p.type || (t != ANY_TYPE && (int)n->p.type != t))
+        return CUDA_ERROR_INVALID_VALUE;
+    *idx = i;
     return CUDA_SUCCESS;
 }
 
@@ -249,6 +281,8 @@ CUresult cpudev_cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
     for (int i = 0; r == CUDA_SUCCESS && i < x->n; i++) {
         const struct gparams *p = &x->nodes[x->order[i]].p;
         struct op *st;
+        if (x->nodes[x->order[i]].disabled)
+            continue;
         if (p->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT && p->u.ev->s)
             waits[nwaits++] = (struct dep){p->u.ev->s, p->u.ev->seq};
         r = step_of(p, s->ctx, &st);
@@ -386,12 +420,8 @@ CUresult cpudev_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgrap
     CPUDEV_ENTER();
     struct gexec *x;
     cpudev_lock();
-    CUresult r = lookup_exec_locked(hGraphExec, &x);
-    struct gnode *n = (struct gnode *)hNode;
-    if (r == CUDA_SUCCESS && (!reg_has_locked(hNode, H_GNODE) || n->idx >= x->n ||
-                              x->nodes[n->idx].p.type != CU_GRAPH_NODE_TYPE_KERNEL || n->p.type != CU_GRAPH_NODE_TYPE_KERNEL))
-        r = CUDA_ERROR_INVALID_VALUE;
-    int idx = r == CUDA_SUCCESS ? n->idx : 0;
+    int idx = 0;
+    CUresult r = exec_node_locked(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_KERNEL, &x, &idx);
     cpudev_unlock();
     if (r != CUDA_SUCCESS)
         return r;
@@ -402,7 +432,7 @@ CUresult cpudev_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgrap
         return r;
     r = cpudev_cuGraphAddKernelNode_v2(&tn, tmp, NULL, 0, nodeParams);
     cpudev_lock();
-    if (r == CUDA_SUCCESS && lookup_exec_locked(hGraphExec, &x) == CUDA_SUCCESS && idx < x->n) {
+    if (r == CUDA_SUCCESS && exec_node_locked(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_KERNEL, &x, &idx) == CUDA_SUCCESS) {
         struct gparams *p = &((struct gnode *)tn)->p;
         gparams_release_locked(&x->nodes[idx].p);
         x->nodes[idx].p = *p;
@@ -413,5 +443,149 @@ CUresult cpudev_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgrap
     }
     cpudev_unlock();
     cpudev_cuGraphDestroy(tmp);
+    return r;
+}
+
+/* The exec node's parameters become p's (released on failure). */
+static CUresult exec_set_locked(CUgraphExec hExec, CUgraphNode hNode, struct gparams *p, CUresult verdict)
+{
+    struct gexec *x;
+    int idx;
+    CUresult r = verdict;
+    if (r == CUDA_SUCCESS)
+        r = exec_node_locked(hExec, hNode, p->type, &x, &idx);
+    if (r == CUDA_SUCCESS && p->type == CU_GRAPH_NODE_TYPE_MEMSET) {
+        /* value and address may change; a 1D memset's width and element
+         * size too, never its height; a 2D memset's shape never (the rules
+         * the driver documents) */
+        const struct gparams *o = &x->nodes[idx].p;
+        if (o->u.set.height != p->u.set.height ||
+            (o->u.set.height > 1 &&
+             (o->u.set.n != p->u.set.n || o->u.set.es != p->u.set.es || o->u.set.pitch != p->u.set.pitch)))
+            r = CUDA_ERROR_INVALID_VALUE;
+    }
+    if (r == CUDA_SUCCESS && p->type == CU_GRAPH_NODE_TYPE_MEMCPY) {
+        const struct gparams *o = &x->nodes[idx].p; /* both copies one-dimensional */
+        if (o->u.copy.height != 1 || p->u.copy.height != 1)
+            r = CUDA_ERROR_INVALID_VALUE;
+    }
+    if (r == CUDA_SUCCESS) {
+        gparams_release_locked(&x->nodes[idx].p);
+        x->nodes[idx].p = *p;
+    } else {
+        gparams_release_locked(p);
+    }
+    return r;
+}
+
+CUresult cpudev_cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                               const CUDA_MEMSET_NODE_PARAMS *memsetParams, CUcontext ctx)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_MEMSET};
+    struct ctx *c;
+    cpudev_lock();
+    CUresult v = ctx_get_locked(ctx, &c);
+    if (v == CUDA_SUCCESS)
+        v = gparams_memset(&p, memsetParams);
+    p.type = CU_GRAPH_NODE_TYPE_MEMSET;
+    CUresult r = exec_set_locked(hGraphExec, hNode, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                               const CUDA_MEMCPY3D *copyParams, CUcontext ctx)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_MEMCPY};
+    struct ctx *c;
+    cpudev_lock();
+    CUresult v = ctx_get_locked(ctx, &c);
+    if (v == CUDA_SUCCESS)
+        v = gparams_memcpy(&p, copyParams);
+    p.type = CU_GRAPH_NODE_TYPE_MEMCPY;
+    CUresult r = exec_set_locked(hGraphExec, hNode, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
+static CUresult exec_set_event(CUgraphExec hExec, CUgraphNode hNode, CUgraphNodeType t, CUevent ev)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = t};
+    cpudev_lock();
+    CUresult v = reg_has_locked(ev, H_EVENT) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    if (v == CUDA_SUCCESS) {
+        p.u.ev = (struct event *)ev;
+        p.u.ev->refs++;
+    }
+    CUresult r = exec_set_locked(hExec, hNode, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuGraphExecEventRecordNodeSetEvent(CUgraphExec hGraphExec, CUgraphNode hNode, CUevent event)
+{
+    return exec_set_event(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_EVENT_RECORD, event);
+}
+
+CUresult cpudev_cuGraphExecEventWaitNodeSetEvent(CUgraphExec hGraphExec, CUgraphNode hNode, CUevent event)
+{
+    return exec_set_event(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_WAIT_EVENT, event);
+}
+
+/* Only kernel, memset and copy nodes are disabled and enabled (as in CUDA). */
+static CUresult enabled_node_locked(CUgraphExec hExec, CUgraphNode hNode, struct xnode **out)
+{
+    struct gexec *x;
+    int idx;
+    CUresult r = exec_node_locked(hExec, hNode, ANY_TYPE, &x, &idx);
+    if (r != CUDA_SUCCESS)
+        return r;
+    CUgraphNodeType t = x->nodes[idx].p.type;
+    if (t != CU_GRAPH_NODE_TYPE_KERNEL && t != CU_GRAPH_NODE_TYPE_MEMSET && t != CU_GRAPH_NODE_TYPE_MEMCPY)
+        return CUDA_ERROR_INVALID_VALUE;
+    *out = &x->nodes[idx];
+    return CUDA_SUCCESS;
+}
+
+CUresult cpudev_cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode, unsigned int isEnabled)
+{
+    CPUDEV_ENTER();
+    struct xnode *n;
+    cpudev_lock();
+    CUresult r = enabled_node_locked(hGraphExec, hNode, &n);
+    if (r == CUDA_SUCCESS)
+        n->disabled = !isEnabled;
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuGraphNodeGetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode, unsigned int *isEnabled)
+{
+    CPUDEV_ENTER();
+    if (!isEnabled)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct xnode *n;
+    cpudev_lock();
+    CUresult r = enabled_node_locked(hGraphExec, hNode, &n);
+    if (r == CUDA_SUCCESS)
+        *isEnabled = !n->disabled;
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuGraphExecGetFlags(CUgraphExec hGraphExec, cuuint64_t *flags)
+{
+    CPUDEV_ENTER();
+    if (!flags)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct gexec *x;
+    cpudev_lock();
+    CUresult r = lookup_exec_locked(hGraphExec, &x);
+    if (r == CUDA_SUCCESS)
+        *flags = x->flags;
+    cpudev_unlock();
     return r;
 }

@@ -5,6 +5,11 @@
  * Supported node types: kernel, memset, device-to-device memcpy, host,
  * event record, event wait and empty. A memcpy node touching host memory is
  * CUDA_ERROR_NOT_SUPPORTED: the server cannot replay client memory later.
+ *
+ * Every node has an id no other one gets while the worker lives: executable
+ * graphs name their nodes by the id of the node they were made from, clones
+ * their originals, so neither mistakes a new node at a freed one's address
+ * for the old one.
  */
 #include "graph.h"
 #include "module.h"
@@ -13,6 +18,8 @@
 #include <string.h>
 
 /* ---- objects ---- */
+
+static uint64_t next_id = 1;
 
 struct graph *graph_new_locked(void)
 {
@@ -77,7 +84,7 @@ CUresult graph_check_nodes_locked(struct graph *g, const CUgraphNode *deps, size
     return CUDA_SUCCESS;
 }
 
-static bool add_dep(struct gnode *n, struct gnode *d)
+bool gnode_add_dep(struct gnode *n, struct gnode *d)
 {
     for (int i = 0; i < n->ndeps; i++)
         if (n->deps[i] == d)
@@ -104,7 +111,7 @@ CUresult graph_add_locked(struct graph *g, const struct gparams *p, struct gnode
     for (size_t i = 0; i < ndeps; i++) {
         struct gnode *d;
         memcpy(&d, &deps[i], sizeof d);
-        if (!add_dep(n, d)) {
+        if (!gnode_add_dep(n, d)) {
             free(n->deps);
             free(n);
             return CUDA_ERROR_OUT_OF_MEMORY;
@@ -127,10 +134,27 @@ CUresult graph_add_locked(struct graph *g, const struct gparams *p, struct gnode
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     n->p = *p;
+    n->id = next_id++;
     n->idx = g->n;
     g->nodes[g->n++] = n;
     *out = n;
     return CUDA_SUCCESS;
+}
+
+void gparams_describe(struct gparams *p)
+{
+    if (p->type == CU_GRAPH_NODE_TYPE_MEMSET)
+        p->u.set.desc = (CUDA_MEMSET_NODE_PARAMS){.dst = (CUdeviceptr)(uintptr_t)p->u.set.dst, .pitch = p->u.set.pitch,
+                                                  .value = p->u.set.value, .elementSize = p->u.set.es,
+                                                  .width = p->u.set.n, .height = p->u.set.height};
+    if (p->type == CU_GRAPH_NODE_TYPE_MEMCPY)
+        p->u.copy.desc = (CUDA_MEMCPY3D){.srcMemoryType = CU_MEMORYTYPE_DEVICE,
+                                         .srcDevice = (CUdeviceptr)(uintptr_t)p->u.copy.src,
+                                         .srcPitch = p->u.copy.spitch,
+                                         .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+                                         .dstDevice = (CUdeviceptr)(uintptr_t)p->u.copy.dst,
+                                         .dstPitch = p->u.copy.dpitch,
+                                         .WidthInBytes = p->u.copy.width, .Height = p->u.copy.height, .Depth = 1};
 }
 
 /* ---- parameters from descriptors ---- */
@@ -155,6 +179,7 @@ CUresult gparams_memset(struct gparams *p, const CUDA_MEMSET_NODE_PARAMS *m)
     p->u.set.value = m->value;
     p->u.set.pitch = pitch;
     p->u.set.height = m->height;
+    p->u.set.desc = *m;
     return CUDA_SUCCESS;
 }
 
@@ -199,6 +224,7 @@ CUresult gparams_memcpy(struct gparams *p, const CUDA_MEMCPY3D *c)
     p->u.copy.spitch = c->Height > 1 ? c->srcPitch : c->WidthInBytes;
     p->u.copy.width = c->WidthInBytes;
     p->u.copy.height = c->Height;
+    p->u.copy.desc = *c;
     return CUDA_SUCCESS;
 }
 
@@ -244,7 +270,7 @@ static CUresult gparams_kernel_locked(struct gparams *p, const CUDA_KERNEL_NODE_
 
 /* ---- adding nodes ---- */
 
-static CUresult lookup_graph_locked(CUgraph h, struct graph **out)
+CUresult graph_lookup_locked(CUgraph h, struct graph **out)
 {
     if (!reg_has_locked(h, H_GRAPH))
         return CUDA_ERROR_INVALID_VALUE;
@@ -260,7 +286,7 @@ static CUresult add_node(CUgraphNode *out, CUgraph hGraph, const CUgraphNode *de
     struct gnode *n;
     CUresult r = out ? verdict : CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS)
-        r = lookup_graph_locked(hGraph, &g);
+        r = graph_lookup_locked(hGraph, &g);
     if (r == CUDA_SUCCESS && g->capturing)
         r = CUDA_ERROR_INVALID_VALUE; /* a capture owns it */
     if (r == CUDA_SUCCESS)
@@ -373,7 +399,7 @@ CUresult cpudev_cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph
     return r;
 }
 
-static CUresult lookup_node_locked(CUgraphNode h, struct gnode **out)
+CUresult gnode_lookup_locked(CUgraphNode h, struct gnode **out)
 {
     if (!reg_has_locked(h, H_GNODE))
         return CUDA_ERROR_INVALID_VALUE;
@@ -390,7 +416,7 @@ CUresult cpudev_cuGraphKernelNodeGetParams_v2(CUgraphNode hNode, CUDA_KERNEL_NOD
     struct func *fn;
     struct kernel *kn;
     cpudev_lock();
-    CUresult r = lookup_node_locked(hNode, &n);
+    CUresult r = gnode_lookup_locked(hNode, &n);
     if (r == CUDA_SUCCESS && n->p.type != CU_GRAPH_NODE_TYPE_KERNEL)
         r = CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS)
@@ -423,7 +449,7 @@ CUresult cpudev_cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_KERN
     struct gnode *n;
     struct gparams p;
     cpudev_lock();
-    CUresult r = lookup_node_locked(hNode, &n);
+    CUresult r = gnode_lookup_locked(hNode, &n);
     if (r == CUDA_SUCCESS && n->p.type != CU_GRAPH_NODE_TYPE_KERNEL)
         r = CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS)
@@ -442,7 +468,7 @@ CUresult cpudev_cuGraphAddDependencies_v2(CUgraph hGraph, const CUgraphNode *fro
     CPUDEV_ENTER();
     struct graph *g;
     cpudev_lock();
-    CUresult r = lookup_graph_locked(hGraph, &g);
+    CUresult r = graph_lookup_locked(hGraph, &g);
     if (r == CUDA_SUCCESS && g->capturing)
         r = CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS)
@@ -462,7 +488,7 @@ CUresult cpudev_cuGraphAddDependencies_v2(CUgraph hGraph, const CUgraphNode *fro
         memcpy(&b, &to[i], sizeof b);
         if (a == b)
             r = CUDA_ERROR_INVALID_VALUE;
-        else if (!add_dep(b, a))
+        else if (!gnode_add_dep(b, a))
             r = CUDA_ERROR_OUT_OF_MEMORY;
     }
     cpudev_unlock();
@@ -489,7 +515,7 @@ CUresult cpudev_cuGraphDestroy(CUgraph hGraph)
     CPUDEV_ENTER();
     struct graph *g;
     cpudev_lock();
-    CUresult r = lookup_graph_locked(hGraph, &g);
+    CUresult r = graph_lookup_locked(hGraph, &g);
     if (r == CUDA_SUCCESS && g->capturing)
         r = CUDA_ERROR_INVALID_VALUE; /* a capture still builds it */
     if (r == CUDA_SUCCESS)
@@ -505,7 +531,7 @@ CUresult cpudev_cuGraphClone(CUgraph *phGraphClone, CUgraph originalGraph)
         return CUDA_ERROR_INVALID_VALUE;
     struct graph *g, *c = NULL;
     cpudev_lock();
-    CUresult r = lookup_graph_locked(originalGraph, &g);
+    CUresult r = graph_lookup_locked(originalGraph, &g);
     if (r == CUDA_SUCCESS && g->capturing)
         r = CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS && !(c = graph_new_locked()))
@@ -517,13 +543,15 @@ CUresult cpudev_cuGraphClone(CUgraph *phGraphClone, CUgraph originalGraph)
         r = gparams_copy_locked(&p, &o->p);
         if (r == CUDA_SUCCESS)
             r = graph_add_locked(c, &p, NULL, 0, &n);
+        if (r == CUDA_SUCCESS)
+            n->origin = o->id;
         else
-            gparams_release_locked(&p);
+            gparams_release_locked(&p); /* a failed add leaves it ours */
     }
     /* edges after all nodes exist: AddDependencies may point backwards */
     for (int i = 0; r == CUDA_SUCCESS && i < g->n; i++)
         for (int d = 0; r == CUDA_SUCCESS && d < g->nodes[i]->ndeps; d++)
-            if (!add_dep(c->nodes[i], c->nodes[g->nodes[i]->deps[d]->idx]))
+            if (!gnode_add_dep(c->nodes[i], c->nodes[g->nodes[i]->deps[d]->idx]))
                 r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS)
         *phGraphClone = (CUgraph)c;
@@ -540,7 +568,7 @@ CUresult cpudev_cuGraphNodeGetType(CUgraphNode hNode, CUgraphNodeType *type)
         return CUDA_ERROR_INVALID_VALUE;
     struct gnode *n;
     cpudev_lock();
-    CUresult r = lookup_node_locked(hNode, &n);
+    CUresult r = gnode_lookup_locked(hNode, &n);
     if (r == CUDA_SUCCESS)
         *type = n->p.type;
     cpudev_unlock();
@@ -555,7 +583,7 @@ static CUresult list_nodes(CUgraph hGraph, CUgraphNode *nodes, size_t *num, bool
         return CUDA_ERROR_INVALID_VALUE;
     struct graph *g;
     cpudev_lock();
-    CUresult r = lookup_graph_locked(hGraph, &g);
+    CUresult r = graph_lookup_locked(hGraph, &g);
     if (r == CUDA_SUCCESS) {
         /* As the driver: with an array, at most *num entries, the rest of
          * them NULL, and *num the number written; else *num the total. */
@@ -595,7 +623,7 @@ CUresult cpudev_cuGraphGetEdges_v2(CUgraph hGraph, CUgraphNode *from, CUgraphNod
         return CUDA_ERROR_INVALID_VALUE;
     struct graph *g;
     cpudev_lock();
-    CUresult r = lookup_graph_locked(hGraph, &g);
+    CUresult r = graph_lookup_locked(hGraph, &g);
     if (r == CUDA_SUCCESS) {
         size_t k = 0;
         for (int i = 0; i < g->n; i++) {

@@ -41,11 +41,13 @@ struct gparams {
             unsigned es;  /* 1, 2 or 4 */
             uint32_t value;
             size_t pitch, height;
+            CUDA_MEMSET_NODE_PARAMS desc; /* as given, for GetParams */
         } set;
         struct {
             char *dst;
             const char *src;
             size_t dpitch, spitch, width, height;
+            CUDA_MEMCPY3D desc;           /* as given, for GetParams */
         } copy;
         struct {
             CUhostFn fn;
@@ -57,6 +59,8 @@ struct gparams {
 
 struct gnode {
     struct graph *g;
+    uint64_t id;          /* unique for the worker's life: names it to executable graphs and clones */
+    uint64_t origin;      /* the id of the node it was cloned from (0: none) */
     int idx;              /* position in g->nodes */
     struct gparams p;
     int ndeps, capdeps;
@@ -87,7 +91,14 @@ void graph_free_locked(struct graph *g);  /* and its nodes, unregistered */
 CUresult graph_add_locked(struct graph *g, const struct gparams *p, struct gnode *const *deps, size_t ndeps,
                           struct gnode **out);
 void gparams_release_locked(struct gparams *p);
+/* Fill a memset's or copy's descriptor from its resolved form (captured
+ * nodes, made without one). */
+void gparams_describe(struct gparams *p);
 CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src);
+CUresult graph_lookup_locked(CUgraph h, struct graph **out);   /* INVALID_VALUE: not a graph */
+CUresult gnode_lookup_locked(CUgraphNode h, struct gnode **out); /* INVALID_VALUE: not a node */
+/* An edge d -> n (once; false: out of memory). */
+bool gnode_add_dep(struct gnode *n, struct gnode *d);
 /* deps[0..n) must be nodes of g (n > 0 needs deps). */
 CUresult graph_check_nodes_locked(struct graph *g, const CUgraphNode *deps, size_t n);
 /* Memset / copy parameters from a descriptor, device memory validated. */

@@ -129,7 +129,13 @@ static CUresult check_buf_none(struct srv_call *c, const void *p, uint64_t len) 
 static CUcontext cur_ctx(struct srv_call *c) { return (CUcontext)(uintptr_t)c->hdr.ctx; }
 static void reg_ctx(struct srv_call *c, CUcontext *h) { handles_add(&c->w->handles, HT_CTX, *h, *h); }
 static void reg_stream(struct srv_call *c, CUstream *h) { handles_add(&c->w->handles, HT_STREAM, *h, cur_ctx(c)); }
-static void reg_event(struct srv_call *c, CUevent *h) { handles_add(&c->w->handles, HT_EVENT, *h, cur_ctx(c)); }
+/* A node's event (cuGraphEventRecordNodeGetEvent) is one the client has:
+ * it keeps the context that owns it. */
+static void reg_event(struct srv_call *c, CUevent *h)
+{
+    if (!handles_has(&c->w->handles, HT_EVENT, *h))
+        handles_add(&c->w->handles, HT_EVENT, *h, cur_ctx(c));
+}
 /* Functions and kernels are owned by the context here; after_call re-files
  * them under the module or library they came from. */
 static void reg_module(struct srv_call *c, CUmodule *h) { handles_add(&c->w->handles, HT_MODULE, *h, cur_ctx(c)); }
@@ -325,6 +331,11 @@ static CUresult after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     NODE_ADDED(cuGraphAddEventRecordNode)
     NODE_ADDED(cuGraphAddEventWaitNode)
 #undef NODE_ADDED
+    case RGPU_ID_cuGraphNodeFindInClone: {
+        struct rgpu_args_cuGraphNodeFindInClone *a = args;
+        handles_add(hs, HT_GNODE, a->phNode, (CUcontext)a->hClonedGraph);
+        break;
+    }
     case RGPU_ID_cuModuleGetFunction: {
         struct rgpu_args_cuModuleGetFunction *a = args;
         handles_add(hs, HT_FUNC, a->hfunc, (CUcontext)a->hmod);

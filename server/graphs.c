@@ -8,6 +8,7 @@
  * the reply leaves, so the client may pass it back.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,10 +219,15 @@ static CUresult nodes(struct srv_call *c)
 {
     struct rgpu_args_rgpu_graph_nodes *a = c->args;
     CUresult r = dispatch_check_handle(c, HT_GRAPH, a->hGraph);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_handle(c, HT_GNODE, a->hNode);
     if (r != CUDA_SUCCESS)
         return r;
-    if (!a->hGraph || a->what > 2 || a->cap > MAX_NODES)
+    bool of_node = a->what == 3 || a->what == 4;
+    if ((of_node ? !a->hNode : !a->hGraph) || a->what > 4 || a->cap > MAX_NODES)
         return CUDA_ERROR_INVALID_VALUE;
+    if (of_node) /* the nodes found are the node's graph's */
+        a->hGraph = (CUgraph)handles_owner(&c->w->handles, a->hNode);
     a->nodes = dispatch_outbuf(c, a->nodes_len);
     if (a->nodes_len && !a->nodes)
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -231,8 +237,12 @@ static CUresult nodes(struct srv_call *c)
         r = c->w->be->cuGraphGetNodes(a->hGraph, out, &n);
     else if (a->what == 1)
         r = c->w->be->cuGraphGetRootNodes(a->hGraph, out, &n);
-    else
+    else if (a->what == 2)
         r = c->w->be->cuGraphGetEdges_v2(a->hGraph, out, out ? out + a->cap : NULL, NULL, &n);
+    else if (a->what == 3)
+        r = c->w->be->cuGraphNodeGetDependencies_v2(a->hNode, out, NULL, &n);
+    else
+        r = c->w->be->cuGraphNodeGetDependentNodes_v2(a->hNode, out, NULL, &n);
     if (r != CUDA_SUCCESS)
         return r;
     a->count = n;
