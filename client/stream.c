@@ -76,6 +76,27 @@ RGPU_API CUresult cuMemGetInfo(unsigned int *free_, unsigned int *total)
     return r;
 }
 
+/* No stream belongs to a green context here (cuGreenCtxCreate is not
+ * offered): the stream's context, and no green context. */
+RGPU_API CUresult cuStreamGetCtx_v2(CUstream hStream, CUcontext *pCtx, CUgreenCtx *pGreenCtx)
+{
+    if (!pCtx || !pGreenCtx)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = cuStreamGetCtx(hStream, pCtx);
+    if (r == CUDA_SUCCESS)
+        *pGreenCtx = NULL;
+    return r;
+}
+
+RGPU_API CUresult cuStreamGetDevice(CUstream hStream, CUdevice *device)
+{
+    CUcontext ctx;
+    if (!device)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = cuStreamGetCtx(hStream, &ctx);
+    return r == CUDA_SUCCESS ? cuCtxGetDevice_v2(device, ctx) : r;
+}
+
 /* ---- per-thread default stream variants ---- */
 RGPU_API CUresult cuStreamSynchronize_ptsz(CUstream s) { return cuStreamSynchronize(RGPU_PT(s)); }
 RGPU_API CUresult cuStreamQuery_ptsz(CUstream s) { return cuStreamQuery(RGPU_PT(s)); }
@@ -84,6 +105,8 @@ RGPU_API CUresult cuStreamGetFlags_ptsz(CUstream s, unsigned *f) { return cuStre
 RGPU_API CUresult cuStreamGetPriority_ptsz(CUstream s, int *p) { return cuStreamGetPriority(RGPU_PT(s), p); }
 RGPU_API CUresult cuStreamGetCtx_ptsz(CUstream s, CUcontext *c) { return cuStreamGetCtx(RGPU_PT(s), c); }
 RGPU_API CUresult cuStreamGetId_ptsz(CUstream s, unsigned long long *id) { return cuStreamGetId(RGPU_PT(s), id); }
+RGPU_API CUresult cuStreamGetCtx_v2_ptsz(CUstream s, CUcontext *c, CUgreenCtx *g) { return cuStreamGetCtx_v2(RGPU_PT(s), c, g); }
+RGPU_API CUresult cuStreamGetDevice_ptsz(CUstream s, CUdevice *d) { return cuStreamGetDevice(RGPU_PT(s), d); }
 RGPU_API CUresult cuStreamAddCallback_ptsz(CUstream s, CUstreamCallback cb, void *u, unsigned f)
 {
     return cuStreamAddCallback(RGPU_PT(s), cb, u, f);

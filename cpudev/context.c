@@ -453,6 +453,30 @@ CUresult cpudev_cuCtxSetCacheConfig(CUfunc_cache config)
     WITH_CURRENT(c, c->cache = config);
 }
 
+/* Banks are four bytes wide, fixed: a setting changes nothing, as on every
+ * GPU since Maxwell (the driver accepts it there too). */
+bool bank_config_known(CUsharedconfig c)
+{
+    return c == CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE || c == CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE ||
+           c == CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE;
+}
+
+CUresult cpudev_cuCtxGetSharedMemConfig(CUsharedconfig *pConfig)
+{
+    CPUDEV_ENTER();
+    if (!pConfig)
+        return CUDA_ERROR_INVALID_VALUE;
+    WITH_CURRENT(c, ((void)c, *pConfig = CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE));
+}
+
+CUresult cpudev_cuCtxSetSharedMemConfig(CUsharedconfig config)
+{
+    CPUDEV_ENTER();
+    if (!bank_config_known(config))
+        return CUDA_ERROR_INVALID_VALUE;
+    WITH_CURRENT(c, (void)c);
+}
+
 CUresult cpudev_cuCtxGetStreamPriorityRange(int *leastPriority, int *greatestPriority)
 {
     CPUDEV_ENTER();

@@ -232,6 +232,18 @@ CUresult cpudev_cuDeviceGet(CUdevice *device, int ordinal)
     return CUDA_SUCCESS;
 }
 
+/* Execution affinity (an SM count per context) is MPS's: not offered. */
+CUresult cpudev_cuDeviceGetExecAffinitySupport(int *pi, CUexecAffinityType type, CUdevice dev)
+{
+    CPUDEV_ENTER();
+    if (!pi || type != CU_EXEC_AFFINITY_TYPE_SM_COUNT)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (dev != 0)
+        return CUDA_ERROR_INVALID_DEVICE;
+    *pi = 0;
+    return CUDA_SUCCESS;
+}
+
 /* Copy s into the caller's len bytes, truncated and NUL-terminated; the whole
  * buffer is written because it travels back to the client as is. */
 static void put_string(char *buf, int len, const char *s)

@@ -167,6 +167,44 @@ CUresult cpudev_cuFuncSetCacheConfig(CUfunction hfunc, CUfunc_cache config)
     return r;
 }
 
+/* The bank size is fixed (context.c): a function's setting changes nothing. */
+CUresult cpudev_cuFuncSetSharedMemConfig(CUfunction hfunc, CUsharedconfig config)
+{
+    CPUDEV_ENTER();
+    struct func *f;
+    cpudev_lock();
+    CUresult r = func_in_ctx_locked(hfunc, NULL, &f);
+    if (r == CUDA_SUCCESS && !bank_config_known(config))
+        r = CUDA_ERROR_INVALID_VALUE;
+    cpudev_unlock();
+    return r;
+}
+
+/* Code is parsed and ready when its module loads: nothing is loaded lazily. */
+CUresult cpudev_cuFuncIsLoaded(CUfunctionLoadingState *state, CUfunction function)
+{
+    CPUDEV_ENTER();
+    if (!state)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct func *f;
+    cpudev_lock();
+    CUresult r = func_in_ctx_locked(function, NULL, &f);
+    if (r == CUDA_SUCCESS)
+        *state = CU_FUNCTION_LOADING_STATE_LOADED;
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuFuncLoad(CUfunction function)
+{
+    CPUDEV_ENTER();
+    struct func *f;
+    cpudev_lock();
+    CUresult r = func_in_ctx_locked(function, NULL, &f);
+    cpudev_unlock();
+    return r;
+}
+
 CUresult cpudev_cuFuncGetModule(CUmodule *hmod, CUfunction hfunc)
 {
     CPUDEV_ENTER();

@@ -112,6 +112,8 @@ CUresult ctx_current_locked(struct ctx **out);
 /* h, or the current context when h is NULL. */
 CUresult ctx_get_locked(CUcontext h, struct ctx **out);
 bool ctx_flags_valid(unsigned flags, CUresult *err);
+/* A shared memory bank size CUDA names (the size itself is fixed). */
+bool bank_config_known(CUsharedconfig c);
 /* Create the primary context's structure (init). */
 bool ctx_init_primary(void);
 

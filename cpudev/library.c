@@ -381,6 +381,20 @@ CUresult cpudev_cuKernelGetFunction(CUfunction *pFunc, CUkernel kernel)
     return r;
 }
 
+CUresult cpudev_cuKernelGetLibrary(CUlibrary *pLib, CUkernel kernel)
+{
+    CPUDEV_ENTER();
+    if (!pLib)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct kernel *k;
+    cpudev_lock();
+    CUresult r = kernel_lookup_locked(kernel, &k);
+    if (r == CUDA_SUCCESS)
+        *pLib = (CUlibrary)k->lib;
+    cpudev_unlock();
+    return r;
+}
+
 CUresult cpudev_cuKernelGetAttribute(int *pi, CUfunction_attribute attrib, CUkernel kernel, CUdevice dev)
 {
     CPUDEV_ENTER();

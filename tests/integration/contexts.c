@@ -242,6 +242,18 @@ static void created_contexts(void)
                 cc == CU_FUNC_CACHE_PREFER_L1 || cc == CU_FUNC_CACHE_PREFER_EQUAL);
     EXPECT_ERROR(cuCtxSetCacheConfig((CUfunc_cache)0x55));
 
+    /* shared memory banks: four bytes wide and fixed, as on every GPU since
+     * Maxwell: a setting is accepted and changes nothing */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* what older programs call */
+    CUsharedconfig sc = (CUsharedconfig)-1;
+    CHECK(cuCtxSetSharedMemConfig(CU_SHARED_MEM_CONFIG_EIGHT_BYTE_BANK_SIZE));
+    CHECK(cuCtxGetSharedMemConfig(&sc));
+    EXPECT_EQ(sc, CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE);
+    EXPECT_ERROR(cuCtxSetSharedMemConfig((CUsharedconfig)0x55));
+    EXPECT_ERROR(cuCtxGetSharedMemConfig(NULL));
+#pragma GCC diagnostic pop
+
     /* stream priorities: least >= greatest, either pointer may be NULL */
     int least = 99, greatest = 99, l2 = 98, g2 = 98;
     CHECK(cuCtxGetStreamPriorityRange(&least, &greatest));

@@ -85,6 +85,16 @@ static void attribute_sweep(CUdevice dev)
     EXPECT_RESULT(cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_WARP_SIZE, 1), CUDA_ERROR_INVALID_DEVICE);
     EXPECT_RESULT(cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_WARP_SIZE, -1), CUDA_ERROR_INVALID_DEVICE);
 
+    /* execution affinity (MPS's SM partitions): yes or no; the CPU device offers none */
+    int aff = -1;
+    CHECK(cuDeviceGetExecAffinitySupport(&aff, CU_EXEC_AFFINITY_TYPE_SM_COUNT, dev));
+    EXPECT_TRUE(aff == 0 || aff == 1);
+    const char *backend = getenv("RGPU_TEST_BACKEND");
+    if (backend && strcmp(backend, "cpu") == 0)
+        EXPECT_EQ(aff, 0);
+    EXPECT_ERROR(cuDeviceGetExecAffinitySupport(&aff, (CUexecAffinityType)77, dev));
+    EXPECT_ERROR(cuDeviceGetExecAffinitySupport(NULL, CU_EXEC_AFFINITY_TYPE_SM_COUNT, dev));
+
     /* facts every CUDA device has */
     CHECK(cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_WARP_SIZE, dev));
     EXPECT_EQ(v, 32);

@@ -167,6 +167,20 @@ static void check_kernels(CUlibrary lib)
     CUfunction again = NULL;
     CHECK(cuKernelGetFunction(&again, kva));
     EXPECT_TRUE(again == fva);
+    CUlibrary kl = NULL;
+    CHECK(cuKernelGetLibrary(&kl, kva));
+    EXPECT_TRUE(kl == lib);
+    /* loaded on demand or not, it is loaded once asked to be */
+    CUfunctionLoadingState st = (CUfunctionLoadingState)-1;
+    CHECK(cuFuncLoad(fva));
+    CHECK(cuFuncIsLoaded(&st, fva));
+    EXPECT_EQ(st, CU_FUNCTION_LOADING_STATE_LOADED);
+    EXPECT_ERROR(cuFuncIsLoaded(NULL, fva));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* what older programs call */
+    CHECK(cuFuncSetSharedMemConfig(fva, CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE));
+    EXPECT_ERROR(cuFuncSetSharedMemConfig(fva, (CUsharedconfig)0x55));
+#pragma GCC diagnostic pop
     /* rgpu's client keeps the answer per kernel and context (the runtime asks
      * before every launch): asked again, no request */
     typedef int (*info_fn)(struct rgpu_client_info *);

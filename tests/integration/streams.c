@@ -929,6 +929,14 @@ static void stream_properties(void)
     CHECK(cuCtxPopCurrent(&popped));
     CHECK(cuStreamGetCtx(so, &c));
     EXPECT_TRUE(c == other);
+    /* CUDA 12.5's forms: no green context; the device of the stream's context */
+    CUgreenCtx green = (CUgreenCtx)&c;
+    CHECK(cuStreamGetCtx_v2(so, &c, &green));
+    EXPECT_TRUE(c == other && green == NULL);
+    EXPECT_ERROR(cuStreamGetCtx_v2(so, &c, NULL));
+    CUdevice sdev = -1;
+    CHECK(cuStreamGetDevice(so, &sdev));
+    EXPECT_EQ(sdev, 0);
     CHECK(cuCtxPushCurrent(other));
     CHECK(cuStreamDestroy(so));
     CHECK(cuCtxPopCurrent(&popped));
