@@ -55,6 +55,12 @@ static CUresult add(CUgraphNode *out, CUgraph g, const CUgraphNode *deps, size_t
         CUDA_HOST_NODE_PARAMS h = {p->host.fn, p->host.userData};
         return cuGraphAddHostNode(out, g, deps, n, &h);
     }
+    case CU_GRAPH_NODE_TYPE_GRAPH:
+        /* moving the graph into the node would leave the caller's handle the
+         * node's: not offered */
+        if (p->graph.ownership != CU_GRAPH_CHILD_GRAPH_OWNERSHIP_CLONE)
+            return unsupported_type(p->type);
+        return cuGraphAddChildGraphNode(out, g, deps, n, p->graph.graph);
     case CU_GRAPH_NODE_TYPE_EMPTY: return cuGraphAddEmptyNode(out, g, deps, n);
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return cuGraphAddEventRecordNode(out, g, deps, n, p->eventRecord.event);
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return cuGraphAddEventWaitNode(out, g, deps, n, p->eventWait.event);
@@ -162,6 +168,7 @@ RGPU_API CUresult cuGraphExecNodeSetParams(CUgraphExec hGraphExec, CUgraphNode h
         CUDA_HOST_NODE_PARAMS h = {p->host.fn, p->host.userData};
         return cuGraphExecHostNodeSetParams(hGraphExec, hNode, &h);
     }
+    case CU_GRAPH_NODE_TYPE_GRAPH: return cuGraphExecChildGraphNodeSetParams(hGraphExec, hNode, p->graph.graph);
     case CU_GRAPH_NODE_TYPE_EMPTY: return same_type(hNode, p->type);
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
         return cuGraphExecEventRecordNodeSetEvent(hGraphExec, hNode, p->eventRecord.event);

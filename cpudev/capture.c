@@ -203,20 +203,27 @@ CUresult capture_op_locked(struct stream *s, struct op *op)
     return CUDA_SUCCESS;
 }
 
-CUresult capture_event_node_locked(struct stream *s, struct event *e, CUgraphNodeType type)
+CUresult capture_node_locked(struct stream *s, struct gparams *p)
 {
-    if (s->cap->invalid)
+    if (s->cap->invalid) {
+        gparams_release_locked(p);
         return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-    struct gparams p = {.type = type};
-    p.u.ev = e;
-    e->refs++;
+    }
     struct gnode *n;
-    CUresult r = graph_add_locked(s->cap->g, &p, s->cdeps, (size_t)s->ncdeps, &n);
+    CUresult r = graph_add_locked(s->cap->g, p, s->cdeps, (size_t)s->ncdeps, &n);
     if (r != CUDA_SUCCESS) {
-        gparams_release_locked(&p);
+        gparams_release_locked(p);
         return r;
     }
     return set_cdeps(s, &n, 1) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult capture_event_node_locked(struct stream *s, struct event *e, CUgraphNodeType type)
+{
+    struct gparams p = {.type = type};
+    p.u.ev = e;
+    e->refs++;
+    return capture_node_locked(s, &p);
 }
 
 CUresult capture_record_locked(struct event *e, struct stream *s, bool *handled)

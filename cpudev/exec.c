@@ -1,8 +1,9 @@
 /*
  * exec.c — executable graphs: instantiation (a copy of the graph's nodes in
- * a topological order), launch (one OP_GRAPH operation on the stream) and
- * update in place (cuGraphExecUpdate, cuGraphExec*NodeSetParams, nodes
- * disabled and enabled again).
+ * a topological order, a child graph instantiated inside its node), launch
+ * (one OP_GRAPH operation on the stream; on a capturing stream, a child
+ * graph node of the capture) and update in place (cuGraphExecUpdate,
+ * cuGraphExec*NodeSetParams, nodes disabled and enabled again).
  *
  * A launch builds its steps when it is called: kernels are resolved in the
  * stream's context and validated then, device ranges are checked again; an
@@ -18,7 +19,8 @@
 #include <string.h>
 
 struct xnode {
-    struct gparams p;
+    struct gparams p;     /* a child graph node's: its type only */
+    struct gexec *sub;    /* a child graph node's graph, instantiated */
     uint64_t origin;      /* the id of the graph node it was made from */
     bool disabled;        /* runs as an empty node */
     int ndeps;
@@ -36,6 +38,8 @@ static void exec_free_locked(struct gexec *x)
 {
     for (int i = 0; i < x->n; i++) {
         gparams_release_locked(&x->nodes[i].p);
+        if (x->nodes[i].sub)
+            exec_free_locked(x->nodes[i].sub);
         free(x->nodes[i].deps);
     }
     free(x->nodes);
@@ -88,6 +92,37 @@ static CUresult topo_order(struct gexec *x)
     return k == x->n ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; /* a cycle */
 }
 
+/* An executable graph of g (unregistered); child graphs instantiated inside. */
+static CUresult exec_build_locked(const struct graph *g, struct gexec **out)
+{
+    struct gexec *x = calloc(1, sizeof *x);
+    CUresult r = x && (x->nodes = calloc((size_t)g->n + 1, sizeof *x->nodes)) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    for (int i = 0; r == CUDA_SUCCESS && i < g->n; i++) {
+        const struct gnode *n = g->nodes[i];
+        struct xnode *xn = &x->nodes[i];
+        if (n->p.type == CU_GRAPH_NODE_TYPE_GRAPH) {
+            xn->p.type = CU_GRAPH_NODE_TYPE_GRAPH;
+            r = exec_build_locked(n->p.u.child, &xn->sub);
+        } else {
+            r = gparams_copy_locked(&xn->p, &n->p);
+        }
+        if (r != CUDA_SUCCESS)
+            break;
+        x->n = i + 1; /* owned from here */
+        xn->origin = n->id;
+        xn->ndeps = n->ndeps;
+        if (!(xn->deps = dep_indices(n)))
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (r == CUDA_SUCCESS)
+        r = topo_order(x);
+    if (r == CUDA_SUCCESS)
+        *out = x;
+    else if (x)
+        exec_free_locked(x);
+    return r;
+}
+
 CUresult cpudev_cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hGraph, unsigned long long flags)
 {
     CPUDEV_ENTER();
@@ -99,37 +134,23 @@ CUresult cpudev_cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hG
         return CUDA_ERROR_NOT_SUPPORTED; /* no device-side launches */
     if (flags & ~known)
         return CUDA_ERROR_INVALID_VALUE;
-    struct gexec *x = calloc(1, sizeof *x);
-    if (!x)
-        return CUDA_ERROR_OUT_OF_MEMORY;
+    struct gexec *x = NULL;
     cpudev_lock();
     struct graph *g = (struct graph *)hGraph;
     struct ctx *c;
     CUresult r = ctx_current_locked(&c);
     if (r == CUDA_SUCCESS && (!reg_has_locked(hGraph, H_GRAPH) || g->capturing))
         r = CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS && !(x->nodes = calloc((size_t)g->n + 1, sizeof *x->nodes)))
-        r = CUDA_ERROR_OUT_OF_MEMORY;
-    for (int i = 0; r == CUDA_SUCCESS && i < g->n; i++) {
-        r = gparams_copy_locked(&x->nodes[i].p, &g->nodes[i]->p);
-        if (r != CUDA_SUCCESS)
-            break;
-        x->n = i + 1; /* owned from here */
-        x->nodes[i].origin = g->nodes[i]->id;
-        x->nodes[i].ndeps = g->nodes[i]->ndeps;
-        if (!(x->nodes[i].deps = dep_indices(g->nodes[i])))
-            r = CUDA_ERROR_OUT_OF_MEMORY;
-    }
     if (r == CUDA_SUCCESS)
-        r = topo_order(x);
-    if (r == CUDA_SUCCESS && !reg_add_locked(x, H_GEXEC))
+        r = exec_build_locked(g, &x);
+    if (r == CUDA_SUCCESS && !reg_add_locked(x, H_GEXEC)) {
+        exec_free_locked(x);
         r = CUDA_ERROR_OUT_OF_MEMORY;
+    }
     if (r == CUDA_SUCCESS) {
         x->flags = flags;
         *phGraphExec = (CUgraphExec)x;
     }
-    else
-        exec_free_locked(x);
     cpudev_unlock();
     return r;
 }
@@ -254,6 +275,81 @@ static CUresult step_of(const struct gparams *p, struct ctx *c, struct op **out)
     return CUDA_SUCCESS;
 }
 
+/* How many steps x can make: one per node, a child graph's own. */
+static size_t count_steps(const struct gexec *x)
+{
+    size_t n = 0;
+    for (int i = 0; i < x->n; i++)
+        n += x->nodes[i].sub ? count_steps(x->nodes[i].sub) : 1;
+    return n;
+}
+
+/* x's steps into op, in x's order, a child graph's steps in its node's
+ * place; the events its wait nodes wait for into waits. */
+static CUresult add_steps_locked(const struct gexec *x, struct ctx *c, struct op *op, struct dep *waits, int *nwaits)
+{
+    CUresult r = CUDA_SUCCESS;
+    for (int i = 0; r == CUDA_SUCCESS && i < x->n; i++) {
+        const struct xnode *xn = &x->nodes[x->order[i]];
+        struct op *st;
+        if (xn->disabled)
+            continue;
+        if (xn->sub) {
+            r = add_steps_locked(xn->sub, c, op, waits, nwaits);
+            continue;
+        }
+        if (xn->p.type == CU_GRAPH_NODE_TYPE_WAIT_EVENT && xn->p.u.ev->s)
+            waits[(*nwaits)++] = (struct dep){xn->p.u.ev->s, xn->p.u.ev->seq};
+        r = step_of(&xn->p, c, &st);
+        if (r == CUDA_SUCCESS && st)
+            op->u.graph.steps[op->u.graph.n++] = st;
+    }
+    return r;
+}
+
+/* A graph of x's nodes, as the graph it was made from was at instantiation
+ * (or its latest update): what a capture records for a launch of it. */
+static CUresult graph_of_exec_locked(const struct gexec *x, struct graph **out)
+{
+    struct graph *g = graph_new_locked();
+    CUresult r = g ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    for (int i = 0; r == CUDA_SUCCESS && i < x->n; i++) {
+        const struct xnode *xn = &x->nodes[i];
+        struct gparams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
+        struct gnode *n;
+        if (xn->sub && (r = graph_of_exec_locked(xn->sub, &p.u.child)) == CUDA_SUCCESS) {
+            p.type = CU_GRAPH_NODE_TYPE_GRAPH;
+            p.u.child->embedded = true;
+        } else if (!xn->sub && !xn->disabled) {
+            r = gparams_copy_locked(&p, &xn->p);
+        }
+        if (r == CUDA_SUCCESS)
+            r = graph_add_locked(g, &p, NULL, 0, &n);
+        if (r != CUDA_SUCCESS)
+            gparams_release_locked(&p);
+    }
+    for (int i = 0; r == CUDA_SUCCESS && i < x->n; i++)
+        for (int d = 0; r == CUDA_SUCCESS && d < x->nodes[i].ndeps; d++)
+            if (!gnode_add_dep(g->nodes[i], g->nodes[x->nodes[i].deps[d]]))
+                r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (r == CUDA_SUCCESS)
+        *out = g;
+    else if (g)
+        graph_free_locked(g);
+    return r;
+}
+
+/* A launch on a capturing stream: a child graph node of the capture's graph. */
+static CUresult capture_launch_locked(const struct gexec *x, struct stream *s)
+{
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_GRAPH};
+    CUresult r = graph_of_exec_locked(x, &p.u.child);
+    if (r != CUDA_SUCCESS)
+        return r;
+    p.u.child->embedded = true;
+    return capture_node_locked(s, &p);
+}
+
 CUresult cpudev_cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
 {
     CPUDEV_ENTER();
@@ -269,26 +365,18 @@ CUresult cpudev_cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
     if (r == CUDA_SUCCESS && s->ctx->sticky)
         r = s->ctx->sticky;
     if (r == CUDA_SUCCESS && s->cap) {
-        /* a child graph node: not implemented */
-        s->cap->invalid = true;
-        r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+        r = capture_launch_locked(x, s);
+        cpudev_unlock();
+        return r;
     }
+    size_t nsteps = r == CUDA_SUCCESS ? count_steps(x) : 0;
     if (r == CUDA_SUCCESS && !(op = op_new(OP_GRAPH)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (r == CUDA_SUCCESS && (!(op->u.graph.steps = calloc((size_t)x->n + 1, sizeof *op->u.graph.steps)) ||
-                              !(waits = calloc((size_t)x->n + 1, sizeof *waits))))
+    if (r == CUDA_SUCCESS && (!(op->u.graph.steps = calloc(nsteps + 1, sizeof *op->u.graph.steps)) ||
+                              !(waits = calloc(nsteps + 1, sizeof *waits))))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    for (int i = 0; r == CUDA_SUCCESS && i < x->n; i++) {
-        const struct gparams *p = &x->nodes[x->order[i]].p;
-        struct op *st;
-        if (x->nodes[x->order[i]].disabled)
-            continue;
-        if (p->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT && p->u.ev->s)
-            waits[nwaits++] = (struct dep){p->u.ev->s, p->u.ev->seq};
-        r = step_of(p, s->ctx, &st);
-        if (r == CUDA_SUCCESS && st)
-            op->u.graph.steps[op->u.graph.n++] = st;
-    }
+    if (r == CUDA_SUCCESS)
+        r = add_steps_locked(x, s->ctx, op, waits, &nwaits);
     if (r == CUDA_SUCCESS)
         r = stream_submit_locked(s, op, waits, nwaits);
     if (r == CUDA_SUCCESS) {
@@ -352,6 +440,58 @@ static CUgraphExecUpdateResult compatible(const struct gparams *a, const struct 
     return CU_GRAPH_EXEC_UPDATE_SUCCESS;
 }
 
+/* Whether x can take g's nodes' parameters: same topology, compatible nodes,
+ * child graphs alike (a child's failure is reported on its node). */
+static CUresult update_check_locked(const struct gexec *x, const struct graph *g, CUgraphExecUpdateResultInfo *info)
+{
+    *info = (CUgraphExecUpdateResultInfo){CU_GRAPH_EXEC_UPDATE_SUCCESS, NULL, NULL};
+    if (g->n != x->n)
+        info->result = CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
+    for (int i = 0; info->result == CU_GRAPH_EXEC_UPDATE_SUCCESS && i < g->n; i++) {
+        const struct gnode *n = g->nodes[i];
+        const struct xnode *xn = &x->nodes[i];
+        int *d = dep_indices(n);
+        if (!d)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        if (n->ndeps != xn->ndeps || (n->ndeps && memcmp(d, xn->deps, (size_t)n->ndeps * sizeof *d)))
+            info->result = CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
+        else
+            info->result = compatible(&xn->p, &n->p);
+        free(d);
+        if (info->result == CU_GRAPH_EXEC_UPDATE_SUCCESS && xn->sub) {
+            CUgraphExecUpdateResultInfo inner;
+            CUresult r = update_check_locked(xn->sub, n->p.u.child, &inner);
+            if (r != CUDA_SUCCESS)
+                return r;
+            info->result = inner.result;
+        }
+        if (info->result != CU_GRAPH_EXEC_UPDATE_SUCCESS)
+            info->errorNode = (CUgraphNode)n;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* x takes g's nodes' parameters (update_check_locked said it can), all or
+ * nothing: a new executable graph is built, then its nodes' parameters move
+ * into x's, whose nodes keep the identities and states they have. */
+static CUresult update_apply_locked(struct gexec *x, const struct graph *g)
+{
+    struct gexec *nx;
+    CUresult r = exec_build_locked(g, &nx);
+    if (r != CUDA_SUCCESS)
+        return r;
+    for (int i = 0; i < x->n; i++) {
+        gparams_release_locked(&x->nodes[i].p);
+        x->nodes[i].p = nx->nodes[i].p;
+        memset(&nx->nodes[i].p, 0, sizeof nx->nodes[i].p);
+        struct gexec *old = x->nodes[i].sub;
+        x->nodes[i].sub = nx->nodes[i].sub;
+        nx->nodes[i].sub = old; /* freed with nx */
+    }
+    exec_free_locked(nx);
+    return CUDA_SUCCESS;
+}
+
 CUresult cpudev_cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CUgraphExecUpdateResultInfo *resultInfo)
 {
     CPUDEV_ENTER();
@@ -359,57 +499,45 @@ CUresult cpudev_cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CUg
         return CUDA_ERROR_INVALID_VALUE;
     struct gexec *x;
     struct graph *g = (struct graph *)hGraph;
+    CUgraphExecUpdateResultInfo info;
     cpudev_lock();
     CUresult r = lookup_exec_locked(hGraphExec, &x);
     if (r == CUDA_SUCCESS && (!reg_has_locked(hGraph, H_GRAPH) || g->capturing))
         r = CUDA_ERROR_INVALID_VALUE;
-    if (r != CUDA_SUCCESS) {
-        cpudev_unlock();
-        return r;
-    }
-    CUgraphExecUpdateResultInfo info = {CU_GRAPH_EXEC_UPDATE_SUCCESS, NULL, NULL};
-    if (g->n != x->n)
-        info.result = CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
-    for (int i = 0; info.result == CU_GRAPH_EXEC_UPDATE_SUCCESS && i < g->n; i++) {
-        struct gnode *n = g->nodes[i];
-        int *d = dep_indices(n);
-        if (!d) {
-            r = CUDA_ERROR_OUT_OF_MEMORY;
-            break;
-        }
-        if (n->ndeps != x->nodes[i].ndeps || (n->ndeps && memcmp(d, x->nodes[i].deps, (size_t)n->ndeps * sizeof *d)))
-            info.result = CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
-        else
-            info.result = compatible(&x->nodes[i].p, &n->p);
-        if (info.result != CU_GRAPH_EXEC_UPDATE_SUCCESS)
-            info.errorNode = (CUgraphNode)n;
-        free(d);
-    }
-    /* all or nothing: copy every node's parameters first, then swap */
-    struct gparams *np = NULL;
-    if (r == CUDA_SUCCESS && info.result == CU_GRAPH_EXEC_UPDATE_SUCCESS) {
-        np = calloc((size_t)g->n + 1, sizeof *np);
-        int k = 0;
-        for (; np && k < g->n; k++)
-            if (gparams_copy_locked(&np[k], &g->nodes[k]->p) != CUDA_SUCCESS)
-                break;
-        if (!np || k < g->n) {
-            for (int i = 0; np && i < k; i++)
-                gparams_release_locked(&np[i]);
-            r = CUDA_ERROR_OUT_OF_MEMORY;
-        } else {
-            for (int i = 0; i < g->n; i++) {
-                gparams_release_locked(&x->nodes[i].p);
-                x->nodes[i].p = np[i];
-            }
-        }
-        free(np);
-    }
+    if (r == CUDA_SUCCESS)
+        r = update_check_locked(x, g, &info);
+    if (r == CUDA_SUCCESS && info.result == CU_GRAPH_EXEC_UPDATE_SUCCESS)
+        r = update_apply_locked(x, g);
     if (r == CUDA_SUCCESS) {
         *resultInfo = info;
         if (info.result != CU_GRAPH_EXEC_UPDATE_SUCCESS)
             r = CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
     }
+    cpudev_unlock();
+    return r;
+}
+
+/* The child graph node's graph in x becomes childGraph's, whose topology
+ * must be the node's graph's. */
+CUresult cpudev_cuGraphExecChildGraphNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode, CUgraph childGraph)
+{
+    CPUDEV_ENTER();
+    struct gexec *x;
+    struct graph *child;
+    int idx;
+    CUgraphExecUpdateResultInfo info;
+    cpudev_lock();
+    CUresult r = exec_node_locked(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_GRAPH, &x, &idx);
+    if (r == CUDA_SUCCESS)
+        r = graph_lookup_locked(childGraph, &child);
+    if (r == CUDA_SUCCESS && child->capturing)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS)
+        r = update_check_locked(x->nodes[idx].sub, child, &info);
+    if (r == CUDA_SUCCESS && info.result != CU_GRAPH_EXEC_UPDATE_SUCCESS)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS)
+        r = update_apply_locked(x->nodes[idx].sub, child);
     cpudev_unlock();
     return r;
 }

@@ -39,6 +39,8 @@ void gparams_release_locked(struct gparams *p)
     }
     if ((p->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD || p->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT) && p->u.ev)
         event_unref_locked(p->u.ev);
+    if (p->type == CU_GRAPH_NODE_TYPE_GRAPH && p->u.child)
+        graph_free_locked(p->u.child);
     memset(p, 0, sizeof *p);
 }
 
@@ -54,6 +56,13 @@ CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src)
     }
     if ((src->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD || src->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT) && src->u.ev)
         src->u.ev->refs++;
+    if (src->type == CU_GRAPH_NODE_TYPE_GRAPH) {
+        dst->u.child = NULL;
+        CUresult r = graph_clone_locked(src->u.child, &dst->u.child);
+        if (r != CUDA_SUCCESS)
+            return r;
+        dst->u.child->embedded = true;
+    }
     return CUDA_SUCCESS;
 }
 
@@ -387,6 +396,26 @@ CUresult cpudev_cuGraphAddEventWaitNode(CUgraphNode *phGraphNode, CUgraph hGraph
     return add_event_node(phGraphNode, hGraph, dependencies, numDependencies, event, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
 }
 
+/* The node runs a copy of childGraph, made now (as CUDA's node does). */
+CUresult cpudev_cuGraphAddChildGraphNode(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
+                                         size_t numDependencies, CUgraph childGraph)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
+    struct graph *child;
+    cpudev_lock();
+    CUresult v = graph_lookup_locked(childGraph, &child);
+    if (v == CUDA_SUCCESS && child->capturing)
+        v = CUDA_ERROR_INVALID_VALUE;
+    if (v == CUDA_SUCCESS && (v = graph_clone_locked(child, &p.u.child)) == CUDA_SUCCESS) {
+        p.type = CU_GRAPH_NODE_TYPE_GRAPH;
+        p.u.child->embedded = true;
+    }
+    CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
 CUresult cpudev_cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
                                         size_t numDependencies, const CUDA_KERNEL_NODE_PARAMS *nodeParams)
 {
@@ -516,26 +545,18 @@ CUresult cpudev_cuGraphDestroy(CUgraph hGraph)
     struct graph *g;
     cpudev_lock();
     CUresult r = graph_lookup_locked(hGraph, &g);
-    if (r == CUDA_SUCCESS && g->capturing)
-        r = CUDA_ERROR_INVALID_VALUE; /* a capture still builds it */
+    if (r == CUDA_SUCCESS && (g->capturing || g->embedded))
+        r = CUDA_ERROR_INVALID_VALUE; /* a capture still builds it, or a child graph node owns it */
     if (r == CUDA_SUCCESS)
         graph_free_locked(g);
     cpudev_unlock();
     return r;
 }
 
-CUresult cpudev_cuGraphClone(CUgraph *phGraphClone, CUgraph originalGraph)
+CUresult graph_clone_locked(struct graph *g, struct graph **out)
 {
-    CPUDEV_ENTER();
-    if (!phGraphClone)
-        return CUDA_ERROR_INVALID_VALUE;
-    struct graph *g, *c = NULL;
-    cpudev_lock();
-    CUresult r = graph_lookup_locked(originalGraph, &g);
-    if (r == CUDA_SUCCESS && g->capturing)
-        r = CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS && !(c = graph_new_locked()))
-        r = CUDA_ERROR_OUT_OF_MEMORY;
+    struct graph *c = graph_new_locked();
+    CUresult r = c ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
     for (int i = 0; r == CUDA_SUCCESS && i < g->n; i++) {
         const struct gnode *o = g->nodes[i];
         struct gparams p;
@@ -554,9 +575,26 @@ CUresult cpudev_cuGraphClone(CUgraph *phGraphClone, CUgraph originalGraph)
             if (!gnode_add_dep(c->nodes[i], c->nodes[g->nodes[i]->deps[d]->idx]))
                 r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS)
-        *phGraphClone = (CUgraph)c;
+        *out = c;
     else if (c)
         graph_free_locked(c);
+    return r;
+}
+
+CUresult cpudev_cuGraphClone(CUgraph *phGraphClone, CUgraph originalGraph)
+{
+    CPUDEV_ENTER();
+    if (!phGraphClone)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct graph *g, *c;
+    cpudev_lock();
+    CUresult r = graph_lookup_locked(originalGraph, &g);
+    if (r == CUDA_SUCCESS && g->capturing)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS)
+        r = graph_clone_locked(g, &c);
+    if (r == CUDA_SUCCESS)
+        *phGraphClone = (CUgraph)c;
     cpudev_unlock();
     return r;
 }

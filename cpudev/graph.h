@@ -13,8 +13,9 @@
  *
  * An executable graph (CUgraphExec) is a copy of a graph's nodes, its edges
  * as indices, and a topological order; it does not refer to the graph it was
- * made from. cuGraphLaunch turns it into one OP_GRAPH operation whose steps
- * run in that order on the stream's worker.
+ * made from. A child graph node becomes an executable graph of its own,
+ * inside. cuGraphLaunch turns it into one OP_GRAPH operation whose steps run
+ * in that order on the stream's worker, a child's steps where its node is.
  *
  * Graphs, nodes and execs are registry handles (H_GRAPH, H_GNODE, H_GEXEC);
  * all fields are guarded by cpudev.mu.
@@ -54,6 +55,7 @@ struct gparams {
             void *arg;
         } host;
         struct event *ev; /* referenced: EVENT_RECORD, WAIT_EVENT */
+        struct graph *child; /* GRAPH: the node's own copy (embedded) */
     } u;
 };
 
@@ -68,6 +70,7 @@ struct gnode {
 };
 
 struct graph {
+    bool embedded;        /* a child graph node's: the node owns it */
     int n, cap;
     struct gnode **nodes; /* creation order */
     struct capture *capturing; /* the capture building it, while one does */
@@ -86,6 +89,9 @@ struct capture {
 /* ---- graph.c ---- */
 struct graph *graph_new_locked(void);     /* registered; NULL: out of memory */
 void graph_free_locked(struct graph *g);  /* and its nodes, unregistered */
+/* A copy of g, its nodes (child graphs copied too) and edges, registered;
+ * every node's origin is the node it copies. */
+CUresult graph_clone_locked(struct graph *g, struct graph **out);
 /* A node with params p (ownership of p's buffers and references passes on
  * success) depending on deps[0..ndeps) of g. */
 CUresult graph_add_locked(struct graph *g, const struct gparams *p, struct gnode *const *deps, size_t ndeps,
@@ -107,5 +113,8 @@ CUresult gparams_memcpy(struct gparams *p, const CUDA_MEMCPY3D *c);
 
 /* ---- capture.c ---- */
 void capture_unref_locked(struct capture *cap);
+/* A node of parameters p (released on failure) in s's capture, after the
+ * capture's current dependencies. */
+CUresult capture_node_locked(struct stream *s, struct gparams *p);
 
 #endif

@@ -274,6 +274,21 @@ CUresult cpudev_cuGraphEventWaitNodeSetEvent(CUgraphNode hNode, CUevent event)
     return set_event(hNode, CU_GRAPH_NODE_TYPE_WAIT_EVENT, event);
 }
 
+/* The node's own graph: changes to it are the node's (CUDA's rule too). */
+CUresult cpudev_cuGraphChildGraphNodeGetGraph(CUgraphNode hNode, CUgraph *phGraph)
+{
+    CPUDEV_ENTER();
+    if (!phGraph)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct gnode *n;
+    cpudev_lock();
+    CUresult r = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_GRAPH, false, &n);
+    if (r == CUDA_SUCCESS)
+        *phGraph = (CUgraph)n->p.u.child;
+    cpudev_unlock();
+    return r;
+}
+
 CUresult cpudev_cuGraphNodeFindInClone(CUgraphNode *phNode, CUgraphNode hOriginalNode, CUgraph hClonedGraph)
 {
     CPUDEV_ENTER();

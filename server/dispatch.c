@@ -245,6 +245,12 @@ static CUresult check_call(struct srv_call *c, enum rgpu_call_id id, void *args)
                                            : ((struct rgpu_args_cuMemGetAllocationGranularity *)args)->prop;
         return p->win32HandleMetaData ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
     }
+    case RGPU_ID_cuGraphDestroy: {
+        /* a child graph node's graph is the node's to destroy (with it) */
+        const void *g = ((struct rgpu_args_cuGraphDestroy *)args)->hGraph;
+        const void *owner = handles_owner(&c->w->handles, g);
+        return owner && handles_type(&c->w->handles, owner) == HT_GNODE ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+    }
     case RGPU_ID_cuMemPoolCreate: {
         /* Not offered on any backend: pools shared with other processes (their
          * handles could not reach the client) and pools in host memory (the
@@ -330,7 +336,13 @@ static CUresult after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     NODE_ADDED(cuGraphAddMemcpyNode)
     NODE_ADDED(cuGraphAddEventRecordNode)
     NODE_ADDED(cuGraphAddEventWaitNode)
+    NODE_ADDED(cuGraphAddChildGraphNode)
 #undef NODE_ADDED
+    case RGPU_ID_cuGraphChildGraphNodeGetGraph: {
+        struct rgpu_args_cuGraphChildGraphNodeGetGraph *a = args;
+        handles_add(hs, HT_GRAPH, a->phGraph, (CUcontext)a->hNode);
+        break;
+    }
     case RGPU_ID_cuGraphNodeFindInClone: {
         struct rgpu_args_cuGraphNodeFindInClone *a = args;
         handles_add(hs, HT_GNODE, a->phNode, (CUcontext)a->hClonedGraph);

@@ -75,7 +75,8 @@ int handles_type(struct handles *hs, const void *h)
  * program holds thousands of functions, and destroys events often). */
 static bool owns_handles(int type)
 {
-    return type == HT_CTX || type == HT_MODULE || type == HT_LIBRARY || type == HT_KERNEL || type == HT_GRAPH;
+    return type == HT_CTX || type == HT_MODULE || type == HT_LIBRARY || type == HT_KERNEL || type == HT_GRAPH ||
+           type == HT_GNODE; /* a child graph node owns its graph */
 }
 
 static void add(struct handles *hs, int type, const void *h, CUcontext owner, uint32_t tid, uint8_t flags)

@@ -23,11 +23,11 @@
  * either, but NVIDIA's other cuFunc* calls refuse a kernel, so on that
  * backend the server asks cuKernelGetFunction (dispatch.c, check_func). */
 /* Graphs belong to no context (as in CUDA); their nodes are owned by their
- * graph and go with it; executable graphs belong to the context current at
- * instantiation; memory pools to their device. Only contexts, modules
- * (functions), libraries (kernels and modules), kernels (their functions per
- * context) and graphs own handles: forgetting any other kind forgets it
- * alone. */
+ * graph and go with it, a child graph node's graph by its node; executable
+ * graphs belong to the context current at instantiation; memory pools to
+ * their device. Only contexts, modules (functions), libraries (kernels and
+ * modules), kernels (their functions per context), graphs and graph nodes
+ * own handles: forgetting any other kind forgets it alone. */
 enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_KERNEL, HT_LIBRARY, HT_GRAPH, HT_GNODE, HT_GEXEC, HT_MEMPOOL };
 
 struct handles {

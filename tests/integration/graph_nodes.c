@@ -6,9 +6,12 @@
  * graph's memset, copy, kernel and event nodes changed after instantiation
  * (its graph's nodes untouched, the documented limits refused), nodes
  * disabled and enabled again, the instantiation flags, a node found in a
- * clone, and CUDA 12.2's calls for nodes of any type (cuGraphAddNode,
- * cuGraphNodeSetParams, cuGraphExecNodeSetParams). Results are computed on
- * the host and compared after each launch.
+ * clone, CUDA 12.2's calls for nodes of any type (cuGraphAddNode,
+ * cuGraphNodeSetParams, cuGraphExecNodeSetParams), and child graph nodes (a
+ * copy of the graph, changed through its own handle, replaced in an
+ * executable graph, reached by cuGraphExecUpdate, recorded for a graph
+ * launched on a capturing stream). Results are computed on the host and
+ * compared after each launch.
  *
  * Every expectation holds on NVIDIA's driver too (tests/gpu/run runs this
  * natively). Usage: graph_nodes KERNEL_DIR (see it_images.h).
@@ -477,6 +480,154 @@ static void generic(void)
     printf("graph_nodes: cuGraphAddNode, cuGraphNodeSetParams, cuGraphExecNodeSetParams: done\n");
 }
 
+/* A graph of memset(y = v) -> saxpy(y = 3x + y) -> copy(out = y): out = 3x + v. */
+static CUgraph small_graph(float v)
+{
+    CUgraph cg;
+    CUgraphNode ms, k, cp;
+    static float three = 3.0f;
+    static void *args[] = {&three, &x, &y, &n_elems};
+    CHECK(cuGraphCreate(&cg, 0));
+    CUDA_MEMSET_NODE_PARAMS m = {.dst = y, .value = fbits(v), .elementSize = 4, .width = N, .height = 1};
+    CHECK(cuGraphAddMemsetNode(&ms, cg, NULL, 0, &m, NULL));
+    CUDA_KERNEL_NODE_PARAMS kp = saxpy_params(args);
+    CHECK(cuGraphAddKernelNode(&k, cg, &ms, 1, &kp));
+    CUDA_MEMCPY3D c = {.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = y, .dstMemoryType = CU_MEMORYTYPE_DEVICE,
+                       .dstDevice = out, .WidthInBytes = N * sizeof(float), .Height = 1, .Depth = 1};
+    CHECK(cuGraphAddMemcpyNode(&cp, cg, &k, 1, &c, NULL));
+    return cg;
+}
+
+/* The (only) memset node at the root of g gets value v. */
+static void set_root_memset(CUgraph g, float v)
+{
+    CUgraphNode root;
+    size_t n = 1;
+    CHECK(cuGraphGetRootNodes(g, &root, &n));
+    ASSERT_EQ(n, 1);
+    CUDA_MEMSET_NODE_PARAMS m;
+    CHECK(cuGraphMemsetNodeGetParams(root, &m));
+    m.value = fbits(v);
+    CHECK(cuGraphMemsetNodeSetParams(root, &m));
+}
+
+static void children(void)
+{
+    CUgraph cg = small_graph(2.0f), pg, emb = NULL;
+    CUgraphNode zw, K, after;
+    CHECK(cuGraphCreate(&pg, 0));
+    CUDA_MEMSET_NODE_PARAMS m = {.dst = w, .value = 0, .elementSize = 4, .width = N, .height = 1};
+    CHECK(cuGraphAddMemsetNode(&zw, pg, NULL, 0, &m, NULL));
+    CHECK(cuGraphAddChildGraphNode(&K, pg, &zw, 1, cg));
+    CHECK(cuGraphAddEmptyNode(&after, pg, &K, 1));
+    CUgraphNodeType t;
+    CHECK(cuGraphNodeGetType(K, &t));
+    EXPECT_EQ(t, CU_GRAPH_NODE_TYPE_GRAPH);
+    CHECK(cuGraphChildGraphNodeGetGraph(K, &emb));
+    EXPECT_TRUE(emb != NULL && emb != cg);
+    EXPECT_EQ(nodes_of(emb), 3);
+    if (round_trips_known())
+        EXPECT_ERROR(cuGraphDestroy(emb)); /* the node's (natively: undefined) */
+
+    /* the node runs its copy: later changes to cg are not its, changes through emb are */
+    set_root_memset(cg, 5.0f);
+    CUgraphExec e;
+    CHECK(cuGraphInstantiate(&e, pg, 0));
+    run(e);
+    expect_buf(out, 3.0f, 2.0f, "child graph node: its copy of the graph");
+    CHECK(cuGraphExecDestroy(e));
+    set_root_memset(emb, 4.0f);
+    CHECK(cuGraphInstantiate(&e, pg, 0));
+    run(e);
+    expect_buf(out, 3.0f, 4.0f, "child graph node: changed through its graph");
+
+    /* the executable graph's child: another graph of the same shape */
+    CHECK(cuGraphExecChildGraphNodeSetParams(e, K, cg));
+    run(e);
+    expect_buf(out, 3.0f, 5.0f, "exec child graph set to cg");
+    CUgraph other;
+    CHECK(cuGraphCreate(&other, 0));
+    CUgraphNode lone;
+    CHECK(cuGraphAddEmptyNode(&lone, other, NULL, 0));
+    EXPECT_ERROR(cuGraphExecChildGraphNodeSetParams(e, K, other)); /* another topology */
+    EXPECT_ERROR(cuGraphExecChildGraphNodeSetParams(e, zw, cg));   /* not a child graph node */
+    run(e);
+    expect_buf(out, 3.0f, 5.0f, "exec child graph after refused changes");
+
+    /* cuGraphExecUpdate reaches into child graphs */
+    CUgraph pg2, emb2;
+    CUgraphNode K2;
+    CHECK(cuGraphClone(&pg2, pg));
+    CHECK(cuGraphNodeFindInClone(&K2, K, pg2));
+    CHECK(cuGraphChildGraphNodeGetGraph(K2, &emb2));
+    set_root_memset(emb2, 6.0f);
+    CUgraphExecUpdateResultInfo info;
+    CHECK(cuGraphExecUpdate(e, pg2, &info));
+    run(e);
+    expect_buf(out, 3.0f, 6.0f, "exec updated from a clone with a changed child");
+    CHECK(cuGraphAddEmptyNode(&lone, emb2, NULL, 0));
+    EXPECT_RESULT(cuGraphExecUpdate(e, pg2, &info), CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE);
+    EXPECT_NE(info.result, CU_GRAPH_EXEC_UPDATE_SUCCESS);
+    run(e);
+    expect_buf(out, 3.0f, 6.0f, "exec after a refused update");
+    CHECK(cuGraphExecDestroy(e));
+    CHECK(cuGraphDestroy(pg2));
+
+    /* a graph launched on a capturing stream: a child graph node of the capture */
+    CUgraphExec ce;
+    CHECK(cuGraphInstantiate(&ce, cg, 0));
+    CUgraph cap;
+    CHECK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+    CHECK(cuMemsetD32Async(w, fbits(1.0f), N, s));
+    CHECK(cuGraphLaunch(ce, s));
+    CHECK(cuStreamEndCapture(s, &cap));
+    EXPECT_EQ(nodes_of(cap), 2);
+    CUgraphNode v[2];
+    size_t nn = 2;
+    CHECK(cuGraphGetNodes(cap, v, &nn));
+    int children_found = 0;
+    for (size_t i = 0; i < nn; i++) {
+        CHECK(cuGraphNodeGetType(v[i], &t));
+        children_found += t == CU_GRAPH_NODE_TYPE_GRAPH;
+    }
+    EXPECT_EQ(children_found, 1);
+    fill(out, 0.0f);
+    CHECK(cuGraphInstantiate(&e, cap, 0));
+    run(e);
+    expect_buf(out, 3.0f, 5.0f, "captured graph launch");
+    expect_buf(w, 0.0f, 1.0f, "captured memset beside it");
+    CHECK(cuGraphExecDestroy(e));
+    CHECK(cuGraphDestroy(cap));
+    CHECK(cuGraphExecDestroy(ce));
+
+    /* cuGraphAddNode: a child graph, cloned (moving it into the node is not offered by rgpu) */
+    CUgraphNodeParams p;
+    memset(&p, 0, sizeof p);
+    p.type = CU_GRAPH_NODE_TYPE_GRAPH;
+    p.graph.graph = cg;
+    CUgraphNode K3;
+    CHECK(cuGraphAddNode(&K3, pg, &after, NULL, 1, &p));
+    CHECK(cuGraphNodeGetType(K3, &t));
+    EXPECT_EQ(t, CU_GRAPH_NODE_TYPE_GRAPH);
+    if (round_trips_known()) {
+        p.graph.ownership = CU_GRAPH_CHILD_GRAPH_OWNERSHIP_MOVE;
+        EXPECT_RESULT(cuGraphAddNode(&K3, pg, NULL, NULL, 0, &p), CUDA_ERROR_NOT_SUPPORTED);
+    }
+    /* a child node removed takes its graph along, and so does the parent
+     * graph its nodes' (rgpud forgets the handles: natively undefined) */
+    CUgraph emb3;
+    CHECK(cuGraphChildGraphNodeGetGraph(K3, &emb3));
+    CHECK(cuGraphDestroyNode(K3));
+    CHECK(cuGraphDestroy(pg));
+    if (round_trips_known()) {
+        EXPECT_RESULT(cuGraphGetNodes(emb3, NULL, &nn), CUDA_ERROR_INVALID_HANDLE);
+        EXPECT_RESULT(cuGraphGetNodes(emb, NULL, &nn), CUDA_ERROR_INVALID_HANDLE);
+    }
+    CHECK(cuGraphDestroy(other));
+    CHECK(cuGraphDestroy(cg));
+    printf("graph_nodes: child graphs: done\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = it_kernel_dir(argc, argv);
@@ -507,6 +658,7 @@ int main(int argc, char **argv)
     event_nodes();
     clones();
     generic();
+    children();
     CHECK(cuGraphDestroy(g));
 
     CHECK(cuStreamDestroy(s));

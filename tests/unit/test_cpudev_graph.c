@@ -401,14 +401,22 @@ static void capture_rules(void **state)
     assert_int_equal(cpudev_cuCtxSynchronize(), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
     assert_int_equal(cpudev_cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
 
-    /* a graph launch inside a capture (a child graph: not implemented) */
+    /* a graph launch inside a capture: a child graph node */
     CUgraph eg;
     CUgraphExec e;
     OK(cpudev_cuGraphCreate(&eg, 0));
     OK(cpudev_cuGraphInstantiateWithFlags(&e, eg, 0));
     OK(cpudev_cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
-    assert_int_equal(cpudev_cuGraphLaunch(e, s), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
-    assert_int_equal(cpudev_cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+    OK(cpudev_cuGraphLaunch(e, s));
+    OK(cpudev_cuStreamEndCapture(s, &g));
+    CUgraphNode child;
+    size_t n = 1;
+    OK(cpudev_cuGraphGetNodes(g, &child, &n));
+    assert_int_equal(n, 1);
+    CUgraphNodeType t;
+    OK(cpudev_cuGraphNodeGetType(child, &t));
+    assert_int_equal(t, CU_GRAPH_NODE_TYPE_GRAPH);
+    OK(cpudev_cuGraphDestroy(g));
     launch_sync(e, s); /* an empty graph runs */
 
     /* a stream destroyed while it captures */
