@@ -105,6 +105,15 @@ RGPU_API CUresult cuStreamGetFlags_ptsz(CUstream s, unsigned *f) { return cuStre
 RGPU_API CUresult cuStreamGetPriority_ptsz(CUstream s, int *p) { return cuStreamGetPriority(RGPU_PT(s), p); }
 RGPU_API CUresult cuStreamGetCtx_ptsz(CUstream s, CUcontext *c) { return cuStreamGetCtx(RGPU_PT(s), c); }
 RGPU_API CUresult cuStreamGetId_ptsz(CUstream s, unsigned long long *id) { return cuStreamGetId(RGPU_PT(s), id); }
+RGPU_API CUresult cuStreamGetAttribute_ptsz(CUstream s, CUstreamAttrID a, CUstreamAttrValue *v)
+{
+    return cuStreamGetAttribute(RGPU_PT(s), a, v);
+}
+RGPU_API CUresult cuStreamSetAttribute_ptsz(CUstream s, CUstreamAttrID a, const CUstreamAttrValue *v)
+{
+    return cuStreamSetAttribute(RGPU_PT(s), a, v);
+}
+RGPU_API CUresult cuStreamCopyAttributes_ptsz(CUstream d, CUstream s) { return cuStreamCopyAttributes(RGPU_PT(d), RGPU_PT(s)); }
 RGPU_API CUresult cuStreamGetCtx_v2_ptsz(CUstream s, CUcontext *c, CUgreenCtx *g) { return cuStreamGetCtx_v2(RGPU_PT(s), c, g); }
 RGPU_API CUresult cuStreamGetDevice_ptsz(CUstream s, CUdevice *d) { return cuStreamGetDevice(RGPU_PT(s), d); }
 RGPU_API CUresult cuStreamAddCallback_ptsz(CUstream s, CUstreamCallback cb, void *u, unsigned f)

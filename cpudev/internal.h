@@ -178,6 +178,17 @@ struct op {
     } u;
 };
 
+/* A stream's attributes (stream_attrs.c): hints the CPU device keeps and
+ * reports but has no hardware for (an L2 to persist lines in, memory
+ * synchronisation domains, ways to wait). Zero is each one's default. */
+struct stream_attrs {
+    CUaccessPolicyWindow window;
+    CUsynchronizationPolicy sync;        /* 0: CU_SYNC_POLICY_AUTO */
+    CUlaunchMemSyncDomain domain;
+    CUlaunchMemSyncDomainMap map;
+    bool map_set;                        /* else the default map, remote -> 1 */
+};
+
 struct stream {
     int refs;
     struct ctx *ctx;
@@ -185,6 +196,7 @@ struct stream {
     uint64_t id;            /* cuStreamGetId */
     unsigned flags;         /* CU_STREAM_DEFAULT or CU_STREAM_NON_BLOCKING */
     int priority;
+    struct stream_attrs attrs;
     bool legacy;            /* the context's legacy default stream */
     bool closing;           /* no more work: the worker exits once drained */
     bool exited;            /* the worker has left */

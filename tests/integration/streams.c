@@ -445,6 +445,69 @@ static void special_streams(void)
     free(h);
 }
 
+/* ---- stream attributes: set, read back, copied to another stream ---- */
+static void stream_attributes(void)
+{
+    int least, greatest;
+    CHECK(cuCtxGetStreamPriorityRange(&least, &greatest));
+    CUstream s, t;
+    CHECK(cuStreamCreateWithPriority(&s, CU_STREAM_NON_BLOCKING, least));
+    CHECK(cuStreamCreate(&t, CU_STREAM_NON_BLOCKING));
+    CUstreamAttrValue v;
+    memset(&v, 0x5a, sizeof v);
+    CHECK(cuStreamGetAttribute(s, CU_STREAM_ATTRIBUTE_PRIORITY, &v));
+    EXPECT_EQ(v.priority, least);
+    v.priority = greatest;
+    CHECK(cuStreamSetAttribute(s, CU_STREAM_ATTRIBUTE_PRIORITY, &v));
+    int p = 99;
+    CHECK(cuStreamGetPriority(s, &p));
+    EXPECT_EQ(p, greatest);
+
+    v.syncPolicy = CU_SYNC_POLICY_SPIN;
+    CHECK(cuStreamSetAttribute(s, CU_STREAM_ATTRIBUTE_SYNCHRONIZATION_POLICY, &v));
+    CUdeviceptr d;
+    CHECK(cuMemAlloc(&d, 4096));
+    memset(&v, 0, sizeof v);
+    v.accessPolicyWindow = (CUaccessPolicyWindow){.base_ptr = (void *)(uintptr_t)d, .num_bytes = 4096, .hitRatio = 0.5f,
+                                                  .hitProp = CU_ACCESS_PROPERTY_PERSISTING,
+                                                  .missProp = CU_ACCESS_PROPERTY_STREAMING};
+    CHECK(cuStreamSetAttribute(s, CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW, &v));
+    CUstreamAttrValue bad = v;
+    bad.accessPolicyWindow.hitRatio = 1.5f;
+    EXPECT_ERROR(cuStreamSetAttribute(s, CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW, &bad));
+    EXPECT_ERROR(cuStreamSetAttribute(s, CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW, NULL));
+    v.memSyncDomain = CU_LAUNCH_MEM_SYNC_DOMAIN_REMOTE;
+    CHECK(cuStreamSetAttribute(s, CU_STREAM_ATTRIBUTE_MEM_SYNC_DOMAIN, &v));
+    EXPECT_ERROR(cuStreamGetAttribute(s, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, &v)); /* not a stream's */
+
+    /* the values come back, on s and on a stream they were copied to */
+    CUstream both[] = {s, t};
+    CHECK(cuStreamCopyAttributes(t, s));
+    for (int i = 0; i < 2; i++) {
+        memset(&v, 0x5a, sizeof v);
+        CHECK(cuStreamGetAttribute(both[i], CU_STREAM_ATTRIBUTE_SYNCHRONIZATION_POLICY, &v));
+        EXPECT_EQ(v.syncPolicy, CU_SYNC_POLICY_SPIN);
+        CHECK(cuStreamGetAttribute(both[i], CU_STREAM_ATTRIBUTE_ACCESS_POLICY_WINDOW, &v));
+        EXPECT_TRUE(v.accessPolicyWindow.base_ptr == (void *)(uintptr_t)d && v.accessPolicyWindow.num_bytes == 4096 &&
+                    v.accessPolicyWindow.hitRatio == 0.5f &&
+                    v.accessPolicyWindow.hitProp == CU_ACCESS_PROPERTY_PERSISTING &&
+                    v.accessPolicyWindow.missProp == CU_ACCESS_PROPERTY_STREAMING);
+        CHECK(cuStreamGetAttribute(both[i], CU_STREAM_ATTRIBUTE_MEM_SYNC_DOMAIN, &v));
+        EXPECT_EQ(v.memSyncDomain, CU_LAUNCH_MEM_SYNC_DOMAIN_REMOTE);
+        CHECK(cuStreamGetAttribute(both[i], CU_STREAM_ATTRIBUTE_PRIORITY, &v));
+        EXPECT_EQ(v.priority, greatest);
+    }
+    /* work on it still runs */
+    unsigned char h[64];
+    CHECK(cuMemsetD8Async(d, 0x3c, sizeof h, s));
+    CHECK(cuMemcpyDtoHAsync(h, d, sizeof h, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_ALLBYTES(h, 0x3c, sizeof h, "memset on a stream with attributes");
+    CHECK(cuMemFree(d));
+    CHECK(cuStreamDestroy(s));
+    CHECK(cuStreamDestroy(t));
+}
+
 /* ---- several host threads, each with its own stream ---- */
 struct worker {
     int idx;
@@ -985,6 +1048,7 @@ int main(void)
     event_timing();
     host_functions();
     special_streams();
+    stream_attributes();
     threads_with_streams();
     idle_stream_syncs();
     copy_only_syncs();
