@@ -196,6 +196,42 @@ RGPU_API CUresult cuGraphAddHostNode(CUgraphNode *phGraphNode, CUgraph hGraph, c
     return r;
 }
 
+RGPU_API CUresult cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!nodeParams)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct rgpu_args_rgpu_graph_host_get a = {.hNode = hNode};
+    r = rgpu_remote(RGPU_ID_rgpu_graph_host_get, &a);
+    if (r == CUDA_SUCCESS)
+        *nodeParams = (CUDA_HOST_NODE_PARAMS){a.fn, (void *)(uintptr_t)a.userData};
+    return r;
+}
+
+static CUresult host_set(CUgraphNode node, CUgraphExec exec, const CUDA_HOST_NODE_PARAMS *p)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if (!p || !p->fn)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct rgpu_args_rgpu_graph_host_set a = {.hNode = node, .hExec = exec, .fn = p->fn, .userData = p->userData};
+    return rgpu_remote(RGPU_ID_rgpu_graph_host_set, &a);
+}
+
+RGPU_API CUresult cuGraphHostNodeSetParams(CUgraphNode hNode, const CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+    return host_set(hNode, NULL, nodeParams);
+}
+
+RGPU_API CUresult cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                               const CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+    return hGraphExec ? host_set(hNode, hGraphExec, nodeParams) : CUDA_ERROR_INVALID_VALUE;
+}
+
 /* ---- node and edge lists ---- */
 
 /* what: 0 nodes, 1 roots, 2 edges (into a and b) of graph g; 3 dependencies,

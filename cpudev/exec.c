@@ -638,6 +638,22 @@ CUresult cpudev_cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNo
     return r;
 }
 
+CUresult cpudev_cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                             const CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_HOST};
+    CUresult v = nodeParams && nodeParams->fn ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    if (v == CUDA_SUCCESS) {
+        p.u.host.fn = nodeParams->fn;
+        p.u.host.arg = nodeParams->userData;
+    }
+    cpudev_lock();
+    CUresult r = exec_set_locked(hGraphExec, hNode, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
 static CUresult exec_set_event(CUgraphExec hExec, CUgraphNode hNode, CUgraphNodeType t, CUevent ev)
 {
     CPUDEV_ENTER();

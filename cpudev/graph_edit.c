@@ -225,6 +225,35 @@ CUresult cpudev_cuGraphMemcpyNodeSetParams(CUgraphNode hNode, const CUDA_MEMCPY3
     return r;
 }
 
+CUresult cpudev_cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+    CPUDEV_ENTER();
+    if (!nodeParams)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct gnode *n;
+    cpudev_lock();
+    CUresult r = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_HOST, false, &n);
+    if (r == CUDA_SUCCESS)
+        *nodeParams = (CUDA_HOST_NODE_PARAMS){n->p.u.host.fn, n->p.u.host.arg};
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuGraphHostNodeSetParams(CUgraphNode hNode, const CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_HOST};
+    CUresult v = nodeParams && nodeParams->fn ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    if (v == CUDA_SUCCESS) {
+        p.u.host.fn = nodeParams->fn;
+        p.u.host.arg = nodeParams->userData;
+    }
+    cpudev_lock();
+    CUresult r = set_params_locked(hNode, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
 static CUresult get_event(CUgraphNode hNode, CUgraphNodeType t, CUevent *out)
 {
     CPUDEV_ENTER();

@@ -322,6 +322,20 @@ void *custom_host_call(struct worker *w, CUhostFn fn, void *userData, bool keep)
     return hc;
 }
 
+bool custom_host_call_client(const void *p, uint64_t *fn, uint64_t *user_data)
+{
+    bool found = false;
+    pthread_mutex_lock(&kept_lock);
+    for (const struct host_call *hc = kept_calls; hc && !found; hc = hc->next)
+        if (hc == p) {
+            *fn = hc->fn;
+            *user_data = hc->user_data;
+            found = true;
+        }
+    pthread_mutex_unlock(&kept_lock);
+    return found;
+}
+
 static void host_call_free(struct host_call *hc)
 {
     relay_host_call_end();
@@ -465,6 +479,8 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_capture_info:
     case RGPU_ID_rgpu_end_capture:
     case RGPU_ID_rgpu_graph_add_host:
+    case RGPU_ID_rgpu_graph_host_get:
+    case RGPU_ID_rgpu_graph_host_set:
     case RGPU_ID_rgpu_graph_kernel:
     case RGPU_ID_rgpu_graph_kernel_params:
     case RGPU_ID_rgpu_graph_nodes:

@@ -127,6 +127,45 @@ static CUresult add_host(struct srv_call *c)
     return r;
 }
 
+/* A host node's parameters are the trampoline and a kept host call: the
+ * client sees its own function and argument. */
+static CUresult host_get(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_host_get *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GNODE, a->hNode);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!a->hNode)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUDA_HOST_NODE_PARAMS p;
+    if ((r = c->w->be->cuGraphHostNodeGetParams(a->hNode, &p)) != CUDA_SUCCESS)
+        return r;
+    uint64_t fn, user;
+    if (p.fn != custom_host_trampoline || !custom_host_call_client(p.userData, &fn, &user))
+        return CUDA_ERROR_NOT_SUPPORTED; /* not one a client made: nothing it could call */
+    a->fn = (CUhostFn)(uintptr_t)fn;
+    a->userData = user;
+    return CUDA_SUCCESS;
+}
+
+static CUresult host_set(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_host_set *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GNODE, a->hNode);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_handle(c, HT_GEXEC, a->hExec);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!a->hNode || !a->fn)
+        return CUDA_ERROR_INVALID_VALUE;
+    void *hc = custom_host_call(c->w, a->fn, a->userData, true);
+    if (!hc)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    CUDA_HOST_NODE_PARAMS p = {custom_host_trampoline, hc};
+    return a->hExec ? c->w->be->cuGraphExecHostNodeSetParams(a->hExec, a->hNode, &p)
+                    : c->w->be->cuGraphHostNodeSetParams(a->hNode, &p);
+}
+
 static CUresult kernel(struct srv_call *c)
 {
     struct rgpu_args_rgpu_graph_kernel *a = c->args;
@@ -275,6 +314,8 @@ CUresult graphs_exec(struct srv_call *c)
     case RGPU_ID_rgpu_capture_info: return capture_info(c);
     case RGPU_ID_rgpu_end_capture: return end_capture(c);
     case RGPU_ID_rgpu_graph_add_host: return add_host(c);
+    case RGPU_ID_rgpu_graph_host_get: return host_get(c);
+    case RGPU_ID_rgpu_graph_host_set: return host_set(c);
     case RGPU_ID_rgpu_graph_kernel: return kernel(c);
     case RGPU_ID_rgpu_graph_kernel_params: return kernel_params(c);
     case RGPU_ID_rgpu_graph_nodes: return nodes(c);

@@ -132,6 +132,9 @@ CUresult graphs_exec(struct srv_call *c);
  * never freed before the worker exits; NULL: out of memory. */
 void *custom_host_call(struct worker *w, CUhostFn fn, void *userData, bool keep);
 void custom_host_trampoline(void *hc);
+/* The client's function and argument behind a kept host call; false if hc
+ * is not one. */
+bool custom_host_call_client(const void *hc, uint64_t *fn, uint64_t *user_data);
 /* Does stream s capture (the backend says so)? */
 bool custom_capturing(const struct rgpu_backend *be, CUstream s);
 /* A module or library was unloaded: free the image kept for it. */

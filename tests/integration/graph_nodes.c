@@ -480,6 +480,55 @@ static void generic(void)
     printf("graph_nodes: cuGraphAddNode, cuGraphNodeSetParams, cuGraphExecNodeSetParams: done\n");
 }
 
+/* ---- host nodes: their function and argument read back and changed ---- */
+static _Atomic int calls_a, calls_b;
+static void CUDA_CB host_a(void *arg) { calls_a += *(int *)arg; }
+static void CUDA_CB host_b(void *arg) { calls_b += *(int *)arg; }
+
+static void host_nodes(void)
+{
+    static int one = 1, ten = 10;
+    CUgraph h;
+    CUgraphNode hn;
+    CHECK(cuGraphCreate(&h, 0));
+    CUDA_HOST_NODE_PARAMS hp = {host_a, &one}, got = {NULL, NULL};
+    CHECK(cuGraphAddHostNode(&hn, h, NULL, 0, &hp));
+    CHECK(cuGraphHostNodeGetParams(hn, &got));
+    EXPECT_TRUE(got.fn == host_a && got.userData == &one);
+    hp = (CUDA_HOST_NODE_PARAMS){host_b, &ten};
+    CHECK(cuGraphHostNodeSetParams(hn, &hp));
+    CHECK(cuGraphHostNodeGetParams(hn, &got));
+    EXPECT_TRUE(got.fn == host_b && got.userData == &ten);
+    EXPECT_ERROR(cuGraphHostNodeGetParams(A, &got)); /* a memset node */
+
+    CUgraphExec e;
+    CHECK(cuGraphInstantiate(&e, h, 0));
+    calls_a = calls_b = 0;
+    run(e);
+    EXPECT_TRUE(calls_a == 0 && calls_b == 10);
+    hp = (CUDA_HOST_NODE_PARAMS){host_a, &ten};
+    CHECK(cuGraphExecHostNodeSetParams(e, hn, &hp));
+    run(e);
+    EXPECT_TRUE(calls_a == 10 && calls_b == 10);
+    CHECK(cuGraphHostNodeGetParams(hn, &got)); /* the graph's node keeps its own */
+    EXPECT_TRUE(got.fn == host_b && got.userData == &ten);
+    /* and through the calls for any node type */
+    CUgraphNodeParams p;
+    memset(&p, 0, sizeof p);
+    p.type = CU_GRAPH_NODE_TYPE_HOST;
+    p.host = (CUDA_HOST_NODE_PARAMS_v2){host_b, &one};
+    CHECK(cuGraphExecNodeSetParams(e, hn, &p));
+    run(e);
+    EXPECT_TRUE(calls_a == 10 && calls_b == 11);
+    p.host = (CUDA_HOST_NODE_PARAMS_v2){host_a, &one};
+    CHECK(cuGraphNodeSetParams(hn, &p));
+    CHECK(cuGraphHostNodeGetParams(hn, &got));
+    EXPECT_TRUE(got.fn == host_a && got.userData == &one);
+    CHECK(cuGraphExecDestroy(e));
+    CHECK(cuGraphDestroy(h));
+    printf("graph_nodes: host nodes' parameters: done\n");
+}
+
 /* A graph of memset(y = v) -> saxpy(y = 3x + y) -> copy(out = y): out = 3x + v. */
 static CUgraph small_graph(float v)
 {
@@ -659,6 +708,7 @@ int main(int argc, char **argv)
     clones();
     generic();
     children();
+    host_nodes();
     CHECK(cuGraphDestroy(g));
 
     CHECK(cuStreamDestroy(s));
