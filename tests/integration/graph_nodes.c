@@ -17,6 +17,8 @@
  * natively). Usage: graph_nodes KERNEL_DIR (see it_images.h).
  */
 #include <dlfcn.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "it_client.h"
@@ -577,6 +579,28 @@ static void children(void)
     EXPECT_EQ(nodes_of(emb), 3);
     if (round_trips_known())
         EXPECT_ERROR(cuGraphDestroy(emb)); /* the node's (natively: undefined) */
+
+    /* the graph as a Graphviz file: every node and edge, the child's inside */
+    char dot[] = "/tmp/rgpu-graph-XXXXXX";
+    int fd = mkstemp(dot);
+    ASSERT_TRUE(fd >= 0);
+    close(fd);
+    CHECK(cuGraphDebugDotPrint(pg, dot, CU_GRAPH_DEBUG_DOT_FLAGS_VERBOSE));
+    FILE *df = fopen(dot, "r");
+    ASSERT_TRUE(df != NULL);
+    char line[512];
+    int lines = 0, arrows = 0, saxpy_seen = 0;
+    while (fgets(line, sizeof line, df)) {
+        if (lines++ == 0)
+            EXPECT_TRUE(strncmp(line, "digraph", 7) == 0);
+        arrows += strstr(line, "\" -> \"") != NULL; /* an edge, not a copy's label */
+        saxpy_seen |= strstr(line, "saxpy") != NULL;
+    }
+    fclose(df);
+    unlink(dot);
+    if (round_trips_known()) /* rgpu's layout: an edge a line; NVIDIA's driver writes its own */
+        EXPECT_TRUE(arrows == 4 && saxpy_seen);
+    EXPECT_RESULT(cuGraphDebugDotPrint(pg, NULL, 0), CUDA_ERROR_INVALID_VALUE);
 
     /* the node runs its copy: later changes to cg are not its, changes through emb are */
     set_root_memset(cg, 5.0f);
