@@ -642,12 +642,8 @@ CUresult cpudev_cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNode
                                              const CUDA_HOST_NODE_PARAMS *nodeParams)
 {
     CPUDEV_ENTER();
-    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_HOST};
-    CUresult v = nodeParams && nodeParams->fn ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-    if (v == CUDA_SUCCESS) {
-        p.u.host.fn = nodeParams->fn;
-        p.u.host.arg = nodeParams->userData;
-    }
+    struct gparams p;
+    CUresult v = gparams_host(&p, nodeParams);
     cpudev_lock();
     CUresult r = exec_set_locked(hGraphExec, hNode, &p, v);
     cpudev_unlock();

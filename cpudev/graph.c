@@ -351,16 +351,22 @@ CUresult cpudev_cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph, c
     return r;
 }
 
+CUresult gparams_host(struct gparams *p, const CUDA_HOST_NODE_PARAMS *h)
+{
+    *p = (struct gparams){.type = CU_GRAPH_NODE_TYPE_HOST};
+    if (!h || !h->fn)
+        return CUDA_ERROR_INVALID_VALUE;
+    p->u.host.fn = h->fn;
+    p->u.host.arg = h->userData;
+    return CUDA_SUCCESS;
+}
+
 CUresult cpudev_cuGraphAddHostNode(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
                                    size_t numDependencies, const CUDA_HOST_NODE_PARAMS *nodeParams)
 {
     CPUDEV_ENTER();
-    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_HOST};
-    CUresult v = nodeParams && nodeParams->fn ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-    if (v == CUDA_SUCCESS) {
-        p.u.host.fn = nodeParams->fn;
-        p.u.host.arg = nodeParams->userData;
-    }
+    struct gparams p;
+    CUresult v = gparams_host(&p, nodeParams);
     cpudev_lock();
     CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
     cpudev_unlock();
@@ -491,19 +497,26 @@ CUresult cpudev_cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_KERN
     return r;
 }
 
+CUresult graph_edges_check_locked(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n,
+                                  struct graph **out)
+{
+    CUresult r = graph_lookup_locked(hGraph, out);
+    if (r == CUDA_SUCCESS && (*out)->capturing)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS)
+        r = graph_check_nodes_locked(*out, from, n);
+    if (r == CUDA_SUCCESS)
+        r = graph_check_nodes_locked(*out, to, n);
+    return r;
+}
+
 CUresult cpudev_cuGraphAddDependencies_v2(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to,
                                           const CUgraphEdgeData *edgeData, size_t numDependencies)
 {
     CPUDEV_ENTER();
     struct graph *g;
     cpudev_lock();
-    CUresult r = graph_lookup_locked(hGraph, &g);
-    if (r == CUDA_SUCCESS && g->capturing)
-        r = CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS)
-        r = graph_check_nodes_locked(g, from, numDependencies);
-    if (r == CUDA_SUCCESS)
-        r = graph_check_nodes_locked(g, to, numDependencies);
+    CUresult r = graph_edges_check_locked(hGraph, from, to, numDependencies, &g);
     /* only default edges: programmatic ports are not emulated */
     for (size_t i = 0; r == CUDA_SUCCESS && edgeData && i < numDependencies; i++) {
         CUgraphEdgeData e;

@@ -110,6 +110,10 @@ CUresult graph_check_nodes_locked(struct graph *g, const CUgraphNode *deps, size
 /* Memset / copy parameters from a descriptor, device memory validated. */
 CUresult gparams_memset(struct gparams *p, const CUDA_MEMSET_NODE_PARAMS *m);
 CUresult gparams_memcpy(struct gparams *p, const CUDA_MEMCPY3D *c);
+CUresult gparams_host(struct gparams *p, const CUDA_HOST_NODE_PARAMS *h);
+/* hGraph, editable (no capture builds it), with from[0..n) and to[0..n) its nodes. */
+CUresult graph_edges_check_locked(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n,
+                                  struct graph **out);
 
 /* ---- capture.c ---- */
 void capture_unref_locked(struct capture *cap);

@@ -112,13 +112,7 @@ CUresult cpudev_cuGraphRemoveDependencies_v2(CUgraph hGraph, const CUgraphNode *
     CPUDEV_ENTER();
     struct graph *g;
     cpudev_lock();
-    CUresult r = graph_lookup_locked(hGraph, &g);
-    if (r == CUDA_SUCCESS && g->capturing)
-        r = CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS)
-        r = graph_check_nodes_locked(g, from, numDependencies);
-    if (r == CUDA_SUCCESS)
-        r = graph_check_nodes_locked(g, to, numDependencies);
+    CUresult r = graph_edges_check_locked(hGraph, from, to, numDependencies, &g);
     /* every edge must exist with default data (the only kind made here),
      * before any goes: all or nothing */
     for (size_t i = 0; r == CUDA_SUCCESS && i < numDependencies; i++) {
@@ -242,12 +236,8 @@ CUresult cpudev_cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAM
 CUresult cpudev_cuGraphHostNodeSetParams(CUgraphNode hNode, const CUDA_HOST_NODE_PARAMS *nodeParams)
 {
     CPUDEV_ENTER();
-    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_HOST};
-    CUresult v = nodeParams && nodeParams->fn ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-    if (v == CUDA_SUCCESS) {
-        p.u.host.fn = nodeParams->fn;
-        p.u.host.arg = nodeParams->userData;
-    }
+    struct gparams p;
+    CUresult v = gparams_host(&p, nodeParams);
     cpudev_lock();
     CUresult r = set_params_locked(hNode, &p, v);
     cpudev_unlock();
