@@ -126,9 +126,9 @@ static CUresult resolve_type(CUmemorytype *t, CUdeviceptr dev, const void **host
             *host = (const void *)dev;
         }
     }
-    if (*t == CU_MEMORYTYPE_ARRAY)
-        return CUDA_ERROR_NOT_SUPPORTED;
-    return *t == CU_MEMORYTYPE_HOST || *t == CU_MEMORYTYPE_DEVICE ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    return *t == CU_MEMORYTYPE_HOST || *t == CU_MEMORYTYPE_DEVICE || *t == CU_MEMORYTYPE_ARRAY
+               ? CUDA_SUCCESS
+               : CUDA_ERROR_INVALID_VALUE;
 }
 
 CUresult rgpu_memcpy2d(const CUDA_MEMCPY2D *pc, CUstream s, bool sync)
@@ -150,7 +150,9 @@ CUresult rgpu_memcpy2d(const CUDA_MEMCPY2D *pc, CUstream s, bool sync)
     size_t w = c.WidthInBytes, h = c.Height;
     if (w == 0 || h == 0)
         return CUDA_SUCCESS;
-    if ((h > 1 && (c.srcPitch < w + c.srcXInBytes || c.dstPitch < w + c.dstXInBytes)))
+    /* an array's rows are its own: the backend checks them */
+    bool src_array = c.srcMemoryType == CU_MEMORYTYPE_ARRAY, dst_array = c.dstMemoryType == CU_MEMORYTYPE_ARRAY;
+    if (h > 1 && ((!src_array && c.srcPitch < w + c.srcXInBytes) || (!dst_array && c.dstPitch < w + c.dstXInBytes)))
         return CUDA_ERROR_INVALID_VALUE;
     bool src_host = c.srcMemoryType == CU_MEMORYTYPE_HOST, dst_host = c.dstMemoryType == CU_MEMORYTYPE_HOST;
     const char *sbase = src_host ? (const char *)c.srcHost + c.srcY * c.srcPitch + c.srcXInBytes : NULL;

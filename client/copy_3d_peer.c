@@ -6,8 +6,9 @@
  * A 3D copy is Depth 2D copies, one per slice, queued in order on the same
  * stream: the stream runs them one after the other, so the result, the
  * ordering against other work and the errors are those of the 3D copy, and
- * host rows travel exactly as for cuMemcpy2D (copy.c). rgpu has no CUDA
- * arrays, so array operands are CUDA_ERROR_NOT_SUPPORTED, as for 2D copies.
+ * host rows travel exactly as for cuMemcpy2D (copy.c). An array side is
+ * one slice deep (a 1D or 2D array, or the first slice of a 3D one): copies
+ * across the slices of a 3D array are CUDA_ERROR_NOT_SUPPORTED.
  * A peer copy between contexts of one device is an ordinary copy; between
  * devices, rgpu's 2D path cannot name two contexts, so it is NOT_SUPPORTED.
  */
@@ -24,7 +25,8 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream s, bool sync)
         return CUDA_ERROR_INVALID_VALUE;
     if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
         return r;
-    if (p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY)
+    if ((p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY) &&
+        (p->Depth > 1 || p->srcZ || p->dstZ))
         return CUDA_ERROR_NOT_SUPPORTED;
     if (p->WidthInBytes == 0 || p->Height == 0 || p->Depth == 0)
         return CUDA_SUCCESS;
@@ -39,12 +41,14 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream s, bool sync)
             .srcMemoryType = p->srcMemoryType,
             .srcHost = p->srcHost ? (const char *)p->srcHost + so : NULL,
             .srcDevice = p->srcDevice ? p->srcDevice + so : 0,
+            .srcArray = p->srcArray,
             .srcPitch = p->srcPitch,
             .dstXInBytes = p->dstXInBytes,
             .dstY = p->dstY,
             .dstMemoryType = p->dstMemoryType,
             .dstHost = p->dstHost ? (char *)p->dstHost + dof : NULL,
             .dstDevice = p->dstDevice ? p->dstDevice + dof : 0,
+            .dstArray = p->dstArray,
             .dstPitch = p->dstPitch,
             .WidthInBytes = p->WidthInBytes,
             .Height = p->Height,

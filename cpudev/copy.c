@@ -123,11 +123,11 @@ static bool rows_ok(uint64_t start, size_t pitch, size_t width, size_t height)
 }
 
 /* One side of a 2D copy resolved to an address; device memory validated. */
-static CUresult side(CUmemorytype type, const void *host, CUdeviceptr device, size_t x, size_t y, size_t pitch,
-                     size_t width, size_t height, char **out)
+static CUresult side(CUmemorytype type, const void *host, CUdeviceptr device, CUarray array, size_t x, size_t y,
+                     size_t *pitch, size_t width, size_t height, char **out)
 {
     if (type == CU_MEMORYTYPE_ARRAY)
-        return CUDA_ERROR_NOT_SUPPORTED; /* CUDA arrays are not implemented */
+        return array_rows(array, x, y, width, height, out, pitch);
     if (type == CU_MEMORYTYPE_UNIFIED) {
         /* A device address, or else a host address of this process. */
         type = mem_in_va(device) ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
@@ -135,13 +135,13 @@ static CUresult side(CUmemorytype type, const void *host, CUdeviceptr device, si
     }
     if (type != CU_MEMORYTYPE_HOST && type != CU_MEMORYTYPE_DEVICE)
         return CUDA_ERROR_INVALID_VALUE;
-    if (height > 1 && (pitch > CPUDEV_MAX_PITCH || pitch < width || pitch - width < x))
+    if (height > 1 && (*pitch > CPUDEV_MAX_PITCH || *pitch < width || *pitch - width < x))
         return CUDA_ERROR_INVALID_VALUE;
     uint64_t base = type == CU_MEMORYTYPE_HOST ? (uint64_t)(uintptr_t)host : (uint64_t)device, off, start;
-    if (!base || __builtin_mul_overflow((uint64_t)y, (uint64_t)pitch, &off) ||
+    if (!base || __builtin_mul_overflow((uint64_t)y, (uint64_t)*pitch, &off) ||
         __builtin_add_overflow(off, (uint64_t)x, &off) || __builtin_add_overflow(base, off, &start))
         return CUDA_ERROR_INVALID_VALUE;
-    if (type == CU_MEMORYTYPE_DEVICE && !rows_ok(start, pitch, width, height))
+    if (type == CU_MEMORYTYPE_DEVICE && !rows_ok(start, *pitch, width, height))
         return CUDA_ERROR_INVALID_VALUE;
     *out = (char *)(uintptr_t)start;
     return CUDA_SUCCESS;
@@ -152,17 +152,16 @@ CUresult cpudev_cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D *pCopy, CUstream hStream)
     CPUDEV_ENTER();
     if (!pCopy)
         return CUDA_ERROR_INVALID_VALUE;
-    const CUDA_MEMCPY2D c = *pCopy;
-    if (c.srcMemoryType == CU_MEMORYTYPE_ARRAY || c.dstMemoryType == CU_MEMORYTYPE_ARRAY)
-        return CUDA_ERROR_NOT_SUPPORTED;
+    CUDA_MEMCPY2D c = *pCopy;
     if (!c.WidthInBytes || !c.Height)
         return check_stream(hStream);
     char *src, *dst;
-    CUresult v = side(c.srcMemoryType, c.srcHost, c.srcDevice, c.srcXInBytes, c.srcY, c.srcPitch, c.WidthInBytes,
-                      c.Height, &src);
+    /* an array side's pitch is the array's own */
+    CUresult v = side(c.srcMemoryType, c.srcHost, c.srcDevice, c.srcArray, c.srcXInBytes, c.srcY, &c.srcPitch,
+                      c.WidthInBytes, c.Height, &src);
     if (v == CUDA_SUCCESS)
-        v = side(c.dstMemoryType, c.dstHost, c.dstDevice, c.dstXInBytes, c.dstY, c.dstPitch, c.WidthInBytes,
-                 c.Height, &dst);
+        v = side(c.dstMemoryType, c.dstHost, c.dstDevice, c.dstArray, c.dstXInBytes, c.dstY, &c.dstPitch,
+                 c.WidthInBytes, c.Height, &dst);
     struct op *op = v == CUDA_SUCCESS ? op_new(OP_COPY2D) : NULL;
     if (op) {
         op->u.copy2d.dst = dst;

@@ -76,7 +76,7 @@ bool cpudev_attribute(CUdevice_attribute attr, int *value);
 
 /* H_FUNC and H_KERNEL are both accepted wherever the driver takes a
  * CUfunction (cudart launches a CUkernel as a CUfunction). */
-enum handle_kind { H_CTX = 1, H_STREAM, H_EVENT, H_MODULE, H_FUNC, H_LIBRARY, H_KERNEL, H_GRAPH, H_GNODE, H_GEXEC };
+enum handle_kind { H_CTX = 1, H_STREAM, H_EVENT, H_MODULE, H_FUNC, H_LIBRARY, H_KERNEL, H_GRAPH, H_GNODE, H_GEXEC, H_ARRAY };
 bool reg_add_locked(const void *h, enum handle_kind kind); /* false: out of memory */
 void reg_del_locked(const void *h);
 bool reg_has_locked(const void *h, enum handle_kind kind);
@@ -303,6 +303,22 @@ void capture_stream_forget_locked(struct stream *s);
 void modules_teardown_locked(struct ctx *c);
 /* Run a launch operation's kernel; cpudev.mu not held. */
 CUresult launch_run(struct launch *l);
+
+/* ---- CUDA arrays (array.c) ---- */
+struct array {
+    CUDA_ARRAY3D_DESCRIPTOR desc;
+    unsigned elem;          /* bytes per element: channels x format */
+    size_t pitch;           /* bytes per row: Width x elem */
+    size_t rows, slices;    /* Height and Depth, at least 1 */
+    CUdeviceptr base;       /* internal memory of ctx's activation ctx_id */
+    struct ctx *ctx;
+    uint64_t ctx_id;
+};
+/* A live array (its context's activation too), or NULL. */
+struct array *array_find_locked(CUarray h);
+/* The rows [y, y + height) x bytes [x, x + width) of h's first slice, which
+ * must lie inside it: where they start and their pitch. Takes cpudev.mu. */
+CUresult array_rows(CUarray h, size_t x, size_t y, size_t width, size_t height, char **out, size_t *pitch);
 
 /* ---- memory (memory.c) ---- */
 struct mempool;

@@ -223,7 +223,25 @@ static CUresult dtoh(struct srv_call *c)
     return r;
 }
 
-static bool host_or_device(CUmemorytype t) { return t == CU_MEMORYTYPE_HOST || t == CU_MEMORYTYPE_DEVICE; }
+/* A side of a copy the client may name: host (bytes that travel), device,
+ * or an array (checked by known_array). */
+static bool side_ok(CUmemorytype t)
+{
+    return t == CU_MEMORYTYPE_HOST || t == CU_MEMORYTYPE_DEVICE || t == CU_MEMORYTYPE_ARRAY;
+}
+
+/* An array side names an array this worker handed out. */
+static bool known_array(struct srv_call *c, CUmemorytype t, CUarray a)
+{
+    return t != CU_MEMORYTYPE_ARRAY || (a && handles_has(&c->w->handles, HT_ARRAY, a));
+}
+
+CUresult custom_array_side(struct srv_call *c, CUmemorytype t, CUarray a)
+{
+    if (t != CU_MEMORYTYPE_DEVICE && t != CU_MEMORYTYPE_ARRAY)
+        return CUDA_ERROR_INVALID_VALUE;
+    return known_array(c, t, a) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
 
 static CUresult memcpy2d(struct srv_call *c)
 {
@@ -236,13 +254,12 @@ static CUresult memcpy2d(struct srv_call *c)
         r = host_copy_capturable(c, a->hStream);
     if (r != CUDA_SUCCESS)
         goto out;
-    /* The client resolves UNIFIED; arrays are not supported; host->host never travels. */
-    if (cp.srcMemoryType == CU_MEMORYTYPE_ARRAY || cp.dstMemoryType == CU_MEMORYTYPE_ARRAY) {
-        r = CUDA_ERROR_NOT_SUPPORTED;
+    /* The client resolves UNIFIED; host->host never travels. */
+    if (!known_array(c, cp.srcMemoryType, cp.srcArray) || !known_array(c, cp.dstMemoryType, cp.dstArray)) {
+        r = CUDA_ERROR_INVALID_HANDLE;
         goto out;
     }
-    if (!host_or_device(cp.srcMemoryType) || !host_or_device(cp.dstMemoryType) ||
-        (cp.srcMemoryType == CU_MEMORYTYPE_HOST && to_host)) {
+    if (!side_ok(cp.srcMemoryType) || !side_ok(cp.dstMemoryType) || (cp.srcMemoryType == CU_MEMORYTYPE_HOST && to_host)) {
         r = CUDA_ERROR_INVALID_VALUE;
         goto out;
     }

@@ -96,13 +96,18 @@ static CUresult check_graph(struct srv_call *c, CUgraph *h) { return check_typed
 static CUresult check_gnode(struct srv_call *c, CUgraphNode *h) { return check_typed(c, *h, HT_GNODE); }
 static CUresult check_gexec(struct srv_call *c, CUgraphExec *h) { return check_typed(c, *h, HT_GEXEC); }
 static CUresult check_mempool(struct srv_call *c, CUmemoryPool *h) { return check_typed(c, *h, HT_MEMPOOL); }
+static CUresult check_array(struct srv_call *c, CUarray *h)
+{
+    return *h && handles_has(&c->w->handles, HT_ARRAY, *h) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
 static CUresult check_none(struct srv_call *c, const void *p) { return CUDA_SUCCESS; }
 
 #define CHECK_ARG(x)                                                                               \
     _Generic((x), CUcontext: check_ctx, CUstream: check_stream, CUevent: check_event,               \
              CUmodule: check_module, CUfunction: check_func, CUkernel: check_kernel,                 \
              CUlibrary: check_library, CUgraph: check_graph, CUgraphNode: check_gnode,              \
-             CUgraphExec: check_gexec, CUmemoryPool: check_mempool, default: check_none)(c, &(x))
+             CUgraphExec: check_gexec, CUmemoryPool: check_mempool, CUarray: check_array,                   \
+             default: check_none)(c, &(x))
 
 /* ---- checks of buffers, chosen by pointer type ---- */
 static CUresult check_nodes(struct srv_call *c, const CUgraphNode *nodes, uint64_t len)
@@ -146,12 +151,13 @@ static void reg_library(struct srv_call *c, CUlibrary *h) { handles_add(&c->w->h
 static void reg_graph(struct srv_call *c, CUgraph *h) { handles_add(&c->w->handles, HT_GRAPH, *h, NULL); }
 static void reg_gexec(struct srv_call *c, CUgraphExec *h) { handles_add(&c->w->handles, HT_GEXEC, *h, cur_ctx(c)); }
 static void reg_mempool(struct srv_call *c, CUmemoryPool *h) { handles_add(&c->w->handles, HT_MEMPOOL, *h, NULL); }
+static void reg_array(struct srv_call *c, CUarray *h) { handles_add(&c->w->handles, HT_ARRAY, *h, cur_ctx(c)); }
 /* Nodes are filed under their graph by after_call. */
 static void reg_none(struct srv_call *c, const void *p) {}
 #define REG_OUT(x)                                                                                 \
     _Generic((x), CUcontext: reg_ctx, CUstream: reg_stream, CUevent: reg_event, CUmodule: reg_module,  \
              CUfunction: reg_func, CUkernel: reg_kernel, CUlibrary: reg_library, CUgraph: reg_graph,   \
-             CUgraphExec: reg_gexec, CUmemoryPool: reg_mempool, default: reg_none)(c, &(x))
+             CUgraphExec: reg_gexec, CUmemoryPool: reg_mempool, CUarray: reg_array, default: reg_none)(c, &(x))
 
 /* ---- per-direction pieces ---- */
 #define SRV_PRE_IN(T, x) if ((r = CHECK_ARG(a->x)) != CUDA_SUCCESS) return r;

@@ -28,7 +28,7 @@
  * their device. Only contexts, modules (functions), libraries (kernels and
  * modules), kernels (their functions per context), graphs and graph nodes
  * own handles: forgetting any other kind forgets it alone. */
-enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_KERNEL, HT_LIBRARY, HT_GRAPH, HT_GNODE, HT_GEXEC, HT_MEMPOOL };
+enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_KERNEL, HT_LIBRARY, HT_GRAPH, HT_GNODE, HT_GEXEC, HT_MEMPOOL, HT_ARRAY };
 
 struct handles {
     pthread_mutex_t lock;

@@ -217,8 +217,10 @@ static CUresult copy2d(struct srv_call *c)
         return r;
     bool src_host = cp.srcMemoryType == CU_MEMORYTYPE_HOST, dst_host = cp.dstMemoryType == CU_MEMORYTYPE_HOST;
     CUmemorytype other = src_host ? cp.dstMemoryType : cp.srcMemoryType;
-    if (src_host == dst_host || other != CU_MEMORYTYPE_DEVICE)
+    if (src_host == dst_host)
         return CUDA_ERROR_INVALID_VALUE;
+    if ((r = custom_array_side(c, other, src_host ? cp.dstArray : cp.srcArray)) != CUDA_SUCCESS)
+        return r;
     uint64_t pitch = src_host ? cp.srcPitch : cp.dstPitch, x = src_host ? cp.srcXInBytes : cp.dstXInBytes,
              y = src_host ? cp.srcY : cp.dstY, first, span;
     if (cp.Height > 1 && pitch < cp.WidthInBytes)

@@ -30,6 +30,7 @@ static struct {
     struct ptrset allocs; /* device pointer -> owner context, size */
     struct ptrset phys;   /* VMM handle -> size; tid: live mappings; flags: RELEASED */
     struct ptrset maps;   /* mapped address -> owner: VMM handle, size */
+    struct ptrset arrays; /* CUDA array -> owner context, size */
     bool ready;
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -47,7 +48,8 @@ void quota_configure(uint64_t limit, _Atomic uint64_t *shared)
 void quota_worker(_Atomic uint64_t *mine)
 {
     q.mine = mine;
-    q.ready = q.limit && ptrset_init(&q.allocs) && ptrset_init(&q.phys) && ptrset_init(&q.maps);
+    q.ready = q.limit && ptrset_init(&q.allocs) && ptrset_init(&q.phys) && ptrset_init(&q.maps) &&
+              ptrset_init(&q.arrays);
     if (q.limit && !q.ready)
         rgpu_err("memory limit: out of memory for its records; every allocation will be refused");
 }
@@ -86,6 +88,25 @@ static CUresult take(uint64_t n)
 }
 
 static uint64_t mul_or_max(uint64_t a, uint64_t b) { return b && a > UINT64_MAX / b ? UINT64_MAX : a * b; }
+
+/* An array's elements, as its descriptor asks (a format of unknown size
+ * counts a byte a channel: the backend decides whether it exists). */
+static uint64_t array_bytes(size_t w, size_t h, size_t d, CUarray_format f, unsigned channels)
+{
+    unsigned fb = rgpu_array_format_bytes(f);
+    uint64_t elem = (uint64_t)(fb ? fb : 1) * channels;
+    return mul_or_max(mul_or_max(mul_or_max(w, h ? h : 1), d ? d : 1), elem);
+}
+
+static uint64_t array_create_bytes(enum rgpu_call_id id, void *args)
+{
+    if (id == RGPU_ID_cuArrayCreate_v2) {
+        const CUDA_ARRAY_DESCRIPTOR *d = ((struct rgpu_args_cuArrayCreate_v2 *)args)->pAllocateArray;
+        return d ? array_bytes(d->Width, d->Height, 0, d->Format, d->NumChannels) : 0;
+    }
+    const CUDA_ARRAY3D_DESCRIPTOR *d = ((struct rgpu_args_cuArray3DCreate_v2 *)args)->pAllocateArray;
+    return d ? array_bytes(d->Width, d->Height, d->Depth, d->Format, d->NumChannels) : 0;
+}
 
 /* ---- records; q.lock held ---- */
 
@@ -181,9 +202,15 @@ CUresult quota_before(struct srv_call *c, enum rgpu_call_id id, void *args)
         struct rgpu_args_cuMemAllocPitch_v2 *a = args;
         return take(mul_or_max(a->WidthInBytes, a->Height));
     }
+    case RGPU_ID_cuArrayCreate_v2:
+    case RGPU_ID_cuArray3DCreate_v2: return take(array_create_bytes(id, args));
     case RGPU_ID_cuMemFree_v2:
         if (q.ready)
             take_out(&q.allocs, (uintptr_t)((struct rgpu_args_cuMemFree_v2 *)args)->dptr);
+        return CUDA_SUCCESS;
+    case RGPU_ID_cuArrayDestroy:
+        if (q.ready)
+            take_out(&q.arrays, (uintptr_t)((struct rgpu_args_cuArrayDestroy *)args)->hArray);
         return CUDA_SUCCESS;
     case RGPU_ID_cuMemFreeAsync:
         if (q.ready)
@@ -207,8 +234,11 @@ void quota_failed(struct srv_call *c, enum rgpu_call_id id, void *args)
         uncharge(mul_or_max(a->WidthInBytes, a->Height));
         break;
     }
+    case RGPU_ID_cuArrayCreate_v2:
+    case RGPU_ID_cuArray3DCreate_v2: uncharge(array_create_bytes(id, args)); break;
     case RGPU_ID_cuMemFree_v2:
     case RGPU_ID_cuMemFreeAsync: put_back(&q.allocs); break;
+    case RGPU_ID_cuArrayDestroy: put_back(&q.arrays); break;
     default: break;
     }
 }
@@ -245,6 +275,17 @@ CUresult quota_after(struct srv_call *c, enum rgpu_call_id id, void *args)
         record_alloc(ctx, a->dptr, all > rows ? all : rows);
         break;
     }
+    case RGPU_ID_cuArrayCreate_v2:
+    case RGPU_ID_cuArray3DCreate_v2: {
+        CUarray h = id == RGPU_ID_cuArrayCreate_v2 ? ((struct rgpu_args_cuArrayCreate_v2 *)args)->pHandle
+                                                   : ((struct rgpu_args_cuArray3DCreate_v2 *)args)->pHandle;
+        pthread_mutex_lock(&q.lock);
+        put_locked(&q.arrays, &(struct ptrset_entry){.key = (uintptr_t)h, .owner = (uintptr_t)ctx,
+                                                     .value = array_create_bytes(id, args)});
+        pthread_mutex_unlock(&q.lock);
+        break;
+    }
+    case RGPU_ID_cuArrayDestroy:
     case RGPU_ID_cuMemFree_v2:
     case RGPU_ID_cuMemFreeAsync:
         /* stream-ordered: the memory goes when the stream gets there; the
@@ -307,6 +348,7 @@ void quota_forget_ctx(void *ctx)
         return;
     pthread_mutex_lock(&q.lock);
     ptrset_filter(&q.allocs, owned_by, ctx);
+    ptrset_filter(&q.arrays, owned_by, ctx);
     pthread_mutex_unlock(&q.lock);
 }
 

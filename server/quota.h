@@ -12,8 +12,8 @@
  * is left of it (or less, when the device itself has less) as free.
  *
  * What counts: device allocations the tenant makes (cuMemAlloc, pitched,
- * stream-ordered and VMM physical allocations), at the size asked (pitched:
- * pitch × height). A VMM allocation counts while it has a handle or a
+ * stream-ordered and VMM physical allocations, CUDA arrays), at the size
+ * asked (pitched: pitch × height; an array: its elements). A VMM allocation counts while it has a handle or a
  * mapping, as CUDA keeps it. Not counted: what the backend spends on its own
  * (context, module code and globals, a pool's cached memory on the NVIDIA
  * driver), host memory (page-locked, mapped, managed: all host memory here).

@@ -135,6 +135,9 @@ void custom_host_trampoline(void *hc);
 /* The client's function and argument behind a kept host call; false if hc
  * is not one. */
 bool custom_host_call_client(const void *hc, uint64_t *fn, uint64_t *user_data);
+/* The device side of a host copy: device memory, or an array this worker
+ * handed out (else INVALID_HANDLE; any other kind: INVALID_VALUE). */
+CUresult custom_array_side(struct srv_call *c, CUmemorytype t, CUarray a);
 /* Does stream s capture (the backend says so)? */
 bool custom_capturing(const struct rgpu_backend *be, CUstream s);
 /* A module or library was unloaded: free the image kept for it. */

@@ -264,6 +264,21 @@ size_t rgpu_mempool_attr_size(CUmemPool_attribute attr)
     }
 }
 
+unsigned rgpu_array_format_bytes(CUarray_format f)
+{
+    switch (f) {
+    case CU_AD_FORMAT_UNSIGNED_INT8:
+    case CU_AD_FORMAT_SIGNED_INT8: return 1;
+    case CU_AD_FORMAT_UNSIGNED_INT16:
+    case CU_AD_FORMAT_SIGNED_INT16:
+    case CU_AD_FORMAT_HALF: return 2;
+    case CU_AD_FORMAT_UNSIGNED_INT32:
+    case CU_AD_FORMAT_SIGNED_INT32:
+    case CU_AD_FORMAT_FLOAT: return 4;
+    default: return 0;
+    }
+}
+
 uint64_t rgpu_mem_access_len(size_t count)
 {
     return count <= RGPU_MAX_ACCESS_DESCS ? (uint64_t)count * sizeof(CUmemAccessDesc) : UINT64_MAX;

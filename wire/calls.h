@@ -207,6 +207,9 @@ uint64_t rgpu_calls_fingerprint(void);
 size_t rgpu_pointer_attribute_size(CUpointer_attribute attr);
 /* Bytes of a memory pool attribute's value (int or cuuint64_t); 0: unknown. */
 size_t rgpu_mempool_attr_size(CUmemPool_attribute attr);
+/* Bytes per channel of a CUDA array format: the 8/16/32-bit integers, half
+ * and float; 0 for the others (packed, compressed, video formats). */
+unsigned rgpu_array_format_bytes(CUarray_format f);
 /* Launch attributes that may travel (plain-data values), and at most how many. */
 bool rgpu_launch_attr_remotable(CUlaunchAttributeID id);
 #define RGPU_MAX_LAUNCH_ATTRS 16

@@ -9,7 +9,7 @@
  * backend's padding counted, and a pitched allocation refused when only the
  * padding is past the limit), stream-ordered (given back at cuMemFreeAsync;
  * a pool's own maxSize refusing takes nothing),
- * VMM (held while mapped after its handle is released), and memory of a
+ * VMM (held while mapped after its handle is released), CUDA arrays, and memory of a
  * destroyed context; four threads allocating and freeing at once leave the
  * count where it was. A second client (a child process: another connection,
  * another worker) shares the limit, and its share comes back when it is
@@ -194,6 +194,19 @@ static void vmm(void)
     printf("quota: cuMemCreate/cuMemMap/cuMemRelease/cuMemUnmap: done\n");
 }
 
+static void arrays(void)
+{
+    CUDA_ARRAY_DESCRIPTOR d = {.Width = 1024, .Height = 1024, .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 4};
+    CUarray a, b;
+    CHECK(cuArrayCreate(&a, &d)); /* 16 MiB of elements */
+    EXPECT_EQ(free_now(), limit - 16 * MiB);
+    d.Height = (unsigned)(limit / (1024 * 16)); /* all of it: 16 MiB more than is left */
+    EXPECT_RESULT(cuArrayCreate(&b, &d), CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK(cuArrayDestroy(a));
+    EXPECT_EQ(free_now(), limit);
+    printf("quota: CUDA arrays: done\n");
+}
+
 static void destroyed_context(CUcontext keep)
 {
     CUcontext other;
@@ -314,6 +327,7 @@ int main(int argc, char **argv)
     pitched();
     stream_ordered();
     vmm();
+    arrays();
     destroyed_context(ctx);
     threads(ctx);
     nvml_agrees();

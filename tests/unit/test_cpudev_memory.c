@@ -375,8 +375,8 @@ static void copies_2d(void **state)
 
     /* refused descriptors */
     CUDA_MEMCPY2D bad = c;
-    bad.dstMemoryType = CU_MEMORYTYPE_ARRAY;
-    assert_int_equal(cpudev_cuMemcpy2DAsync_v2(&bad, NULL), CUDA_ERROR_NOT_SUPPORTED);
+    bad.dstMemoryType = CU_MEMORYTYPE_ARRAY; /* with no array */
+    assert_int_equal(cpudev_cuMemcpy2DAsync_v2(&bad, NULL), CUDA_ERROR_INVALID_HANDLE);
     bad = c;
     bad.srcMemoryType = (CUmemorytype)9;
     assert_int_equal(cpudev_cuMemcpy2DAsync_v2(&bad, NULL), CUDA_ERROR_INVALID_VALUE);
