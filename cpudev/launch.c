@@ -204,6 +204,7 @@ static CUresult launch_alloc_locked(CUfunction h, struct func *fn, const unsigne
     /* The module outlives the launch: unloading waits for queued work. */
     l->l.global_addrs = fn->mod->global_addrs;
     l->l.memory.valid = valid_range;
+    l->l.texture = texture_resolve;
     l->l.host_threads = cpudev.cfg.sm_count;
     l->l.print = print_fn ? print_fn : print_stdout;
     l->l.print_ctx = print_fn ? print_ctx : NULL;

@@ -1208,6 +1208,41 @@ static bool dec_async_cp(struct pctx *p, struct ins *i, struct mods *md, struct 
 
 /* Decode a tensor/async instruction into i; false: a form not supported
  * (the caller emits the failing stub). */
+/* tex.geom.v4.dtype.ctype d, [t, {c}] with t a .u64 texture object in a
+ * register (unified mode); false: a form not supported (layered, cube and
+ * multisample geometries, mipmap levels and gradients, offsets, depth
+ * compare, a predicate destination, .texref names). */
+static bool dec_tex(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n)
+{
+    int dims = take(md, "1d") ? 1 : take(md, "2d") ? 2 : take(md, "3d") ? 3 : 0;
+    if (!dims || take(md, "level") || take(md, "grad") || n != 2 || ops[0].kind != RO_VEC || ops[0].name2 ||
+        ops[1].kind != RO_ADDR || ops[1].nel != 1 || ops[1].el[0].kind != RO_VEC || md->nt != 2 || md->vec != 4)
+        return false;
+    int dt = md->t[0], ct = md->t[1];
+    if ((dt != T_F32 && dt != T_S32 && dt != T_U32) || (ct != T_F32 && ct != T_S32))
+        return false;
+    uint32_t slot;
+    struct sym *y = sym_lookup(p, ops[1].name, ops[1].len, &slot);
+    if (!y || (y->kind != S_REG && y->kind != S_REGRANGE) || ptx_type_size[y->t] != 8)
+        return false;
+    const struct ropnd *c = &ops[1].el[0];
+    int want = dims == 3 ? 4 : dims; /* a 3D coordinate is padded to four */
+    if (c->nel != want)
+        perr(p, p->line, "tex.%dd: expected %d coordinates, not %d", dims, want, c->nel);
+    i->xf = X_TEX;
+    i->sub = (uint8_t)dims;
+    i->t = (uint8_t)dt;
+    i->t2 = (uint8_t)ct;
+    i->vec = 4;
+    reg_list(p, &ops[0], i->o, 4, true, dt);
+    i->o[4] = REF_REG(slot);
+    for (int k = 0; k < dims; k++)
+        i->o[5 + k] = src(p, &c->el[k], ct);
+    md->nt = 0;
+    md->vec = 0;
+    return true;
+}
+
 static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
                        int olen)
 {
@@ -1464,6 +1499,17 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
     case FAM_ARITH: dec_arith(p, &i, &md, ops, n, opc, olen); break;
     case FAM_WARP: dec_warp(p, &i, &md, ops, n, opc, olen); break;
     case FAM_ASYNC: dec_mbar(p, &i, &md, ops, n, opc, olen); break;
+    case FAM_TEX:
+        if (!dec_tex(p, &i, &md, ops, n)) {
+            /* a form not implemented: the failing stub, as FAM_UNSUP */
+            i = ins_init(p, op);
+            i.line = (uint32_t)line;
+            i.guard = guard;
+            i.xf = X_NONE;
+            put(p, &i);
+            return;
+        }
+        break;
     case FAM_TENSOR:
         if (!dec_tensor(p, &i, &md, ops, n, opc, olen)) {
             /* a form not implemented: the failing stub, as FAM_UNSUP */

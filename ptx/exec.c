@@ -617,6 +617,10 @@ static int run(struct block *b, struct warp *w, long *bp)
         case OP_CVTA: case OP_ISSPACEP: if (m) rc = x_ldst(&x, i, m); break;
         case OP_ATOM: case OP_RED: if (m) rc = x_atom(&x, i, m); break;
         case OP_VPRINTF: if (m) rc = x_vprintf(&x, i, m); break;
+        case OP_TEX:
+            if (i->xf == X_NONE) goto unsupported;
+            if (m) rc = x_tex(&x, i, m);
+            break;
         case OP_SHFL: case OP_VOTE: case OP_MATCH: case OP_REDUX: case OP_ACTIVEMASK:
             if ((i->fl & F_SYNC) && warp_sync_wait(&x, i->op == OP_SHFL ? i->o[5] : i->op == OP_VOTE ? i->o[2] : i->o[2]))
                 continue;

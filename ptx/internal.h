@@ -47,7 +47,7 @@
 #define FULL_MASK 0xffffffffu
 
 /* ---- opcodes (ops.def) ---- */
-enum op_family { FAM_CTRL, FAM_MOVE, FAM_MEM, FAM_ATOM, FAM_ARITH, FAM_WARP, FAM_TENSOR, FAM_UNSUP, FAM_ASYNC };
+enum op_family { FAM_CTRL, FAM_MOVE, FAM_MEM, FAM_ATOM, FAM_ARITH, FAM_WARP, FAM_TENSOR, FAM_UNSUP, FAM_ASYNC, FAM_TEX };
 enum ptx_op {
 #define PTX_OP(name, e, fam) OP_##e,
 #include "ops.def"
@@ -112,7 +112,7 @@ enum { SR_TID = 1, SR_NTID, SR_CTAID, SR_NCTAID, SR_LANEID, SR_WARPID, SR_NWARPI
        SR_ENVREG, SR_PM, SR_RESERVED_SMEM };
 
 /* executor families (ins.xf): which exec_*.c runs an ARITH/WARP op */
-enum { X_NONE = 0, X_INT, X_FLOAT, X_HALF, X_CVT, X_BITS, X_TENSOR, X_ASYNC };
+enum { X_NONE = 0, X_INT, X_FLOAT, X_HALF, X_CVT, X_BITS, X_TENSOR, X_ASYNC, X_TEX };
 /* mma (mma.c): ins.sub is the shape; types: ins.t = D, ins.t2 = A; B and C in
  * the operand table (below). fp8 operands use T_E4M3X2 / T_E5M2X2 to mean one
  * .e4m3 / .e5m2 element. */
@@ -354,6 +354,10 @@ void xfail(const struct launch_state *L, int cuerr, const struct ins *i, const c
 bool xfailed(const struct launch_state *L);
 /* family handlers: return 0, or -1 after xfail */
 int x_int(struct xctx *x, const struct ins *i, uint32_t m);
+/* tex (tex.c): o[0..3] destinations, o[4] the texture object, o[5..] the
+ * coordinates; sub the geometry's dimensions, t the result type, t2 the
+ * coordinates' */
+int x_tex(struct xctx *x, const struct ins *i, uint32_t m);
 int x_float(struct xctx *x, const struct ins *i, uint32_t m);
 int x_cvt(struct xctx *x, const struct ins *i, uint32_t m);
 int x_bits(struct xctx *x, const struct ins *i, uint32_t m);

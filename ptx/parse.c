@@ -637,6 +637,11 @@ static void parse_operand(struct pctx *p, struct ropnd *o)
         } else {
             o->off = (int64_t)expect_int(p);
         }
+        if (o->len && accept(p, ',')) { /* [handle, {coordinates}] */
+            o->el = xrealloc(p, NULL, sizeof *o->el);
+            o->nel = 1;
+            parse_operand(p, &o->el[0]);
+        }
         expect(p, ']');
         return;
     }

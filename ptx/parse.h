@@ -37,6 +37,7 @@ struct ropnd {
     const char *name; int len; /* NAME; ADDR base (len 0: none) */
     const char *name2; int len2; /* second destination of d|p */
     int64_t off;               /* ADDR displacement, NAME+off */
+    /* ADDR [name, {c..}] (tex): the coordinate vector in el[0] (nel 1) */
     uint64_t u; double d;      /* INT/F32/F64 bits, FLOAT */
     struct ropnd *el; int nel; /* VEC / LIST */
 };

@@ -85,6 +85,22 @@ struct ptx_memory {
     void *ctx;
 };
 
+/* What a texture object names, as the tex instruction samples it. */
+enum ptx_tex_format { PTX_TEX_U8 = 1, PTX_TEX_S8, PTX_TEX_U16, PTX_TEX_S16, PTX_TEX_U32, PTX_TEX_S32, PTX_TEX_F16, PTX_TEX_F32 };
+enum ptx_tex_address { PTX_TEX_WRAP, PTX_TEX_CLAMP, PTX_TEX_MIRROR, PTX_TEX_BORDER }; /* CUaddress_mode's order */
+struct ptx_texture {
+    const uint8_t *base;       /* element (0, 0, 0), identity-mapped device memory */
+    uint64_t width, height, depth; /* elements; 1 in the dimensions it lacks */
+    uint64_t pitch, slice;     /* bytes from a row to the next, a slice to the next */
+    unsigned dims;             /* 1, 2 or 3 */
+    bool linear;               /* a linear resource: integer coordinates only (tex1Dfetch) */
+    enum ptx_tex_format format;
+    unsigned channels;         /* 1, 2 or 4 */
+    bool normalized_coords, linear_filter, read_normalized;
+    enum ptx_tex_address address[3];
+    float border[4];
+};
+
 struct ptx_launch {
     const struct ptx_kernel *kernel;
     unsigned grid[3], block[3];
@@ -100,6 +116,12 @@ struct ptx_launch {
      * caller bounds the grid (COOPERATIVE_LAUNCH_TOO_LARGE): every block's
      * state is allocated for the whole launch. */
     bool cooperative;
+    /* Texture objects (the 64-bit handles kernels are given): what a handle
+     * names, false if nothing (the launch then fails with
+     * CUDA_ERROR_ILLEGAL_ADDRESS). Thread-safe; may be NULL: no textures.
+     * An answer holds for the whole launch (objects do not change). */
+    bool (*texture)(void *ctx, uint64_t handle, struct ptx_texture *out);
+    void *texture_ctx;
     /* Device printf (vprintf): formatted text is handed here (may be NULL: dropped). */
     void (*print)(void *ctx, const char *text, size_t len);
     void *print_ctx;

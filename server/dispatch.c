@@ -230,6 +230,11 @@ static CUresult check_mem_handle(struct srv_call *c, unsigned long long h)
     return handles_mem_has(&c->w->handles, h) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
+static CUresult check_texobj(struct srv_call *c, CUtexObject t)
+{
+    return handles_has(&c->w->handles, HT_TEXOBJ, RGPU_TEXOBJ_KEY(t)) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
 static CUresult check_call(struct srv_call *c, enum rgpu_call_id id, void *args)
 {
     switch (id) {
@@ -251,6 +256,24 @@ static CUresult check_call(struct srv_call *c, enum rgpu_call_id id, void *args)
                                            : ((struct rgpu_args_cuMemGetAllocationGranularity *)args)->prop;
         return p->win32HandleMetaData ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
     }
+    case RGPU_ID_cuTexObjectCreate: {
+        /* the array it samples is one this worker handed out (NVIDIA's
+         * driver would take any pointer); rgpu makes no mipmapped arrays */
+        const CUDA_RESOURCE_DESC *rp = ((struct rgpu_args_cuTexObjectCreate *)args)->pResDesc;
+        if (!rp)
+            return CUDA_SUCCESS; /* the backend's to refuse */
+        CUDA_RESOURCE_DESC r;
+        memcpy(&r, rp, sizeof r); /* wire bytes: maybe unaligned */
+        if (r.resType == CU_RESOURCE_TYPE_ARRAY)
+            return check_array(c, &r.res.array.hArray);
+        return r.resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY ? CUDA_ERROR_NOT_SUPPORTED : CUDA_SUCCESS;
+    }
+    case RGPU_ID_cuTexObjectDestroy:
+        return check_texobj(c, ((struct rgpu_args_cuTexObjectDestroy *)args)->texObject);
+    case RGPU_ID_cuTexObjectGetResourceDesc:
+        return check_texobj(c, ((struct rgpu_args_cuTexObjectGetResourceDesc *)args)->texObject);
+    case RGPU_ID_cuTexObjectGetTextureDesc:
+        return check_texobj(c, ((struct rgpu_args_cuTexObjectGetTextureDesc *)args)->texObject);
     case RGPU_ID_cuGraphDestroy: {
         /* a child graph node's graph is the node's to destroy (with it) */
         const void *g = ((struct rgpu_args_cuGraphDestroy *)args)->hGraph;
@@ -349,6 +372,13 @@ static CUresult after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         handles_add(hs, HT_GRAPH, a->phGraph, (CUcontext)a->hNode);
         break;
     }
+    case RGPU_ID_cuTexObjectCreate:
+        handles_add(hs, HT_TEXOBJ, RGPU_TEXOBJ_KEY(((struct rgpu_args_cuTexObjectCreate *)args)->pTexObject),
+                    cur_ctx(c));
+        break;
+    case RGPU_ID_cuTexObjectDestroy:
+        handles_del(hs, RGPU_TEXOBJ_KEY(((struct rgpu_args_cuTexObjectDestroy *)args)->texObject));
+        break;
     case RGPU_ID_cuGraphNodeFindInClone: {
         struct rgpu_args_cuGraphNodeFindInClone *a = args;
         handles_add(hs, HT_GNODE, a->phNode, (CUcontext)a->hClonedGraph);

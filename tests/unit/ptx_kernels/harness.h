@@ -97,6 +97,8 @@ static void h_print(void *ctx, const char *text, size_t len)
 
 static char h_err[512];
 static bool h_cooperative; /* the next launches are cooperative (grid-wide sync) */
+/* the texture objects of the next launches (ptx_launch.texture), if any */
+static bool (*h_texture)(void *ctx, uint64_t handle, struct ptx_texture *out);
 __attribute__((unused)) static CUresult h_launch_ex(struct ptx_module *m, const char *kernel, unsigned gx, unsigned gy, unsigned bx, unsigned by,
                             unsigned bz, size_t dyn, const struct h_params *p, int threads, const uint64_t *gaddrs)
 {
@@ -127,6 +129,7 @@ __attribute__((unused)) static CUresult h_launch_ex(struct ptx_module *m, const 
     l.memory.valid = h_valid;
     l.host_threads = threads;
     l.cooperative = h_cooperative;
+    l.texture = h_texture;
     l.print = h_print;
     l.errbuf = h_err;
     l.errlen = sizeof h_err;
