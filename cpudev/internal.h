@@ -77,7 +77,7 @@ bool cpudev_attribute(CUdevice_attribute attr, int *value);
 /* H_FUNC and H_KERNEL are both accepted wherever the driver takes a
  * CUfunction (cudart launches a CUkernel as a CUfunction). */
 enum handle_kind { H_CTX = 1, H_STREAM, H_EVENT, H_MODULE, H_FUNC, H_LIBRARY, H_KERNEL, H_GRAPH, H_GNODE, H_GEXEC, H_ARRAY,
-                   H_TEXOBJ };
+                   H_TEXOBJ, H_SURFOBJ };
 bool reg_add_locked(const void *h, enum handle_kind kind); /* false: out of memory */
 void reg_del_locked(const void *h);
 bool reg_has_locked(const void *h, enum handle_kind kind);
@@ -323,7 +323,7 @@ CUresult array_rows(CUarray h, size_t x, size_t y, size_t width, size_t height, 
 
 /* ---- texture objects (texture.c) ---- */
 struct ptx_texture;
-/* What texture object `handle` samples (ptx_launch.texture); takes cpudev.mu. */
+/* What texture or surface object `handle` reads (ptx_launch.texture); takes cpudev.mu. */
 bool texture_resolve(void *ctx, uint64_t handle, struct ptx_texture *out);
 
 /* ---- memory (memory.c) ---- */

@@ -1,7 +1,8 @@
 /*
- * texture.c — texture objects on the CPU device: cuTexObjectCreate and
- * friends, and what a kernel's tex instruction asks the PTX machine to look
- * up (texture_resolve, ptx.h's struct ptx_texture).
+ * texture.c — texture and surface objects on the CPU device:
+ * cuTexObjectCreate, cuSurfObjectCreate and friends, and what a kernel's
+ * tex, suld and sust ask the PTX machine to look up (texture_resolve, ptx.h's
+ * struct ptx_texture).
  *
  * A texture object keeps its descriptors as given and samples memory of
  * three kinds: a CUDA array (1D or 2D; array.c), linear memory (1D, integer
@@ -191,17 +192,17 @@ CUresult cpudev_cuTexObjectCreate(CUtexObject *pTexObject, const CUDA_RESOURCE_D
     return r;
 }
 
-static struct texobj *find_locked(CUtexObject h)
+static struct texobj *find_locked(uint64_t h, enum handle_kind kind)
 {
     void *p = (void *)(uintptr_t)h;
-    return h && reg_has_locked(p, H_TEXOBJ) ? p : NULL;
+    return h && reg_has_locked(p, kind) ? p : NULL;
 }
 
 CUresult cpudev_cuTexObjectDestroy(CUtexObject texObject)
 {
     CPUDEV_ENTER();
     cpudev_lock();
-    struct texobj *o = find_locked(texObject);
+    struct texobj *o = find_locked(texObject, H_TEXOBJ);
     if (o)
         reg_del_locked(o);
     cpudev_unlock();
@@ -215,7 +216,7 @@ CUresult cpudev_cuTexObjectGetResourceDesc(CUDA_RESOURCE_DESC *pResDesc, CUtexOb
     if (!pResDesc)
         return CUDA_ERROR_INVALID_VALUE;
     cpudev_lock();
-    struct texobj *o = find_locked(texObject);
+    struct texobj *o = find_locked(texObject, H_TEXOBJ);
     if (o)
         *pResDesc = o->res;
     cpudev_unlock();
@@ -228,9 +229,66 @@ CUresult cpudev_cuTexObjectGetTextureDesc(CUDA_TEXTURE_DESC *pTexDesc, CUtexObje
     if (!pTexDesc)
         return CUDA_ERROR_INVALID_VALUE;
     cpudev_lock();
-    struct texobj *o = find_locked(texObject);
+    struct texobj *o = find_locked(texObject, H_TEXOBJ);
     if (o)
         *pTexDesc = o->tex;
+    cpudev_unlock();
+    return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+/* ---- surface objects: an array made for loads and stores, addressed by
+ * byte (suld/sust); its object is a texture object's with no sampling ---- */
+
+CUresult cpudev_cuSurfObjectCreate(CUsurfObject *pSurfObject, const CUDA_RESOURCE_DESC *pResDesc)
+{
+    CPUDEV_ENTER();
+    if (!pSurfObject || !pResDesc)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct texobj *o = calloc(1, sizeof *o);
+    if (!o)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    o->res = *pResDesc;
+    cpudev_lock();
+    struct ctx *c;
+    CUresult r = ctx_current_locked(&c);
+    const struct array *a = NULL;
+    if (r == CUDA_SUCCESS && (o->res.resType != CU_RESOURCE_TYPE_ARRAY || o->res.flags))
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS && !(a = array_find_locked(o->res.res.array.hArray)))
+        r = CUDA_ERROR_INVALID_HANDLE;
+    if (r == CUDA_SUCCESS && !(a->desc.Flags & CUDA_ARRAY3D_SURFACE_LDST))
+        r = CUDA_ERROR_INVALID_VALUE; /* not made for surface loads and stores */
+    if (r == CUDA_SUCCESS && !reg_add_locked(o, H_SURFOBJ))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (r == CUDA_SUCCESS)
+        *pSurfObject = (CUsurfObject)(uintptr_t)o;
+    cpudev_unlock();
+    if (r != CUDA_SUCCESS)
+        free(o);
+    return r;
+}
+
+CUresult cpudev_cuSurfObjectDestroy(CUsurfObject surfObject)
+{
+    CPUDEV_ENTER();
+    cpudev_lock();
+    struct texobj *o = find_locked(surfObject, H_SURFOBJ);
+    if (o)
+        reg_del_locked(o);
+    cpudev_unlock();
+    free(o);
+    return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult cpudev_cuSurfObjectGetResourceDesc(CUDA_RESOURCE_DESC *pResDesc, CUsurfObject surfObject)
+{
+    CPUDEV_ENTER();
+    if (!pResDesc)
+        return CUDA_ERROR_INVALID_VALUE;
+    cpudev_lock();
+    struct texobj *o = find_locked(surfObject, H_SURFOBJ);
+    if (o)
+        *pResDesc = o->res;
     cpudev_unlock();
     return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
@@ -239,7 +297,9 @@ bool texture_resolve(void *ctx, uint64_t handle, struct ptx_texture *out)
 {
     (void)ctx;
     cpudev_lock();
-    const struct texobj *o = find_locked((CUtexObject)handle);
+    const struct texobj *o = find_locked(handle, H_TEXOBJ);
+    if (!o)
+        o = find_locked(handle, H_SURFOBJ);
     bool ok = o && resolve_locked(o, out);
     cpudev_unlock();
     return ok;

@@ -1243,6 +1243,45 @@ static bool dec_tex(struct pctx *p, struct ins *i, struct mods *md, struct ropnd
     return true;
 }
 
+/* suld.b.geom[.vN].bT.mode d, [s, {c}] and sust.b.geom[.vN].bT.mode [s, {c}], a
+ * with s a .u64 surface object in a register; false: a form not supported
+ * (.p formatted stores, layered geometries, .texref names). */
+static bool dec_surf(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, bool st)
+{
+    int dims = take(md, "1d") ? 1 : take(md, "2d") ? 2 : take(md, "3d") ? 3 : 0;
+    /* .clamp is read as a flag by split_mods (cvt's), .trap and .zero as words */
+    int mode = take(md, "trap") ? 0 : (md->fl & F_CLAMP) ? 1 : take(md, "zero") ? 2 : -1;
+    md->fl &= (uint16_t)~F_CLAMP;
+    if (!take(md, "b") || !dims || mode < 0 || n != 2 || md->nt != 1)
+        return false;
+    int t = md->t[0], vec = md->vec;
+    if ((t != T_B8 && t != T_B16 && t != T_B32 && t != T_B64) || (vec != 1 && vec != 2 && vec != 4))
+        return false;
+    const struct ropnd *a = &ops[st ? 0 : 1], *data = &ops[st ? 1 : 0];
+    if (a->kind != RO_ADDR || a->nel != 1 || a->el[0].kind != RO_VEC)
+        return false;
+    uint32_t slot;
+    struct sym *y = sym_lookup(p, a->name, a->len, &slot);
+    if (!y || (y->kind != S_REG && y->kind != S_REGRANGE) || ptx_type_size[y->t] != 8)
+        return false;
+    const struct ropnd *c = &a->el[0];
+    int want = dims == 3 ? 4 : dims; /* a 3D coordinate is padded to four */
+    if (c->nel != want)
+        perr(p, p->line, "%s.%dd: expected %d coordinates, not %d", st ? "sust" : "suld", dims, want, c->nel);
+    i->xf = X_TEX;
+    i->sub = (uint8_t)dims;
+    i->t = (uint8_t)t;
+    i->vec = (uint8_t)vec;
+    i->bop = (uint8_t)mode;
+    reg_list(p, data, i->o, vec, !st, t);
+    i->o[4] = REF_REG(slot);
+    for (int k = 0; k < dims; k++)
+        i->o[5 + k] = src(p, &c->el[k], T_S32);
+    md->nt = 0;
+    md->vec = 1;
+    return true;
+}
+
 static bool dec_tensor(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n, const char *opc,
                        int olen)
 {
@@ -1500,7 +1539,7 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
     case FAM_WARP: dec_warp(p, &i, &md, ops, n, opc, olen); break;
     case FAM_ASYNC: dec_mbar(p, &i, &md, ops, n, opc, olen); break;
     case FAM_TEX:
-        if (!dec_tex(p, &i, &md, ops, n)) {
+        if (op == OP_TEX ? !dec_tex(p, &i, &md, ops, n) : !dec_surf(p, &i, &md, ops, n, op == OP_SUST)) {
             /* a form not implemented: the failing stub, as FAM_UNSUP */
             i = ins_init(p, op);
             i.line = (uint32_t)line;

@@ -621,6 +621,10 @@ static int run(struct block *b, struct warp *w, long *bp)
             if (i->xf == X_NONE) goto unsupported;
             if (m) rc = x_tex(&x, i, m);
             break;
+        case OP_SULD: case OP_SUST:
+            if (i->xf == X_NONE) goto unsupported;
+            if (m) rc = x_surf(&x, i, m);
+            break;
         case OP_SHFL: case OP_VOTE: case OP_MATCH: case OP_REDUX: case OP_ACTIVEMASK:
             if ((i->fl & F_SYNC) && warp_sync_wait(&x, i->op == OP_SHFL ? i->o[5] : i->op == OP_VOTE ? i->o[2] : i->o[2]))
                 continue;

@@ -358,6 +358,10 @@ int x_int(struct xctx *x, const struct ins *i, uint32_t m);
  * coordinates; sub the geometry's dimensions, t the result type, t2 the
  * coordinates' */
 int x_tex(struct xctx *x, const struct ins *i, uint32_t m);
+/* suld, sust (tex.c): o[0..vec-1] the data, o[4] the surface object, o[5..]
+ * the coordinates (x in bytes); t the element type, bop the out-of-bounds
+ * mode (0 trap, 1 clamp, 2 zero) */
+int x_surf(struct xctx *x, const struct ins *i, uint32_t m);
 int x_float(struct xctx *x, const struct ins *i, uint32_t m);
 int x_cvt(struct xctx *x, const struct ins *i, uint32_t m);
 int x_bits(struct xctx *x, const struct ins *i, uint32_t m);

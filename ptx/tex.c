@@ -196,3 +196,78 @@ int x_tex(struct xctx *x, const struct ins *i, uint32_t m)
     }
     return 0;
 }
+
+/* ---- surfaces: suld.b and sust.b ---- */
+
+/* One lane's access of `size` bytes at (byte x, row y, slice z): where, or
+ * NULL when out of bounds under .zero (under .clamp coordinates are moved
+ * inside; under .trap the caller fails). */
+static uint8_t *surf_at(const struct ptx_texture *t, const int64_t c[3], unsigned dims, unsigned size, int mode,
+                        bool *oob)
+{
+    uint64_t row = t->width * t->channels * (uint64_t)((const unsigned[]){0, 1, 1, 2, 2, 4, 4, 2, 4}[t->format]);
+    int64_t lim[3] = {(int64_t)row - (int64_t)size, (int64_t)t->height - 1, (int64_t)t->depth - 1};
+    int64_t at[3] = {0, 0, 0};
+    *oob = false;
+    for (unsigned d = 0; d < dims; d++) {
+        at[d] = c[d];
+        if (at[d] < 0 || at[d] > lim[d]) {
+            if (mode != 1) {
+                *oob = true;
+                return NULL;
+            }
+            at[d] = at[d] < 0 ? 0 : lim[d] < 0 ? 0 : lim[d];
+        }
+    }
+    if (lim[0] < 0) { /* an access wider than a row */
+        *oob = true;
+        return NULL;
+    }
+    return (uint8_t *)t->base + (uint64_t)at[2] * t->slice + (uint64_t)at[1] * t->pitch + (uint64_t)at[0];
+}
+
+int x_surf(struct xctx *x, const struct ins *i, uint32_t m)
+{
+    const struct ptx_launch *l = x->L->l;
+    const uint64_t *h = SRC(x, i->o[4]);
+    const bool st = i->op == OP_SUST;
+    const unsigned es = ptx_type_size[i->t], size = es * i->vec;
+    struct ptx_texture t;
+    uint64_t have = 0;
+    bool known = false;
+    for (uint32_t mm = m; mm; mm &= mm - 1) {
+        int ln = __builtin_ctz(mm);
+        if (!known || h[ln] != have) {
+            have = h[ln];
+            known = l->texture && have && l->texture(l->texture_ctx, have, &t);
+            if (!known || t.linear || t.dims != i->sub) {
+                xfail(x->L, CUDA_ERROR_ILLEGAL_ADDRESS, i, "%s: %#llx is not a %u-dimensional surface object",
+                      st ? "sust" : "suld", (unsigned long long)have, i->sub);
+                return -1;
+            }
+        }
+        int64_t c[3] = {0, 0, 0};
+        for (int k = 0; k < i->sub; k++)
+            c[k] = (int32_t)(uint32_t)SRC(x, i->o[5 + k])[ln];
+        bool oob;
+        uint8_t *p = surf_at(&t, c, i->sub, size, i->bop, &oob);
+        if (oob && i->bop == 0) {
+            xfail(x->L, CUDA_ERROR_ILLEGAL_ADDRESS, i, "%s: (%lld, %lld, %lld) is outside the surface",
+                  st ? "sust" : "suld", (long long)c[0], (long long)c[1], (long long)c[2]);
+            return -1;
+        }
+        for (int e = 0; e < i->vec; e++) {
+            uint64_t v = 0;
+            if (st) {
+                v = SRC(x, i->o[e])[ln];
+                if (p)
+                    memcpy(p + e * es, &v, es); /* little-endian: the low bytes */
+            } else {
+                if (p)
+                    memcpy(&v, p + e * es, es);
+                DST(x, i->o[e])[ln] = v;
+            }
+        }
+    }
+    return 0;
+}

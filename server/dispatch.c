@@ -234,6 +234,23 @@ static CUresult check_texobj(struct srv_call *c, CUtexObject t)
 {
     return handles_has(&c->w->handles, HT_TEXOBJ, RGPU_TEXOBJ_KEY(t)) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
+static CUresult check_surfobj(struct srv_call *c, CUsurfObject s)
+{
+    return handles_has(&c->w->handles, HT_SURFOBJ, RGPU_SURFOBJ_KEY(s)) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+/* The array a texture or surface reads is one this worker handed out
+ * (NVIDIA's driver would take any pointer); rgpu makes no mipmapped arrays. */
+static CUresult check_resource(struct srv_call *c, const CUDA_RESOURCE_DESC *rp)
+{
+    if (!rp)
+        return CUDA_SUCCESS; /* the backend's to refuse */
+    CUDA_RESOURCE_DESC r;
+    memcpy(&r, rp, sizeof r); /* wire bytes: maybe unaligned */
+    if (r.resType == CU_RESOURCE_TYPE_ARRAY)
+        return check_array(c, &r.res.array.hArray);
+    return r.resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY ? CUDA_ERROR_NOT_SUPPORTED : CUDA_SUCCESS;
+}
 
 static CUresult check_call(struct srv_call *c, enum rgpu_call_id id, void *args)
 {
@@ -256,18 +273,12 @@ static CUresult check_call(struct srv_call *c, enum rgpu_call_id id, void *args)
                                            : ((struct rgpu_args_cuMemGetAllocationGranularity *)args)->prop;
         return p->win32HandleMetaData ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
     }
-    case RGPU_ID_cuTexObjectCreate: {
-        /* the array it samples is one this worker handed out (NVIDIA's
-         * driver would take any pointer); rgpu makes no mipmapped arrays */
-        const CUDA_RESOURCE_DESC *rp = ((struct rgpu_args_cuTexObjectCreate *)args)->pResDesc;
-        if (!rp)
-            return CUDA_SUCCESS; /* the backend's to refuse */
-        CUDA_RESOURCE_DESC r;
-        memcpy(&r, rp, sizeof r); /* wire bytes: maybe unaligned */
-        if (r.resType == CU_RESOURCE_TYPE_ARRAY)
-            return check_array(c, &r.res.array.hArray);
-        return r.resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY ? CUDA_ERROR_NOT_SUPPORTED : CUDA_SUCCESS;
-    }
+    case RGPU_ID_cuTexObjectCreate: return check_resource(c, ((struct rgpu_args_cuTexObjectCreate *)args)->pResDesc);
+    case RGPU_ID_cuSurfObjectCreate: return check_resource(c, ((struct rgpu_args_cuSurfObjectCreate *)args)->pResDesc);
+    case RGPU_ID_cuSurfObjectDestroy:
+        return check_surfobj(c, ((struct rgpu_args_cuSurfObjectDestroy *)args)->surfObject);
+    case RGPU_ID_cuSurfObjectGetResourceDesc:
+        return check_surfobj(c, ((struct rgpu_args_cuSurfObjectGetResourceDesc *)args)->surfObject);
     case RGPU_ID_cuTexObjectDestroy:
         return check_texobj(c, ((struct rgpu_args_cuTexObjectDestroy *)args)->texObject);
     case RGPU_ID_cuTexObjectGetResourceDesc:
@@ -378,6 +389,13 @@ static CUresult after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
         break;
     case RGPU_ID_cuTexObjectDestroy:
         handles_del(hs, RGPU_TEXOBJ_KEY(((struct rgpu_args_cuTexObjectDestroy *)args)->texObject));
+        break;
+    case RGPU_ID_cuSurfObjectCreate:
+        handles_add(hs, HT_SURFOBJ, RGPU_SURFOBJ_KEY(((struct rgpu_args_cuSurfObjectCreate *)args)->pSurfObject),
+                    cur_ctx(c));
+        break;
+    case RGPU_ID_cuSurfObjectDestroy:
+        handles_del(hs, RGPU_SURFOBJ_KEY(((struct rgpu_args_cuSurfObjectDestroy *)args)->surfObject));
         break;
     case RGPU_ID_cuGraphNodeFindInClone: {
         struct rgpu_args_cuGraphNodeFindInClone *a = args;

@@ -28,10 +28,12 @@
  * their device. Only contexts, modules (functions), libraries (kernels and
  * modules), kernels (their functions per context), graphs and graph nodes
  * own handles: forgetting any other kind forgets it alone. */
-enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_KERNEL, HT_LIBRARY, HT_GRAPH, HT_GNODE, HT_GEXEC, HT_MEMPOOL, HT_ARRAY, HT_TEXOBJ };
-/* Texture objects are numbers (small ones on NVIDIA's driver): kept under
- * this tag, so that none is a key the set cannot hold (0, 1). */
+enum handle_type { HT_NONE = 0, HT_CTX, HT_STREAM, HT_EVENT, HT_MODULE, HT_FUNC, HT_KERNEL, HT_LIBRARY, HT_GRAPH, HT_GNODE, HT_GEXEC, HT_MEMPOOL, HT_ARRAY, HT_TEXOBJ, HT_SURFOBJ };
+/* Texture and surface objects are numbers (small ones on NVIDIA's driver):
+ * kept under tags of their own, so that none is a key the set cannot hold
+ * (0, 1) and a texture and a surface of one number stay apart. */
 #define RGPU_TEXOBJ_KEY(t) ((const void *)(uintptr_t)((uint64_t)(t) ^ 0x8000000000000000ull))
+#define RGPU_SURFOBJ_KEY(s) ((const void *)(uintptr_t)((uint64_t)(s) ^ 0x4000000000000000ull))
 
 struct handles {
     pthread_mutex_t lock;

@@ -3,7 +3,8 @@
  * of floats, 8-bit integers read as fractions and 32-bit integers read as
  * integers; point and linear filtering; clamp, border, wrap and mirror
  * addressing; unnormalised and normalised coordinates; tex1Dfetch on linear
- * memory (zero outside); a handle that names nothing failing the launch.
+ * memory (zero outside); a handle that names nothing failing the launch;
+ * suld/sust on a surface (clamp, zero, trap, stores).
  * Kernels: ptx_kernels/tex.cu (compute_75 and compute_120). The textures are
  * served by this file's resolver, as the CPU device's texture objects are.
  * References: the texture unit's arithmetic on the host (linear weights in
@@ -241,12 +242,48 @@ static void test_integers(void **state)
     h_dev_free_all();
 }
 
+/* suld/sust: clamped and zero reads past the edges, stores, a trapping
+ * read outside failing the launch */
+static void test_surfaces(void **state)
+{
+    (void)state;
+    h_texture = resolve;
+    struct ptx_module *m = h_load("tex_120.ptx");
+    enum { SW = 10, SH = 3 };
+    int32_t *s = h_dev(SW * SH * 4);
+    for (int i = 0; i < SW * SH; i++) s[i] = 1000 + i;
+    texs[0] = (struct ptx_texture){.base = (const uint8_t *)s, .width = SW, .height = SH, .depth = 1, .pitch = SW * 4,
+                                   .slice = SW * SH * 4, .dims = 2, .format = PTX_TEX_S32, .channels = 1};
+    const int n = SW + 4;
+    int32_t *out = h_dev((size_t)n * 12);
+    const struct ptx_kernel *k = ptx_module_find_kernel(m, "surf_rw");
+    struct h_params p;
+    H_P(k, &p, 0, (uint64_t)1);
+    H_P(k, &p, 1, (uint64_t)(uintptr_t)out);
+    H_P(k, &p, 2, n);
+    H_P(k, &p, 3, SW);
+    H_P(k, &p, 4, 0);
+    h_launch(m, "surf_rw", 1, 32, &p);
+    for (int i = 0; i < n; i++) {
+        int x = i - 2, cx = x < 0 ? 0 : x >= SW ? SW - 1 : x;
+        assert_int_equal(out[3 * i], 1000 + SW + cx);
+        assert_int_equal(out[3 * i + 1], x >= 0 && x < SW ? 1000 + SW + x : 0);
+    }
+    for (int x = 0; x < SW; x++) assert_int_equal(s[2 * SW + x], x + 2); /* the stores */
+    H_P(k, &p, 4, 1); /* now a read outside traps */
+    CUresult rc = h_launch_ex(m, "surf_rw", 1, 1, 32, 1, 1, 0, &p, 2, NULL);
+    assert_int_equal(rc, CUDA_ERROR_ILLEGAL_ADDRESS);
+    ptx_module_free(m);
+    h_dev_free_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_2d),
         cmocka_unit_test(test_3d_and_1d),
         cmocka_unit_test(test_integers),
+        cmocka_unit_test(test_surfaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

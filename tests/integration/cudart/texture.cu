@@ -3,7 +3,10 @@
 // unnormalised and normalised coordinates; a uchar4 array read as
 // normalised floats with wrap and mirror; a uint2 array read as integers;
 // pitched 2D memory; tex1Dfetch on linear memory (zero outside); the
-// descriptors read back; destroyed objects.
+// descriptors read back; destroyed objects. Surface objects: a float4 2D
+// array written and read by surf2Dwrite/surf2Dread (clamped and zero outside),
+// the bytes of a 1D surface changed in place, an array without surface
+// loads and stores refused.
 //
 // Every sample is computed on the host the way the texture unit does it
 // (linear weights in 9-bit fixed point with 8 fraction bits): point samples
@@ -43,6 +46,31 @@ __global__ void sample2d_float(cudaTextureObject_t t, float *out, int n)
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n)
         out[i] = tex2D<float>(t, 0.3f + 0.61f * i, 0.7f + 0.23f * i);
+}
+
+__global__ void surf_write(cudaSurfaceObject_t s, int w, int h)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y;
+    if (x < w && y < h)
+        surf2Dwrite(make_float4(x, y, x * y, -1.0f), s, x * (int)sizeof(float4), y);
+}
+
+__global__ void surf_read(cudaSurfaceObject_t s, float4 *clamped, float4 *zeroed, int w, int h)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y;
+    if (x < w + 4 && y < h) {
+        // two texels past each edge: clamped to the edge, or zero
+        int bx = (x - 2) * (int)sizeof(float4);
+        clamped[y * (w + 4) + x] = surf2Dread<float4>(s, bx, y, cudaBoundaryModeClamp);
+        zeroed[y * (w + 4) + x] = surf2Dread<float4>(s, bx, y, cudaBoundaryModeZero);
+    }
+}
+
+__global__ void surf_bytes(cudaSurfaceObject_t s, int n)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    if (x < n)
+        surf1Dwrite<unsigned char>((unsigned char)(surf1Dread<unsigned char>(s, x) * 3 + 1), s, x);
 }
 
 // ---- the host's texture unit ----
@@ -336,6 +364,82 @@ static void pitched()
     CK(cudaFree(mem));
 }
 
+static void surfaces()
+{
+    cudaChannelFormatDesc cf = cudaCreateChannelDesc<float4>();
+    cudaArray_t arr, plain;
+    CK_FATAL(cudaMallocArray(&arr, &cf, W, H, cudaArraySurfaceLoadStore));
+    cudaResourceDesc rd;
+    std::memset(&rd, 0, sizeof rd);
+    rd.resType = cudaResourceTypeArray;
+    rd.res.array.array = arr;
+    cudaSurfaceObject_t s;
+    CK_FATAL(cudaCreateSurfaceObject(&s, &rd));
+    surf_write<<<dim3(1, H), 32>>>(s, W, H);
+    std::vector<float4> back(W * H);
+    CK(cudaMemcpy2DFromArray(back.data(), W * 16, arr, 0, 0, W * 16, H, cudaMemcpyDeviceToHost));
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            float4 v = back[y * W + x];
+            if (v.x != x || v.y != y || v.z != x * y || v.w != -1.0f) {
+                EXPECT(false, "surf2Dwrite (%d, %d): got (%g, %g, %g, %g)", x, y, v.x, v.y, v.z, v.w);
+                x = W, y = H;
+            }
+        }
+    const int n = (W + 4) * H;
+    float4 *dc, *dz;
+    CK_FATAL(cudaMalloc(&dc, n * sizeof(float4)));
+    CK_FATAL(cudaMalloc(&dz, n * sizeof(float4)));
+    surf_read<<<dim3(1, H), 32>>>(s, dc, dz, W, H);
+    std::vector<float4> c(n), z(n);
+    CK(cudaMemcpy(c.data(), dc, n * sizeof(float4), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(z.data(), dz, n * sizeof(float4), cudaMemcpyDeviceToHost));
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W + 4; x++) {
+            int sx = x - 2, cx = sx < 0 ? 0 : sx >= W ? W - 1 : sx;
+            bool in = sx >= 0 && sx < W;
+            float4 gc = c[y * (W + 4) + x], gz = z[y * (W + 4) + x];
+            if (gc.x != cx || gc.y != y || (in ? gz.x != sx || gz.w != -1.0f : gz.x != 0 || gz.w != 0)) {
+                EXPECT(false, "surf2Dread at %d, %d: clamped %g, zero %g", sx, y, gc.x, gz.x);
+                x = W + 4, y = H;
+            }
+        }
+    CK(cudaDestroySurfaceObject(s));
+    CK(cudaFree(dc));
+    CK(cudaFree(dz));
+
+    // bytes of a 1D surface, read and written in place
+    cudaChannelFormatDesc bf = cudaCreateChannelDesc<unsigned char>();
+    cudaArray_t bytes;
+    CK_FATAL(cudaMallocArray(&bytes, &bf, 300, 0, cudaArraySurfaceLoadStore));
+    std::vector<unsigned char> hb(300), out(300);
+    for (int i = 0; i < 300; i++)
+        hb[i] = (unsigned char)(i * 7);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* the 1D copies programs still call */
+    CK(cudaMemcpyToArray(bytes, 0, 0, hb.data(), 300, cudaMemcpyHostToDevice));
+    rd.res.array.array = bytes;
+    CK_FATAL(cudaCreateSurfaceObject(&s, &rd));
+    surf_bytes<<<3, 128>>>(s, 300);
+    CK(cudaMemcpyFromArray(out.data(), bytes, 0, 0, 300, cudaMemcpyDeviceToHost));
+#pragma GCC diagnostic pop
+    for (int i = 0; i < 300; i++)
+        if (out[i] != (unsigned char)(hb[i] * 3 + 1)) {
+            EXPECT(false, "surf1D byte %d: got %u, expected %u", i, out[i], (unsigned char)(hb[i] * 3 + 1));
+            break;
+        }
+    CK(cudaDestroySurfaceObject(s));
+
+    // an array not made for surface loads and stores
+    CK_FATAL(cudaMallocArray(&plain, &cf, W, H));
+    rd.res.array.array = plain;
+    EXPECT(cudaCreateSurfaceObject(&s, &rd) != cudaSuccess, "a surface over an array without cudaArraySurfaceLoadStore");
+    cudaGetLastError();
+    CK(cudaFreeArray(plain));
+    CK(cudaFreeArray(bytes));
+    CK(cudaFreeArray(arr));
+}
+
 int main()
 {
     float4_array();
@@ -343,6 +447,7 @@ int main()
     uint2_integers();
     linear_fetch();
     pitched();
+    surfaces();
     CK(cudaDeviceSynchronize());
     return ct_done("texture");
 }

@@ -34,3 +34,20 @@ extern "C" __global__ void tex2d_u2(cudaTextureObject_t t, uint2 *out, int n, in
     if (i < n)
         out[i] = tex2D<uint2>(t, (float)(i % w) + 0.5f, (float)(i / w) + 0.5f);
 }
+
+// Surfaces: every thread reads the word at byte 4 * (i - 2) of row 1 three
+// ways (clamped, zero outside, trapping when trap is set) and writes i
+// there (.trap stores) when it is inside.
+extern "C" __global__ void surf_rw(cudaSurfaceObject_t s, int *out, int n, int w, int trap)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    int bx = 4 * (i - 2);
+    out[3 * i] = surf2Dread<int>(s, bx, 1, cudaBoundaryModeClamp);
+    out[3 * i + 1] = surf2Dread<int>(s, bx, 1, cudaBoundaryModeZero);
+    if (trap)
+        out[3 * i + 2] = surf2Dread<int>(s, bx, 1, cudaBoundaryModeTrap);
+    if (i - 2 >= 0 && i - 2 < w)
+        surf2Dwrite(i, s, bx, 2);
+}
