@@ -131,7 +131,9 @@ static CUresult resolve_type(CUmemorytype *t, CUdeviceptr dev, const void **host
                : CUDA_ERROR_INVALID_VALUE;
 }
 
-CUresult rgpu_memcpy2d(const CUDA_MEMCPY2D *pc, CUstream s, bool sync)
+CUresult rgpu_memcpy2d(const CUDA_MEMCPY2D *pc, CUstream s, bool sync) { return rgpu_memcpy2d_z(pc, 0, 0, s, sync); }
+
+CUresult rgpu_memcpy2d_z(const CUDA_MEMCPY2D *pc, uint32_t srcZ, uint32_t dstZ, CUstream s, bool sync)
 {
     CUresult r = rgpu_check_init();
     if (r)
@@ -172,7 +174,7 @@ CUresult rgpu_memcpy2d(const CUDA_MEMCPY2D *pc, CUstream s, bool sync)
     size_t hpitch = src_host ? c.srcPitch : c.dstPitch, span = (h - 1) * (h > 1 ? hpitch : 0) + w;
     uint64_t off;
     if (rgpu_hostpool_offset(src_host ? sbase : dbase, span, &off)) {
-        struct rgpu_args_rgpu_memcpy2d_pool p = {.copy = c, .hostOffset = off, .hStream = s};
+        struct rgpu_args_rgpu_memcpy2d_pool p = {.copy = c, .srcZ = srcZ, .dstZ = dstZ, .hostOffset = off, .hStream = s};
         if (src_host)
             p.copy.srcXInBytes = p.copy.srcY = 0;
         else
@@ -180,7 +182,7 @@ CUresult rgpu_memcpy2d(const CUDA_MEMCPY2D *pc, CUstream s, bool sync)
         r = rgpu_remote(RGPU_ID_rgpu_memcpy2d_pool, &p);
         return sync ? finish(r, s) : r;
     }
-    struct rgpu_args_rgpu_memcpy2d a = {.copy = c, .hStream = s};
+    struct rgpu_args_rgpu_memcpy2d a = {.copy = c, .srcZ = srcZ, .dstZ = dstZ, .hStream = s};
     void *packed = NULL;
     if (src_host) {
         /* Rows travel densely; a dense source goes as it is. */

@@ -6,9 +6,9 @@
  * A 3D copy is Depth 2D copies, one per slice, queued in order on the same
  * stream: the stream runs them one after the other, so the result, the
  * ordering against other work and the errors are those of the 3D copy, and
- * host rows travel exactly as for cuMemcpy2D (copy.c). An array side is
- * one slice deep (a 1D or 2D array, or the first slice of a 3D one): copies
- * across the slices of a 3D array are CUDA_ERROR_NOT_SUPPORTED.
+ * host rows travel exactly as for cuMemcpy2D (copy.c). An array side names
+ * its slice by number (rgpu_memcpy2d's srcZ/dstZ): the server makes that a
+ * one-slice 3D copy.
  * A peer copy between contexts of one device is an ordinary copy; between
  * devices, rgpu's 2D path cannot name two contexts, so it is NOT_SUPPORTED.
  */
@@ -25,16 +25,18 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream s, bool sync)
         return CUDA_ERROR_INVALID_VALUE;
     if ((r = rgpu_stream_check(s)) != CUDA_SUCCESS)
         return r;
-    if ((p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY) &&
-        (p->Depth > 1 || p->srcZ || p->dstZ))
-        return CUDA_ERROR_NOT_SUPPORTED;
     if (p->WidthInBytes == 0 || p->Height == 0 || p->Depth == 0)
         return CUDA_SUCCESS;
-    /* slices are srcHeight (dstHeight) rows apart; a slice must hold its rows */
-    if (p->Depth > 1 && (p->srcHeight < p->Height + p->srcY || p->dstHeight < p->Height + p->dstY))
+    /* slices are srcHeight (dstHeight) rows apart; a slice must hold its rows
+     * (an array's slices are its own) */
+    bool sa = p->srcMemoryType == CU_MEMORYTYPE_ARRAY, da = p->dstMemoryType == CU_MEMORYTYPE_ARRAY;
+    if (p->Depth > 1 && ((!sa && p->srcHeight < p->Height + p->srcY) || (!da && p->dstHeight < p->Height + p->dstY)))
+        return CUDA_ERROR_INVALID_VALUE;
+    if ((sa && p->srcZ + p->Depth - 1 > UINT32_MAX) || (da && p->dstZ + p->Depth - 1 > UINT32_MAX))
         return CUDA_ERROR_INVALID_VALUE;
     for (size_t z = 0; z < p->Depth && r == CUDA_SUCCESS; z++) {
-        size_t so = (p->srcZ + z) * p->srcHeight * p->srcPitch, dof = (p->dstZ + z) * p->dstHeight * p->dstPitch;
+        size_t so = sa ? 0 : (p->srcZ + z) * p->srcHeight * p->srcPitch,
+               dof = da ? 0 : (p->dstZ + z) * p->dstHeight * p->dstPitch;
         CUDA_MEMCPY2D c = {
             .srcXInBytes = p->srcXInBytes,
             .srcY = p->srcY,
@@ -53,7 +55,7 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream s, bool sync)
             .WidthInBytes = p->WidthInBytes,
             .Height = p->Height,
         };
-        r = rgpu_memcpy2d(&c, s, false);
+        r = rgpu_memcpy2d_z(&c, sa ? (uint32_t)(p->srcZ + z) : 0, da ? (uint32_t)(p->dstZ + z) : 0, s, false);
     }
     return sync && r == CUDA_SUCCESS ? cuStreamSynchronize(s) : r;
 }

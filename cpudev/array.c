@@ -135,16 +135,17 @@ CUresult cpudev_cuArrayGetDescriptor_v2(CUDA_ARRAY_DESCRIPTOR *pArrayDescriptor,
     return r;
 }
 
-CUresult array_rows(CUarray h, size_t x, size_t y, size_t width, size_t height, char **out, size_t *pitch)
+CUresult array_rows(CUarray h, size_t x, size_t y, size_t z, size_t width, size_t height, char **out,
+                    size_t *pitch)
 {
     cpudev_lock();
     struct array *a = array_find_locked(h);
     CUresult r = a ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
-    /* within one slice: a 2D copy names no other */
-    if (r == CUDA_SUCCESS && (x > a->pitch || width > a->pitch - x || y > a->rows || height > a->rows - y))
+    if (r == CUDA_SUCCESS &&
+        (x > a->pitch || width > a->pitch - x || y > a->rows || height > a->rows - y || z >= a->slices))
         r = CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS) {
-        *out = (char *)(uintptr_t)(a->base + y * a->pitch + x);
+        *out = (char *)(uintptr_t)(a->base + (z * a->rows + y) * a->pitch + x);
         *pitch = a->pitch;
     }
     cpudev_unlock();

@@ -124,10 +124,10 @@ static bool rows_ok(uint64_t start, size_t pitch, size_t width, size_t height)
 
 /* One side of a 2D copy resolved to an address; device memory validated. */
 static CUresult side(CUmemorytype type, const void *host, CUdeviceptr device, CUarray array, size_t x, size_t y,
-                     size_t *pitch, size_t width, size_t height, char **out)
+                     size_t z, size_t *pitch, size_t width, size_t height, char **out)
 {
     if (type == CU_MEMORYTYPE_ARRAY)
-        return array_rows(array, x, y, width, height, out, pitch);
+        return array_rows(array, x, y, z, width, height, out, pitch);
     if (type == CU_MEMORYTYPE_UNIFIED) {
         /* A device address, or else a host address of this process. */
         type = mem_in_va(device) ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
@@ -147,20 +147,18 @@ static CUresult side(CUmemorytype type, const void *host, CUdeviceptr device, CU
     return CUDA_SUCCESS;
 }
 
-CUresult cpudev_cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D *pCopy, CUstream hStream)
+/* A 2D copy; an array side at slice srcZ / dstZ. */
+static CUresult copy2d(const CUDA_MEMCPY2D *pCopy, size_t srcZ, size_t dstZ, CUstream hStream)
 {
-    CPUDEV_ENTER();
-    if (!pCopy)
-        return CUDA_ERROR_INVALID_VALUE;
     CUDA_MEMCPY2D c = *pCopy;
     if (!c.WidthInBytes || !c.Height)
         return check_stream(hStream);
     char *src, *dst;
     /* an array side's pitch is the array's own */
-    CUresult v = side(c.srcMemoryType, c.srcHost, c.srcDevice, c.srcArray, c.srcXInBytes, c.srcY, &c.srcPitch,
+    CUresult v = side(c.srcMemoryType, c.srcHost, c.srcDevice, c.srcArray, c.srcXInBytes, c.srcY, srcZ, &c.srcPitch,
                       c.WidthInBytes, c.Height, &src);
     if (v == CUDA_SUCCESS)
-        v = side(c.dstMemoryType, c.dstHost, c.dstDevice, c.dstArray, c.dstXInBytes, c.dstY, &c.dstPitch,
+        v = side(c.dstMemoryType, c.dstHost, c.dstDevice, c.dstArray, c.dstXInBytes, c.dstY, dstZ, &c.dstPitch,
                  c.WidthInBytes, c.Height, &dst);
     struct op *op = v == CUDA_SUCCESS ? op_new(OP_COPY2D) : NULL;
     if (op) {
@@ -174,6 +172,61 @@ CUresult cpudev_cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D *pCopy, CUstream hStream)
     cpudev_lock();
     CUresult r = submit(hStream, op, v);
     cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D *pCopy, CUstream hStream)
+{
+    CPUDEV_ENTER();
+    return pCopy ? copy2d(pCopy, 0, 0, hStream) : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* Slice z of a 3D copy as a 2D copy: a pointer side moves by its slices, an
+ * array side names the slice. */
+static CUDA_MEMCPY2D slice_of(const CUDA_MEMCPY3D *p, size_t z, size_t *srcZ, size_t *dstZ)
+{
+    bool sa = p->srcMemoryType == CU_MEMORYTYPE_ARRAY, da = p->dstMemoryType == CU_MEMORYTYPE_ARRAY;
+    size_t so = sa ? 0 : (p->srcZ + z) * p->srcHeight * p->srcPitch,
+           dof = da ? 0 : (p->dstZ + z) * p->dstHeight * p->dstPitch;
+    *srcZ = sa ? p->srcZ + z : 0;
+    *dstZ = da ? p->dstZ + z : 0;
+    return (CUDA_MEMCPY2D){
+        .srcXInBytes = p->srcXInBytes, .srcY = p->srcY, .srcMemoryType = p->srcMemoryType,
+        .srcHost = p->srcHost ? (const char *)p->srcHost + so : NULL, .srcDevice = p->srcDevice ? p->srcDevice + so : 0,
+        .srcArray = p->srcArray, .srcPitch = p->srcPitch,
+        .dstXInBytes = p->dstXInBytes, .dstY = p->dstY, .dstMemoryType = p->dstMemoryType,
+        .dstHost = p->dstHost ? (char *)p->dstHost + dof : NULL, .dstDevice = p->dstDevice ? p->dstDevice + dof : 0,
+        .dstArray = p->dstArray, .dstPitch = p->dstPitch, .WidthInBytes = p->WidthInBytes, .Height = p->Height};
+}
+
+/* Every slice is checked before any is queued: a bad one queues nothing. */
+CUresult cpudev_cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D *pCopy, CUstream hStream)
+{
+    CPUDEV_ENTER();
+    if (!pCopy || pCopy->srcLOD || pCopy->dstLOD)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!pCopy->WidthInBytes || !pCopy->Height || !pCopy->Depth)
+        return check_stream(hStream);
+    for (size_t z = 0; z < pCopy->Depth; z++) {
+        size_t sz, dz, sp, dp;
+        CUDA_MEMCPY2D c = slice_of(pCopy, z, &sz, &dz);
+        char *src, *dst;
+        sp = c.srcPitch;
+        dp = c.dstPitch;
+        CUresult v = side(c.srcMemoryType, c.srcHost, c.srcDevice, c.srcArray, c.srcXInBytes, c.srcY, sz, &sp,
+                          c.WidthInBytes, c.Height, &src);
+        if (v == CUDA_SUCCESS)
+            v = side(c.dstMemoryType, c.dstHost, c.dstDevice, c.dstArray, c.dstXInBytes, c.dstY, dz, &dp,
+                     c.WidthInBytes, c.Height, &dst);
+        if (v != CUDA_SUCCESS)
+            return v;
+    }
+    CUresult r = CUDA_SUCCESS;
+    for (size_t z = 0; r == CUDA_SUCCESS && z < pCopy->Depth; z++) {
+        size_t sz, dz;
+        CUDA_MEMCPY2D c = slice_of(pCopy, z, &sz, &dz);
+        r = copy2d(&c, sz, dz, hStream);
+    }
     return r;
 }
 

@@ -317,9 +317,10 @@ struct array {
 };
 /* A live array (its context's activation too), or NULL. */
 struct array *array_find_locked(CUarray h);
-/* The rows [y, y + height) x bytes [x, x + width) of h's first slice, which
+/* The rows [y, y + height) x bytes [x, x + width) of h's slice z, which
  * must lie inside it: where they start and their pitch. Takes cpudev.mu. */
-CUresult array_rows(CUarray h, size_t x, size_t y, size_t width, size_t height, char **out, size_t *pitch);
+CUresult array_rows(CUarray h, size_t x, size_t y, size_t z, size_t width, size_t height, char **out,
+                    size_t *pitch);
 
 /* ---- texture objects (texture.c) ---- */
 struct ptx_texture;

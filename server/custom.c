@@ -236,6 +236,23 @@ static bool known_array(struct srv_call *c, CUmemorytype t, CUarray a)
     return t != CU_MEMORYTYPE_ARRAY || (a && handles_has(&c->w->handles, HT_ARRAY, a));
 }
 
+CUresult custom_copy2d(struct srv_call *c, const CUDA_MEMCPY2D *cp, uint32_t srcZ, uint32_t dstZ, CUstream s)
+{
+    if (!srcZ && !dstZ)
+        return c->w->be->cuMemcpy2DAsync_v2(cp, s);
+    if ((srcZ && cp->srcMemoryType != CU_MEMORYTYPE_ARRAY) || (dstZ && cp->dstMemoryType != CU_MEMORYTYPE_ARRAY))
+        return CUDA_ERROR_INVALID_VALUE; /* only an array has slices to name */
+    CUDA_MEMCPY3D m = {
+        .srcXInBytes = cp->srcXInBytes, .srcY = cp->srcY, .srcZ = srcZ, .srcMemoryType = cp->srcMemoryType,
+        .srcHost = cp->srcHost, .srcDevice = cp->srcDevice, .srcArray = cp->srcArray, .srcPitch = cp->srcPitch,
+        .srcHeight = cp->srcY + cp->Height,
+        .dstXInBytes = cp->dstXInBytes, .dstY = cp->dstY, .dstZ = dstZ, .dstMemoryType = cp->dstMemoryType,
+        .dstHost = cp->dstHost, .dstDevice = cp->dstDevice, .dstArray = cp->dstArray, .dstPitch = cp->dstPitch,
+        .dstHeight = cp->dstY + cp->Height,
+        .WidthInBytes = cp->WidthInBytes, .Height = cp->Height, .Depth = 1};
+    return c->w->be->cuMemcpy3DAsync_v2(&m, s);
+}
+
 CUresult custom_array_side(struct srv_call *c, CUmemorytype t, CUarray a)
 {
     if (t != CU_MEMORYTYPE_DEVICE && t != CU_MEMORYTYPE_ARRAY)
@@ -282,7 +299,7 @@ static CUresult memcpy2d(struct srv_call *c)
         cp.dstPitch = cp.WidthInBytes;
         cp.dstXInBytes = cp.dstY = 0;
     }
-    r = c->w->be->cuMemcpy2DAsync_v2(&cp, a->hStream);
+    r = custom_copy2d(c, &cp, a->srcZ, a->dstZ, a->hStream);
     if (r == CUDA_SUCCESS && to_host) {
         r = queue_landing(c, a->hStream, staging, dense);
         if (r == CUDA_SUCCESS)

@@ -238,7 +238,7 @@ static CUresult copy2d(struct srv_call *c)
         cp.srcHost = base;
     else
         cp.dstHost = base;
-    return c->w->be->cuMemcpy2DAsync_v2(&cp, a->hStream);
+    return custom_copy2d(c, &cp, a->srcZ, a->dstZ, a->hStream);
 }
 
 CUresult hostpool_exec(struct srv_call *c)

@@ -138,6 +138,9 @@ bool custom_host_call_client(const void *hc, uint64_t *fn, uint64_t *user_data);
 /* The device side of a host copy: device memory, or an array this worker
  * handed out (else INVALID_HANDLE; any other kind: INVALID_VALUE). */
 CUresult custom_array_side(struct srv_call *c, CUmemorytype t, CUarray a);
+/* A 2D copy on the backend; an array side at slice srcZ / dstZ of a 3D array
+ * makes it a one-slice 3D copy. */
+CUresult custom_copy2d(struct srv_call *c, const CUDA_MEMCPY2D *cp, uint32_t srcZ, uint32_t dstZ, CUstream s);
 /* Does stream s capture (the backend says so)? */
 bool custom_capturing(const struct rgpu_backend *be, CUstream s);
 /* A module or library was unloaded: free the image kept for it. */

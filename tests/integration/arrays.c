@@ -3,7 +3,8 @@
  * described, 2D copies between them and host memory (padded host rows,
  * sub-rectangles), device memory and other arrays, synchronous and on a
  * stream; the copies that name an array by a byte offset (HtoA, AtoH, DtoA,
- * AtoD, AtoA and the asynchronous ones); and what is refused: bad
+ * AtoD, AtoA and the asynchronous ones); 3D copies to, from and within the
+ * slices of a 3D array; and what is refused: bad
  * descriptors, rows past an array's edge, destroyed arrays. Every byte is
  * checked against what the host wrote.
  *
@@ -191,6 +192,48 @@ static void offset_copies(CUstream s)
     printf("arrays: copies by byte offset: done\n");
 }
 
+/* a 3D array: slices written from host memory by 3D copies, read back
+ * whole and in part, and copied through device memory */
+static void three_d(CUstream s)
+{
+    enum { X = 8, Y = 4, Z = 3, E = 2 }; /* two bytes an element */
+    const size_t row = X * E, n = row * Y * Z;
+    CUDA_ARRAY3D_DESCRIPTOR d = {.Width = X, .Height = Y, .Depth = Z, .Format = CU_AD_FORMAT_UNSIGNED_INT8,
+                                 .NumChannels = 2};
+    CUarray a;
+    CHECK(cuArray3DCreate(&a, &d));
+    unsigned char h[8 * 2 * 4 * 3], back[8 * 2 * 4 * 3];
+    for (size_t i = 0; i < n; i++)
+        h[i] = pattern(i + 5);
+    CUDA_MEMCPY3D up = {.srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = h, .srcPitch = row, .srcHeight = Y,
+                        .dstMemoryType = CU_MEMORYTYPE_ARRAY, .dstArray = a, .WidthInBytes = row, .Height = Y,
+                        .Depth = Z};
+    CHECK(cuMemcpy3D(&up));
+    memset(back, 0, sizeof back);
+    CUDA_MEMCPY3D down = {.srcMemoryType = CU_MEMORYTYPE_ARRAY, .srcArray = a, .dstMemoryType = CU_MEMORYTYPE_HOST,
+                          .dstHost = back, .dstPitch = row, .dstHeight = Y, .WidthInBytes = row, .Height = Y,
+                          .Depth = Z};
+    CHECK(cuMemcpy3DAsync(&down, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_MEMEQ(back, h, n, "3D array read back");
+    /* the middle slice alone, rows 1..2, through device memory */
+    CUdeviceptr dm;
+    CHECK(cuMemAlloc(&dm, row * 2));
+    CUDA_MEMCPY3D part = {.srcMemoryType = CU_MEMORYTYPE_ARRAY, .srcArray = a, .srcY = 1, .srcZ = 1,
+                          .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = dm, .dstPitch = row, .dstHeight = 2,
+                          .WidthInBytes = row, .Height = 2, .Depth = 1};
+    CHECK(cuMemcpy3D(&part));
+    unsigned char mid[8 * 2 * 2];
+    CHECK(cuMemcpyDtoH(mid, dm, sizeof mid));
+    EXPECT_MEMEQ(mid, h + (1 * Y + 1) * row, sizeof mid, "slice 1, rows 1..2");
+    /* a slice past the last: refused */
+    part.srcZ = Z;
+    EXPECT_ERROR(cuMemcpy3D(&part));
+    CHECK(cuMemFree(dm));
+    CHECK(cuArrayDestroy(a));
+    printf("arrays: 3D array copies: done\n");
+}
+
 int main(void)
 {
     CUdevice dev;
@@ -205,6 +248,7 @@ int main(void)
     host_round_trip(s);
     device_round_trip();
     offset_copies(s);
+    three_d(s);
     CHECK(cuStreamDestroy(s));
     CHECK(cuDevicePrimaryCtxRelease(dev));
     TEST_DONE();

@@ -366,6 +366,7 @@ int main(int argc, char **argv)
                 /* a 2D copy whose host rows run past the extent, or whose size wraps */
                 struct {
                     CUDA_MEMCPY2D cp;
+                    uint32_t src_z, dst_z;
                     uint64_t off, stream;
                 } c2 = {.cp = {.srcMemoryType = CU_MEMORYTYPE_HOST, .srcPitch = 4096, .dstMemoryType =
                                    CU_MEMORYTYPE_DEVICE, .dstDevice = dptr, .dstPitch = 16, .WidthInBytes = 16,

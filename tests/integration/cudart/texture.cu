@@ -11,6 +11,7 @@
 // Every sample is computed on the host the way the texture unit does it
 // (linear weights in 9-bit fixed point with 8 fraction bits): point samples
 // must match exactly, filtered ones within float rounding.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -71,6 +72,16 @@ __global__ void surf_bytes(cudaSurfaceObject_t s, int n)
     int x = blockIdx.x * blockDim.x + threadIdx.x;
     if (x < n)
         surf1Dwrite<unsigned char>((unsigned char)(surf1Dread<unsigned char>(s, x) * 3 + 1), s, x);
+}
+
+__global__ void sample3d(cudaTextureObject_t t, float *point, float *mid, int w, int h, int d)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < w * h * d) {
+        int x = i % w, y = (i / w) % h, z = i / (w * h);
+        point[i] = tex3D<float>(t, x + 0.5f, y + 0.5f, z + 0.5f);
+        mid[i] = tex3D<float>(t, x + 1.0f, y + 1.0f, z + 1.0f); /* between 8 texels (clamped at the far edges) */
+    }
 }
 
 // ---- the host's texture unit ----
@@ -364,6 +375,66 @@ static void pitched()
     CK(cudaFree(mem));
 }
 
+// a 3D array filled by cudaMemcpy3D, sampled at texel centres and between texels
+static void volume()
+{
+    const int w = 5, h = 4, d = 3, n = w * h * d;
+    std::vector<float> v(n);
+    for (int i = 0; i < n; i++)
+        v[i] = (float)((i * 13) % 17) - 4.0f;
+    cudaChannelFormatDesc cf = cudaCreateChannelDesc<float>();
+    cudaArray_t arr;
+    CK_FATAL(cudaMalloc3DArray(&arr, &cf, make_cudaExtent(w, h, d)));
+    cudaMemcpy3DParms p;
+    std::memset(&p, 0, sizeof p);
+    p.srcPtr = make_cudaPitchedPtr(v.data(), w * sizeof(float), w, h);
+    p.dstArray = arr;
+    p.extent = make_cudaExtent(w, h, d);
+    p.kind = cudaMemcpyHostToDevice;
+    CK(cudaMemcpy3D(&p));
+    cudaResourceDesc rd;
+    std::memset(&rd, 0, sizeof rd);
+    rd.resType = cudaResourceTypeArray;
+    rd.res.array.array = arr;
+    cudaTextureDesc td = tex_desc(cudaAddressModeClamp, cudaAddressModeClamp, true, false, cudaReadModeElementType);
+    td.addressMode[2] = cudaAddressModeClamp;
+    cudaTextureObject_t t;
+    CK_FATAL(cudaCreateTextureObject(&t, &rd, &td, nullptr));
+    float *pt, *mid;
+    CK_FATAL(cudaMalloc(&pt, n * sizeof(float)));
+    CK_FATAL(cudaMalloc(&mid, n * sizeof(float)));
+    sample3d<<<1, 64>>>(t, pt, mid, w, h, d);
+    std::vector<float> gp(n), gm(n);
+    CK(cudaMemcpy(gp.data(), pt, n * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(gm.data(), mid, n * sizeof(float), cudaMemcpyDeviceToHost));
+    for (int i = 0; i < n; i++) {
+        int x = i % w, y = (i / w) % h, z = i / (w * h);
+        double avg = 0;
+        for (int k = 0; k < 8; k++) {
+            int xx = std::min(x + (k & 1), w - 1), yy = std::min(y + ((k >> 1) & 1), h - 1), zz = std::min(z + (k >> 2), d - 1);
+            avg += v[(zz * h + yy) * w + xx] / 8.0;
+        }
+        if (gp[i] != v[i] || std::fabs(gm[i] - avg) > 1e-5) {
+            EXPECT(false, "tex3D at (%d, %d, %d): centre %g (expected %g), between %g (expected %g)", x, y, z, gp[i], v[i],
+                   gm[i], avg);
+            break;
+        }
+    }
+    // and back through a 3D copy to the host
+    std::vector<float> back(n);
+    std::memset(&p, 0, sizeof p);
+    p.srcArray = arr;
+    p.dstPtr = make_cudaPitchedPtr(back.data(), w * sizeof(float), w, h);
+    p.extent = make_cudaExtent(w, h, d);
+    p.kind = cudaMemcpyDeviceToHost;
+    CK(cudaMemcpy3D(&p));
+    EXPECT(std::memcmp(back.data(), v.data(), n * sizeof(float)) == 0, "3D array read back");
+    CK(cudaDestroyTextureObject(t));
+    CK(cudaFree(pt));
+    CK(cudaFree(mid));
+    CK(cudaFreeArray(arr));
+}
+
 static void surfaces()
 {
     cudaChannelFormatDesc cf = cudaCreateChannelDesc<float4>();
@@ -447,6 +518,7 @@ int main()
     uint2_integers();
     linear_fetch();
     pitched();
+    volume();
     surfaces();
     CK(cudaDeviceSynchronize());
     return ct_done("texture");
