@@ -6,9 +6,9 @@
  * device pointer of the client's names it, and it goes with the context),
  * its elements row after row, rows of Width elements without padding, Height
  * rows a slice, Depth slices. Copies reach it through array_rows (copy.c)
- * and textures and surfaces through array_find_locked. Layered, cubemap and
- * sparse arrays, and formats other than the 8/16/32-bit integers, half and
- * float, are CUDA_ERROR_NOT_SUPPORTED.
+ * and textures and surfaces through array_find_locked. A layered array's
+ * layers are its slices. Cubemap and sparse arrays, and formats other than
+ * the 8/16/32-bit integers, half and float, are CUDA_ERROR_NOT_SUPPORTED.
  */
 #include "calls.h"
 #include "internal.h"
@@ -19,19 +19,21 @@ static CUresult create(CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
 {
     if (!out || !d)
         return CUDA_ERROR_INVALID_VALUE;
-    const unsigned known = CUDA_ARRAY3D_SURFACE_LDST | CUDA_ARRAY3D_TEXTURE_GATHER;
+    const unsigned known = CUDA_ARRAY3D_SURFACE_LDST | CUDA_ARRAY3D_TEXTURE_GATHER | CUDA_ARRAY3D_LAYERED;
     if (d->Flags & ~known)
-        return CUDA_ERROR_NOT_SUPPORTED; /* layered, cubemap, sparse, deferred mapping, ... */
+        return CUDA_ERROR_NOT_SUPPORTED; /* cubemap, sparse, deferred mapping, ... */
+    bool layered = (d->Flags & CUDA_ARRAY3D_LAYERED) != 0;
     unsigned fb = rgpu_array_format_bytes(d->Format);
     if (!fb)
         return d->Format ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
     if (d->NumChannels != 1 && d->NumChannels != 2 && d->NumChannels != 4)
         return CUDA_ERROR_INVALID_VALUE;
-    /* 1D: Height and Depth 0; 2D: Depth 0; a Depth needs a Height */
-    if (!d->Width || (d->Depth && !d->Height))
+    /* 1D: Height and Depth 0; 2D: Depth 0; a Depth needs a Height, unless it
+     * counts the layers of a layered 1D array */
+    if (!d->Width || (d->Depth && !d->Height && !layered) || (layered && !d->Depth))
         return CUDA_ERROR_INVALID_VALUE;
-    size_t limit = d->Depth ? 16384 : d->Height ? 65536 : 32768; /* the device's texture limits (attrs.c) */
-    if (d->Width > limit || d->Height > limit || d->Depth > limit)
+    size_t limit = d->Depth && !layered ? 16384 : d->Height ? 65536 : 32768; /* the device's limits (attrs.c) */
+    if (d->Width > limit || d->Height > limit || (layered ? d->Depth > 2048 : d->Depth > limit))
         return CUDA_ERROR_INVALID_VALUE;
     struct array *a = calloc(1, sizeof *a);
     if (!a)

@@ -58,7 +58,8 @@ static bool resolve_locked(const struct texobj *o, struct ptx_texture *t)
         t->depth = a->slices;
         t->pitch = a->pitch;
         t->slice = a->pitch * a->rows;
-        t->dims = a->desc.Depth ? 3 : a->desc.Height ? 2 : 1;
+        t->layered = (a->desc.Flags & CUDA_ARRAY3D_LAYERED) != 0;
+        t->dims = a->desc.Depth && !t->layered ? 3 : a->desc.Height ? 2 : 1;
         t->channels = a->desc.NumChannels;
         fmt = a->desc.Format;
         break;

@@ -1214,7 +1214,17 @@ static bool dec_async_cp(struct pctx *p, struct ins *i, struct mods *md, struct 
  * compare, a predicate destination, .texref names). */
 static bool dec_tex(struct pctx *p, struct ins *i, struct mods *md, struct ropnd *ops, int n)
 {
+    bool layered = false;
+    int comp = -1; /* tld4's component */
+    if (i->op == OP_TLD4)
+        comp = take(md, "r") ? 0 : take(md, "g") ? 1 : take(md, "b") ? 2 : take(md, "a") ? 3 : -1;
     int dims = take(md, "1d") ? 1 : take(md, "2d") ? 2 : take(md, "3d") ? 3 : 0;
+    if (!dims && i->op == OP_TEX) {
+        dims = take(md, "a1d") ? 1 : take(md, "a2d") ? 2 : 0;
+        layered = dims != 0;
+    }
+    if (i->op == OP_TLD4 && (comp < 0 || dims != 2))
+        return false;
     if (!dims || take(md, "level") || take(md, "grad") || n != 2 || ops[0].kind != RO_VEC || ops[0].name2 ||
         ops[1].kind != RO_ADDR || ops[1].nel != 1 || ops[1].el[0].kind != RO_VEC || md->nt != 2 || md->vec != 4)
         return false;
@@ -1226,18 +1236,24 @@ static bool dec_tex(struct pctx *p, struct ins *i, struct mods *md, struct ropnd
     if (!y || (y->kind != S_REG && y->kind != S_REGRANGE) || ptx_type_size[y->t] != 8)
         return false;
     const struct ropnd *c = &ops[1].el[0];
-    int want = dims == 3 ? 4 : dims; /* a 3D coordinate is padded to four */
+    /* a 3D coordinate is padded to four, a layered 2D one (layer, x, y) too */
+    int want = layered ? (dims == 2 ? 4 : 2) : dims == 3 ? 4 : dims;
     if (c->nel != want)
-        perr(p, p->line, "tex.%dd: expected %d coordinates, not %d", dims, want, c->nel);
+        perr(p, p->line, "tex: expected %d coordinates, not %d", want, c->nel);
     i->xf = X_TEX;
     i->sub = (uint8_t)dims;
+    i->bop = layered;
+    i->rnd = (uint8_t)(comp < 0 ? 0 : comp);
     i->t = (uint8_t)dt;
     i->t2 = (uint8_t)ct;
     i->vec = 4;
     reg_list(p, &ops[0], i->o, 4, true, dt);
     i->o[4] = REF_REG(slot);
+    int k0 = 0;
+    if (layered)
+        i->o[5 + k0++] = src(p, &c->el[0], T_S32); /* the layer: an integer whatever the coordinates */
     for (int k = 0; k < dims; k++)
-        i->o[5 + k] = src(p, &c->el[k], ct);
+        i->o[5 + k0 + k] = src(p, &c->el[k0 + k], ct);
     md->nt = 0;
     md->vec = 0;
     return true;
@@ -1539,7 +1555,7 @@ void decode_ins(struct pctx *p, const char *opc, int olen, struct ropnd *ops, in
     case FAM_WARP: dec_warp(p, &i, &md, ops, n, opc, olen); break;
     case FAM_ASYNC: dec_mbar(p, &i, &md, ops, n, opc, olen); break;
     case FAM_TEX:
-        if (op == OP_TEX ? !dec_tex(p, &i, &md, ops, n) : !dec_surf(p, &i, &md, ops, n, op == OP_SUST)) {
+        if (op == OP_TEX || op == OP_TLD4 ? !dec_tex(p, &i, &md, ops, n) : !dec_surf(p, &i, &md, ops, n, op == OP_SUST)) {
             /* a form not implemented: the failing stub, as FAM_UNSUP */
             i = ins_init(p, op);
             i.line = (uint32_t)line;

@@ -354,9 +354,10 @@ void xfail(const struct launch_state *L, int cuerr, const struct ins *i, const c
 bool xfailed(const struct launch_state *L);
 /* family handlers: return 0, or -1 after xfail */
 int x_int(struct xctx *x, const struct ins *i, uint32_t m);
-/* tex (tex.c): o[0..3] destinations, o[4] the texture object, o[5..] the
- * coordinates; sub the geometry's dimensions, t the result type, t2 the
- * coordinates' */
+/* tex, tld4 (tex.c): o[0..3] destinations, o[4] the texture object, o[5..]
+ * the coordinates (a layered geometry's layer first); sub the geometry's
+ * dimensions, bop 1 for a layered one, t the result type, t2 the
+ * coordinates', rnd tld4's component */
 int x_tex(struct xctx *x, const struct ins *i, uint32_t m);
 /* suld, sust (tex.c): o[0..vec-1] the data, o[4] the surface object, o[5..]
  * the coordinates (x in bytes); t the element type, bop the out-of-bounds

@@ -92,7 +92,8 @@ struct ptx_texture {
     const uint8_t *base;       /* element (0, 0, 0), identity-mapped device memory */
     uint64_t width, height, depth; /* elements; 1 in the dimensions it lacks */
     uint64_t pitch, slice;     /* bytes from a row to the next, a slice to the next */
-    unsigned dims;             /* 1, 2 or 3 */
+    unsigned dims;             /* 1, 2 or 3 (a layer's, for a layered texture) */
+    bool layered;              /* depth layers of dims dimensions, sampled one at a time */
     bool linear;               /* a linear resource: integer coordinates only (tex1Dfetch) */
     enum ptx_tex_format format;
     unsigned channels;         /* 1, 2 or 4 */

@@ -125,14 +125,38 @@ static void sample(const struct ptx_texture *t, const float *c, float out[4], ui
     }
 }
 
+/* tld4: channel ch of the 2x2 texels linear filtering would blend around
+ * c, in the order (i, j+1), (i+1, j+1), (i+1, j), (i, j); the border
+ * colour's channel for a texel outside under border addressing. */
+static void gather(const struct ptx_texture *t, const float *c, unsigned ch, float out[4], uint32_t iv[4])
+{
+    int64_t base[2];
+    for (int d = 0; d < 2; d++) {
+        float f = floorf(c[d] - 0.5f);
+        base[d] = isfinite(f) ? (int64_t)fmaxf(fminf(f, 9.0e15f), -9.0e15f) : 0;
+    }
+    static const int di[4] = {0, 1, 1, 0}, dj[4] = {1, 1, 0, 0};
+    for (int k = 0; k < 4; k++) {
+        uint64_t x, y;
+        bool in = index_of(base[0] + di[k], t->width, t->address[0], t->normalized_coords, &x) &&
+                  index_of(base[1] + dj[k], t->height, t->address[1], t->normalized_coords, &y);
+        if (in) {
+            out[k] = texel(t, x, y, 0, ch, &iv[k]);
+        } else {
+            out[k] = t->border[ch];
+            memcpy(&iv[k], &t->border[ch], 4);
+        }
+    }
+}
+
 int x_tex(struct xctx *x, const struct ins *i, uint32_t m)
 {
     const struct ptx_launch *l = x->L->l;
     const uint64_t *h = SRC(x, i->o[4]);
     uint64_t *d[4] = {DST(x, i->o[0]), DST(x, i->o[1]), DST(x, i->o[2]), DST(x, i->o[3])};
-    const uint64_t *cs[3] = {NULL, NULL, NULL};
+    const uint64_t *cs[3] = {NULL, NULL, NULL}, *layer = i->bop ? SRC(x, i->o[5]) : NULL;
     for (int k = 0; k < i->sub; k++)
-        cs[k] = SRC(x, i->o[5 + k]);
+        cs[k] = SRC(x, i->o[5 + (i->bop ? 1 : 0) + k]);
     /* the warp usually reads one texture: look it up once per handle */
     struct ptx_texture t;
     uint64_t have = 0;
@@ -147,10 +171,21 @@ int x_tex(struct xctx *x, const struct ins *i, uint32_t m)
                       (unsigned long long)have);
                 return -1;
             }
-            if (t.dims != i->sub && !(t.linear && i->sub == 1)) {
-                xfail(x->L, CUDA_ERROR_ILLEGAL_INSTRUCTION, i, "tex.%ud on a %u-dimensional texture", i->sub, t.dims);
+            if ((t.dims != i->sub && !(t.linear && i->sub == 1)) || t.layered != (i->bop != 0)) {
+                xfail(x->L, CUDA_ERROR_ILLEGAL_INSTRUCTION, i, "tex.%s%ud on a%s %u-dimensional texture",
+                      i->bop ? "a" : "", i->sub, t.layered ? " layered" : "", t.dims);
                 return -1;
             }
+        }
+        struct ptx_texture lt; /* a layered texture's layer (clamped into range) */
+        const struct ptx_texture *tp = &t;
+        if (t.layered) {
+            int64_t ly = (int32_t)(uint32_t)layer[ln];
+            ly = ly < 0 ? 0 : (uint64_t)ly >= t.depth ? (int64_t)t.depth - 1 : ly;
+            lt = t;
+            lt.base += (uint64_t)ly * t.slice;
+            lt.depth = 1;
+            tp = &lt;
         }
         float c[3] = {0, 0, 0};
         uint64_t n[3] = {t.width, t.height, t.depth};
@@ -167,7 +202,9 @@ int x_tex(struct xctx *x, const struct ins *i, uint32_t m)
         }
         float out[4];
         uint32_t iv[4];
-        if (t.linear) {
+        if (i->op == OP_TLD4) {
+            gather(tp, c, i->rnd, out, iv);
+        } else if (t.linear) {
             /* tex1Dfetch: the element at an integer index, zero outside */
             int64_t at = int_coords ? (int32_t)(uint32_t)cs[0][ln] : (int64_t)floorf(c[0]);
             for (unsigned ch = 0; ch < 4; ch++) {
@@ -182,7 +219,7 @@ int x_tex(struct xctx *x, const struct ins *i, uint32_t m)
             if (int_coords) /* integer coordinates address texels as they are */
                 for (int k = 0; k < i->sub; k++)
                     c[k] += 0.5f * t.linear_filter;
-            sample(&t, c, out, iv);
+            sample(tp, c, out, iv);
         }
         bool float_result = i->t == T_F32;
         for (int ch = 0; ch < 4; ch++) {
@@ -240,7 +277,7 @@ int x_surf(struct xctx *x, const struct ins *i, uint32_t m)
         if (!known || h[ln] != have) {
             have = h[ln];
             known = l->texture && have && l->texture(l->texture_ctx, have, &t);
-            if (!known || t.linear || t.dims != i->sub) {
+            if (!known || t.linear || t.layered || t.dims != i->sub) {
                 xfail(x->L, CUDA_ERROR_ILLEGAL_ADDRESS, i, "%s: %#llx is not a %u-dimensional surface object",
                       st ? "sust" : "suld", (unsigned long long)have, i->sub);
                 return -1;

@@ -84,6 +84,24 @@ __global__ void sample3d(cudaTextureObject_t t, float *point, float *mid, int w,
     }
 }
 
+__global__ void sample_layers(cudaTextureObject_t t2, cudaTextureObject_t t1, float *out2, float *out1, int w, int h,
+                              int layers)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < w * h * (layers + 2)) {
+        int x = i % w, y = (i / w) % h, l = i / (w * h) - 1; /* one layer past each end: clamped */
+        out2[i] = tex2DLayered<float>(t2, x + 0.5f, y + 0.5f, l);
+        out1[i] = tex1DLayered<float>(t1, x + 0.5f, l);
+    }
+}
+
+__global__ void gather4(cudaTextureObject_t t, float4 *out, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        out[i] = tex2Dgather<float4>(t, 0.3f + 0.77f * (i % 23) - 1.0f, 0.45f * (i / 23) - 0.5f, 2);
+}
+
 // ---- the host's texture unit ----
 struct host_tex {
     int w, h, channels;
@@ -435,6 +453,108 @@ static void volume()
     CK(cudaFreeArray(arr));
 }
 
+// layered 2D and 1D textures, their layers filled by 3D copies
+static void layers()
+{
+    const int w = 6, h = 3, L = 4, n = w * h * L;
+    std::vector<float> v(n), v1(w * L);
+    for (int i = 0; i < n; i++)
+        v[i] = (float)(i * 7 % 29) + 0.5f;
+    for (int i = 0; i < w * L; i++)
+        v1[i] = -(float)i;
+    cudaChannelFormatDesc cf = cudaCreateChannelDesc<float>();
+    cudaArray_t a2, a1;
+    CK_FATAL(cudaMalloc3DArray(&a2, &cf, make_cudaExtent(w, h, L), cudaArrayLayered));
+    CK_FATAL(cudaMalloc3DArray(&a1, &cf, make_cudaExtent(w, 0, L), cudaArrayLayered));
+    cudaMemcpy3DParms p;
+    std::memset(&p, 0, sizeof p);
+    p.srcPtr = make_cudaPitchedPtr(v.data(), w * sizeof(float), w, h);
+    p.dstArray = a2;
+    p.extent = make_cudaExtent(w, h, L);
+    p.kind = cudaMemcpyHostToDevice;
+    CK(cudaMemcpy3D(&p));
+    p.srcPtr = make_cudaPitchedPtr(v1.data(), w * sizeof(float), w, 1);
+    p.dstArray = a1;
+    p.extent = make_cudaExtent(w, 1, L);
+    CK(cudaMemcpy3D(&p));
+    cudaResourceDesc rd;
+    std::memset(&rd, 0, sizeof rd);
+    rd.resType = cudaResourceTypeArray;
+    cudaTextureDesc td = tex_desc(cudaAddressModeClamp, cudaAddressModeClamp, false, false, cudaReadModeElementType);
+    cudaTextureObject_t t2, t1;
+    rd.res.array.array = a2;
+    CK_FATAL(cudaCreateTextureObject(&t2, &rd, &td, nullptr));
+    rd.res.array.array = a1;
+    CK_FATAL(cudaCreateTextureObject(&t1, &rd, &td, nullptr));
+    const int m = w * h * (L + 2);
+    float *o2, *o1;
+    CK_FATAL(cudaMalloc(&o2, m * sizeof(float)));
+    CK_FATAL(cudaMalloc(&o1, m * sizeof(float)));
+    sample_layers<<<(m + 127) / 128, 128>>>(t2, t1, o2, o1, w, h, L);
+    std::vector<float> g2(m), g1(m);
+    CK(cudaMemcpy(g2.data(), o2, m * sizeof(float), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(g1.data(), o1, m * sizeof(float), cudaMemcpyDeviceToHost));
+    for (int i = 0; i < m; i++) {
+        int x = i % w, y = (i / w) % h, l = i / (w * h) - 1, cl = l < 0 ? 0 : l >= L ? L - 1 : l;
+        if (g2[i] != v[(cl * h + y) * w + x] || g1[i] != v1[cl * w + x]) {
+            EXPECT(false, "layer %d (%d, %d): 2D %g (expected %g), 1D %g (expected %g)", l, x, y, g2[i],
+                   v[(cl * h + y) * w + x], g1[i], v1[cl * w + x]);
+            break;
+        }
+    }
+    CK(cudaDestroyTextureObject(t2));
+    CK(cudaDestroyTextureObject(t1));
+    CK(cudaFree(o2));
+    CK(cudaFree(o1));
+    CK(cudaFreeArray(a2));
+    CK(cudaFreeArray(a1));
+}
+
+// tex2Dgather: one channel of the 2x2 texels bilinear filtering would blend
+static void gathered()
+{
+    cudaChannelFormatDesc cf = cudaCreateChannelDesc<float4>();
+    cudaArray_t arr;
+    CK_FATAL(cudaMallocArray(&arr, &cf, W, H, cudaArrayTextureGather));
+    std::vector<float> v(W * H * 4);
+    for (int i = 0; i < W * H * 4; i++)
+        v[i] = (float)i;
+    CK(cudaMemcpy2DToArray(arr, 0, 0, v.data(), W * 16, W * 16, H, cudaMemcpyHostToDevice));
+    cudaResourceDesc rd;
+    std::memset(&rd, 0, sizeof rd);
+    rd.resType = cudaResourceTypeArray;
+    rd.res.array.array = arr;
+    cudaTextureDesc td = tex_desc(cudaAddressModeClamp, cudaAddressModeBorder, false, false, cudaReadModeElementType);
+    cudaTextureObject_t t;
+    CK_FATAL(cudaCreateTextureObject(&t, &rd, &td, nullptr));
+    const int n = 23 * 26;
+    float4 *d;
+    CK_FATAL(cudaMalloc(&d, n * sizeof(float4)));
+    gather4<<<(n + 127) / 128, 128>>>(t, d, n);
+    std::vector<float4> got(n);
+    CK(cudaMemcpy(got.data(), d, n * sizeof(float4), cudaMemcpyDeviceToHost));
+    for (int i = 0; i < n; i++) {
+        float x = 0.3f + 0.77f * (i % 23) - 1.0f, y = 0.45f * (i / 23) - 0.5f;
+        long x0 = (long)std::floor(x - 0.5f), y0 = (long)std::floor(y - 0.5f);
+        const long dx[4] = {0, 1, 1, 0}, dy[4] = {1, 1, 0, 0}; // (i, j+1), (i+1, j+1), (i+1, j), (i, j)
+        float want[4];
+        for (int k = 0; k < 4; k++) {
+            long xi = x0 + dx[k], yi = y0 + dy[k];
+            xi = xi < 0 ? 0 : xi >= W ? W - 1 : xi; // clamp in x
+            want[k] = yi < 0 || yi >= H ? 8.0f /* border channel 2 */ : v[(yi * W + xi) * 4 + 2];
+        }
+        const float g[4] = {got[i].x, got[i].y, got[i].z, got[i].w};
+        if (std::memcmp(g, want, sizeof g) != 0) {
+            EXPECT(false, "gather %d at (%g, %g): got (%g, %g, %g, %g), expected (%g, %g, %g, %g)", i, x, y, g[0], g[1],
+                   g[2], g[3], want[0], want[1], want[2], want[3]);
+            break;
+        }
+    }
+    CK(cudaDestroyTextureObject(t));
+    CK(cudaFree(d));
+    CK(cudaFreeArray(arr));
+}
+
 static void surfaces()
 {
     cudaChannelFormatDesc cf = cudaCreateChannelDesc<float4>();
@@ -519,6 +639,8 @@ int main()
     linear_fetch();
     pitched();
     volume();
+    layers();
+    gathered();
     surfaces();
     CK(cudaDeviceSynchronize());
     return ct_done("texture");
