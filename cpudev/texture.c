@@ -199,11 +199,10 @@ static struct texobj *find_locked(uint64_t h, enum handle_kind kind)
     return h && reg_has_locked(p, kind) ? p : NULL;
 }
 
-CUresult cpudev_cuTexObjectDestroy(CUtexObject texObject)
+static CUresult destroy(uint64_t h, enum handle_kind kind)
 {
-    CPUDEV_ENTER();
     cpudev_lock();
-    struct texobj *o = find_locked(texObject, H_TEXOBJ);
+    struct texobj *o = find_locked(h, kind);
     if (o)
         reg_del_locked(o);
     cpudev_unlock();
@@ -211,30 +210,37 @@ CUresult cpudev_cuTexObjectDestroy(CUtexObject texObject)
     return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
+/* Object h's descriptors, into whichever of res and tex is given. */
+static CUresult descs(uint64_t h, enum handle_kind kind, CUDA_RESOURCE_DESC *res, CUDA_TEXTURE_DESC *tex)
+{
+    if (!res && !tex)
+        return CUDA_ERROR_INVALID_VALUE;
+    cpudev_lock();
+    const struct texobj *o = find_locked(h, kind);
+    if (o && res)
+        *res = o->res;
+    if (o && tex)
+        *tex = o->tex;
+    cpudev_unlock();
+    return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult cpudev_cuTexObjectDestroy(CUtexObject texObject)
+{
+    CPUDEV_ENTER();
+    return destroy(texObject, H_TEXOBJ);
+}
+
 CUresult cpudev_cuTexObjectGetResourceDesc(CUDA_RESOURCE_DESC *pResDesc, CUtexObject texObject)
 {
     CPUDEV_ENTER();
-    if (!pResDesc)
-        return CUDA_ERROR_INVALID_VALUE;
-    cpudev_lock();
-    struct texobj *o = find_locked(texObject, H_TEXOBJ);
-    if (o)
-        *pResDesc = o->res;
-    cpudev_unlock();
-    return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    return descs(texObject, H_TEXOBJ, pResDesc, NULL);
 }
 
 CUresult cpudev_cuTexObjectGetTextureDesc(CUDA_TEXTURE_DESC *pTexDesc, CUtexObject texObject)
 {
     CPUDEV_ENTER();
-    if (!pTexDesc)
-        return CUDA_ERROR_INVALID_VALUE;
-    cpudev_lock();
-    struct texobj *o = find_locked(texObject, H_TEXOBJ);
-    if (o)
-        *pTexDesc = o->tex;
-    cpudev_unlock();
-    return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    return descs(texObject, H_TEXOBJ, NULL, pTexDesc);
 }
 
 /* ---- surface objects: an array made for loads and stores, addressed by
@@ -272,26 +278,13 @@ CUresult cpudev_cuSurfObjectCreate(CUsurfObject *pSurfObject, const CUDA_RESOURC
 CUresult cpudev_cuSurfObjectDestroy(CUsurfObject surfObject)
 {
     CPUDEV_ENTER();
-    cpudev_lock();
-    struct texobj *o = find_locked(surfObject, H_SURFOBJ);
-    if (o)
-        reg_del_locked(o);
-    cpudev_unlock();
-    free(o);
-    return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    return destroy(surfObject, H_SURFOBJ);
 }
 
 CUresult cpudev_cuSurfObjectGetResourceDesc(CUDA_RESOURCE_DESC *pResDesc, CUsurfObject surfObject)
 {
     CPUDEV_ENTER();
-    if (!pResDesc)
-        return CUDA_ERROR_INVALID_VALUE;
-    cpudev_lock();
-    struct texobj *o = find_locked(surfObject, H_SURFOBJ);
-    if (o)
-        *pResDesc = o->res;
-    cpudev_unlock();
-    return o ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+    return descs(surfObject, H_SURFOBJ, pResDesc, NULL);
 }
 
 bool texture_resolve(void *ctx, uint64_t handle, struct ptx_texture *out)
