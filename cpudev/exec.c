@@ -219,6 +219,8 @@ static CUresult step_of(const struct gparams *p, struct ctx *c, struct op **out)
     case CU_GRAPH_NODE_TYPE_KERNEL: {
         struct launch *l;
         CUresult r = launch_new_locked(p->u.k.f, c, p->u.k.grid, p->u.k.block, p->u.k.shmem, p->u.k.bytes, p->u.k.len, &l);
+        if (r == CUDA_SUCCESS && kattrs_cooperative(p->u.k.attrs) && (r = launch_cooperative_locked(l, c)) != CUDA_SUCCESS)
+            free(l);
         if (r != CUDA_SUCCESS)
             return r;
         if (!(op = op_new(OP_LAUNCH))) {
@@ -562,6 +564,8 @@ CUresult cpudev_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgrap
     cpudev_lock();
     if (r == CUDA_SUCCESS && exec_node_locked(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_KERNEL, &x, &idx) == CUDA_SUCCESS) {
         struct gparams *p = &((struct gnode *)tn)->p;
+        p->u.k.attrs = x->nodes[idx].p.u.k.attrs; /* new parameters, the same attributes */
+        x->nodes[idx].p.u.k.attrs = NULL;
         gparams_release_locked(&x->nodes[idx].p);
         x->nodes[idx].p = *p;
         memset(p, 0, sizeof *p);

@@ -36,6 +36,7 @@ void gparams_release_locked(struct gparams *p)
     if (p->type == CU_GRAPH_NODE_TYPE_KERNEL) {
         free(p->u.k.bytes);
         free(p->u.k.args);
+        free(p->u.k.attrs);
     }
     if ((p->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD || p->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT) && p->u.ev)
         event_unref_locked(p->u.ev);
@@ -49,8 +50,9 @@ CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src)
     *dst = *src;
     if (src->type == CU_GRAPH_NODE_TYPE_KERNEL) {
         dst->u.k.args = NULL;
+        dst->u.k.attrs = NULL;
         dst->u.k.bytes = malloc(src->u.k.len ? src->u.k.len : 1);
-        if (!dst->u.k.bytes)
+        if (!dst->u.k.bytes || !kattrs_copy(&dst->u.k.attrs, src->u.k.attrs))
             return CUDA_ERROR_OUT_OF_MEMORY;
         memcpy(dst->u.k.bytes, src->u.k.bytes, src->u.k.len);
     }
@@ -490,6 +492,8 @@ CUresult cpudev_cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_KERN
     if (r == CUDA_SUCCESS)
         r = gparams_kernel_locked(&p, nodeParams);
     if (r == CUDA_SUCCESS) {
+        p.u.k.attrs = n->p.u.k.attrs; /* new parameters, the same attributes */
+        n->p.u.k.attrs = NULL;
         gparams_release_locked(&n->p);
         n->p = p;
     }

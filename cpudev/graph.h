@@ -35,6 +35,7 @@ struct gparams {
             size_t len;
             unsigned char *bytes; /* malloc'd */
             void **args;          /* pointers into bytes for GetParams, made on demand */
+            struct kattrs *attrs; /* malloc'd once one is set (kernel_attrs.c), else NULL */
         } k;
         struct {
             char *dst;
@@ -111,6 +112,11 @@ CUresult graph_check_nodes_locked(struct graph *g, const CUgraphNode *deps, size
 CUresult gparams_memset(struct gparams *p, const CUDA_MEMSET_NODE_PARAMS *m);
 CUresult gparams_memcpy(struct gparams *p, const CUDA_MEMCPY3D *c);
 CUresult gparams_host(struct gparams *p, const CUDA_HOST_NODE_PARAMS *h);
+
+/* ---- kernel_attrs.c ---- */
+struct kattrs;
+bool kattrs_copy(struct kattrs **dst, const struct kattrs *src); /* false: out of memory */
+bool kattrs_cooperative(const struct kattrs *a);                /* the node launches cooperatively */
 /* hGraph, editable (no capture builds it), with from[0..n) and to[0..n) its nodes. */
 CUresult graph_edges_check_locked(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n,
                                   struct graph **out);

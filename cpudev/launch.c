@@ -268,6 +268,17 @@ static CUresult check_cooperative(const struct func *f, const struct ctx *c, con
     return CUDA_SUCCESS;
 }
 
+CUresult launch_cooperative_locked(struct launch *l, struct ctx *c)
+{
+    struct func *fn;
+    CUresult r = func_in_ctx_locked(l->h, c, &fn);
+    if (r == CUDA_SUCCESS)
+        r = check_cooperative(fn, c, l->l.grid, l->l.block, (unsigned)l->l.dynamic_shared);
+    if (r == CUDA_SUCCESS)
+        l->l.cooperative = true;
+    return r;
+}
+
 /* ---- the driver calls ---- */
 
 static CUresult launch(CUfunction f, const unsigned grid[3], const unsigned block[3], unsigned int sharedMemBytes,

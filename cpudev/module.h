@@ -151,6 +151,9 @@ static inline const struct fattrs *func_base(const struct func *f) { return f->k
  * validates; for graph launches. */
 CUresult launch_new_locked(CUfunction f, struct ctx *c, const unsigned grid[3], const unsigned block[3],
                            unsigned shmem, const void *params, size_t len, struct launch **out);
+/* Make l a cooperative launch in context c: every block resident at once,
+ * COOPERATIVE_LAUNCH_TOO_LARGE if the grid cannot be. */
+CUresult launch_cooperative_locked(struct launch *l, struct ctx *c);
 /* What a launch was made from (a captured launch becomes a kernel node);
  * *params points into l. */
 void launch_describe(const struct launch *l, CUfunction *f, unsigned grid[3], unsigned block[3], unsigned *shmem,

@@ -482,6 +482,68 @@ static void generic(void)
     printf("graph_nodes: cuGraphAddNode, cuGraphNodeSetParams, cuGraphExecNodeSetParams: done\n");
 }
 
+/* ---- kernel nodes' launch attributes ---- */
+static void kernel_attributes(void)
+{
+    CUkernelNodeAttrValue v;
+    memset(&v, 0x5a, sizeof v);
+    CHECK(cuGraphKernelNodeGetAttribute(B, CU_KERNEL_NODE_ATTRIBUTE_PRIORITY, &v));
+    EXPECT_EQ(v.priority, 0); /* never set: the default */
+    v.priority = -1;
+    CHECK(cuGraphKernelNodeSetAttribute(B, CU_KERNEL_NODE_ATTRIBUTE_PRIORITY, &v));
+    memset(&v, 0, sizeof v);
+    v.accessPolicyWindow = (CUaccessPolicyWindow){.base_ptr = (void *)(uintptr_t)y, .num_bytes = 4096, .hitRatio = 0.25f,
+                                                  .hitProp = CU_ACCESS_PROPERTY_PERSISTING,
+                                                  .missProp = CU_ACCESS_PROPERTY_NORMAL};
+    CHECK(cuGraphKernelNodeSetAttribute(B, CU_KERNEL_NODE_ATTRIBUTE_ACCESS_POLICY_WINDOW, &v));
+    memset(&v, 0, sizeof v);
+    v.clusterDim.x = 3; /* does not divide the grid of 8 blocks */
+    v.clusterDim.y = v.clusterDim.z = 1;
+    EXPECT_ERROR(cuGraphKernelNodeSetAttribute(B, CU_KERNEL_NODE_ATTRIBUTE_CLUSTER_DIMENSION, &v));
+    EXPECT_ERROR(cuGraphKernelNodeGetAttribute(A, CU_KERNEL_NODE_ATTRIBUTE_PRIORITY, &v)); /* a memset node */
+    memset(&v, 0, sizeof v);
+    v.cooperative = 1;
+    CHECK(cuGraphKernelNodeSetAttribute(B, CU_KERNEL_NODE_ATTRIBUTE_COOPERATIVE, &v));
+
+    /* new parameters keep the attributes; another node takes them all */
+    CUDA_KERNEL_NODE_PARAMS k = saxpy_params(sargs);
+    CHECK(cuGraphKernelNodeSetParams(B, &k));
+    CUgraphNode k2;
+    CHECK(cuGraphAddKernelNode(&k2, g, NULL, 0, &k));
+    CHECK(cuGraphKernelNodeCopyAttributes(k2, B));
+    CUgraphNode both[] = {B, k2};
+    for (int i = 0; i < 2; i++) {
+        memset(&v, 0x5a, sizeof v);
+        CHECK(cuGraphKernelNodeGetAttribute(both[i], CU_KERNEL_NODE_ATTRIBUTE_PRIORITY, &v));
+        EXPECT_EQ(v.priority, -1);
+        CHECK(cuGraphKernelNodeGetAttribute(both[i], CU_KERNEL_NODE_ATTRIBUTE_ACCESS_POLICY_WINDOW, &v));
+        EXPECT_TRUE(v.accessPolicyWindow.num_bytes == 4096 && v.accessPolicyWindow.hitRatio == 0.25f &&
+                    v.accessPolicyWindow.hitProp == CU_ACCESS_PROPERTY_PERSISTING);
+        CHECK(cuGraphKernelNodeGetAttribute(both[i], CU_KERNEL_NODE_ATTRIBUTE_COOPERATIVE, &v));
+        EXPECT_EQ(v.cooperative, 1);
+    }
+    CHECK(cuGraphDestroyNode(k2));
+    /* a clone's node has them too */
+    CUgraph c;
+    CUgraphNode cb;
+    CHECK(cuGraphClone(&c, g));
+    CHECK(cuGraphNodeFindInClone(&cb, B, c));
+    memset(&v, 0x5a, sizeof v);
+    CHECK(cuGraphKernelNodeGetAttribute(cb, CU_KERNEL_NODE_ATTRIBUTE_PRIORITY, &v));
+    EXPECT_EQ(v.priority, -1);
+    CHECK(cuGraphDestroy(c));
+    /* the graph still computes out = 2x + 1, its kernel launched cooperatively */
+    CUgraphExec e;
+    CHECK(cuGraphInstantiate(&e, g, 0));
+    fill(out, -1.0f);
+    run(e);
+    expect_buf(out, 2.0f, 1.0f, "graph with a cooperative kernel node");
+    CHECK(cuGraphExecDestroy(e));
+    v.cooperative = 0;
+    CHECK(cuGraphKernelNodeSetAttribute(B, CU_KERNEL_NODE_ATTRIBUTE_COOPERATIVE, &v));
+    printf("graph_nodes: kernel node attributes: done\n");
+}
+
 /* ---- host nodes: their function and argument read back and changed ---- */
 static _Atomic int calls_a, calls_b;
 static void CUDA_CB host_a(void *arg) { calls_a += *(int *)arg; }
@@ -728,6 +790,7 @@ int main(int argc, char **argv)
     edits();
     node_params();
     exec_params();
+    kernel_attributes();
     event_nodes();
     clones();
     generic();
