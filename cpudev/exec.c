@@ -474,24 +474,40 @@ static CUresult update_check_locked(const struct gexec *x, const struct graph *g
 }
 
 /* x takes g's nodes' parameters (update_check_locked said it can), all or
- * nothing: a new executable graph is built, then its nodes' parameters move
- * into x's, whose nodes keep the identities and states they have. */
+ * nothing: every node's new parameters (a child graph's new executable
+ * graph) are made first, then they replace the old ones; x's nodes keep
+ * their identities, states and order. (ggml updates its graph every token:
+ * this copies parameters, it does not instantiate again.) */
 static CUresult update_apply_locked(struct gexec *x, const struct graph *g)
 {
-    struct gexec *nx;
-    CUresult r = exec_build_locked(g, &nx);
-    if (r != CUDA_SUCCESS)
-        return r;
-    for (int i = 0; i < x->n; i++) {
-        gparams_release_locked(&x->nodes[i].p);
-        x->nodes[i].p = nx->nodes[i].p;
-        memset(&nx->nodes[i].p, 0, sizeof nx->nodes[i].p);
-        struct gexec *old = x->nodes[i].sub;
-        x->nodes[i].sub = nx->nodes[i].sub;
-        nx->nodes[i].sub = old; /* freed with nx */
+    struct xnode *nn = calloc((size_t)x->n + 1, sizeof *nn);
+    CUresult r = nn ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    int k = 0;
+    for (; r == CUDA_SUCCESS && k < x->n; k++) {
+        const struct gnode *n = g->nodes[k];
+        if (x->nodes[k].sub) {
+            nn[k].p.type = CU_GRAPH_NODE_TYPE_GRAPH;
+            r = exec_build_locked(n->p.u.child, &nn[k].sub);
+        } else {
+            r = gparams_copy_locked(&nn[k].p, &n->p);
+        }
     }
-    exec_free_locked(nx);
-    return CUDA_SUCCESS;
+    for (int i = 0; i < x->n && nn; i++) {
+        /* on success the new ones go in and the old ones out; on failure the
+         * new ones made so far go */
+        struct xnode *gone = r == CUDA_SUCCESS ? &x->nodes[i] : &nn[i];
+        if (r != CUDA_SUCCESS && i >= k)
+            break;
+        gparams_release_locked(&gone->p);
+        if (gone->sub)
+            exec_free_locked(gone->sub);
+        if (r == CUDA_SUCCESS) {
+            x->nodes[i].p = nn[i].p;
+            x->nodes[i].sub = nn[i].sub;
+        }
+    }
+    free(nn);
+    return r;
 }
 
 CUresult cpudev_cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CUgraphExecUpdateResultInfo *resultInfo)
