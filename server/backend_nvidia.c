@@ -23,12 +23,27 @@ static const char *const older[][2] = {
     {"cuEventElapsedTime_v2", "cuEventElapsedTime"}, /* _v2: CUDA 12.8 (R570) */
 };
 
+/* Rows named after a symbol newer than CUDA 12.4 that nothing older stands
+ * in for: on an older driver such a call is CUDA_ERROR_NOT_SUPPORTED. */
+static const char *const newer[] = {
+    "cuKernelGetLibrary", /* CUDA 12.5 */
+};
+
+/* Every row returns a CUresult; the arguments are the caller's to clean up
+ * (the SysV and AAPCS64 ABIs, as client/unsupported.c argues). */
+static CUresult not_in_this_driver(void) { return CUDA_ERROR_NOT_SUPPORTED; }
+
 static void *lookup(void *h, const char *name)
 {
     void *f = dlsym(h, name);
     for (size_t i = 0; !f && i < sizeof older / sizeof older[0]; i++)
         if (!strcmp(name, older[i][0]) && (f = dlsym(h, older[i][1])))
             rgpu_info("the NVIDIA driver lacks %s: %s stands in for it", name, older[i][1]);
+    for (size_t i = 0; !f && i < sizeof newer / sizeof newer[0]; i++)
+        if (!strcmp(name, newer[i])) {
+            rgpu_info("the NVIDIA driver lacks %s: the call is CUDA_ERROR_NOT_SUPPORTED", name);
+            f = (void *)not_in_this_driver;
+        }
     return f;
 }
 

@@ -3,13 +3,15 @@
  * test_backend_nvidia: every driver row of calls.def exported under its ABI
  * name, returning CUDA_ERROR_UNKNOWN, as a driver for CUDA 12.4 would have
  * them: cuEventElapsedTime_v2 (CUDA 12.8) is missing and only the older
- * cuEventElapsedTime is there. Built with FAKE_CUDA_12_2 it also lacks what
+ * cuEventElapsedTime is there, and cuKernelGetLibrary (CUDA 12.5) is missing
+ * with nothing to stand in for it. Built with FAKE_CUDA_12_2 it also lacks what
  * CUDA 12.3 and 12.4 added, cuFuncGetParamInfo among them.
  */
 #include "calls.h"
 
 /* Rows this driver lacks: their definitions get other names. */
 #define cuEventElapsedTime_v2 absent_cuEventElapsedTime_v2
+#define cuKernelGetLibrary absent_cuKernelGetLibrary
 #define cuDriverGetVersion replaced_cuDriverGetVersion
 #ifdef FAKE_CUDA_12_2
 #define cuFuncGetParamInfo absent_cuFuncGetParamInfo

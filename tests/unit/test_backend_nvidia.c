@@ -2,7 +2,8 @@
  * test_backend_nvidia.c — how rgpud's nvidia backend takes a driver
  * (server/backend_nvidia.c), with stand-ins for NVIDIA's libcuda.so.1
  * (fake_nvidia_driver.c): a driver for CUDA 12.4 serves, its older
- * cuEventElapsedTime standing in for cuEventElapsedTime_v2; a driver for
+ * cuEventElapsedTime standing in for cuEventElapsedTime_v2 and the CUDA 12.5
+ * cuKernelGetLibrary answering CUDA_ERROR_NOT_SUPPORTED; a driver for
  * CUDA 12.2 is refused with a message that names what it lacks, its version
  * and the version needed.
  */
@@ -29,6 +30,9 @@ static void driver_of_cuda_12_4_serves(void **state)
     assert_int_equal(be.cuEventElapsedTime_v2(&ms, NULL, NULL), CUDA_SUCCESS);
     assert_true(ms == 12.5f); /* the fake's cuEventElapsedTime ran */
     assert_int_equal(be.cuFuncGetParamInfo(NULL, 0, NULL, NULL), CUDA_ERROR_UNKNOWN);
+    /* newer than the driver, with no older stand-in: served, but unsupported */
+    CUlibrary lib = NULL;
+    assert_int_equal(be.cuKernelGetLibrary(&lib, NULL), CUDA_ERROR_NOT_SUPPORTED);
 }
 
 static void driver_of_cuda_12_2_is_refused(void **state)
