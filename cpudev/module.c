@@ -310,11 +310,15 @@ CUresult module_create_locked(struct ctx *c, struct code *code, struct library *
         }
         uint64_t base = ((uint64_t)m->globals + a - 1) & ~(uint64_t)(a - 1);
         memset((void *)(uintptr_t)m->globals, 0, bytes ? bytes : 1);
+        for (int i = 0; i < code->nglobals; i++)
+            m->global_addrs[i] = base + code->global_off[i];
+        /* every address first: an initialiser may hold another global's */
         for (int i = 0; i < code->nglobals; i++) {
             const struct ptx_global_info *g = &code->globals[i];
-            m->global_addrs[i] = base + code->global_off[i];
+            void *bytes = (void *)(uintptr_t)m->global_addrs[i];
             if (g->init && g->init_len)
-                memcpy((void *)(uintptr_t)m->global_addrs[i], g->init, g->init_len);
+                memcpy(bytes, g->init, g->init_len);
+            ptx_module_global_relocate(code->pm, i, m->global_addrs, bytes);
         }
     }
     int n = 0;

@@ -1,8 +1,8 @@
 // basic.cu — the everyday CUDA runtime program, through rgpu: device
 // properties, cudaMalloc/cudaMemcpy both ways, <<<>>> launches of a plain, a
 // templated and a dynamic-shared-memory kernel, and cudaMemcpyTo/FromSymbol
-// on __constant__ and __device__ variables. Every result is checked on the
-// host.
+// on __constant__ and __device__ variables (pointers among them initialised
+// with addresses of others). Every result is checked on the host.
 #include "cudart_check.h"
 
 #include <cstdlib>
@@ -12,6 +12,11 @@
 __constant__ float c_scale[4];
 __device__ int d_counter;
 __device__ float d_table[256];
+// initialised with addresses of other variables: the loader patches them in
+__device__ int d_seven = 7;
+__device__ int d_quad[4] = {1, 2, 3, 4};
+__device__ int *d_to_seven = &d_seven;
+__device__ int *d_into_quad[2] = {&d_quad[1], &d_quad[3]};
 
 __global__ void vec_add(const float *a, const float *b, float *c, int n)
 {
@@ -30,6 +35,13 @@ __global__ void use_symbols(float *out, int n)
     }
     if (i == 0)
         d_counter = d_counter * 2 + 1;
+}
+
+__global__ void follow_pointers(int *out)
+{
+    out[0] = *d_to_seven;
+    out[1] = *d_into_quad[0];
+    out[2] = *d_into_quad[1];
 }
 
 template <typename T> __global__ void axpy(T alpha, const T *x, T *y, int n)
@@ -178,6 +190,19 @@ static void test_symbols()
     CK(cudaMemcpy(via_addr, (float *)addr1 + 10, sizeof via_addr, cudaMemcpyDeviceToHost));
     EXPECT_ARRAY(via_addr, mid, 2);
     CK(cudaFree(dout));
+
+    // pointers held by variables from their initialisers
+    int *dp = nullptr, got[3] = {0, 0, 0};
+    CK_FATAL(cudaMalloc(&dp, sizeof got));
+    follow_pointers<<<1, 1>>>(dp);
+    CK(cudaMemcpy(got, dp, sizeof got, cudaMemcpyDeviceToHost));
+    EXPECT(got[0] == 7 && got[1] == 2 && got[2] == 4, "through initialised pointers: %d %d %d, expected 7 2 4",
+           got[0], got[1], got[2]);
+    void *seven = nullptr, *to_seven = nullptr;
+    CK(cudaGetSymbolAddress(&seven, d_seven));
+    CK(cudaMemcpyFromSymbol(&to_seven, d_to_seven, sizeof to_seven));
+    EXPECT(to_seven == seven, "d_to_seven holds %p, d_seven is at %p", to_seven, seven);
+    CK(cudaFree(dp));
 }
 
 template <typename T> static void run_axpy(const char *what)
