@@ -15,6 +15,7 @@
 #include "funcattrs.h"
 #include "funcinfo.h"
 #include "handles.h"
+#include "mapped.h"
 #include "memory.h"
 
 
@@ -290,10 +291,14 @@ RGPU_API CUresult cuModuleUnload(CUmodule hmod)
     if (r)
         return r;
     struct rgpu_args_cuModuleUnload a = {.hmod = hmod};
+    rgpu_mapped_hold_owner(hmod, true); /* its variables go with it: no exchange after */
     r = rgpu_remote(RGPU_ID_cuModuleUnload, &a);
+    if (r != CUDA_SUCCESS)
+        rgpu_mapped_hold_owner(hmod, false);
     if (r == CUDA_SUCCESS) {
         rgpu_func_info_flush();
         ranges_remove_owner(&rgpu_device_ranges, hmod);
+        rgpu_memory_drop_variables(hmod);
     }
     return r;
 }
@@ -304,10 +309,14 @@ RGPU_API CUresult cuLibraryUnload(CUlibrary library)
     if (r)
         return r;
     struct rgpu_args_cuLibraryUnload a = {.library = library};
+    rgpu_mapped_hold_owner(library, true); /* its variables go with it: no exchange after */
     r = rgpu_remote(RGPU_ID_cuLibraryUnload, &a);
+    if (r != CUDA_SUCCESS)
+        rgpu_mapped_hold_owner(library, false);
     if (r == CUDA_SUCCESS) {
         rgpu_func_info_flush();
         ranges_remove_owner(&rgpu_device_ranges, library);
+        rgpu_memory_drop_variables(library);
     }
     return r;
 }

@@ -28,6 +28,12 @@
  * device address when that address is free here (always on the CPU device,
  * whose addresses lie in a range processes do not use); otherwise (logged)
  * only cuMemHostGetDevicePointer's address works on the device.
+ *
+ * A library's __managed__ variables are mirrored the other way round: the
+ * device memory is the server's (a managed allocation there), and host
+ * pages are placed at its address here (several variables may share a
+ * page). Having no context of their own, their exchanges go through
+ * rgpu_managed_read/write, which the server serves as the host it is.
  */
 #define _GNU_SOURCE
 #include "mapped.h"
@@ -46,14 +52,16 @@
 struct mapped {
     char *host;
     CUdeviceptr dev;
+    CUdeviceptr dev_alloc; /* the allocation dev lies in (make_mirror) */
     size_t size;
     char *shadow;    /* the bytes at the last exchange */
-    CUcontext ctx;   /* owns dev and stream */
+    CUcontext ctx;   /* owns dev and stream (NULL: HOST_ADOPTED) */
     CUstream stream; /* non-blocking: exchanges wait for nothing else */
     bool mirrored;   /* false once ctx is gone (the mirror went with it) */
-    int host_kind;   /* HOST_REGISTERED, HOST_MMAP, HOST_HEAP */
+    int host_kind;   /* HOST_REGISTERED, HOST_MMAP, HOST_HEAP, HOST_ADOPTED */
+    const void *owner; /* HOST_ADOPTED: the library whose variable it is */
 };
-enum { HOST_REGISTERED, HOST_MMAP, HOST_HEAP };
+enum { HOST_REGISTERED, HOST_MMAP, HOST_HEAP, HOST_ADOPTED };
 
 atomic_int rgpu_mapped_count;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -71,7 +79,7 @@ static size_t page_round(size_t n)
 static CUresult in_ctx(const struct mapped *m, CUresult (*f)(const struct mapped *))
 {
     CUcontext cur = rgpu_ctx_current(), popped;
-    if (cur == m->ctx)
+    if (cur == m->ctx || !m->ctx)
         return f(m);
     CUresult r = cuCtxPushCurrent_v2(m->ctx);
     if (r)
@@ -81,15 +89,41 @@ static CUresult in_ctx(const struct mapped *m, CUresult (*f)(const struct mapped
     return r;
 }
 
+#define ADOPTED_CHUNK ((size_t)1 << 20) /* bytes per exchange request */
+
+static CUresult adopted_exchange(const struct mapped *m, bool up)
+{
+    CUresult r = CUDA_SUCCESS;
+    for (size_t off = 0; off < m->size && !r; off += ADOPTED_CHUNK) {
+        size_t n = m->size - off < ADOPTED_CHUNK ? m->size - off : ADOPTED_CHUNK;
+        if (up) {
+            struct rgpu_args_rgpu_managed_write a = {.dptr = m->dev + off, .bytes = m->shadow + off, .bytes_len = n};
+            r = rgpu_remote_direct(RGPU_ID_rgpu_managed_write, &a, NULL);
+        } else {
+            struct rgpu_args_rgpu_managed_read a = {.dptr = m->dev + off, .size = n, .bytes = m->shadow + off};
+            r = rgpu_remote_direct(RGPU_ID_rgpu_managed_read, &a, NULL);
+        }
+    }
+    return r;
+}
+
 static CUresult upload(const struct mapped *m)
 {
     memcpy(m->shadow, m->host, m->size);
+    if (m->host_kind == HOST_ADOPTED)
+        return adopted_exchange(m, true);
     CUresult r = rgpu_htod(m->dev, m->shadow, m->size, m->stream);
     return r ? r : cuStreamSynchronize(m->stream);
 }
 
 static CUresult download(const struct mapped *m)
 {
+    if (m->host_kind == HOST_ADOPTED) {
+        CUresult r = adopted_exchange(m, false);
+        if (!r)
+            memcpy(m->host, m->shadow, m->size);
+        return r;
+    }
     CUresult r = rgpu_dtoh(m->shadow, m->dev, m->size, m->stream);
     if (!r)
         r = cuStreamSynchronize(m->stream);
@@ -98,11 +132,20 @@ static CUresult download(const struct mapped *m)
     return r;
 }
 
+/* A failure is the device's, which the call that follows reports; but an
+ * adopted variable the server no longer has went with a module this
+ * process was never told of (a library's, from cuLibraryGetModule). */
+static void exchange(struct mapped *m, CUresult (*f)(const struct mapped *))
+{
+    if (in_ctx(m, f) == CUDA_ERROR_INVALID_VALUE && m->host_kind == HOST_ADOPTED)
+        m->mirrored = false;
+}
+
 static void push_dirty(void)
 {
     for (size_t i = 0; i < ntab; i++)
         if (tab[i].mirrored && memcmp(tab[i].host, tab[i].shadow, tab[i].size) != 0)
-            (void)in_ctx(&tab[i], upload); /* a failure is the device's; the call that follows reports it */
+            exchange(&tab[i], upload);
 }
 
 static void pull_all(void)
@@ -110,7 +153,7 @@ static void pull_all(void)
     push_dirty(); /* host writes since the last request are not lost */
     for (size_t i = 0; i < ntab; i++)
         if (tab[i].mirrored)
-            (void)in_ctx(&tab[i], download);
+            exchange(&tab[i], download);
 }
 
 static bool synchronising(enum rgpu_call_id id, CUresult r)
@@ -166,7 +209,20 @@ static CUresult add(struct mapped *m)
     return r;
 }
 
-/* The mirror and the exchange stream in the current context. */
+/* Take entry i out of the table (locked). */
+static struct mapped take_locked(size_t i)
+{
+    struct mapped m = tab[i];
+    tab[i] = tab[--ntab];
+    total -= m.size;
+    atomic_fetch_sub(&rgpu_mapped_count, 1);
+    return m;
+}
+
+/* The mirror and the exchange stream in the current context. The mirror
+ * starts a page into an allocation a page longer than the pages it needs,
+ * so that the host pages placed at its address (rgpu_mapped_alloc) hold no
+ * byte of another allocation: two small mirrors never want one page. */
 static CUresult make_mirror(struct mapped *m, size_t size)
 {
     m->size = size;
@@ -175,15 +231,17 @@ static CUresult make_mirror(struct mapped *m, size_t size)
         return CUDA_ERROR_INVALID_CONTEXT;
     if (!(m->shadow = calloc(1, size)))
         return CUDA_ERROR_OUT_OF_MEMORY;
-    struct rgpu_args_cuMemAlloc_v2 a = {.bytesize = size};
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    struct rgpu_args_cuMemAlloc_v2 a = {.bytesize = page_round(size) + pg};
     CUresult r = rgpu_remote_direct(RGPU_ID_cuMemAlloc_v2, &a, NULL);
     if (r) {
         free(m->shadow);
         return r;
     }
-    m->dev = a.dptr;
+    m->dev_alloc = a.dptr;
+    m->dev = (a.dptr + pg - 1) & ~(CUdeviceptr)(pg - 1);
     if ((r = cuStreamCreate(&m->stream, CU_STREAM_NON_BLOCKING)) != CUDA_SUCCESS) {
-        struct rgpu_args_cuMemFree_v2 f = {.dptr = m->dev};
+        struct rgpu_args_cuMemFree_v2 f = {.dptr = m->dev_alloc};
         (void)rgpu_remote_direct(RGPU_ID_cuMemFree_v2, &f, NULL);
         free(m->shadow);
         return r;
@@ -192,14 +250,88 @@ static CUresult make_mirror(struct mapped *m, size_t size)
     return CUDA_SUCCESS;
 }
 
+/* ---- the host pages under adopted mirrors, counted: variables share pages ---- */
+struct page_ref {
+    uintptr_t page;
+    unsigned refs;
+};
+static struct page_ref *pages; /* under lock */
+static size_t npages, cappages;
+
+static struct page_ref *page_find(uintptr_t pg)
+{
+    for (size_t i = 0; i < npages; i++)
+        if (pages[i].page == pg)
+            return &pages[i];
+    return NULL;
+}
+
+static void pages_put_locked(uintptr_t p, size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    for (uintptr_t a = p & ~(uintptr_t)(pg - 1); a < p + n; a += pg) {
+        struct page_ref *r = page_find(a);
+        if (r && --r->refs == 0) {
+            munmap((void *)a, pg);
+            *r = pages[--npages];
+        }
+    }
+}
+
+static void pages_put(uintptr_t p, size_t n)
+{
+    pthread_mutex_lock(&lock);
+    pages_put_locked(p, n);
+    pthread_mutex_unlock(&lock);
+}
+
+/* Host pages under [p, p + n): those already under another adopted mirror
+ * shared, the others mapped here at their address. false (nothing taken)
+ * if one is this process's for something else, or out of memory. */
+static bool pages_get(uintptr_t p, size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t first = p & ~(uintptr_t)(pg - 1), a;
+    bool ok = true;
+    pthread_mutex_lock(&lock);
+    for (a = first; ok && a < p + n; a += pg) {
+        struct page_ref *r = page_find(a);
+        if (r) {
+            r->refs++;
+            continue;
+        }
+        if (npages == cappages) {
+            size_t cap = cappages ? 2 * cappages : 16;
+            struct page_ref *t = realloc(pages, cap * sizeof *t);
+            if (!t) {
+                ok = false;
+                break;
+            }
+            pages = t, cappages = cap;
+        }
+        void *q = mmap((void *)a, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (q != MAP_FAILED && q != (void *)a) /* a kernel without MAP_FIXED_NOREPLACE treats it as a hint */
+            munmap(q, pg);
+        if (q != (void *)a) {
+            ok = false;
+            break;
+        }
+        pages[npages++] = (struct page_ref){a, 1};
+    }
+    if (!ok && a > first)
+        pages_put_locked(first, a - first); /* the pages before the one that failed */
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
 static void unmake_mirror(struct mapped *m)
 {
-    if (m->mirrored) {
+    if (m->mirrored && m->host_kind != HOST_ADOPTED) { /* an adopted mirror's memory is the library's */
         CUcontext cur = rgpu_ctx_current(), popped;
         bool pushed = cur != m->ctx && cuCtxPushCurrent_v2(m->ctx) == CUDA_SUCCESS;
         exchanging = true; /* cuMemFree synchronises: no exchange for it */
         cuStreamDestroy_v2(m->stream);
-        struct rgpu_args_cuMemFree_v2 f = {.dptr = m->dev};
+        struct rgpu_args_cuMemFree_v2 f = {.dptr = m->dev_alloc};
         (void)rgpu_remote_direct(RGPU_ID_cuMemFree_v2, &f, NULL);
         exchanging = false;
         if (pushed)
@@ -210,6 +342,8 @@ static void unmake_mirror(struct mapped *m)
         munmap(m->host, page_round(m->size));
     else if (m->host_kind == HOST_HEAP)
         free(m->host);
+    else if (m->host_kind == HOST_ADOPTED)
+        pages_put((uintptr_t)m->host, m->size);
 }
 
 CUresult rgpu_mapped_alloc(void **pp, size_t size)
@@ -261,17 +395,77 @@ CUresult rgpu_mapped_register(void *p, size_t size)
     return CUDA_SUCCESS;
 }
 
+CUresult rgpu_mapped_adopt(CUdeviceptr d, size_t size, const void *owner)
+{
+    pthread_mutex_lock(&lock);
+    bool known = false, gone = false;
+    struct mapped old;
+    for (size_t i = 0; i < ntab && !known && !gone; i++)
+        if (tab[i].host_kind == HOST_ADOPTED && tab[i].dev == d) {
+            known = tab[i].mirrored && tab[i].size == size;
+            if (!known) { /* its variable went unannounced: this is another one */
+                old = take_locked(i);
+                gone = true;
+            }
+        }
+    pthread_mutex_unlock(&lock);
+    if (gone)
+        unmake_mirror(&old);
+    if (known)
+        return CUDA_SUCCESS; /* the same variable asked for again */
+    struct mapped m = {.host = (char *)(uintptr_t)d, .dev = d, .size = size, .mirrored = true,
+                       .host_kind = HOST_ADOPTED, .owner = owner};
+    if (!(m.shadow = malloc(size)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    if (!pages_get((uintptr_t)d, size)) {
+        rgpu_warn("managed variable at %#llx (%zu bytes): that address is taken in this process, so the host "
+                  "cannot reach it", (unsigned long long)d, size);
+        free(m.shadow);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    CUresult r = download(&m);
+    if (r == CUDA_SUCCESS)
+        r = add(&m);
+    if (r != CUDA_SUCCESS)
+        unmake_mirror(&m);
+    return r;
+}
+
+void rgpu_mapped_hold_owner(const void *owner, bool held)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < ntab; i++)
+        if (tab[i].host_kind == HOST_ADOPTED && tab[i].owner == owner)
+            tab[i].mirrored = !held;
+    pthread_mutex_unlock(&lock);
+}
+
+void rgpu_mapped_release_owner(const void *owner)
+{
+    for (;;) {
+        struct mapped m;
+        bool found = false;
+        pthread_mutex_lock(&lock);
+        for (size_t i = 0; i < ntab && !found; i++)
+            if (tab[i].host_kind == HOST_ADOPTED && tab[i].owner == owner) {
+                m = take_locked(i);
+                found = true;
+            }
+        pthread_mutex_unlock(&lock);
+        if (!found)
+            return;
+        unmake_mirror(&m);
+    }
+}
+
 bool rgpu_mapped_release(void *p)
 {
     pthread_mutex_lock(&lock);
     struct mapped m;
     bool found = false;
     for (size_t i = 0; i < ntab; i++)
-        if (tab[i].host == p) {
-            m = tab[i];
-            tab[i] = tab[--ntab];
-            total -= m.size;
-            atomic_fetch_sub(&rgpu_mapped_count, 1);
+        if (tab[i].host == p && tab[i].host_kind != HOST_ADOPTED) {
+            m = take_locked(i);
             found = true;
             break;
         }

@@ -16,6 +16,15 @@
 CUresult rgpu_mapped_alloc(void **pp, size_t size);
 /* Give [p, p + size) (registered memory) a device mirror. */
 CUresult rgpu_mapped_register(void *p, size_t size);
+/* Mirror the managed variable [d, d + size) of library owner, which the
+ * server holds: host pages at d, its bytes there. Asking again for the same
+ * variable changes nothing. */
+CUresult rgpu_mapped_adopt(CUdeviceptr d, size_t size, const void *owner);
+/* Exchange nothing for the library's variables (held) while it is being
+ * unloaded, or again (the unloading failed). */
+void rgpu_mapped_hold_owner(const void *owner, bool held);
+/* The library is gone: drop its variables' mirrors and pages. */
+void rgpu_mapped_release_owner(const void *owner);
 /* Drop the mirror of the range starting at p; the host bytes of a range from
  * rgpu_mapped_alloc are freed too. false if p starts no mapped range. */
 bool rgpu_mapped_release(void *p);

@@ -95,8 +95,8 @@ RGPU_API CUresult cuMemFree_v2(CUdeviceptr dptr)
         return CUDA_SUCCESS; /* like free(NULL) */
     struct range rg;
     if (ranges_find(&rgpu_host_ranges, (uintptr_t)dptr, &rg) && rg.managed) {
-        if (rg.base != (uintptr_t)dptr)
-            return CUDA_ERROR_INVALID_VALUE;
+        if (rg.base != (uintptr_t)dptr || rg.owner)
+            return CUDA_ERROR_INVALID_VALUE; /* inside an allocation, or a library's variable */
         /* as cudaFree: the device's work that may use it finishes first */
         if ((r = cuCtxSynchronize()) != CUDA_SUCCESS)
             return r;
@@ -246,6 +246,24 @@ RGPU_API CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned
     if ((r = host_alloc_kind(&p, bytesize, CU_MEMHOSTALLOC_DEVICEMAP, true)) == CUDA_SUCCESS)
         *dptr = (CUdeviceptr)(uintptr_t)p;
     return r;
+}
+
+CUresult rgpu_memory_managed_variable(CUdeviceptr d, size_t size, const void *owner)
+{
+    struct range rg = {.base = (uintptr_t)d, .size = size, .flags = CU_MEMHOSTALLOC_DEVICEMAP, .managed = true,
+                       .owner = owner, .id = atomic_fetch_add(&next_buffer_id, 1)};
+    if (size == 0)
+        return CUDA_SUCCESS; /* nothing for the host to reach */
+    CUresult r = rgpu_mapped_adopt(d, size, owner);
+    if (r == CUDA_SUCCESS && !ranges_find(&rgpu_host_ranges, rg.base, NULL) && !ranges_add(&rgpu_host_ranges, &rg))
+        r = CUDA_ERROR_OUT_OF_MEMORY; /* the mirror stays until the library goes */
+    return r;
+}
+
+void rgpu_memory_drop_variables(const void *owner)
+{
+    ranges_remove_owner(&rgpu_host_ranges, owner);
+    rgpu_mapped_release_owner(owner);
 }
 
 static void host_free(void *p, size_t size)

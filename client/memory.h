@@ -35,6 +35,13 @@ static inline bool rgpu_in_allocation(CUdeviceptr p, uint64_t n)
  * reserved virtual address range. */
 void rgpu_memory_record(CUdeviceptr p, size_t size, CUcontext ctx, bool stream_ordered);
 
+/* A __managed__ variable [d, d + size) of a library or module (owner):
+ * managed memory at one address on host and device, mirrored here
+ * (mapped.c) until its owner is unloaded (rgpu_memory_drop_variables).
+ * Asking again changes nothing. */
+CUresult rgpu_memory_managed_variable(CUdeviceptr d, size_t size, const void *owner);
+void rgpu_memory_drop_variables(const void *owner);
+
 /* A context ended (destroyed, reset, last primary release): its allocations and module variables went with it. */
 void rgpu_memory_drop_ctx(CUcontext ctx);
 

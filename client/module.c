@@ -243,8 +243,16 @@ static CUresult get_global(enum rgpu_call_id id, CUdeviceptr *dptr, size_t *byte
                    "global argument layouts");
     struct rgpu_args_cuModuleGetGlobal_v2 a = {.dptr_want = 1, .bytes_want = 1, .hmod = (CUmodule)owner, .name = name};
     r = rgpu_remote(id, &a);
-    if (r == CUDA_SUCCESS) {
+    /* A __managed__ variable (cudart 12 asks for them here) is the host's
+     * too; which ones are costs a question per variable. */
+    int managed = 0;
+    struct rgpu_args_cuPointerGetAttribute q = {.data = &managed, .attribute = CU_POINTER_ATTRIBUTE_IS_MANAGED,
+                                                .ptr = a.dptr};
+    if (r == CUDA_SUCCESS && a.bytes && rgpu_remote(RGPU_ID_cuPointerGetAttribute, &q) == CUDA_SUCCESS && managed)
+        r = rgpu_memory_managed_variable(a.dptr, a.bytes, owner);
+    else if (r == CUDA_SUCCESS)
         record_global(a.dptr, a.bytes, owner);
+    if (r == CUDA_SUCCESS) {
         if (dptr)
             *dptr = a.dptr;
         if (bytes)
@@ -261,6 +269,27 @@ RGPU_API CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes, CUmodul
 RGPU_API CUresult cuLibraryGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name)
 {
     return get_global(RGPU_ID_cuLibraryGetGlobal, dptr, bytes, library, name);
+}
+
+/* A __managed__ variable: cudart registers each (__cudaRegisterManagedVar)
+ * and points the host's accesses at this address, so the host must reach
+ * it here (memory.c, mapped.c). */
+RGPU_API CUresult cuLibraryGetManaged(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name)
+{
+    CUresult r = rgpu_check_init();
+    if (r)
+        return r;
+    if ((!dptr && !bytes) || !name)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct rgpu_args_cuLibraryGetManaged a = {.dptr_want = 1, .bytes_want = 1, .library = library, .name = name};
+    if ((r = rgpu_remote(RGPU_ID_cuLibraryGetManaged, &a)) == CUDA_SUCCESS &&
+        (r = rgpu_memory_managed_variable(a.dptr, a.bytes, library)) == CUDA_SUCCESS) {
+        if (dptr)
+            *dptr = a.dptr;
+        if (bytes)
+            *bytes = a.bytes;
+    }
+    return r;
 }
 
 /* ---- names ---- */

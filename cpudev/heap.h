@@ -26,6 +26,7 @@ struct heap_block {
     uint64_t id;       /* unique allocation id */
     void *owner_ptr;   /* reported back as is */
     bool internal;     /* made by the device for itself (module globals) */
+    bool managed;      /* __managed__ variables: the host reaches them too (their client mirrors them) */
     struct mempool *pool; /* the memory pool it came from (mempool.c), or NULL */
     bool freeing;      /* cuMemFreeAsync queued: no longer the caller's to free */
     /* tree */

@@ -337,6 +337,9 @@ CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out);
 /* The same for the device's own use (module globals): never freed by
  * cuMemFree, only by mem_free_block or with the activation. */
 CUresult mem_alloc_internal_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out);
+/* The same for __managed__ variables (c NULL: a library's, owned by no
+ * context), which pointer queries report as managed memory. */
+CUresult mem_alloc_managed_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out);
 /* The same from a memory pool (mempool.c): the pool is charged while the
  * allocation lives, however it ends (cuMemFree, cuMemFreeAsync, the
  * activation's end). */

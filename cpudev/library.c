@@ -170,8 +170,11 @@ static CUresult check_library_options(const CUlibraryOption *opt, unsigned n)
 
 static void library_release(struct library *lib)
 {
+    if (lib->managed)
+        mem_free_block(lib->managed);
     code_free(lib->code);
     free(lib->kernels);
+    free(lib->managed_addrs);
     free(lib);
 }
 
@@ -200,11 +203,22 @@ CUresult cpudev_cuLibraryLoadData(CUlibrary *library, const void *code, CUjit_op
     }
     int nk = lib->code->nkernels, n = 0;
     lib->kernels = calloc((size_t)nk + 1, sizeof *lib->kernels);
-    if (!lib->kernels) {
+    lib->managed_addrs = calloc((size_t)lib->code->nglobals + 1, sizeof *lib->managed_addrs);
+    if (!lib->kernels || !lib->managed_addrs) {
         library_release(lib);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     cpudev_lock();
+    /* Managed variables exist from the load on, in no context: cudart asks
+     * for them (cuLibraryGetManaged) before any is current. An initialiser
+     * naming another module variable than a managed one gets 0 there. */
+    r = globals_alloc_locked(NULL, lib->code, true, &lib->managed, lib->managed_addrs);
+    if (r != CUDA_SUCCESS) {
+        cpudev_unlock();
+        library_release(lib);
+        return r;
+    }
+    globals_init(lib->code, true, lib->managed_addrs);
     bool ok = reg_add_locked(lib, H_LIBRARY);
     for (; ok && n < nk; n++) {
         lib->kernels[n].lib = lib;
@@ -326,6 +340,29 @@ CUresult cpudev_cuLibraryGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUlibrary l
     if (r == CUDA_SUCCESS) {
         if (dptr)
             *dptr = (CUdeviceptr)m->global_addrs[i];
+        if (bytes)
+            *bytes = size;
+    }
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuLibraryGetManaged(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name)
+{
+    CPUDEV_ENTER();
+    if ((!dptr && !bytes) || !name)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct library *lib;
+    size_t size = 0;
+    int i = -1;
+    cpudev_lock();
+    CUresult r = library_lookup_locked(library, &lib);
+    if (r == CUDA_SUCCESS &&
+        ((i = code_find_global(lib->code, name, &size)) < 0 || !lib->code->globals[i].is_managed))
+        r = CUDA_ERROR_NOT_FOUND;
+    if (r == CUDA_SUCCESS) {
+        if (dptr)
+            *dptr = (CUdeviceptr)lib->managed_addrs[i];
         if (bytes)
             *bytes = size;
     }

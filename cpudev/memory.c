@@ -145,7 +145,9 @@ void mem_budget_give(uint64_t n)
 
 /* ---- allocation and release; heap write-locked ---- */
 
-static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, struct mempool *pool, CUdeviceptr *out)
+/* c NULL: owned by no context activation (a library's managed variables) */
+static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, bool managed, struct mempool *pool,
+                             CUdeviceptr *out)
 {
     if (!bytes)
         return CUDA_ERROR_INVALID_VALUE;
@@ -158,10 +160,11 @@ static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, struc
         struct heap_block *b = heap_alloc(&mem.heap, size);
         if (b && (!pool || mempool_charge_wrlocked(pool, bytes))) {
             b->req = bytes;
-            b->owner = c->id;
+            b->owner = c ? c->id : 0;
             b->owner_ptr = c;
             b->id = mem.next_id++;
             b->internal = internal;
+            b->managed = managed;
             b->pool = pool;
             *out = (CUdeviceptr)b->start;
             r = CUDA_SUCCESS;
@@ -178,17 +181,22 @@ static CUresult alloc_locked(struct ctx *c, uint64_t bytes, bool internal, struc
 
 CUresult mem_alloc_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
 {
-    return alloc_locked(c, bytes, false, NULL, out);
+    return alloc_locked(c, bytes, false, false, NULL, out);
 }
 
 CUresult mem_alloc_pool_locked(struct ctx *c, uint64_t bytes, struct mempool *pool, CUdeviceptr *out)
 {
-    return alloc_locked(c, bytes, false, pool, out);
+    return alloc_locked(c, bytes, false, false, pool, out);
 }
 
 CUresult mem_alloc_internal_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
 {
-    return alloc_locked(c, bytes, true, NULL, out);
+    return alloc_locked(c, bytes, true, false, NULL, out);
+}
+
+CUresult mem_alloc_managed_locked(struct ctx *c, uint64_t bytes, CUdeviceptr *out)
+{
+    return alloc_locked(c, bytes, true, true, NULL, out);
 }
 
 /* Free the allocation at p and hand its pages back to the host. */
@@ -504,12 +512,16 @@ CUresult cpudev_cuPointerGetAttribute(void *data, CUpointer_attribute attribute,
     case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: v = ptr; break;
     /* Device memory is not mapped into the client: no host address, as the
      * driver answers for cuMemAlloc memory. */
-    case CU_POINTER_ATTRIBUTE_HOST_POINTER: return CUDA_ERROR_INVALID_VALUE;
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+        if (!a.managed)
+            return CUDA_ERROR_INVALID_VALUE;
+        v = ptr; /* managed: one address */
+        break;
     /* Synchronous copies are built on the client from asynchronous ones and
      * a stream synchronisation, so they always synchronise. */
     case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: v = 1; break;
     case CU_POINTER_ATTRIBUTE_BUFFER_ID: v = a.id; break;
-    case CU_POINTER_ATTRIBUTE_IS_MANAGED: v = 0; break;
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED: v = a.managed; break;
     case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: v = 0; break;
     case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE: v = 0; break; /* no IPC yet */
     case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: v = a.start; break;

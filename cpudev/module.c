@@ -148,7 +148,8 @@ static CUresult derive_code(struct code *c, char *log, size_t loglen)
     c->global_off = calloc((size_t)ng + 1, sizeof *c->global_off);
     if (!c->kd || !c->globals || !c->global_off)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    size_t off = 0, const_bytes = 0, align = 1;
+    /* managed variables get a block of their own: the host reaches it too */
+    size_t off = 0, moff = 0, const_bytes = 0, align = 1, malign = 1;
     for (int i = 0; i < ng; i++) {
         struct ptx_global_info *g = &c->globals[i];
         ptx_module_global(c->pm, i, g);
@@ -161,18 +162,21 @@ static CUresult derive_code(struct code *c, char *log, size_t loglen)
             snprintf(log, loglen, "global '%s': bad size or alignment", g->name ? g->name : "?");
             return CUDA_ERROR_INVALID_PTX;
         }
-        off = (off + a - 1) & ~(a - 1);
-        c->global_off[i] = off;
-        off += g->size;
-        if (off > FATBIN_MAX_SIZE)
+        size_t *o = g->is_managed ? &moff : &off, *al = g->is_managed ? &malign : &align;
+        *o = (*o + a - 1) & ~(a - 1);
+        c->global_off[i] = *o;
+        *o += g->size;
+        if (*o > FATBIN_MAX_SIZE)
             return CUDA_ERROR_OUT_OF_MEMORY;
-        if (a > align)
-            align = a;
+        if (a > *al)
+            *al = a;
         if (g->is_const)
             const_bytes += g->size;
     }
     c->globals_bytes = off;
     c->globals_align = align;
+    c->managed_bytes = moff;
+    c->managed_align = malign;
     for (int i = 0; i < nk; i++) {
         struct kdesc *d = &c->kd[i];
         d->k = ptx_module_kernel(c->pm, i);
@@ -282,6 +286,52 @@ static void module_unregister_locked(struct module *m, int nfuncs)
         reg_del_locked(&m->funcs[i]);
 }
 
+CUresult globals_alloc_locked(struct ctx *c, const struct code *code, bool managed, CUdeviceptr *block,
+                              uint64_t *addrs)
+{
+    size_t bytes = managed ? code->managed_bytes : code->globals_bytes;
+    size_t a = managed ? code->managed_align : code->globals_align;
+    bool any = false;
+    for (int i = 0; i < code->nglobals && !any; i++)
+        any = code->globals[i].is_managed == managed;
+    *block = 0;
+    if (!any)
+        return CUDA_SUCCESS;
+    bytes += a > 256 ? a : 0; /* allocations are 256-aligned */
+    if (!bytes)
+        bytes = 1; /* zero-sized variables still have an address */
+    CUresult r = managed ? mem_alloc_managed_locked(c, bytes, block) : mem_alloc_internal_locked(c, bytes, block);
+    if (r != CUDA_SUCCESS)
+        return r;
+    memset((void *)(uintptr_t)*block, 0, bytes);
+    uint64_t base = ((uint64_t)*block + a - 1) & ~(uint64_t)(a - 1);
+    for (int i = 0; i < code->nglobals; i++)
+        if (code->globals[i].is_managed == managed)
+            addrs[i] = base + code->global_off[i];
+    return CUDA_SUCCESS;
+}
+
+void globals_init(const struct code *code, bool managed, const uint64_t *addrs)
+{
+    for (int i = 0; i < code->nglobals; i++) {
+        const struct ptx_global_info *g = &code->globals[i];
+        if (g->is_managed != managed)
+            continue;
+        void *bytes = (void *)(uintptr_t)addrs[i];
+        if (g->init && g->init_len)
+            memcpy(bytes, g->init, g->init_len);
+        ptx_module_global_relocate(code->pm, i, addrs, bytes);
+    }
+}
+
+static void module_free_blocks(struct module *m)
+{
+    if (m->globals)
+        mem_free_block(m->globals);
+    if (m->managed)
+        mem_free_block(m->managed);
+}
+
 static void module_release(struct module *m)
 {
     free(m->funcs);
@@ -300,27 +350,24 @@ CUresult module_create_locked(struct ctx *c, struct code *code, struct library *
         module_release(m);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    if (code->nglobals) {
-        size_t a = code->globals_align, slack = a > 256 ? a : 0; /* allocations are 256-aligned */
-        size_t bytes = code->globals_bytes + slack;
-        CUresult r = mem_alloc_internal_locked(c, bytes ? bytes : 1, &m->globals);
-        if (r != CUDA_SUCCESS) {
-            module_release(m);
-            return r;
-        }
-        uint64_t base = ((uint64_t)m->globals + a - 1) & ~(uint64_t)(a - 1);
-        memset((void *)(uintptr_t)m->globals, 0, bytes ? bytes : 1);
+    CUresult r = globals_alloc_locked(c, code, false, &m->globals, m->global_addrs);
+    if (r == CUDA_SUCCESS && lib) {
         for (int i = 0; i < code->nglobals; i++)
-            m->global_addrs[i] = base + code->global_off[i];
-        /* every address first: an initialiser may hold another global's */
-        for (int i = 0; i < code->nglobals; i++) {
-            const struct ptx_global_info *g = &code->globals[i];
-            void *bytes = (void *)(uintptr_t)m->global_addrs[i];
-            if (g->init && g->init_len)
-                memcpy(bytes, g->init, g->init_len);
-            ptx_module_global_relocate(code->pm, i, m->global_addrs, bytes);
-        }
+            if (code->globals[i].is_managed)
+                m->global_addrs[i] = lib->managed_addrs[i];
+    } else if (r == CUDA_SUCCESS) {
+        r = globals_alloc_locked(c, code, true, &m->managed, m->global_addrs);
     }
+    if (r != CUDA_SUCCESS) {
+        if (m->globals)
+            mem_free_block(m->globals);
+        module_release(m);
+        return r;
+    }
+    /* every address first: an initialiser may hold another global's */
+    globals_init(code, false, m->global_addrs);
+    if (!lib)
+        globals_init(code, true, m->global_addrs);
     int n = 0;
     bool ok = reg_add_locked(m, H_MODULE);
     for (; ok && n < code->nkernels; n++) {
@@ -332,8 +379,7 @@ CUresult module_create_locked(struct ctx *c, struct code *code, struct library *
     }
     if (!ok) {
         module_unregister_locked(m, n);
-        if (m->globals)
-            mem_free_block(m->globals);
+        module_free_blocks(m);
         module_release(m);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
@@ -385,8 +431,8 @@ static bool activation_alive_locked(const struct module *m)
 
 void module_free_locked(struct module *m)
 {
-    if (m->globals && activation_alive_locked(m))
-        mem_free_block(m->globals);
+    if (activation_alive_locked(m))
+        module_free_blocks(m);
     if (!m->lib)
         code_free(m->code);
     module_release(m);

@@ -51,9 +51,11 @@ struct code {
     struct kdesc *kd;       /* nkernels */
     int nglobals;
     struct ptx_global_info *globals; /* nglobals; names and initialisers point into pm */
-    size_t *global_off;     /* offset of each global in the globals block */
-    size_t globals_bytes;   /* size of the block holding every global */
+    size_t *global_off;     /* offset of each global in its block */
+    size_t globals_bytes;   /* size of the block holding every global but the managed ones */
     size_t globals_align;   /* its alignment */
+    size_t managed_bytes;   /* the same for the __managed__ variables' block */
+    size_t managed_align;
 };
 
 /* Parse an image (fatbin, cubin, PTX text; a wrapper when called in-process)
@@ -96,7 +98,8 @@ struct module {
     uint64_t ctx_serial, ctx_id; /* the context struct and activation it lives in */
     struct library *lib;    /* the library it materialises, or NULL */
     struct code *code;      /* owned unless lib */
-    CUdeviceptr globals;    /* the block holding every global; 0 if none */
+    CUdeviceptr globals;    /* the block holding every global but the managed ones; 0 if none */
+    CUdeviceptr managed;    /* the managed variables' block, unless lib holds it; 0 if none */
     uint64_t *global_addrs; /* device address of each global */
     struct func *funcs;     /* one per kernel, each a registered handle */
     struct module *next;    /* ctx->modules */
@@ -118,6 +121,10 @@ struct kernel {
 
 struct library {
     struct code *code;
+    /* Its __managed__ variables: one block for every context, as managed
+     * memory is the device's and the host's at one address (0 if none). */
+    CUdeviceptr managed;
+    uint64_t *managed_addrs; /* code->nglobals; an address for the managed ones only */
     struct kernel *kernels; /* code->nkernels, each a registered handle */
     struct module *mods;    /* its modules, one per context activation it is used in */
 };
@@ -131,6 +138,15 @@ void module_detach_locked(struct module *m);
 /* Free a detached module, and its globals if its activation is still alive
  * (else the activation's teardown frees them). Its code too unless lib. */
 void module_free_locked(struct module *m);
+
+/* A zeroed block for code's managed (or other) globals in context c (NULL:
+ * no context owns it), their addresses written into addrs; *block is 0 when
+ * there are none. */
+CUresult globals_alloc_locked(struct ctx *c, const struct code *code, bool managed, CUdeviceptr *block,
+                              uint64_t *addrs);
+/* Their initial bytes, addresses of globals in them taken from addrs (0
+ * where it has none). */
+void globals_init(const struct code *code, bool managed, const uint64_t *addrs);
 
 /* The module of lib in context c, materialised on first use. */
 CUresult library_module_locked(struct library *lib, struct ctx *c, struct module **out);

@@ -210,7 +210,7 @@ struct gvar {                  /* module-scope .global / .const */
     char *name;
     size_t size, align;
     uint8_t *init; size_t init_len;
-    bool is_const, is_extern;
+    bool is_const, is_extern, is_managed;
     int nrel;                  /* relocations: pointers to other globals inside init */
     struct grel { size_t off; int target; int64_t addend; } *rel;
 };

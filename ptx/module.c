@@ -68,6 +68,7 @@ void ptx_module_global(const struct ptx_module *m, int i, struct ptx_global_info
     info->init_len = g->init_len;
     info->is_const = g->is_const;
     info->is_extern = g->is_extern;
+    info->is_managed = g->is_managed;
 }
 
 void ptx_module_global_relocate(const struct ptx_module *m, int i, const uint64_t *global_addrs, void *bytes)

@@ -252,6 +252,7 @@ struct decl {
     uint64_t dims[4]; int ndims; bool open_dim; /* name[] */
     bool is_range; uint32_t range;              /* %r<100> */
     uint64_t size;      /* total bytes */
+    bool managed;       /* .attribute(.managed): a __managed__ variable */
 };
 
 /* After the state space: [.align N] [.v2|.v4] .type [.ptr ...] name[dims] | name<N> */
@@ -260,6 +261,7 @@ static void parse_decl_head(struct pctx *p, struct decl *d)
     d->align = 0;
     d->vec = 1;
     d->t = T_NONE;
+    d->managed = false;
     /* In `.param .u64 .ptr .global .align 16 p` the space and alignment after
      * .ptr describe the data pointed to, not the parameter itself. */
     bool after_ptr = false;
@@ -272,6 +274,18 @@ static void parse_decl_head(struct pctx *p, struct decl *d)
             continue;
         }
         if (tok_is(&p->t, ".ptr")) { after_ptr = true; next(p); continue; }
+        if (tok_is(&p->t, ".attribute")) {
+            /* .unified(uuid, uuid) names memory shared with the host by HMM,
+             * which no device of rgpu offers */
+            next(p);
+            expect(p, '(');
+            if (!tok_is(&p->t, ".managed"))
+                perr(p, p->t.line, "unsupported variable attribute '%.*s'", p->t.len, p->t.s);
+            next(p);
+            expect(p, ')');
+            d->managed = true;
+            continue;
+        }
         if (tok_is(&p->t, ".v2")) { d->vec = 2; next(p); continue; }
         if (tok_is(&p->t, ".v4")) { d->vec = 4; next(p); continue; }
         if (tok_is(&p->t, ".v8")) { d->vec = 8; next(p); continue; }
@@ -456,6 +470,8 @@ static void parse_module_var(struct pctx *p, int space, bool is_extern)
             g->align = d.align;
             g->is_const = space == SP_CONST;
             g->is_extern = is_extern;
+            g->is_managed = d.managed;
+            if (d.managed && space != SP_GLOBAL) perr(p, p->t.line, ".attribute(.managed) outside .global");
             struct sym *y = sym_add(p, &p->mod, g->name, d.len, S_GLOBAL);
             y->a = (uint32_t)m->nglobals++;
             if (accept(p, '=')) {

@@ -67,6 +67,7 @@ struct ptx_global_info {
     size_t init_len;
     bool is_const;      /* .const, else .global */
     bool is_extern;     /* declared .extern: must be resolved by the loader */
+    bool is_managed;    /* .attribute(.managed): a __managed__ variable, which the host reaches too */
 };
 int ptx_module_global_count(const struct ptx_module *m);
 void ptx_module_global(const struct ptx_module *m, int i, struct ptx_global_info *info);

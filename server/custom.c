@@ -510,6 +510,8 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_tensor_map_tiled: return modules_tensor_map_tiled(c);
     case RGPU_ID_rgpu_link: return link_run(c);
     case RGPU_ID_rgpu_link_image: return link_image(c);
+    case RGPU_ID_rgpu_managed_read:
+    case RGPU_ID_rgpu_managed_write: return managed_exec(c);
     case RGPU_ID_rgpu_capture_info:
     case RGPU_ID_rgpu_end_capture:
     case RGPU_ID_rgpu_graph_add_host:

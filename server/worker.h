@@ -127,6 +127,8 @@ CUresult hostpool_exec(struct srv_call *c);
 void hostpool_repin(void);
 /* graphs.c */
 CUresult graphs_exec(struct srv_call *c);
+/* rgpu_managed_read and rgpu_managed_write (managed.c) */
+CUresult managed_exec(struct srv_call *c);
 /* A client host function as a backend host function (custom.c): call
  * custom_host_trampoline(the result). A kept one serves a graph node and is
  * never freed before the worker exits; NULL: out of memory. */

@@ -487,6 +487,28 @@ int main(int argc, char **argv)
                      caps[k], r, rh.type, rh.seq, rh.result);
         }
 
+        /* the host's access to managed memory (server/managed.c) reads and
+         * writes rgpud's own memory: only inside a managed allocation */
+        {
+            struct rgpu_args_cuMemAlloc_v2 ma = {.bytesize = 4096};
+            int mr = call(fd, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, &ma);
+            if (mr != CUDA_SUCCESS)
+                FAIL("cuMemAlloc for the managed-memory cases: %d", mr);
+            char scratch[64] = {0};
+            /* device memory, a made-up address, one wrapping past the end of the address space */
+            const CUdeviceptr where[] = {ma.dptr, 0x7ffff0001000ull, ~(CUdeviceptr)0 - 8};
+            for (size_t k = 0; mr == CUDA_SUCCESS && k < sizeof where / sizeof where[0]; k++) {
+                struct rgpu_args_rgpu_managed_read rd = {.dptr = where[k], .size = sizeof scratch, .bytes = scratch};
+                struct rgpu_args_rgpu_managed_write wr = {.dptr = where[k], .bytes = scratch,
+                                                          .bytes_len = sizeof scratch};
+                int r1 = call(fd, RGPU_ID_rgpu_managed_read, ++seq, ctx, &rd);
+                int r2 = call(fd, RGPU_ID_rgpu_managed_write, ++seq, ctx, &wr);
+                if (r1 != CUDA_ERROR_INVALID_VALUE || r2 != CUDA_ERROR_INVALID_VALUE)
+                    FAIL("managed read/write of %#llx, not managed memory: %d, %d, expected INVALID_VALUE",
+                         (unsigned long long)where[k], r1, r2);
+            }
+        }
+
         /* malformed arguments of a known call: 3 bytes where 8 are due */
         send_msg(fd, rc_hdr(RGPU_MSG_REQUEST, RGPU_ID_cuMemAlloc_v2, ++seq, ctx, 3, 0), "abc", 3);
         r = read_reply(fd, &rh, out, sizeof out, 10);

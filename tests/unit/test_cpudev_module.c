@@ -251,6 +251,65 @@ static void test_globals(void **state)
     OK(cpudev_cuModuleUnload(m));
 }
 
+/* __managed__ variables: a block of managed memory apart from the other
+ * globals; a library's exists from its load on, in no context. */
+static const char managed_ptx[] =
+    ".version 8.0\n.target sm_80\n.address_size 64\n"
+    ".global .attribute(.managed) .align 4 .u32 hits = 5;\n"
+    ".global .align 8 .u64 where = generic(hits);\n"
+    ".global .attribute(.managed) .align 8 .u64 self = generic(self);\n"
+    ".global .align 4 .u32 plain = 9;\n"
+    ".visible .entry hit()\n{\n .reg .b64 %rd<2>; .reg .b32 %r<2>;\n"
+    " ld.global.u64 %rd1, [where];\n atom.global.add.u32 %r1, [%rd1], 3;\n ret;\n}\n";
+
+static void test_managed_variables(void **state)
+{
+    (void)state;
+    OK(cpudev_cuCtxSetCurrent(NULL));
+    CUlibrary l;
+    OK(cpudev_cuLibraryLoadData(&l, managed_ptx, NULL, NULL, 0, NULL, NULL, 0));
+    CUdeviceptr hits, self, again, plain;
+    size_t size = 0;
+    OK(cpudev_cuLibraryGetManaged(&hits, &size, l, "hits")); /* no context current */
+    assert_int_equal(size, 4);
+    OK(cpudev_cuLibraryGetManaged(&self, NULL, l, "self"));
+    assert_int_equal(*(uint32_t *)(uintptr_t)hits, 5); /* the host's address too */
+    assert_true(*(uint64_t *)(uintptr_t)self == self);
+    assert_int_equal(cpudev_cuLibraryGetManaged(&again, &size, l, "plain"), CUDA_ERROR_NOT_FOUND);
+    assert_int_equal(cpudev_cuLibraryGetManaged(&again, &size, l, "nope"), CUDA_ERROR_NOT_FOUND);
+    assert_int_equal(cpudev_cuLibraryGetManaged(NULL, NULL, l, "hits"), CUDA_ERROR_INVALID_VALUE);
+    int managed = -1;
+    OK(cpudev_cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, hits));
+    assert_int_equal(managed, 1);
+
+    OK(cpudev_cuCtxSetCurrent(primary));
+    OK(cpudev_cuLibraryGetGlobal(&again, NULL, l, "hits")); /* the same variable in a context */
+    assert_true(again == hits);
+    OK(cpudev_cuLibraryGetGlobal(&plain, NULL, l, "plain"));
+    OK(cpudev_cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, plain));
+    assert_int_equal(managed, 0);
+    CUdeviceptr where;
+    OK(cpudev_cuLibraryGetGlobal(&where, NULL, l, "where"));
+    uint64_t points_at = 0;
+    read_device(&points_at, where, 8);
+    assert_true(points_at == hits); /* an ordinary global initialised with a managed one's address */
+    CUkernel k;
+    OK(cpudev_cuLibraryGetKernel(&k, l, "hit"));
+    OK(cpudev_cuLaunchKernel((CUfunction)k, 2, 1, 1, 4, 1, 1, 0, NULL, NULL, NULL));
+    OK(cpudev_cuStreamSynchronize(NULL));
+    assert_int_equal(*(uint32_t *)(uintptr_t)hits, 5 + 8 * 3);
+    OK(cpudev_cuLibraryUnload(l));
+
+    /* in a module, its context's */
+    CUmodule m;
+    OK(cpudev_cuModuleLoadData(&m, managed_ptx));
+    OK(cpudev_cuModuleGetGlobal_v2(&hits, NULL, m, "hits"));
+    OK(cpudev_cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, hits));
+    assert_int_equal(managed, 1);
+    assert_int_equal(*(uint32_t *)(uintptr_t)hits, 5);
+    OK(cpudev_cuModuleUnload(m));
+}
+
 static void test_param_info(void **state)
 {
     (void)state;
@@ -591,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_binary_for_gpu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_images, setup, teardown),
         cmocka_unit_test_setup_teardown(test_globals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_managed_variables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_param_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_function_attributes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_library, setup, teardown),

@@ -188,6 +188,11 @@ static void test_malformed(void **state)
                CUDA_ERROR_INVALID_PTX, "unsupported modifier '.wat'");
     expect_bad(".version 8.0\n.target sm_75\n.address_size 64\n.visible .entry k(\n", CUDA_ERROR_INVALID_PTX, "line");
     expect_bad("", CUDA_ERROR_INVALID_PTX, "");
+    /* variable attributes: .managed on .global only; no .unified memory */
+    expect_bad(".version 8.0\n.target sm_75\n.address_size 64\n.global .attribute(.unified(1, 2)) .u32 x;\n",
+               CUDA_ERROR_INVALID_PTX, "unsupported variable attribute '.unified'");
+    expect_bad(".version 8.0\n.target sm_75\n.address_size 64\n.const .attribute(.managed) .u32 x;\n",
+               CUDA_ERROR_INVALID_PTX, ".attribute(.managed) outside .global");
 }
 
 /* A kernel that never ends is stopped by max_instructions (the fuzz
