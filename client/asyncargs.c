@@ -27,11 +27,15 @@
  * asynchronous calls stay asynchronous during a capture (ggml captures
  * hundreds of launches per graph); a capture error they meet invalidates
  * the capture, which cuStreamEndCapture reports.
+ *
+ * And graph launches, once a graph allocation node may exist (asyncargs.h).
  */
 #include "asyncargs.h"
 
 #include "capture.h"
 #include "memory.h"
+
+atomic_bool rgpu_graph_memory_seen;
 
 /* [p, p + n) inside one live allocation or module variable of ours, or
  * inside contiguous mapped pieces of a reservation. */
@@ -134,7 +138,7 @@ static bool vouched(enum rgpu_call_id id, const void *args)
     }
     /* the start of a stream-ordered allocation of ours (what CUDA says it
      * frees; of cuMemAlloc's memory the backend judges); on a capturing
-     * stream it would be a graph's memory node, which the CPU device refuses */
+     * stream it is a graph's free node, of a graph allocation or refused */
     case RGPU_ID_cuMemFreeAsync: {
         const struct rgpu_args_cuMemFreeAsync *a = args;
         struct range r;
@@ -145,6 +149,7 @@ static bool vouched(enum rgpu_call_id id, const void *args)
         return !(((const struct rgpu_args_cuStreamWaitEvent *)args)->Flags & ~(unsigned)CU_EVENT_WAIT_EXTERNAL);
     case RGPU_ID_cuEventRecordWithFlags:
         return !(((const struct rgpu_args_cuEventRecordWithFlags *)args)->flags & ~(unsigned)CU_EVENT_RECORD_EXTERNAL);
+    case RGPU_ID_cuGraphLaunch: return !atomic_load(&rgpu_graph_memory_seen);
     default: return true; /* nothing the client could not judge */
     }
 }

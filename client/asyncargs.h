@@ -11,4 +11,11 @@
  * not asked. */
 bool rgpu_async_waits(enum rgpu_call_id id, const void *args);
 
+/* A graph allocation node may exist in this process (cuGraphAddMemAllocNode,
+ * or cuMemAllocAsync while a capture was active): from then on graph
+ * launches wait for their reply, since CUDA refuses at call time to launch a
+ * graph whose earlier allocations were not freed. */
+#include <stdatomic.h>
+extern atomic_bool rgpu_graph_memory_seen;
+
 #endif

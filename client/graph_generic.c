@@ -64,6 +64,15 @@ static CUresult add(CUgraphNode *out, CUgraph g, const CUgraphNode *deps, size_t
     case CU_GRAPH_NODE_TYPE_EMPTY: return cuGraphAddEmptyNode(out, g, deps, n);
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return cuGraphAddEventRecordNode(out, g, deps, n, p->eventRecord.event);
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return cuGraphAddEventWaitNode(out, g, deps, n, p->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC: {
+        CUDA_MEM_ALLOC_NODE_PARAMS a = {p->alloc.poolProps, p->alloc.accessDescs, p->alloc.accessDescCount,
+                                        p->alloc.bytesize, 0};
+        CUresult r = cuGraphAddMemAllocNode(out, g, deps, n, &a);
+        if (r == CUDA_SUCCESS)
+            p->alloc.dptr = a.dptr; /* the one output of cuGraphAddNode's parameters */
+        return r;
+    }
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return cuGraphAddMemFreeNode(out, g, deps, n, p->free.dptr);
     default: return unsupported_type(p->type);
     }
 }

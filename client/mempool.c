@@ -10,6 +10,8 @@
  * CUDA does not promise to free so) it waits, so that the backend's verdict
  * comes from the call. The pools themselves are server handles (calls.def).
  */
+#include "asyncargs.h"
+#include "capture.h"
 #include "conn.h"
 #include "context.h"
 #include "handles.h"
@@ -34,7 +36,13 @@ static CUresult alloc_async(enum rgpu_call_id id, CUdeviceptr *dptr, size_t byte
         p = a.dptr;
     }
     if (r == CUDA_SUCCESS) {
-        rgpu_memory_record(p, bytesize, rgpu_ctx_current(), true);
+        /* while a capture may be running this can be a graph's allocation,
+         * which is only reserved until the graph runs: not recorded (copies
+         * into it wait for their replies) */
+        if (!rgpu_capture_active())
+            rgpu_memory_record(p, bytesize, rgpu_ctx_current(), true);
+        else
+            atomic_store(&rgpu_graph_memory_seen, true);
         *dptr = p;
     }
     return r;

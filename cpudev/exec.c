@@ -141,6 +141,9 @@ CUresult cpudev_cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hG
     CUresult r = ctx_current_locked(&c);
     if (r == CUDA_SUCCESS && (!reg_has_locked(hGraph, H_GRAPH) || g->capturing))
         r = CUDA_ERROR_INVALID_VALUE;
+    for (int i = 0; r == CUDA_SUCCESS && i < g->n; i++)
+        if (g->nodes[i]->p.type == CU_GRAPH_NODE_TYPE_MEM_ALLOC && gmem_shared_locked(g->nodes[i]->p.u.malloc))
+            r = CUDA_ERROR_NOT_SUPPORTED; /* one executable graph at a time may hold its allocations */
     if (r == CUDA_SUCCESS)
         r = exec_build_locked(g, &x);
     if (r == CUDA_SUCCESS && !reg_add_locked(x, H_GEXEC)) {
@@ -341,6 +344,33 @@ static CUresult graph_of_exec_locked(const struct gexec *x, struct graph **out)
     return r;
 }
 
+/* May x be launched as its graph allocations stand: INVALID_VALUE if one
+ * from an earlier launch is still live (unless x frees them on launch). */
+static CUresult launch_mem_check_locked(const struct gexec *x)
+{
+    bool auto_free = x->flags & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH;
+    for (int i = 0; i < x->n; i++)
+        if (x->nodes[i].p.type == CU_GRAPH_NODE_TYPE_MEM_ALLOC && !x->nodes[i].disabled && !auto_free &&
+            gmem_live_locked(x->nodes[i].p.u.malloc))
+            return CUDA_ERROR_INVALID_VALUE;
+    return CUDA_SUCCESS;
+}
+
+/* What the launch of x does to its graph allocations, at the call, in its
+ * order: each allocated, those it frees freed. */
+static void launch_mem_apply_locked(const struct gexec *x)
+{
+    for (int i = 0; i < x->n; i++) {
+        const struct xnode *xn = &x->nodes[x->order[i]];
+        if (xn->disabled)
+            continue;
+        if (xn->p.type == CU_GRAPH_NODE_TYPE_MEM_ALLOC)
+            gmem_launch_locked(xn->p.u.malloc, true);
+        else if (xn->p.type == CU_GRAPH_NODE_TYPE_MEM_FREE)
+            (void)gmem_free_locked(xn->p.u.mfree); /* freeing what is not live is the program's error */
+    }
+}
+
 /* A launch on a capturing stream: a child graph node of the capture's graph. */
 static CUresult capture_launch_locked(const struct gexec *x, struct stream *s)
 {
@@ -380,7 +410,11 @@ CUresult cpudev_cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
     if (r == CUDA_SUCCESS)
         r = add_steps_locked(x, s->ctx, op, waits, &nwaits);
     if (r == CUDA_SUCCESS)
+        r = launch_mem_check_locked(x);
+    if (r == CUDA_SUCCESS)
         r = stream_submit_locked(s, op, waits, nwaits);
+    if (r == CUDA_SUCCESS)
+        launch_mem_apply_locked(x);
     if (r == CUDA_SUCCESS) {
         /* each recorded event now stands for this launch */
         for (int i = 0; i < op->u.graph.n; i++) {
@@ -436,6 +470,8 @@ static CUgraphExecUpdateResult compatible(const struct gparams *a, const struct 
         if (a->u.copy.width != b->u.copy.width || a->u.copy.height != b->u.copy.height)
             return CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED;
         break;
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return CU_GRAPH_EXEC_UPDATE_ERROR_NOT_SUPPORTED;
     default:
         break;
     }

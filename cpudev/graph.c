@@ -42,6 +42,8 @@ void gparams_release_locked(struct gparams *p)
         event_unref_locked(p->u.ev);
     if (p->type == CU_GRAPH_NODE_TYPE_GRAPH && p->u.child)
         graph_free_locked(p->u.child);
+    if (p->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC)
+        gmem_unref_locked(p->u.malloc);
     memset(p, 0, sizeof *p);
 }
 
@@ -58,6 +60,8 @@ CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src)
     }
     if ((src->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD || src->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT) && src->u.ev)
         src->u.ev->refs++;
+    if (src->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC)
+        gmem_ref_locked(src->u.malloc);
     if (src->type == CU_GRAPH_NODE_TYPE_GRAPH) {
         dst->u.child = NULL;
         CUresult r = graph_clone_locked(src->u.child, &dst->u.child);
@@ -415,6 +419,8 @@ CUresult cpudev_cuGraphAddChildGraphNode(CUgraphNode *phGraphNode, CUgraph hGrap
     CUresult v = graph_lookup_locked(childGraph, &child);
     if (v == CUDA_SUCCESS && child->capturing)
         v = CUDA_ERROR_INVALID_VALUE;
+    if (v == CUDA_SUCCESS && graph_has_mem_nodes(child))
+        v = CUDA_ERROR_NOT_SUPPORTED;
     if (v == CUDA_SUCCESS && (v = graph_clone_locked(child, &p.u.child)) == CUDA_SUCCESS) {
         p.type = CU_GRAPH_NODE_TYPE_GRAPH;
         p.u.child->embedded = true;
@@ -608,6 +614,8 @@ CUresult cpudev_cuGraphClone(CUgraph *phGraphClone, CUgraph originalGraph)
     CUresult r = graph_lookup_locked(originalGraph, &g);
     if (r == CUDA_SUCCESS && g->capturing)
         r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS && graph_has_mem_nodes(g))
+        r = CUDA_ERROR_NOT_SUPPORTED;
     if (r == CUDA_SUCCESS)
         r = graph_clone_locked(g, &c);
     if (r == CUDA_SUCCESS)

@@ -57,6 +57,8 @@ struct gparams {
         } host;
         struct event *ev; /* referenced: EVENT_RECORD, WAIT_EVENT */
         struct graph *child; /* GRAPH: the node's own copy (embedded) */
+        struct gmem *malloc; /* MEM_ALLOC: referenced (graph_mem.c) */
+        CUdeviceptr mfree;   /* MEM_FREE: a graph allocation's address */
     } u;
 };
 
@@ -120,6 +122,25 @@ bool kattrs_cooperative(const struct kattrs *a);                /* the node laun
 /* hGraph, editable (no capture builds it), with from[0..n) and to[0..n) its nodes. */
 CUresult graph_edges_check_locked(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n,
                                   struct graph **out);
+
+/* ---- graph_mem.c: graph allocations ---- */
+struct gmem;
+void gmem_ref_locked(struct gmem *m);
+void gmem_unref_locked(struct gmem *m);  /* the memory goes with the last reference */
+bool gmem_shared_locked(const struct gmem *m); /* more than its node refers to it */
+bool gmem_live_locked(const struct gmem *m);   /* allocated by a launch, not freed since */
+void gmem_launch_locked(struct gmem *m, bool alloc); /* a launch allocates it (or, AUTO_FREE, frees it first) */
+/* Free the graph allocation at p (a free node launched, cuMemFreeAsync,
+ * cuMemFree): NOT_FOUND if p is none, INVALID_VALUE if it is not live. */
+CUresult gmem_free_locked(CUdeviceptr p);
+/* A free node's parameters: NOT_FOUND unless dptr is a graph allocation. */
+CUresult gparams_mem_free(struct gparams *p, CUdeviceptr dptr);
+/* cuMemAllocAsync / cuMemFreeAsync on a capturing stream: an allocation or
+ * free node of its capture. */
+CUresult capture_mem_alloc_locked(struct stream *s, size_t bytesize, CUdeviceptr *dptr);
+CUresult capture_mem_free_locked(struct stream *s, CUdeviceptr dptr);
+/* Does g hold memory nodes (which CUDA lets no child graph or clone hold)? */
+bool graph_has_mem_nodes(const struct graph *g);
 
 /* ---- capture.c ---- */
 void capture_unref_locked(struct capture *cap);

@@ -22,6 +22,7 @@
  * address is in one of the two and every query asks the right one.
  */
 #define _GNU_SOURCE
+#include "graph.h"
 #include "heap.h"
 #include "internal.h"
 
@@ -388,6 +389,11 @@ CUresult cpudev_cuMemFree_v2(CUdeviceptr dptr)
     ws_init(&ws);
     cpudev_lock();
     r = ctx_current_locked(&c);
+    CUresult g = r == CUDA_SUCCESS ? gmem_free_locked(dptr) : CUDA_ERROR_NOT_FOUND;
+    if (g != CUDA_ERROR_NOT_FOUND) { /* a graph allocation: its graph keeps the memory */
+        cpudev_unlock();
+        return g;
+    }
     if (r == CUDA_SUCCESS && !is_alloc_start(dptr))
         r = CUDA_ERROR_INVALID_VALUE; /* not an allocation, or freed already */
     /* Like cudaFree: work queued before the call may still use the memory. */

@@ -15,6 +15,7 @@
  * it with allocations outstanding returns at once, as in CUDA, and the last
  * free releases it.
  */
+#include "graph.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -96,12 +97,9 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t bytesize, bool from_pool, 
         r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS && !(p = from_pool ? find_locked(pool) : current))
         r = CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS && s->cap) {
-        /* captured, it would be a graph's memory node: not offered */
-        capture_invalidate_locked(s->cap);
-        r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
-    }
-    if (r == CUDA_SUCCESS)
+    if (r == CUDA_SUCCESS && s->cap)
+        r = capture_mem_alloc_locked(s, bytesize, &out); /* a graph's allocation node */
+    else if (r == CUDA_SUCCESS)
         r = mem_alloc_pool_locked(c, bytesize, p, &out);
     cpudev_unlock();
     if (r == CUDA_SUCCESS)
@@ -129,6 +127,15 @@ CUresult cpudev_cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream)
     CUresult r = ctx_current_locked(&c);
     if (r == CUDA_SUCCESS)
         r = stream_resolve_locked(hStream, &s);
+    /* a graph allocation: a free node when captured, else freed in program
+     * order (what else a capture is asked to free it refuses, below) */
+    CUresult g = CUDA_ERROR_NOT_FOUND;
+    if (r == CUDA_SUCCESS)
+        g = s->cap ? capture_mem_free_locked(s, dptr) : gmem_free_locked(dptr);
+    if (r == CUDA_SUCCESS && g != CUDA_ERROR_NOT_FOUND && (!s->cap || g == CUDA_SUCCESS)) {
+        cpudev_unlock();
+        return g;
+    }
     if (r == CUDA_SUCCESS && !mem_free_async_mark(dptr))
         r = CUDA_ERROR_INVALID_VALUE; /* not an allocation, or freed already */
     if (r == CUDA_SUCCESS) {

@@ -377,6 +377,7 @@ static CUresult after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     NODE_ADDED(cuGraphAddEventRecordNode)
     NODE_ADDED(cuGraphAddEventWaitNode)
     NODE_ADDED(cuGraphAddChildGraphNode)
+    NODE_ADDED(cuGraphAddMemFreeNode)
 #undef NODE_ADDED
     case RGPU_ID_cuGraphChildGraphNodeGetGraph: {
         struct rgpu_args_cuGraphChildGraphNodeGetGraph *a = args;

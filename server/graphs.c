@@ -127,6 +127,48 @@ static CUresult add_host(struct srv_call *c)
     return r;
 }
 
+/* A graph allocation node: its parameters rebuilt with the descriptors
+ * that travelled apart. */
+static CUresult mem_alloc(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_mem_alloc *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GRAPH, a->hGraph);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_nodes(c, a->dependencies, a->dependencies_len / sizeof(CUgraphNode));
+    if (r != CUDA_SUCCESS)
+        return r;
+    CUDA_MEM_ALLOC_NODE_PARAMS p = a->params;
+    p.accessDescs = a->descs;
+    p.poolProps.win32SecurityAttributes = NULL; /* a client's pointer: nothing on Linux */
+    r = c->w->be->cuGraphAddMemAllocNode(&a->phGraphNode, a->hGraph, a->dependencies, a->numDependencies, &p);
+    if (r == CUDA_SUCCESS) {
+        a->dptr = p.dptr;
+        handles_add(&c->w->handles, HT_GNODE, a->phGraphNode, (CUcontext)a->hGraph);
+    }
+    return r;
+}
+
+static CUresult mem_alloc_params(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_mem_alloc_params *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GNODE, a->hNode);
+    if (r == CUDA_SUCCESS && !a->hNode)
+        r = CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS)
+        r = c->w->be->cuGraphMemAllocNodeGetParams(a->hNode, &a->params);
+    if (r != CUDA_SUCCESS)
+        return r;
+    size_t n = a->params.accessDescCount < RGPU_MAX_ACCESS_DESCS ? a->params.accessDescCount : RGPU_MAX_ACCESS_DESCS;
+    if (!(a->descs = dispatch_outbuf(c, a->descs_len)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    memset(a->descs, 0, a->descs_len);
+    if (n && a->params.accessDescs)
+        memcpy(a->descs, a->params.accessDescs, n * sizeof *a->descs);
+    a->params.accessDescCount = n;
+    a->params.accessDescs = NULL; /* the server's pointer means nothing there */
+    return CUDA_SUCCESS;
+}
+
 /* A host node's parameters are the trampoline and a kept host call: the
  * client sees its own function and argument. */
 static CUresult host_get(struct srv_call *c)
@@ -314,6 +356,8 @@ CUresult graphs_exec(struct srv_call *c)
     case RGPU_ID_rgpu_capture_info: return capture_info(c);
     case RGPU_ID_rgpu_end_capture: return end_capture(c);
     case RGPU_ID_rgpu_graph_add_host: return add_host(c);
+    case RGPU_ID_rgpu_graph_mem_alloc: return mem_alloc(c);
+    case RGPU_ID_rgpu_graph_mem_alloc_params: return mem_alloc_params(c);
     case RGPU_ID_rgpu_graph_host_get: return host_get(c);
     case RGPU_ID_rgpu_graph_host_set: return host_set(c);
     case RGPU_ID_rgpu_graph_kernel: return kernel(c);

@@ -13,8 +13,9 @@
  * cuMemPoolTrimTo, created pools (cuMemAllocFromPoolAsync, destroyed with an
  * allocation outstanding, made the device's current pool), pool access, bad
  * arguments, and, through rgpu only, what rgpu refuses (destroyed or forged
- * pool handles, pools with export handle types or not on the device,
- * allocation on a capturing stream) and what costs no round trip (asynchronous
+ * pool handles, pools with export handle types or not on the device),
+ * allocation and free on a capturing stream (a graph's memory nodes), and
+ * what costs no round trip (asynchronous
  * memsets and copies into stream-ordered memory, cuMemFreeAsync).
  *
  * Every expectation holds on NVIDIA's driver too (tests/gpu/run runs this
@@ -631,27 +632,38 @@ static void unsupported(void)
     CUmemLocation here = {CU_MEM_LOCATION_TYPE_DEVICE, dev};
     EXPECT_RESULT(get_current(&p, &here, CU_MEM_ALLOCATION_TYPE_MANAGED), CUDA_ERROR_NOT_SUPPORTED);
 
-    /* on a capturing stream: a graph's memory node, which NVIDIA's driver
-     * makes (the nvidia backend passes it on) and the CPU device does not */
-    if (!it_backend_is_cpu()) {
-        done("unsupported: export handle types, host pools");
-        return;
-    }
+    done("unsupported: export handle types, host pools");
+}
+
+/* On a capturing stream an allocation and its free are a graph's memory
+ * nodes (tests/integration/cudart/graph_mem.cu runs such graphs). */
+static void captured(void)
+{
     CUstream s;
     CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
     CHECK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
     CUdeviceptr d = 0;
-    EXPECT_ERROR(cuMemAllocAsync(&d, 4096, s));
+    CHECK(cuMemAllocAsync(&d, 4096, s));
+    EXPECT_TRUE(d != 0);
+    CHECK(cuMemFreeAsync(d, s));
     CUgraph g = NULL;
-    (void)cuStreamEndCapture(s, &g); /* invalidated or empty: either way, over */
-    if (g)
-        CHECK(cuGraphDestroy(g));
-    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_ACTIVE;
-    CHECK(cuStreamIsCapturing(s, &st));
-    EXPECT_EQ(st, CU_STREAM_CAPTURE_STATUS_NONE);
+    CHECK(cuStreamEndCapture(s, &g));
+    CUgraphNode nodes[4];
+    size_t n = 4;
+    CHECK(cuGraphGetNodes(g, nodes, &n));
+    EXPECT_EQ(n, 2);
+    CUgraphNodeType t0 = CU_GRAPH_NODE_TYPE_EMPTY, t1 = CU_GRAPH_NODE_TYPE_EMPTY;
+    CHECK(cuGraphNodeGetType(nodes[0], &t0));
+    CHECK(cuGraphNodeGetType(nodes[1], &t1));
+    EXPECT_TRUE((t0 == CU_GRAPH_NODE_TYPE_MEM_ALLOC && t1 == CU_GRAPH_NODE_TYPE_MEM_FREE) ||
+                (t1 == CU_GRAPH_NODE_TYPE_MEM_ALLOC && t0 == CU_GRAPH_NODE_TYPE_MEM_FREE));
+    CUdeviceptr freed = 0;
+    CHECK(cuGraphMemFreeNodeGetParams(t0 == CU_GRAPH_NODE_TYPE_MEM_FREE ? nodes[0] : nodes[1], &freed));
+    EXPECT_TRUE(freed == d);
+    CHECK(cuGraphDestroy(g));
     CHECK(cuStreamSynchronize(s));
     CHECK(cuStreamDestroy(s));
-    done("unsupported: export handle types, host pools, capture");
+    done("captured: allocation and free nodes");
 }
 
 /* Through rgpu: stream-ordered memory is known to the client. */
@@ -700,6 +712,7 @@ int main(void)
     pool_access();
     errors(destroyed);
     unsupported();
+    captured();
     no_round_trips();
     /* nothing latched along the way */
     EXPECT_RESULT(cuCtxSynchronize(), CUDA_SUCCESS);
