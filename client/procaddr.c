@@ -18,7 +18,6 @@
  */
 #include "client.h"
 
-#include <cudaProfiler.h> /* cuProfiler*: rows of the table, not declared by cuda.h */
 #include <stdlib.h>
 #include <string.h>
 

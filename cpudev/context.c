@@ -350,6 +350,35 @@ CUresult cpudev_cuCtxDestroy_v2(CUcontext ctx)
     return CUDA_SUCCESS;
 }
 
+/* In a context, nothing to do: no profiler watches the CPU device, and it
+ * sets no L2 lines aside (MAX_PERSISTING_L2_CACHE_SIZE 0). */
+static CUresult in_a_context(void)
+{
+    struct ctx *c;
+    cpudev_lock();
+    CUresult r = ctx_current_locked(&c);
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuProfilerStart(void)
+{
+    CPUDEV_ENTER();
+    return in_a_context();
+}
+
+CUresult cpudev_cuProfilerStop(void)
+{
+    CPUDEV_ENTER();
+    return in_a_context();
+}
+
+CUresult cpudev_cuCtxResetPersistingL2Cache(void)
+{
+    CPUDEV_ENTER();
+    return in_a_context();
+}
+
 CUresult cpudev_cuCtxSynchronize(void)
 {
     CPUDEV_ENTER();

@@ -12,4 +12,5 @@
 #define __CUDA_API_VERSION_INTERNAL 1
 #endif
 #include <cuda.h>
+#include <cudaProfiler.h> /* cuProfilerStart/Stop, which cuda.h does not declare */
 #endif

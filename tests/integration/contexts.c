@@ -10,6 +10,8 @@
 #include "check.h"
 #include "rgpu_client.h"
 
+#include <cudaProfiler.h>
+
 #include <dlfcn.h>
 #include <pthread.h>
 
@@ -162,6 +164,8 @@ static void created_contexts(void)
     CUdevice d;
     EXPECT_RESULT(cuCtxSynchronize(), CUDA_ERROR_INVALID_CONTEXT);
     EXPECT_RESULT(cuCtxGetDevice(&d), CUDA_ERROR_INVALID_CONTEXT);
+    EXPECT_RESULT(cuProfilerStart(), CUDA_ERROR_INVALID_CONTEXT);
+    EXPECT_RESULT(cuProfilerStop(), CUDA_ERROR_INVALID_CONTEXT);
     CUdeviceptr p;
     EXPECT_RESULT(cuMemAlloc(&p, 16), CUDA_ERROR_INVALID_CONTEXT);
 

@@ -2,8 +2,11 @@
 // properties, cudaMalloc/cudaMemcpy both ways, <<<>>> launches of a plain, a
 // templated and a dynamic-shared-memory kernel, and cudaMemcpyTo/FromSymbol
 // on __constant__ and __device__ variables (pointers among them initialised
-// with addresses of others). Every result is checked on the host.
+// with addresses of others), a profiled region. Every result is checked on
+// the host.
 #include "cudart_check.h"
+
+#include <cuda_profiler_api.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -271,6 +274,11 @@ int main()
     run_axpy<int>("int");
     test_dynamic_shared();
     test_function_attributes();
+    // a profiled region: no profiler is attached, so nothing is collected
+    CK(cudaProfilerStart());
+    run_axpy<float>("float, profiled");
+    CK(cudaProfilerStop());
+    CK(cudaCtxResetPersistingL2Cache());
     CK(cudaDeviceSynchronize());
     return ct_done("cudart basic");
 }
