@@ -106,6 +106,9 @@ void gparams_describe(struct gparams *p);
 CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src);
 CUresult graph_lookup_locked(CUgraph h, struct graph **out);   /* INVALID_VALUE: not a graph */
 CUresult gnode_lookup_locked(CUgraphNode h, struct gnode **out); /* INVALID_VALUE: not a node */
+/* The node h, of type t (INVALID_VALUE otherwise), of a graph no capture is
+ * building if editing (graph_edit.c). */
+CUresult gnode_typed_locked(CUgraphNode h, CUgraphNodeType t, bool editing, struct gnode **out);
 /* An edge d -> n (once; false: out of memory). */
 bool gnode_add_dep(struct gnode *n, struct gnode *d);
 /* deps[0..n) must be nodes of g (n > 0 needs deps). */

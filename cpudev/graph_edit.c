@@ -138,8 +138,7 @@ CUresult cpudev_cuGraphRemoveDependencies_v2(CUgraph hGraph, const CUgraphNode *
     return r;
 }
 
-/* The node hNode, of type t, of a graph no capture is building. */
-static CUresult typed_node_locked(CUgraphNode hNode, CUgraphNodeType t, bool editing, struct gnode **out)
+CUresult gnode_typed_locked(CUgraphNode hNode, CUgraphNodeType t, bool editing, struct gnode **out)
 {
     CUresult r = gnode_lookup_locked(hNode, out);
     if (r == CUDA_SUCCESS && ((*out)->p.type != t || (editing && (*out)->g->capturing)))
@@ -154,7 +153,7 @@ CUresult cpudev_cuGraphMemsetNodeGetParams(CUgraphNode hNode, CUDA_MEMSET_NODE_P
         return CUDA_ERROR_INVALID_VALUE;
     struct gnode *n;
     cpudev_lock();
-    CUresult r = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEMSET, false, &n);
+    CUresult r = gnode_typed_locked(hNode, CU_GRAPH_NODE_TYPE_MEMSET, false, &n);
     if (r == CUDA_SUCCESS)
         *nodeParams = n->p.u.set.desc;
     cpudev_unlock();
@@ -167,7 +166,7 @@ static CUresult set_params_locked(CUgraphNode hNode, struct gparams *p, CUresult
     struct gnode *n;
     CUresult r = verdict;
     if (r == CUDA_SUCCESS)
-        r = typed_node_locked(hNode, p->type, true, &n);
+        r = gnode_typed_locked(hNode, p->type, true, &n);
     if (r == CUDA_SUCCESS) {
         gparams_release_locked(&n->p);
         n->p = *p;
@@ -196,7 +195,7 @@ CUresult cpudev_cuGraphMemcpyNodeGetParams(CUgraphNode hNode, CUDA_MEMCPY3D *nod
         return CUDA_ERROR_INVALID_VALUE;
     struct gnode *n;
     cpudev_lock();
-    CUresult r = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_MEMCPY, false, &n);
+    CUresult r = gnode_typed_locked(hNode, CU_GRAPH_NODE_TYPE_MEMCPY, false, &n);
     /* a captured copy from page-locked host memory has no address the client knows */
     if (r == CUDA_SUCCESS && (!mem_in_va((CUdeviceptr)(uintptr_t)n->p.u.copy.src) ||
                               !mem_in_va((CUdeviceptr)(uintptr_t)n->p.u.copy.dst)))
@@ -226,7 +225,7 @@ CUresult cpudev_cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAM
         return CUDA_ERROR_INVALID_VALUE;
     struct gnode *n;
     cpudev_lock();
-    CUresult r = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_HOST, false, &n);
+    CUresult r = gnode_typed_locked(hNode, CU_GRAPH_NODE_TYPE_HOST, false, &n);
     if (r == CUDA_SUCCESS)
         *nodeParams = (CUDA_HOST_NODE_PARAMS){n->p.u.host.fn, n->p.u.host.arg};
     cpudev_unlock();
@@ -251,7 +250,7 @@ static CUresult get_event(CUgraphNode hNode, CUgraphNodeType t, CUevent *out)
         return CUDA_ERROR_INVALID_VALUE;
     struct gnode *n;
     cpudev_lock();
-    CUresult r = typed_node_locked(hNode, t, false, &n);
+    CUresult r = gnode_typed_locked(hNode, t, false, &n);
     if (r == CUDA_SUCCESS)
         *out = (CUevent)n->p.u.ev;
     cpudev_unlock();
@@ -301,7 +300,7 @@ CUresult cpudev_cuGraphChildGraphNodeGetGraph(CUgraphNode hNode, CUgraph *phGrap
         return CUDA_ERROR_INVALID_VALUE;
     struct gnode *n;
     cpudev_lock();
-    CUresult r = typed_node_locked(hNode, CU_GRAPH_NODE_TYPE_GRAPH, false, &n);
+    CUresult r = gnode_typed_locked(hNode, CU_GRAPH_NODE_TYPE_GRAPH, false, &n);
     if (r == CUDA_SUCCESS)
         *phGraph = (CUgraph)n->p.u.child;
     cpudev_unlock();

@@ -222,9 +222,7 @@ CUresult cpudev_cuGraphMemAllocNodeGetParams(CUgraphNode hNode, CUDA_MEM_ALLOC_N
     if (!params_out)
         return CUDA_ERROR_INVALID_VALUE;
     cpudev_lock();
-    CUresult r = gnode_lookup_locked(hNode, &n);
-    if (r == CUDA_SUCCESS && n->p.type != CU_GRAPH_NODE_TYPE_MEM_ALLOC)
-        r = CUDA_ERROR_INVALID_VALUE;
+    CUresult r = gnode_typed_locked(hNode, CU_GRAPH_NODE_TYPE_MEM_ALLOC, false, &n);
     if (r == CUDA_SUCCESS)
         *params_out = n->p.u.malloc->desc; /* accessDescs: the node's, valid while it lives */
     cpudev_unlock();
@@ -238,9 +236,7 @@ CUresult cpudev_cuGraphMemFreeNodeGetParams(CUgraphNode hNode, CUdeviceptr *dptr
     if (!dptr_out)
         return CUDA_ERROR_INVALID_VALUE;
     cpudev_lock();
-    CUresult r = gnode_lookup_locked(hNode, &n);
-    if (r == CUDA_SUCCESS && n->p.type != CU_GRAPH_NODE_TYPE_MEM_FREE)
-        r = CUDA_ERROR_INVALID_VALUE;
+    CUresult r = gnode_typed_locked(hNode, CU_GRAPH_NODE_TYPE_MEM_FREE, false, &n);
     if (r == CUDA_SUCCESS)
         *dptr_out = n->p.u.mfree;
     cpudev_unlock();

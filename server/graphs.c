@@ -107,12 +107,17 @@ static CUresult end_capture(struct srv_call *c)
     return r;
 }
 
+/* A graph and nodes of it to add a node after. */
+static CUresult check_graph_deps(struct srv_call *c, CUgraph g, const CUgraphNode *deps, uint64_t deps_len)
+{
+    CUresult r = dispatch_check_handle(c, HT_GRAPH, g);
+    return r == CUDA_SUCCESS ? dispatch_check_nodes(c, deps, deps_len / sizeof(CUgraphNode)) : r;
+}
+
 static CUresult add_host(struct srv_call *c)
 {
     struct rgpu_args_rgpu_graph_add_host *a = c->args;
-    CUresult r = dispatch_check_handle(c, HT_GRAPH, a->hGraph);
-    if (r == CUDA_SUCCESS)
-        r = dispatch_check_nodes(c, a->dependencies, a->dependencies_len / sizeof(CUgraphNode));
+    CUresult r = check_graph_deps(c, a->hGraph, a->dependencies, a->dependencies_len);
     if (r != CUDA_SUCCESS)
         return r;
     if (!a->fn)
@@ -132,9 +137,7 @@ static CUresult add_host(struct srv_call *c)
 static CUresult mem_alloc(struct srv_call *c)
 {
     struct rgpu_args_rgpu_graph_mem_alloc *a = c->args;
-    CUresult r = dispatch_check_handle(c, HT_GRAPH, a->hGraph);
-    if (r == CUDA_SUCCESS)
-        r = dispatch_check_nodes(c, a->dependencies, a->dependencies_len / sizeof(CUgraphNode));
+    CUresult r = check_graph_deps(c, a->hGraph, a->dependencies, a->dependencies_len);
     if (r != CUDA_SUCCESS)
         return r;
     CUDA_MEM_ALLOC_NODE_PARAMS p = a->params;
