@@ -28,7 +28,9 @@
  * hundreds of launches per graph); a capture error they meet invalidates
  * the capture, which cuStreamEndCapture reports.
  *
- * And graph launches, once a graph allocation node may exist (asyncargs.h).
+ * And graph launches, once a graph allocation node may exist (asyncargs.h);
+ * and stream memory operations, unless each names an aligned address in
+ * memory the client knows, with flags the v2 API defines.
  */
 #include "asyncargs.h"
 
@@ -47,6 +49,36 @@ static bool known(CUdeviceptr p, uint64_t n)
     if (rgpu_device_span(p, n, &r) && (r.ctx || r.owner)) /* a reservation: its mapped pieces, below */
         return true;
     return n <= SIZE_MAX && ranges_cover(&rgpu_vmm_mapped, (uintptr_t)p, (size_t)n);
+}
+
+/* A stream memory operation of the batch form, as the client can vouch for it. */
+static bool known_memop(const CUstreamBatchMemOpParams *p)
+{
+    switch (p->operation) {
+    case CU_STREAM_MEM_OP_WRITE_VALUE_32:
+    case CU_STREAM_MEM_OP_WRITE_VALUE_64: {
+        unsigned size = p->operation == CU_STREAM_MEM_OP_WRITE_VALUE_32 ? 4 : 8;
+        return !p->writeValue.flags && p->writeValue.address % size == 0 && known(p->writeValue.address, size);
+    }
+    case CU_STREAM_MEM_OP_WAIT_VALUE_32:
+    case CU_STREAM_MEM_OP_WAIT_VALUE_64: {
+        unsigned size = p->operation == CU_STREAM_MEM_OP_WAIT_VALUE_32 ? 4 : 8;
+        return p->waitValue.flags <= CU_STREAM_WAIT_VALUE_NOR && p->waitValue.address % size == 0 &&
+               known(p->waitValue.address, size);
+    }
+    case CU_STREAM_MEM_OP_BARRIER: return p->memoryBarrier.flags <= CU_STREAM_MEMORY_BARRIER_TYPE_GPU;
+    default: return false;
+    }
+}
+
+static bool known_memops(const CUstreamBatchMemOpParams *p, unsigned n, unsigned flags)
+{
+    if (!n || n > RGPU_MAX_BATCH_MEMOPS || flags)
+        return false;
+    for (unsigned i = 0; i < n; i++)
+        if (!known_memop(&p[i]))
+            return false;
+    return true;
 }
 
 /* height rows of width bytes, pitch apart, from p (p aligned to align) */
@@ -150,6 +182,21 @@ static bool vouched(enum rgpu_call_id id, const void *args)
     case RGPU_ID_cuEventRecordWithFlags:
         return !(((const struct rgpu_args_cuEventRecordWithFlags *)args)->flags & ~(unsigned)CU_EVENT_RECORD_EXTERNAL);
     case RGPU_ID_cuGraphLaunch: return !atomic_load(&rgpu_graph_memory_seen);
+#define MEMOP(id, op, field, value_field)                                                          \
+    case RGPU_ID_##id: {                                                                       \
+        const struct rgpu_args_##id *a = args;                                                 \
+        CUstreamBatchMemOpParams p = {.field = {op, a->addr, {.value_field = a->value}, a->flags, 0}}; \
+        return known_memops(&p, 1, 0);                                                         \
+    }
+        MEMOP(cuStreamWriteValue32_v2, CU_STREAM_MEM_OP_WRITE_VALUE_32, writeValue, value)
+        MEMOP(cuStreamWriteValue64_v2, CU_STREAM_MEM_OP_WRITE_VALUE_64, writeValue, value64)
+        MEMOP(cuStreamWaitValue32_v2, CU_STREAM_MEM_OP_WAIT_VALUE_32, waitValue, value)
+        MEMOP(cuStreamWaitValue64_v2, CU_STREAM_MEM_OP_WAIT_VALUE_64, waitValue, value64)
+#undef MEMOP
+    case RGPU_ID_cuStreamBatchMemOp_v2: {
+        const struct rgpu_args_cuStreamBatchMemOp_v2 *a = args;
+        return a->paramArray && known_memops(a->paramArray, a->count, a->flags);
+    }
     default: return true; /* nothing the client could not judge */
     }
 }

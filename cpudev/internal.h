@@ -131,7 +131,19 @@ enum op_kind {
     OP_LAUNCH,  /* run a kernel (launch.c); skipped once the context is sticky */
     OP_GRAPH,   /* a launched executable graph: its steps in order (exec.c) */
     OP_FREE,    /* cuMemFreeAsync: free the allocation at p (mempool.c) */
+    OP_MEMOPS,  /* stream memory operations: writes, waits for a value, barriers (memops.c) */
 };
+
+/* One stream memory operation (memops.c). */
+struct memop {
+    enum { MEMOP_WRITE, MEMOP_WAIT, MEMOP_BARRIER } kind;
+    uint8_t size;  /* 4 or 8 */
+    uint8_t cond;  /* waits: CU_STREAM_WAIT_VALUE_GEQ, EQ, AND or NOR */
+    CUdeviceptr addr;
+    uint64_t value;
+};
+/* Run them in order on the stream's worker; cpudev.mu not held. */
+void memops_run(const struct memop *ops, int n);
 
 struct dep {
     struct stream *s; /* referenced */
@@ -172,6 +184,10 @@ struct op {
         } rec;
         struct launch *launch; /* malloc'd, freed with the op */
         CUdeviceptr free_at;   /* OP_FREE */
+        struct {
+            int n;
+            struct memop *ops; /* malloc'd */
+        } memops;
         struct {
             int n;
             struct op **steps; /* owned; kinds OP_COPY2D, OP_SET2D, OP_HOSTFN, OP_LAUNCH, OP_RECORD */

@@ -55,6 +55,8 @@ static void op_free_locked(struct op *op)
         event_unref_locked(op->u.rec.ev);
     if (op->kind == OP_LAUNCH)
         free(op->u.launch);
+    if (op->kind == OP_MEMOPS)
+        free(op->u.memops.ops);
     if (op->kind == OP_GRAPH) {
         for (int i = 0; i < op->u.graph.n; i++)
             op_free_locked(op->u.graph.steps[i]);
@@ -110,6 +112,9 @@ CUresult op_run(struct op *op)
         return launch_run(op->u.launch);
     case OP_FREE:
         mem_free_marked(op->u.free_at);
+        break;
+    case OP_MEMOPS:
+        memops_run(op->u.memops.ops, op->u.memops.n);
         break;
     case OP_RECORD:
     case OP_WAIT:

@@ -284,6 +284,11 @@ uint64_t rgpu_mem_access_len(size_t count)
     return count <= RGPU_MAX_ACCESS_DESCS ? (uint64_t)count * sizeof(CUmemAccessDesc) : UINT64_MAX;
 }
 
+uint64_t rgpu_batch_memop_len(unsigned count)
+{
+    return count <= RGPU_MAX_BATCH_MEMOPS ? (uint64_t)count * sizeof(CUstreamBatchMemOpParams) : UINT64_MAX;
+}
+
 /* Host bytes that travel with a 2D copy: the dense rows of its host side. */
 uint64_t rgpu_memcpy2d_inbuf_len(const CUDA_MEMCPY2D *c)
 {

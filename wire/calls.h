@@ -219,6 +219,9 @@ bool rgpu_launch_attr_remotable(CUlaunchAttributeID id);
  * UINT64_MAX, which no request can carry. */
 #define RGPU_MAX_ACCESS_DESCS 64
 uint64_t rgpu_mem_access_len(size_t count);
+/* cuStreamBatchMemOp's operations: at most RGPU_MAX_BATCH_MEMOPS (else UINT64_MAX, refused) */
+#define RGPU_MAX_BATCH_MEMOPS 256
+uint64_t rgpu_batch_memop_len(unsigned count);
 
 /* Most bytes of kernel parameters (CUDA 12.1's limit, 32764, rounded up). */
 #define RGPU_MAX_PARAM_BYTES 32768

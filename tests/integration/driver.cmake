@@ -52,6 +52,8 @@ target_include_directories(rgpu_it_streams PRIVATE ${PROJECT_SOURCE_DIR}/client)
 rgpu_it_program(visible ${RGPU_IT_DIR}/visible.c)
 rgpu_it_program(hostpool ${RGPU_IT_DIR}/hostpool.c)
 rgpu_it_program(arrays ${RGPU_IT_DIR}/arrays.c)
+rgpu_it_program(memops ${RGPU_IT_DIR}/memops.c)
+target_include_directories(rgpu_it_memops PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h
 target_include_directories(rgpu_it_arrays PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h
 rgpu_it_program(robust_kill_client ${RGPU_IT_DIR}/robust_kill_client.c)
 rgpu_it_program(robust_kill_server ${RGPU_IT_DIR}/robust_kill_server.c)
@@ -74,7 +76,7 @@ rgpu_it_raw_program(robust_fuzz)  # random requests of every call
 rgpu_it_raw_program(robust_shm)   # hostile ring indices and sizes on shm: connections (maps the rings by hand)
 
 foreach(tr ${RGPU_IT_DRIVER_TRANSPORTS})
-  foreach(prog devices contexts memory errors streams vmm mempool managed visible hostpool arrays)
+  foreach(prog devices contexts memory errors streams vmm mempool managed visible hostpool arrays memops)
     rgpu_it_test(driver.${prog} ${tr} COMMAND $<TARGET_FILE:rgpu_it_${prog}>)
   endforeach()
   # robust_wire speaks the socket protocol by hand; robust_shm is its

@@ -1,0 +1,162 @@
+/*
+ * memops.c — stream memory operations: cuStreamWriteValue32/64,
+ * cuStreamWaitValue32/64 and cuStreamBatchMemOp (the _v2 forms CUDA 11.7
+ * made the API; the older names are the same calls, client/memops.c).
+ *
+ * One operation of the stream (OP_MEMOPS) carries the whole batch. Its
+ * worker writes values (a release store, after what the stream did before,
+ * as the driver's default memory barrier has it), waits for a value (an
+ * acquire load, polled with a growing pause: 1 µs up to 1 ms) and puts
+ * barriers in place, in order. The address may be device memory or
+ * page-locked host memory the device reaches (registered or allocated with
+ * DEVICEMAP), 4 or 8 bytes aligned as the operation's size; what else the
+ * call names is refused when made. A wait that nothing ever satisfies holds
+ * its stream, as on a GPU.
+ *
+ * Not offered: flushing remote writes (CU_STREAM_WAIT_VALUE_FLUSH,
+ * CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES; CAN_FLUSH_REMOTE_WRITES is 0), and
+ * these operations in a stream capture (batch memory-operation nodes): the
+ * capture is invalidated.
+ */
+#include "calls.h"
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define MAX_BATCH RGPU_MAX_BATCH_MEMOPS /* operations in one cuStreamBatchMemOp */
+
+static CUresult check_address(CUdeviceptr addr, unsigned size)
+{
+    if (addr % size)
+        return CUDA_ERROR_INVALID_VALUE;
+    return mem_range_ok(addr, size) || hostreg_mapped((const void *)(uintptr_t)addr, size) ? CUDA_SUCCESS
+                                                                                            : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* One operation of the batch API, checked, into m. */
+static CUresult memop_of(const CUstreamBatchMemOpParams *p, struct memop *m)
+{
+    *m = (struct memop){0};
+    switch (p->operation) {
+    case CU_STREAM_MEM_OP_WAIT_VALUE_32:
+    case CU_STREAM_MEM_OP_WAIT_VALUE_64: {
+        unsigned cond = p->waitValue.flags;
+        if (cond & CU_STREAM_WAIT_VALUE_FLUSH)
+            return CUDA_ERROR_NOT_SUPPORTED; /* CAN_FLUSH_REMOTE_WRITES is 0 */
+        if (cond > CU_STREAM_WAIT_VALUE_NOR)
+            return CUDA_ERROR_INVALID_VALUE;
+        m->kind = MEMOP_WAIT;
+        m->cond = (uint8_t)cond;
+        m->size = p->operation == CU_STREAM_MEM_OP_WAIT_VALUE_32 ? 4 : 8;
+        m->addr = p->waitValue.address;
+        m->value = m->size == 4 ? p->waitValue.value : p->waitValue.value64;
+        return check_address(m->addr, m->size);
+    }
+    case CU_STREAM_MEM_OP_WRITE_VALUE_32:
+    case CU_STREAM_MEM_OP_WRITE_VALUE_64:
+        if (p->writeValue.flags != CU_STREAM_WRITE_VALUE_DEFAULT)
+            return CUDA_ERROR_INVALID_VALUE; /* NO_MEMORY_BARRIER: not in the v2 API */
+        m->kind = MEMOP_WRITE;
+        m->size = p->operation == CU_STREAM_MEM_OP_WRITE_VALUE_32 ? 4 : 8;
+        m->addr = p->writeValue.address;
+        m->value = m->size == 4 ? p->writeValue.value : p->writeValue.value64;
+        return check_address(m->addr, m->size);
+    case CU_STREAM_MEM_OP_BARRIER:
+        if (p->memoryBarrier.flags > CU_STREAM_MEMORY_BARRIER_TYPE_GPU)
+            return CUDA_ERROR_INVALID_VALUE;
+        m->kind = MEMOP_BARRIER;
+        return CUDA_SUCCESS;
+    case CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES: return CUDA_ERROR_NOT_SUPPORTED;
+    default: return CUDA_ERROR_INVALID_VALUE;
+    }
+}
+
+static CUresult submit(CUstream hStream, const CUstreamBatchMemOpParams *ops, unsigned count)
+{
+    CPUDEV_ENTER();
+    if (!count || count > MAX_BATCH || !ops)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct op *op = op_new(OP_MEMOPS);
+    if (!op || !(op->u.memops.ops = calloc(count, sizeof *op->u.memops.ops))) {
+        free(op);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    CUresult r = CUDA_SUCCESS;
+    for (unsigned i = 0; i < count && r == CUDA_SUCCESS; i++)
+        r = memop_of(&ops[i], &op->u.memops.ops[i]);
+    op->u.memops.n = (int)count;
+    struct stream *s;
+    cpudev_lock();
+    if (r == CUDA_SUCCESS)
+        r = stream_resolve_locked(hStream, &s);
+    if (r == CUDA_SUCCESS)
+        r = stream_submit_locked(s, op, NULL, 0); /* a capture refuses it (capture_op_locked) */
+    if (r != CUDA_SUCCESS)
+        op_discard_locked(op);
+    cpudev_unlock();
+    return r;
+}
+
+static bool satisfied(const struct memop *m)
+{
+    uint64_t v = m->size == 4 ? atomic_load_explicit((_Atomic uint32_t *)(uintptr_t)m->addr, memory_order_acquire)
+                              : atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)m->addr, memory_order_acquire);
+    switch (m->cond) {
+    case CU_STREAM_WAIT_VALUE_GEQ: /* cyclic: wraparound ignored */
+        return m->size == 4 ? (int32_t)((uint32_t)v - (uint32_t)m->value) >= 0 : (int64_t)(v - m->value) >= 0;
+    case CU_STREAM_WAIT_VALUE_EQ: return v == m->value;
+    case CU_STREAM_WAIT_VALUE_AND: return (v & m->value) != 0;
+    default: /* NOR */
+        return m->size == 4 ? (uint32_t)~(v | m->value) != 0 : ~(v | m->value) != 0;
+    }
+}
+
+void memops_run(const struct memop *ops, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const struct memop *m = &ops[i];
+        if (m->kind == MEMOP_WRITE && m->size == 4)
+            atomic_store_explicit((_Atomic uint32_t *)(uintptr_t)m->addr, (uint32_t)m->value, memory_order_release);
+        else if (m->kind == MEMOP_WRITE)
+            atomic_store_explicit((_Atomic uint64_t *)(uintptr_t)m->addr, m->value, memory_order_release);
+        else if (m->kind == MEMOP_BARRIER)
+            atomic_thread_fence(memory_order_seq_cst);
+        else
+            for (long ns = 1000; !satisfied(m); ns = ns < 1000000 ? 2 * ns : ns)
+                nanosleep(&(struct timespec){0, ns}, NULL);
+    }
+}
+
+CUresult cpudev_cuStreamWriteValue32_v2(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
+{
+    CUstreamBatchMemOpParams p = {.writeValue = {CU_STREAM_MEM_OP_WRITE_VALUE_32, addr, {.value = value}, flags, 0}};
+    return submit(stream, &p, 1);
+}
+
+CUresult cpudev_cuStreamWriteValue64_v2(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
+{
+    CUstreamBatchMemOpParams p = {.writeValue = {CU_STREAM_MEM_OP_WRITE_VALUE_64, addr, {.value64 = value}, flags, 0}};
+    return submit(stream, &p, 1);
+}
+
+CUresult cpudev_cuStreamWaitValue32_v2(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
+{
+    CUstreamBatchMemOpParams p = {.waitValue = {CU_STREAM_MEM_OP_WAIT_VALUE_32, addr, {.value = value}, flags, 0}};
+    return submit(stream, &p, 1);
+}
+
+CUresult cpudev_cuStreamWaitValue64_v2(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
+{
+    CUstreamBatchMemOpParams p = {.waitValue = {CU_STREAM_MEM_OP_WAIT_VALUE_64, addr, {.value64 = value}, flags, 0}};
+    return submit(stream, &p, 1);
+}
+
+CUresult cpudev_cuStreamBatchMemOp_v2(CUstream stream, unsigned int count, CUstreamBatchMemOpParams *paramArray,
+                                      unsigned int flags)
+{
+    if (flags)
+        return CUDA_ERROR_INVALID_VALUE; /* none defined */
+    return submit(stream, paramArray, count);
+}
