@@ -233,7 +233,7 @@ RGPU_API CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int grid
 
 /* The occupancy of a cluster launch: the configuration travels as
  * cuLaunchKernelEx's does; the server's device answers. */
-RGPU_API CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config)
+static CUresult cluster_occupancy(enum rgpu_call_id id, int *numClusters, CUfunction func, const CUlaunchConfig *config)
 {
     CUresult r = rgpu_check_init();
     if (r)
@@ -254,10 +254,20 @@ RGPU_API CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func
     struct rgpu_args_rgpu_occupancy_clusters a = {.func = func, .cfg = cfg, .hStream = config->hStream,
                                                   .attrs = config->attrs,
                                                   .attrs_len = config->numAttrs * sizeof *config->attrs};
-    r = rgpu_remote(RGPU_ID_rgpu_occupancy_clusters, &a);
+    r = rgpu_remote(id, &a);
     if (r == CUDA_SUCCESS)
         *numClusters = a.numClusters;
     return r;
+}
+
+RGPU_API CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config)
+{
+    return cluster_occupancy(RGPU_ID_rgpu_occupancy_clusters, numClusters, func, config);
+}
+
+RGPU_API CUresult cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, const CUlaunchConfig *config)
+{
+    return cluster_occupancy(RGPU_ID_rgpu_occupancy_cluster_size, clusterSize, func, config);
 }
 
 /* ---- calls that change launch limits or invalidate functions ---- */

@@ -64,10 +64,15 @@ CUresult fattr_get(const struct kdesc *kd, const struct fattrs *own, const struc
     case CU_FUNC_ATTRIBUTE_CACHE_MODE_CA: v = 0; break;
     case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: v = set ? set_value : default_dynamic(kd); break;
     case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT: v = set ? set_value : -1; break; /* default */
-    case CU_FUNC_ATTRIBUTE_CLUSTER_SIZE_MUST_BE_SET: v = 0; break; /* no compile-time cluster dims */
+    case CU_FUNC_ATTRIBUTE_CLUSTER_SIZE_MUST_BE_SET: v = kd->info.explicitcluster; break;
+    /* set on the function, else its compile-time __cluster_dims__ (.reqnctapercluster) */
     case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH:
     case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT:
-    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH:
+    case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH: {
+        unsigned d = kd->info.reqnctapercluster[a - CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH];
+        v = set ? set_value : kd->info.reqnctapercluster[0] ? (int)(d ? d : 1) : 0;
+        break;
+    }
     case CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED:
     case CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE: v = set ? set_value : 0; break;
     default: return CUDA_ERROR_INVALID_VALUE;

@@ -268,3 +268,37 @@ CUresult cpudev_cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, 
     cpudev_unlock();
     return r;
 }
+
+/*
+ * cuOccupancyMaxPotentialClusterSize: the largest cluster of the
+ * configuration's blocks that can be resident at once. A function's required
+ * cluster size is the answer; else the CPU device's largest cluster (8
+ * blocks, the portable maximum, which its launches keep to) unless fewer of
+ * the configuration's blocks fit on the device at once. The configuration's
+ * own cluster dimensions are ignored, as the driver documents.
+ */
+CUresult cpudev_cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, const CUlaunchConfig *config)
+{
+    CPUDEV_ENTER();
+    if (!clusterSize || !config || (config->numAttrs && !config->attrs))
+        return CUDA_ERROR_INVALID_VALUE;
+    uint64_t block = (uint64_t)config->blockDimX * config->blockDimY * config->blockDimZ;
+    if (!block || block > INT_MAX)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!dev_attr(CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH))
+        return CUDA_ERROR_NOT_SUPPORTED; /* before compute capability 9.0 */
+    struct func *f;
+    struct ctx *c;
+    cpudev_lock();
+    CUresult r = occ_func_locked(func, &f, &c);
+    if (r == CUDA_SUCCESS) {
+        uint64_t req = (uint64_t)fattr(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH) *
+                       (uint64_t)fattr(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT) *
+                       (uint64_t)fattr(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH);
+        uint64_t fit = (uint64_t)occupancy_blocks(f, c, (int)block, config->sharedMemBytes) *
+                       (uint64_t)dev_attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        *clusterSize = req ? (int)req : (int)(fit < 8 ? fit : 8);
+    }
+    cpudev_unlock();
+    return r;
+}

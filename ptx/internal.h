@@ -197,6 +197,8 @@ struct func {
     size_t param_bytes;        /* entry: size of the packed buffer */
     uint32_t local_bytes;      /* .local bytes declared (info) */
     unsigned maxntid[3], reqntid[3], minnctapersm;
+    unsigned reqnctapercluster[3]; /* .reqnctapercluster (__cluster_dims__), 0 if absent */
+    bool explicitcluster;      /* .explicitcluster: a launch must give the cluster size */
     /* computed after parsing */
     uint32_t shared_end;       /* end of the static .shared this function names itself */
     uint32_t shared_need;      /* ... and the functions it calls: its static shared size */

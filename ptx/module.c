@@ -42,6 +42,8 @@ void ptx_kernel_get_info(const struct ptx_kernel *k, struct ptx_kernel_info *inf
     memcpy(info->maxntid, f->maxntid, sizeof info->maxntid);
     memcpy(info->reqntid, f->reqntid, sizeof info->reqntid);
     info->minnctapersm = f->minnctapersm;
+    memcpy(info->reqnctapercluster, f->reqnctapercluster, sizeof info->reqnctapercluster);
+    info->explicitcluster = f->explicitcluster;
     info->ptx_version = m->version;
     info->target_sm = m->target;
 }

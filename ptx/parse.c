@@ -885,8 +885,10 @@ static void parse_function(struct pctx *p, bool entry, bool is_extern)
     int fi = find_or_add_func(p, name, nlen);
     struct func *f = &p->m->funcs[fi];
     for (;;) {
-        if (tok_is(&p->t, ".maxntid") || tok_is(&p->t, ".reqntid")) {
-            unsigned *v = tok_is(&p->t, ".maxntid") ? tmp.maxntid : tmp.reqntid;
+        if (tok_is(&p->t, ".maxntid") || tok_is(&p->t, ".reqntid") || tok_is(&p->t, ".reqnctapercluster")) {
+            unsigned *v = tok_is(&p->t, ".maxntid")   ? tmp.maxntid
+                          : tok_is(&p->t, ".reqntid") ? tmp.reqntid
+                                                      : tmp.reqnctapercluster;
             next(p);
             v[0] = v[1] = v[2] = 1;
             for (int k = 0; k < 3; k++) {
@@ -896,9 +898,11 @@ static void parse_function(struct pctx *p, bool entry, bool is_extern)
         } else if (tok_is(&p->t, ".minnctapersm")) {
             next(p);
             tmp.minnctapersm = (unsigned)expect_int(p);
+        } else if (tok_is(&p->t, ".explicitcluster")) {
+            next(p);
+            tmp.explicitcluster = true;
         } else if (tok_is(&p->t, ".maxnreg") || tok_is(&p->t, ".maxnctapersm") ||
-                   tok_is(&p->t, ".reqnctapercluster") || tok_is(&p->t, ".maxclusterrank") ||
-                   tok_is(&p->t, ".explicitcluster") || tok_is(&p->t, ".noreturn") ||
+                   tok_is(&p->t, ".maxclusterrank") || tok_is(&p->t, ".noreturn") ||
                    tok_is(&p->t, ".abi_preserve") || tok_is(&p->t, ".abi_preserve_control") ||
                    tok_is(&p->t, ".blocksareclusters")) {
             next(p);
@@ -940,6 +944,8 @@ static void parse_function(struct pctx *p, bool entry, bool is_extern)
     memcpy(f->maxntid, tmp.maxntid, sizeof f->maxntid);
     memcpy(f->reqntid, tmp.reqntid, sizeof f->reqntid);
     f->minnctapersm = tmp.minnctapersm;
+    memcpy(f->reqnctapercluster, tmp.reqnctapercluster, sizeof f->reqnctapercluster);
+    f->explicitcluster = tmp.explicitcluster;
     f->first = p->m->ncode;
     p->f = f;
     p->fi = fi;

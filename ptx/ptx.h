@@ -50,6 +50,8 @@ struct ptx_kernel_info {
     unsigned maxntid[3];      /* .maxntid, 0 if absent */
     unsigned reqntid[3];      /* .reqntid, 0 if absent */
     unsigned minnctapersm;    /* .minnctapersm, 0 if absent */
+    unsigned reqnctapercluster[3]; /* .reqnctapercluster (__cluster_dims__), 0 if absent */
+    bool explicitcluster;     /* .explicitcluster: a launch must give the cluster size */
     int ptx_version;          /* e.g. 90 for .version 9.0 */
     int target_sm;            /* e.g. 120 for .target sm_120 */
 };

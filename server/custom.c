@@ -506,7 +506,8 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_kernel_attrs: return modules_kernel_attrs(c);
     case RGPU_ID_rgpu_launch: return modules_launch(c);
     case RGPU_ID_rgpu_launch_ex: return modules_launch_ex(c);
-    case RGPU_ID_rgpu_occupancy_clusters: return modules_occupancy_clusters(c);
+    case RGPU_ID_rgpu_occupancy_clusters:
+    case RGPU_ID_rgpu_occupancy_cluster_size: return modules_occupancy_clusters(c);
     case RGPU_ID_rgpu_tensor_map_tiled: return modules_tensor_map_tiled(c);
     case RGPU_ID_rgpu_link: return link_run(c);
     case RGPU_ID_rgpu_link_image: return link_image(c);

@@ -339,8 +339,12 @@ CUresult modules_tensor_map_tiled(struct srv_call *c)
     return CUDA_SUCCESS;
 }
 
+/* rgpu_occupancy_clusters and rgpu_occupancy_cluster_size: one layout */
 CUresult modules_occupancy_clusters(struct srv_call *c)
 {
+    _Static_assert(sizeof(struct rgpu_args_rgpu_occupancy_clusters) ==
+                       sizeof(struct rgpu_args_rgpu_occupancy_cluster_size),
+                   "cluster occupancy argument layouts");
     struct rgpu_args_rgpu_occupancy_clusters *a = c->args;
     CUlaunchAttribute attrs[RGPU_MAX_LAUNCH_ATTRS];
     CUlaunchConfig cfg;
@@ -348,5 +352,7 @@ CUresult modules_occupancy_clusters(struct srv_call *c)
                             attrs, &cfg);
     if (r != CUDA_SUCCESS)
         return r;
+    if (c->hdr.call == RGPU_ID_rgpu_occupancy_cluster_size)
+        return c->w->be->cuOccupancyMaxPotentialClusterSize(&a->numClusters, a->func, &cfg);
     return c->w->be->cuOccupancyMaxActiveClusters(&a->numClusters, a->func, &cfg);
 }
