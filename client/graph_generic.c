@@ -73,6 +73,11 @@ static CUresult add(CUgraphNode *out, CUgraph g, const CUgraphNode *deps, size_t
         return r;
     }
     case CU_GRAPH_NODE_TYPE_MEM_FREE: return cuGraphAddMemFreeNode(out, g, deps, n, p->free.dptr);
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {
+        CUDA_BATCH_MEM_OP_NODE_PARAMS b = {p->memOp.ctx, p->memOp.count, p->memOp.paramArray,
+                                           p->memOp.flags};
+        return cuGraphAddBatchMemOpNode(out, g, deps, n, &b);
+    }
     default: return unsupported_type(p->type);
     }
 }

@@ -186,6 +186,13 @@ CUresult capture_op_locked(struct stream *s, struct op *op)
         memcpy(p.u.k.bytes, params, p.u.k.len);
         break;
     }
+    case OP_MEMOPS: {
+        CUresult r = gparams_memops_of(&p, op->u.memops.ops, op->u.memops.n);
+        if (r != CUDA_SUCCESS)
+            return r;
+        p.u.memops.ctx = (CUcontext)s->ctx;
+        break;
+    }
     default:
         /* records, waits and graph launches are handled before they get here */
         invalidate(cap);

@@ -265,6 +265,14 @@ static CUresult step_of(const struct gparams *p, struct ctx *c, struct op **out)
         op->u.host.fn = p->u.host.fn;
         op->u.host.arg = p->u.host.arg;
         break;
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP:
+        if (!(op = op_new(OP_MEMOPS)) || !(op->u.memops.ops = malloc(p->u.memops.n * sizeof *op->u.memops.ops))) {
+            free(op);
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        memcpy(op->u.memops.ops, p->u.memops.ops, p->u.memops.n * sizeof *op->u.memops.ops);
+        op->u.memops.n = (int)p->u.memops.n;
+        break;
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
         if (p->u.ev->ctx != c)
             return CUDA_ERROR_INVALID_VALUE;
@@ -630,8 +638,7 @@ CUresult cpudev_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgrap
     return r;
 }
 
-/* The exec node's parameters become p's (released on failure). */
-static CUresult exec_set_locked(CUgraphExec hExec, CUgraphNode hNode, struct gparams *p, CUresult verdict)
+CUresult exec_node_set_locked(CUgraphExec hExec, CUgraphNode hNode, struct gparams *p, CUresult verdict)
 {
     struct gexec *x;
     int idx;
@@ -673,7 +680,7 @@ CUresult cpudev_cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNo
     if (v == CUDA_SUCCESS)
         v = gparams_memset(&p, memsetParams);
     p.type = CU_GRAPH_NODE_TYPE_MEMSET;
-    CUresult r = exec_set_locked(hGraphExec, hNode, &p, v);
+    CUresult r = exec_node_set_locked(hGraphExec, hNode, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -689,7 +696,7 @@ CUresult cpudev_cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNo
     if (v == CUDA_SUCCESS)
         v = gparams_memcpy(&p, copyParams);
     p.type = CU_GRAPH_NODE_TYPE_MEMCPY;
-    CUresult r = exec_set_locked(hGraphExec, hNode, &p, v);
+    CUresult r = exec_node_set_locked(hGraphExec, hNode, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -701,7 +708,7 @@ CUresult cpudev_cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNode
     struct gparams p;
     CUresult v = gparams_host(&p, nodeParams);
     cpudev_lock();
-    CUresult r = exec_set_locked(hGraphExec, hNode, &p, v);
+    CUresult r = exec_node_set_locked(hGraphExec, hNode, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -716,7 +723,7 @@ static CUresult exec_set_event(CUgraphExec hExec, CUgraphNode hNode, CUgraphNode
         p.u.ev = (struct event *)ev;
         p.u.ev->refs++;
     }
-    CUresult r = exec_set_locked(hExec, hNode, &p, v);
+    CUresult r = exec_node_set_locked(hExec, hNode, &p, v);
     cpudev_unlock();
     return r;
 }

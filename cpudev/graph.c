@@ -44,6 +44,10 @@ void gparams_release_locked(struct gparams *p)
         graph_free_locked(p->u.child);
     if (p->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC)
         gmem_unref_locked(p->u.malloc);
+    if (p->type == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP) {
+        free(p->u.memops.ops);
+        free(p->u.memops.given);
+    }
     memset(p, 0, sizeof *p);
 }
 
@@ -62,6 +66,19 @@ CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src)
         src->u.ev->refs++;
     if (src->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC)
         gmem_ref_locked(src->u.malloc);
+    if (src->type == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP) {
+        unsigned n = src->u.memops.n;
+        dst->u.memops.ops = malloc(n * sizeof *dst->u.memops.ops);
+        dst->u.memops.given = malloc(n * sizeof *dst->u.memops.given);
+        if (!dst->u.memops.ops || !dst->u.memops.given) {
+            free(dst->u.memops.ops);
+            free(dst->u.memops.given);
+            dst->type = CU_GRAPH_NODE_TYPE_EMPTY;
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        }
+        memcpy(dst->u.memops.ops, src->u.memops.ops, n * sizeof *dst->u.memops.ops);
+        memcpy(dst->u.memops.given, src->u.memops.given, n * sizeof *dst->u.memops.given);
+    }
     if (src->type == CU_GRAPH_NODE_TYPE_GRAPH) {
         dst->u.child = NULL;
         CUresult r = graph_clone_locked(src->u.child, &dst->u.child);
@@ -294,8 +311,8 @@ CUresult graph_lookup_locked(CUgraph h, struct graph **out)
 }
 
 /* Add a node of parameters p (released on failure) to hGraph. */
-static CUresult add_node(CUgraphNode *out, CUgraph hGraph, const CUgraphNode *deps, size_t ndeps, struct gparams *p,
-                         CUresult verdict)
+CUresult graph_add_node_locked(CUgraphNode *out, CUgraph hGraph, const CUgraphNode *deps, size_t ndeps,
+                               struct gparams *p, CUresult verdict)
 {
     struct graph *g;
     struct gnode *n;
@@ -321,7 +338,7 @@ CUresult cpudev_cuGraphAddEmptyNode(CUgraphNode *phGraphNode, CUgraph hGraph, co
     CPUDEV_ENTER();
     struct gparams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
     cpudev_lock();
-    CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, &p, CUDA_SUCCESS);
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p, CUDA_SUCCESS);
     cpudev_unlock();
     return r;
 }
@@ -337,7 +354,7 @@ CUresult cpudev_cuGraphAddMemsetNode(CUgraphNode *phGraphNode, CUgraph hGraph, c
     CUresult v = ctx_get_locked(ctx, &c);
     if (v == CUDA_SUCCESS)
         v = gparams_memset(&p, memsetParams);
-    CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -352,7 +369,7 @@ CUresult cpudev_cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph, c
     CUresult v = ctx_get_locked(ctx, &c);
     if (v == CUDA_SUCCESS)
         v = gparams_memcpy(&p, copyParams);
-    CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -374,7 +391,7 @@ CUresult cpudev_cuGraphAddHostNode(CUgraphNode *phGraphNode, CUgraph hGraph, con
     struct gparams p;
     CUresult v = gparams_host(&p, nodeParams);
     cpudev_lock();
-    CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -391,7 +408,7 @@ static CUresult add_event_node(CUgraphNode *out, CUgraph hGraph, const CUgraphNo
         p.u.ev = (struct event *)ev;
         p.u.ev->refs++;
     }
-    CUresult r = add_node(out, hGraph, deps, ndeps, &p, v);
+    CUresult r = graph_add_node_locked(out, hGraph, deps, ndeps, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -425,7 +442,7 @@ CUresult cpudev_cuGraphAddChildGraphNode(CUgraphNode *phGraphNode, CUgraph hGrap
         p.type = CU_GRAPH_NODE_TYPE_GRAPH;
         p.u.child->embedded = true;
     }
-    CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -437,7 +454,7 @@ CUresult cpudev_cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph
     struct gparams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
     cpudev_lock();
     CUresult v = gparams_kernel_locked(&p, nodeParams);
-    CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
     cpudev_unlock();
     return r;
 }

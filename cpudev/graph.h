@@ -59,6 +59,12 @@ struct gparams {
         struct graph *child; /* GRAPH: the node's own copy (embedded) */
         struct gmem *malloc; /* MEM_ALLOC: referenced (graph_mem.c) */
         CUdeviceptr mfree;   /* MEM_FREE: a graph allocation's address */
+        struct {
+            struct memop *ops;               /* malloc'd, n */
+            CUstreamBatchMemOpParams *given; /* malloc'd, n: as given, for GetParams */
+            unsigned n, flags;
+            CUcontext ctx;
+        } memops;            /* BATCH_MEM_OP (memops.c) */
     } u;
 };
 
@@ -113,6 +119,14 @@ CUresult gnode_typed_locked(CUgraphNode h, CUgraphNodeType t, bool editing, stru
 bool gnode_add_dep(struct gnode *n, struct gnode *d);
 /* deps[0..n) must be nodes of g (n > 0 needs deps). */
 CUresult graph_check_nodes_locked(struct graph *g, const CUgraphNode *deps, size_t n);
+/* A node with params p (released on failure) after deps[0..ndeps) of
+ * hGraph, unless verdict is an error already. */
+CUresult graph_add_node_locked(CUgraphNode *out, CUgraph hGraph, const CUgraphNode *deps, size_t ndeps,
+                               struct gparams *p, CUresult verdict);
+/* New parameters p (released on failure) for graph node hNode, of p's type
+ * (graph_edit.c), or for the node an executable graph made of it (exec.c). */
+CUresult graph_node_set_locked(CUgraphNode hNode, struct gparams *p, CUresult verdict);
+CUresult exec_node_set_locked(CUgraphExec hExec, CUgraphNode hNode, struct gparams *p, CUresult verdict);
 /* Memset / copy parameters from a descriptor, device memory validated. */
 CUresult gparams_memset(struct gparams *p, const CUDA_MEMSET_NODE_PARAMS *m);
 CUresult gparams_memcpy(struct gparams *p, const CUDA_MEMCPY3D *c);
@@ -125,6 +139,12 @@ bool kattrs_cooperative(const struct kattrs *a);                /* the node laun
 /* hGraph, editable (no capture builds it), with from[0..n) and to[0..n) its nodes. */
 CUresult graph_edges_check_locked(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n,
                                   struct graph **out);
+
+/* ---- memops.c: batch memory-operation nodes ---- */
+/* Their parameters: from a descriptor (checked as cuStreamBatchMemOp checks
+ * its operations), or from a captured OP_MEMOPS. */
+CUresult gparams_memops(struct gparams *p, const CUDA_BATCH_MEM_OP_NODE_PARAMS *np);
+CUresult gparams_memops_of(struct gparams *p, const struct memop *ops, int n);
 
 /* ---- graph_mem.c: graph allocations ---- */
 struct gmem;

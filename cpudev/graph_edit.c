@@ -160,8 +160,7 @@ CUresult cpudev_cuGraphMemsetNodeGetParams(CUgraphNode hNode, CUDA_MEMSET_NODE_P
     return r;
 }
 
-/* New parameters p (released on failure) for a node of p's type. */
-static CUresult set_params_locked(CUgraphNode hNode, struct gparams *p, CUresult verdict)
+CUresult graph_node_set_locked(CUgraphNode hNode, struct gparams *p, CUresult verdict)
 {
     struct gnode *n;
     CUresult r = verdict;
@@ -183,7 +182,7 @@ CUresult cpudev_cuGraphMemsetNodeSetParams(CUgraphNode hNode, const CUDA_MEMSET_
     cpudev_lock();
     CUresult v = gparams_memset(&p, nodeParams);
     p.type = CU_GRAPH_NODE_TYPE_MEMSET;
-    CUresult r = set_params_locked(hNode, &p, v);
+    CUresult r = graph_node_set_locked(hNode, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -213,7 +212,7 @@ CUresult cpudev_cuGraphMemcpyNodeSetParams(CUgraphNode hNode, const CUDA_MEMCPY3
     cpudev_lock();
     CUresult v = gparams_memcpy(&p, nodeParams);
     p.type = CU_GRAPH_NODE_TYPE_MEMCPY;
-    CUresult r = set_params_locked(hNode, &p, v);
+    CUresult r = graph_node_set_locked(hNode, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -238,7 +237,7 @@ CUresult cpudev_cuGraphHostNodeSetParams(CUgraphNode hNode, const CUDA_HOST_NODE
     struct gparams p;
     CUresult v = gparams_host(&p, nodeParams);
     cpudev_lock();
-    CUresult r = set_params_locked(hNode, &p, v);
+    CUresult r = graph_node_set_locked(hNode, &p, v);
     cpudev_unlock();
     return r;
 }
@@ -267,7 +266,7 @@ static CUresult set_event(CUgraphNode hNode, CUgraphNodeType t, CUevent ev)
         p.u.ev = (struct event *)ev;
         p.u.ev->refs++;
     }
-    CUresult r = set_params_locked(hNode, &p, v);
+    CUresult r = graph_node_set_locked(hNode, &p, v);
     cpudev_unlock();
     return r;
 }

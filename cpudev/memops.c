@@ -13,16 +13,19 @@
  * call names is refused when made. A wait that nothing ever satisfies holds
  * its stream, as on a GPU.
  *
+ * Captured, or added to a graph, they are a batch memory-operation node,
+ * whose launch is the same operation.
+ *
  * Not offered: flushing remote writes (CU_STREAM_WAIT_VALUE_FLUSH,
- * CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES; CAN_FLUSH_REMOTE_WRITES is 0), and
- * these operations in a stream capture (batch memory-operation nodes): the
- * capture is invalidated.
+ * CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES; CAN_FLUSH_REMOTE_WRITES is 0).
  */
 #include "calls.h"
+#include "graph.h"
 #include "internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define MAX_BATCH RGPU_MAX_BATCH_MEMOPS /* operations in one cuStreamBatchMemOp */
@@ -73,26 +76,36 @@ static CUresult memop_of(const CUstreamBatchMemOpParams *p, struct memop *m)
     }
 }
 
+/* count operations, checked, into *out (malloc'd). */
+static CUresult parse(const CUstreamBatchMemOpParams *ops, unsigned count, struct memop **out)
+{
+    if (!count || count > MAX_BATCH || !ops)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct memop *m = calloc(count, sizeof *m);
+    CUresult r = m ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    for (unsigned i = 0; i < count && r == CUDA_SUCCESS; i++)
+        r = memop_of(&ops[i], &m[i]);
+    if (r != CUDA_SUCCESS)
+        free(m);
+    else
+        *out = m;
+    return r;
+}
+
 static CUresult submit(CUstream hStream, const CUstreamBatchMemOpParams *ops, unsigned count)
 {
     CPUDEV_ENTER();
-    if (!count || count > MAX_BATCH || !ops)
-        return CUDA_ERROR_INVALID_VALUE;
     struct op *op = op_new(OP_MEMOPS);
-    if (!op || !(op->u.memops.ops = calloc(count, sizeof *op->u.memops.ops))) {
-        free(op);
+    if (!op)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    }
-    CUresult r = CUDA_SUCCESS;
-    for (unsigned i = 0; i < count && r == CUDA_SUCCESS; i++)
-        r = memop_of(&ops[i], &op->u.memops.ops[i]);
+    CUresult r = parse(ops, count, &op->u.memops.ops);
     op->u.memops.n = (int)count;
     struct stream *s;
     cpudev_lock();
     if (r == CUDA_SUCCESS)
         r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS)
-        r = stream_submit_locked(s, op, NULL, 0); /* a capture refuses it (capture_op_locked) */
+        r = stream_submit_locked(s, op, NULL, 0); /* captured: a node (capture_op_locked) */
     if (r != CUDA_SUCCESS)
         op_discard_locked(op);
     cpudev_unlock();
@@ -159,4 +172,127 @@ CUresult cpudev_cuStreamBatchMemOp_v2(CUstream stream, unsigned int count, CUstr
     if (flags)
         return CUDA_ERROR_INVALID_VALUE; /* none defined */
     return submit(stream, paramArray, count);
+}
+
+/* ---- batch memory-operation nodes ---- */
+
+/* An operation as the batch API describes it (what GetParams returns). */
+static CUstreamBatchMemOpParams describe(const struct memop *m)
+{
+    CUstreamBatchMemOpParams p;
+    memset(&p, 0, sizeof p);
+    if (m->kind == MEMOP_BARRIER) {
+        p.memoryBarrier.operation = CU_STREAM_MEM_OP_BARRIER;
+    } else if (m->kind == MEMOP_WRITE) {
+        p.writeValue.operation = m->size == 4 ? CU_STREAM_MEM_OP_WRITE_VALUE_32 : CU_STREAM_MEM_OP_WRITE_VALUE_64;
+        p.writeValue.address = m->addr;
+        p.writeValue.value64 = m->value;
+    } else {
+        p.waitValue.operation = m->size == 4 ? CU_STREAM_MEM_OP_WAIT_VALUE_32 : CU_STREAM_MEM_OP_WAIT_VALUE_64;
+        p.waitValue.address = m->addr;
+        p.waitValue.value64 = m->value;
+        p.waitValue.flags = m->cond;
+    }
+    if (m->size == 4 && m->kind != MEMOP_BARRIER)
+        p.writeValue.value64 = (uint32_t)m->value; /* the 32-bit value in the union's low half */
+    return p;
+}
+
+static CUresult take(struct gparams *p, struct memop *ops, CUstreamBatchMemOpParams *given, unsigned n)
+{
+    *p = (struct gparams){.type = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP};
+    p->u.memops.ops = ops;
+    p->u.memops.given = given;
+    p->u.memops.n = n;
+    return CUDA_SUCCESS;
+}
+
+CUresult gparams_memops(struct gparams *p, const CUDA_BATCH_MEM_OP_NODE_PARAMS *np)
+{
+    struct memop *ops;
+    struct ctx *c;
+    if (!np || np->flags)
+        return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = ctx_get_locked(np->ctx, &c);
+    if (r == CUDA_SUCCESS)
+        r = parse(np->paramArray, np->count, &ops);
+    if (r != CUDA_SUCCESS)
+        return r;
+    CUstreamBatchMemOpParams *given = malloc(np->count * sizeof *given);
+    if (!given) {
+        free(ops);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    memcpy(given, np->paramArray, np->count * sizeof *given);
+    take(p, ops, given, np->count);
+    p->u.memops.ctx = (CUcontext)c;
+    return CUDA_SUCCESS;
+}
+
+CUresult gparams_memops_of(struct gparams *p, const struct memop *ops, int n)
+{
+    struct memop *o = malloc((size_t)n * sizeof *o);
+    CUstreamBatchMemOpParams *given = malloc((size_t)n * sizeof *given);
+    if (!o || !given) {
+        free(o);
+        free(given);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    memcpy(o, ops, (size_t)n * sizeof *o);
+    for (int i = 0; i < n; i++)
+        given[i] = describe(&ops[i]);
+    return take(p, o, given, (unsigned)n);
+}
+
+CUresult cpudev_cuGraphAddBatchMemOpNode(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
+                                         size_t numDependencies, const CUDA_BATCH_MEM_OP_NODE_PARAMS *nodeParams)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
+    cpudev_lock();
+    CUresult v = gparams_memops(&p, nodeParams);
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuGraphBatchMemOpNodeSetParams(CUgraphNode hNode, const CUDA_BATCH_MEM_OP_NODE_PARAMS *nodeParams)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP};
+    cpudev_lock();
+    CUresult v = gparams_memops(&p, nodeParams);
+    p.type = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP; /* what to look for, also on failure */
+    CUresult r = graph_node_set_locked(hNode, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
+CUresult cpudev_cuGraphExecBatchMemOpNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                   const CUDA_BATCH_MEM_OP_NODE_PARAMS *nodeParams)
+{
+    CPUDEV_ENTER();
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP};
+    cpudev_lock();
+    CUresult v = gparams_memops(&p, nodeParams);
+    p.type = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP;
+    CUresult r = exec_node_set_locked(hGraphExec, hNode, &p, v);
+    cpudev_unlock();
+    return r;
+}
+
+/* paramArray: the node's own copy, valid while the node lives unchanged. */
+CUresult cpudev_cuGraphBatchMemOpNodeGetParams(CUgraphNode hNode, CUDA_BATCH_MEM_OP_NODE_PARAMS *nodeParams_out)
+{
+    CPUDEV_ENTER();
+    struct gnode *n;
+    if (!nodeParams_out)
+        return CUDA_ERROR_INVALID_VALUE;
+    cpudev_lock();
+    CUresult r = gnode_typed_locked(hNode, CU_GRAPH_NODE_TYPE_BATCH_MEM_OP, false, &n);
+    if (r == CUDA_SUCCESS)
+        *nodeParams_out = (CUDA_BATCH_MEM_OP_NODE_PARAMS){n->p.u.memops.ctx, n->p.u.memops.n, n->p.u.memops.given,
+                                                          n->p.u.memops.flags};
+    cpudev_unlock();
+    return r;
 }

@@ -172,6 +172,58 @@ static CUresult mem_alloc_params(struct srv_call *c)
     return CUDA_SUCCESS;
 }
 
+/* A batch memory-operation node added, or its operations set. */
+static CUresult memops(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_memops *a = c->args;
+    CUcontext ctx = (CUcontext)(uintptr_t)a->ctx;
+    CUresult r = check_graph_deps(c, a->hGraph, a->dependencies, a->dependencies_len);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_handle(c, HT_GNODE, a->hNode);
+    if (r == CUDA_SUCCESS)
+        r = dispatch_check_handle(c, HT_GEXEC, a->hExec);
+    if (r == CUDA_SUCCESS && ctx)
+        r = dispatch_check_handle(c, HT_CTX, ctx);
+    if (r != CUDA_SUCCESS)
+        return r;
+    CUDA_BATCH_MEM_OP_NODE_PARAMS p = {ctx, a->count, (CUstreamBatchMemOpParams *)a->ops, a->flags};
+    if (a->hExec)
+        return a->hNode ? c->w->be->cuGraphExecBatchMemOpNodeSetParams(a->hExec, a->hNode, &p)
+                        : CUDA_ERROR_INVALID_VALUE;
+    if (a->hNode)
+        return c->w->be->cuGraphBatchMemOpNodeSetParams(a->hNode, &p);
+    if (!a->phGraphNode_want)
+        return CUDA_ERROR_INVALID_VALUE;
+    r = c->w->be->cuGraphAddBatchMemOpNode(&a->phGraphNode, a->hGraph, a->dependencies, a->numDependencies, &p);
+    if (r == CUDA_SUCCESS)
+        handles_add(&c->w->handles, HT_GNODE, a->phGraphNode, (CUcontext)a->hGraph);
+    return r;
+}
+
+static CUresult memops_params(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_memops_params *a = c->args;
+    CUresult r = dispatch_check_handle(c, HT_GNODE, a->hNode);
+    if (r == CUDA_SUCCESS && !a->hNode)
+        r = CUDA_ERROR_INVALID_VALUE;
+    CUDA_BATCH_MEM_OP_NODE_PARAMS p;
+    if (r == CUDA_SUCCESS)
+        r = c->w->be->cuGraphBatchMemOpNodeGetParams(a->hNode, &p);
+    if (r == CUDA_SUCCESS && (p.count > RGPU_MAX_BATCH_MEMOPS || (p.count && !p.paramArray)))
+        r = CUDA_ERROR_NOT_SUPPORTED; /* more than a request can carry */
+    if (r == CUDA_SUCCESS && !(a->ops = dispatch_outbuf(c, a->ops_len)))
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    if (r != CUDA_SUCCESS)
+        return r;
+    memset(a->ops, 0, a->ops_len);
+    if (p.count)
+        memcpy(a->ops, p.paramArray, p.count * sizeof *p.paramArray);
+    a->ctx = (uint64_t)(uintptr_t)p.ctx;
+    a->flags = p.flags;
+    a->count = p.count;
+    return CUDA_SUCCESS;
+}
+
 /* A host node's parameters are the trampoline and a kept host call: the
  * client sees its own function and argument. */
 static CUresult host_get(struct srv_call *c)
@@ -361,6 +413,8 @@ CUresult graphs_exec(struct srv_call *c)
     case RGPU_ID_rgpu_graph_add_host: return add_host(c);
     case RGPU_ID_rgpu_graph_mem_alloc: return mem_alloc(c);
     case RGPU_ID_rgpu_graph_mem_alloc_params: return mem_alloc_params(c);
+    case RGPU_ID_rgpu_graph_memops: return memops(c);
+    case RGPU_ID_rgpu_graph_memops_params: return memops_params(c);
     case RGPU_ID_rgpu_graph_host_get: return host_get(c);
     case RGPU_ID_rgpu_graph_host_set: return host_set(c);
     case RGPU_ID_rgpu_graph_kernel: return kernel(c);

@@ -9,7 +9,9 @@
  * a flag in mapped page-locked host memory that the host sets; batches of
  * writes, waits and barriers; the older (CUDA 8) names; bad arguments
  * refused by the call, with nothing latched; no round trip for operations on
- * memory the client knows; and, on the CPU device, a capture refused.
+ * memory the client knows; and batch memory-operation graph nodes, captured
+ * or added, their parameters read back and set on graphs and executable
+ * graphs.
  *
  * Every expectation holds on NVIDIA's driver too (tests/gpu/run runs this
  * natively), where an error's exact code is not asserted.
@@ -237,20 +239,100 @@ static void no_round_trips(CUdeviceptr flags, CUstream s)
     done("no round trips on known memory");
 }
 
+/* captured: one node per call, launched as often as the graph is */
 static void captured(CUdeviceptr flags)
 {
-    if (!it_backend_is_cpu())
-        return; /* NVIDIA's driver makes batch memory-operation nodes */
     CUstream s;
     CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuMemsetD32(flags, 0, 4));
     CHECK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-    (void)cuStreamWriteValue32(s, flags, 1, 0); /* refused now, or when the capture ends */
+    CHECK(cuStreamWriteValue32(s, flags, 11, 0));
+    CHECK(cuStreamWaitValue32(s, flags, 11, CU_STREAM_WAIT_VALUE_EQ));
+    CHECK(cuMemcpyDtoDAsync(flags + 4, flags, 4, s));
     CUgraph g = NULL;
-    EXPECT_ERROR(cuStreamEndCapture(s, &g));
-    if (g)
-        CHECK(cuGraphDestroy(g));
+    CHECK(cuStreamEndCapture(s, &g));
+    CUgraphNode nodes[8];
+    size_t n = 8;
+    CHECK(cuGraphGetNodes(g, nodes, &n));
+    int memop_nodes = 0;
+    CUgraphNode first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        CUgraphNodeType t;
+        CHECK(cuGraphNodeGetType(nodes[i], &t));
+        if (t == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP && !memop_nodes++)
+            first = nodes[i];
+    }
+    EXPECT_EQ(memop_nodes, 2);
+    if (first) {
+        CUDA_BATCH_MEM_OP_NODE_PARAMS p;
+        memset(&p, 0, sizeof p);
+        CHECK(cuGraphBatchMemOpNodeGetParams(first, &p));
+        EXPECT_TRUE(p.count == 1 && p.paramArray != NULL);
+        if (p.count == 1 && p.paramArray) {
+            EXPECT_TRUE(p.paramArray[0].operation == CU_STREAM_MEM_OP_WRITE_VALUE_32 ||
+                        p.paramArray[0].operation == CU_STREAM_MEM_OP_WAIT_VALUE_32);
+            EXPECT_TRUE(p.paramArray[0].writeValue.address == flags && p.paramArray[0].writeValue.value == 11);
+        }
+    }
+    CUgraphExec x;
+    CHECK(cuGraphInstantiate(&x, g, 0));
+    EXPECT_EQ(read32(flags), 0); /* nothing ran yet */
+    CHECK(cuGraphLaunch(x, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_EQ(read32(flags), 11);
+    EXPECT_EQ(read32(flags + 4), 11);
+    CHECK(cuGraphExecDestroy(x));
+    CHECK(cuGraphDestroy(g));
     CHECK(cuStreamDestroy(s));
-    done("not captured (the CPU device)");
+    done("captured");
+}
+
+/* added by hand, set on the graph and on its executable graph */
+static void graph_nodes(CUdeviceptr flags)
+{
+    CUstream s;
+    CHECK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CHECK(cuMemsetD32(flags, 0, 4));
+    CUstreamBatchMemOpParams ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].writeValue.operation = CU_STREAM_MEM_OP_WRITE_VALUE_32;
+    ops[0].writeValue.address = flags;
+    ops[0].writeValue.value = 21;
+    ops[1].writeValue.operation = CU_STREAM_MEM_OP_WRITE_VALUE_64;
+    ops[1].writeValue.address = flags + 8;
+    ops[1].writeValue.value64 = 22;
+    CUDA_BATCH_MEM_OP_NODE_PARAMS p = {ctx, 2, ops, 0};
+    CUgraph g;
+    CUgraphNode node;
+    CHECK(cuGraphCreate(&g, 0));
+    CHECK(cuGraphAddBatchMemOpNode(&node, g, NULL, 0, &p));
+    CUDA_BATCH_MEM_OP_NODE_PARAMS back;
+    memset(&back, 0, sizeof back);
+    CHECK(cuGraphBatchMemOpNodeGetParams(node, &back));
+    EXPECT_TRUE(back.count == 2 && back.paramArray && back.paramArray[1].writeValue.value64 == 22);
+    ops[0].writeValue.value = 31; /* the node keeps its own copy */
+    CUgraphExec x;
+    CHECK(cuGraphInstantiate(&x, g, 0));
+    CHECK(cuGraphLaunch(x, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_EQ(read32(flags), 21);
+    EXPECT_TRUE(read64(flags + 8) == 22);
+    /* the executable graph's node takes new operations; the graph keeps its own */
+    p.count = 1;
+    CHECK(cuGraphExecBatchMemOpNodeSetParams(x, node, &p));
+    CHECK(cuGraphLaunch(x, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_EQ(read32(flags), 31);
+    CHECK(cuGraphBatchMemOpNodeGetParams(node, &back));
+    EXPECT_TRUE(back.count == 2 && back.paramArray && back.paramArray[0].writeValue.value == 21);
+    ops[0].writeValue.value = 41;
+    CHECK(cuGraphBatchMemOpNodeSetParams(node, &p));
+    CHECK(cuGraphBatchMemOpNodeGetParams(node, &back));
+    EXPECT_TRUE(back.count == 1 && back.paramArray && back.paramArray[0].writeValue.value == 41);
+    CHECK(cuGraphExecDestroy(x));
+    CHECK(cuGraphDestroy(g));
+    CHECK(cuStreamDestroy(s));
+    done("graph nodes");
 }
 
 int main(void)
@@ -273,6 +355,7 @@ int main(void)
     errors(flags, s);
     no_round_trips(flags, s);
     captured(flags);
+    graph_nodes(flags);
     CHECK(cuStreamDestroy(s));
     CHECK(cuMemFree(flags));
     EXPECT_RESULT(cuCtxSynchronize(), CUDA_SUCCESS);
