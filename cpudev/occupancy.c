@@ -220,14 +220,25 @@ CUresult cpudev_cuOccupancyAvailableDynamicSMemPerBlock(size_t *dynamicSmemSize,
  * is the blocks resident per multiprocessor times their number, in whole
  * clusters.
  */
+/* What both cluster queries check first; *block the threads of a block. */
+static CUresult cluster_query(const void *out, const CUlaunchConfig *config, uint64_t *block)
+{
+    if (!out || !config || (config->numAttrs && !config->attrs))
+        return CUDA_ERROR_INVALID_VALUE;
+    *block = (uint64_t)config->blockDimX * config->blockDimY * config->blockDimZ;
+    if (!*block || *block > INT_MAX)
+        return CUDA_ERROR_INVALID_VALUE;
+    return dev_attr(CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH) ? CUDA_SUCCESS
+                                                        : CUDA_ERROR_NOT_SUPPORTED; /* before compute capability 9.0 */
+}
+
 CUresult cpudev_cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config)
 {
     CPUDEV_ENTER();
-    if (!numClusters || !config || (config->numAttrs && !config->attrs))
-        return CUDA_ERROR_INVALID_VALUE;
-    uint64_t block = (uint64_t)config->blockDimX * config->blockDimY * config->blockDimZ;
-    if (!block || block > INT_MAX)
-        return CUDA_ERROR_INVALID_VALUE;
+    uint64_t block;
+    CUresult q = cluster_query(numClusters, config, &block);
+    if (q != CUDA_SUCCESS)
+        return q;
     unsigned cl[3] = {0, 0, 0};
     for (unsigned i = 0; i < config->numAttrs; i++) {
         const CUlaunchAttribute *a = &config->attrs[i];
@@ -237,8 +248,6 @@ CUresult cpudev_cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, 
             cl[2] = a->value.clusterDim.z;
         }
     }
-    if (!dev_attr(CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH))
-        return CUDA_ERROR_NOT_SUPPORTED; /* before compute capability 9.0 */
     struct func *f;
     struct ctx *c;
     cpudev_lock();
@@ -280,13 +289,10 @@ CUresult cpudev_cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, 
 CUresult cpudev_cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, const CUlaunchConfig *config)
 {
     CPUDEV_ENTER();
-    if (!clusterSize || !config || (config->numAttrs && !config->attrs))
-        return CUDA_ERROR_INVALID_VALUE;
-    uint64_t block = (uint64_t)config->blockDimX * config->blockDimY * config->blockDimZ;
-    if (!block || block > INT_MAX)
-        return CUDA_ERROR_INVALID_VALUE;
-    if (!dev_attr(CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH))
-        return CUDA_ERROR_NOT_SUPPORTED; /* before compute capability 9.0 */
+    uint64_t block;
+    CUresult q = cluster_query(clusterSize, config, &block);
+    if (q != CUDA_SUCCESS)
+        return q;
     struct func *f;
     struct ctx *c;
     cpudev_lock();
