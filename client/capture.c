@@ -88,7 +88,8 @@ RGPU_API CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode)
 }
 
 
-static CUresult begin(CUstream s, CUstreamCaptureMode mode)
+/* to: the cuStreamBeginCaptureToGraph arguments (s and mode its own), or NULL */
+static CUresult begin_call(CUstream s, CUstreamCaptureMode mode, struct rgpu_args_cuStreamBeginCaptureToGraph *to)
 {
     CUresult r = rgpu_check_init();
     if (r)
@@ -105,8 +106,12 @@ static CUresult begin(CUstream s, CUstreamCaptureMode mode)
     caps = c;
     atomic_fetch_add(&ncaps, 1);
     pthread_mutex_unlock(&lock);
-    struct rgpu_args_cuStreamBeginCapture_v2 a = {.hStream = s, .mode = mode};
-    r = rgpu_remote(RGPU_ID_cuStreamBeginCapture_v2, &a);
+    if (to) {
+        r = rgpu_remote(RGPU_ID_cuStreamBeginCaptureToGraph, to);
+    } else {
+        struct rgpu_args_cuStreamBeginCapture_v2 a = {.hStream = s, .mode = mode};
+        r = rgpu_remote(RGPU_ID_cuStreamBeginCapture_v2, &a);
+    }
     if (r != CUDA_SUCCESS) {
         pthread_mutex_lock(&lock);
         for (struct cap **pp = &caps; *pp; pp = &(*pp)->next)
@@ -119,6 +124,29 @@ static CUresult begin(CUstream s, CUstreamCaptureMode mode)
         pthread_mutex_unlock(&lock);
     }
     return r;
+}
+
+static CUresult begin(CUstream s, CUstreamCaptureMode mode) { return begin_call(s, mode, NULL); }
+
+static CUresult begin_to_graph(CUstream s, CUgraph g, const CUgraphNode *deps, const CUgraphEdgeData *edges, size_t n,
+                               CUstreamCaptureMode mode)
+{
+    struct rgpu_args_cuStreamBeginCaptureToGraph a = {.hStream = s, .hGraph = g, .dependencies = deps,
+                                                      .dependencyData = edges, .numDependencies = n, .mode = mode};
+    return begin_call(s, mode, &a);
+}
+
+RGPU_API CUresult cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph, const CUgraphNode *dependencies,
+                                              const CUgraphEdgeData *dependencyData, size_t numDependencies,
+                                              CUstreamCaptureMode mode)
+{
+    return begin_to_graph(hStream, hGraph, dependencies, dependencyData, numDependencies, mode);
+}
+RGPU_API CUresult cuStreamBeginCaptureToGraph_ptsz(CUstream hStream, CUgraph hGraph, const CUgraphNode *dependencies,
+                                                   const CUgraphEdgeData *dependencyData, size_t numDependencies,
+                                                   CUstreamCaptureMode mode)
+{
+    return begin_to_graph(RGPU_PT(hStream), hGraph, dependencies, dependencyData, numDependencies, mode);
 }
 
 RGPU_API CUresult cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mode) { return begin(hStream, mode); }

@@ -28,6 +28,8 @@
 #include "graph.h"
 #include "module.h"
 
+#include <limits.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,10 +37,11 @@ void capture_unref_locked(struct capture *cap)
 {
     if (--cap->refs)
         return;
-    /* still building its graph: the graph is nobody's; free it */
+    /* still building its graph: the graph is nobody's (unless the caller's); free it */
     if (cap->g && cap->g->capturing == cap) {
         cap->g->capturing = NULL;
-        graph_free_locked(cap->g);
+        if (!cap->external)
+            graph_free_locked(cap->g);
     }
     free(cap);
 }
@@ -304,14 +307,14 @@ CUresult capture_sync_check_locked(struct stream *s, struct ctx *c, bool blockin
 
 /* ---- driver calls ---- */
 
-CUresult cpudev_cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mode)
+/* A capture on hStream into g (NULL: a new graph of its own), after deps. */
+static CUresult begin(CUstream hStream, struct graph *g, const CUgraphNode *deps, size_t ndeps,
+                      CUstreamCaptureMode mode)
 {
-    CPUDEV_ENTER();
     if (mode != CU_STREAM_CAPTURE_MODE_GLOBAL && mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL &&
         mode != CU_STREAM_CAPTURE_MODE_RELAXED)
         return CUDA_ERROR_INVALID_VALUE;
     struct stream *s;
-    cpudev_lock();
     CUresult r = stream_resolve_locked(hStream, &s);
     if (r == CUDA_SUCCESS && s->legacy)
         r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; /* the legacy stream cannot capture */
@@ -322,20 +325,57 @@ CUresult cpudev_cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mo
     struct capture *cap = NULL;
     if (r == CUDA_SUCCESS && !(cap = calloc(1, sizeof *cap)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
-    if (r == CUDA_SUCCESS && !(cap->g = graph_new_locked()))
+    if (r == CUDA_SUCCESS && !(cap->g = g ? g : graph_new_locked()))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS) {
         cap->id = cpudev_new_id_locked();
         cap->mode = mode;
         cap->origin = s;
+        cap->external = g != NULL;
         cap->g->capturing = cap;
-        r = join(s, cap, NULL, 0);
+        if ((r = join(s, cap, (struct gnode *const *)deps, (int)ndeps)) != CUDA_SUCCESS)
+            cap->g->capturing = NULL;
     }
     if (r != CUDA_SUCCESS && cap) {
-        if (cap->g)
+        if (cap->g && !g)
             graph_free_locked(cap->g);
         free(cap);
     }
+    return r;
+}
+
+CUresult cpudev_cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mode)
+{
+    CPUDEV_ENTER();
+    cpudev_lock();
+    CUresult r = begin(hStream, NULL, NULL, 0, mode);
+    cpudev_unlock();
+    return r;
+}
+
+/* Into the caller's graph, which stays the caller's: an invalidated capture
+ * leaves it with the nodes added so far, and nothing frees it. Edges carry
+ * no data on the CPU device (only the default type is offered). */
+CUresult cpudev_cuStreamBeginCaptureToGraph(CUstream hStream, CUgraph hGraph, const CUgraphNode *dependencies,
+                                            const CUgraphEdgeData *dependencyData, size_t numDependencies,
+                                            CUstreamCaptureMode mode)
+{
+    CPUDEV_ENTER();
+    static const CUgraphEdgeData plain;
+    for (size_t i = 0; dependencyData && i < numDependencies; i++)
+        if (memcmp(&dependencyData[i], &plain, sizeof plain))
+            return CUDA_ERROR_NOT_SUPPORTED;
+    if (numDependencies > INT_MAX)
+        return CUDA_ERROR_INVALID_VALUE;
+    struct graph *g;
+    cpudev_lock();
+    CUresult r = graph_lookup_locked(hGraph, &g);
+    if (r == CUDA_SUCCESS && g->capturing)
+        r = CUDA_ERROR_INVALID_VALUE; /* another capture builds it */
+    if (r == CUDA_SUCCESS)
+        r = graph_check_nodes_locked(g, dependencies, numDependencies);
+    if (r == CUDA_SUCCESS)
+        r = begin(hStream, g, dependencies, numDependencies, mode);
     cpudev_unlock();
     return r;
 }
@@ -389,6 +429,7 @@ CUresult cpudev_cuStreamEndCapture(CUstream hStream, CUgraph *phGraph)
         struct capture *cap = s->cap;
         r = cap->invalid ? CUDA_ERROR_STREAM_CAPTURE_INVALIDATED : joined(cap);
         struct graph *g = cap->g;
+        bool external = cap->external;
         cap->ended = true;
         for (struct stream *t = s->ctx->streams; t; t = t->next)
             if (t->cap == cap && t != s)
@@ -399,7 +440,8 @@ CUresult cpudev_cuStreamEndCapture(CUstream hStream, CUgraph *phGraph)
         if (r == CUDA_SUCCESS) {
             *phGraph = (CUgraph)g;
         } else {
-            graph_free_locked(g);
+            if (!external)
+                graph_free_locked(g);
             *phGraph = NULL;
         }
     }

@@ -91,6 +91,7 @@ struct capture {
     CUstreamCaptureMode mode;
     bool ended;           /* cuStreamEndCapture was called */
     bool invalid;         /* CU_STREAM_CAPTURE_STATUS_INVALIDATED */
+    bool external;        /* g is the caller's (cuStreamBeginCaptureToGraph), never the capture's to free */
     struct graph *g;
     struct stream *origin;
 };

@@ -362,6 +362,11 @@ static CUresult after_call(struct srv_call *c, enum rgpu_call_id id, void *args)
     case RGPU_ID_cuMemRetainAllocationHandle:
         handles_mem_ref(hs, ((struct rgpu_args_cuMemRetainAllocationHandle *)args)->handle);
         break;
+    case RGPU_ID_cuStreamBeginCaptureToGraph: {
+        struct rgpu_args_cuStreamBeginCaptureToGraph *a = args;
+        graphs_capture_to(a->hStream, a->hGraph);
+        break;
+    }
     case RGPU_ID_cuMemRelease:
         handles_mem_unref(hs, ((struct rgpu_args_cuMemRelease *)args)->handle);
         break;

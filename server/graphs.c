@@ -24,19 +24,23 @@ struct building {
     struct building *next;
     CUstream s;
     CUgraph g;
+    bool external; /* the client's graph (cuStreamBeginCaptureToGraph): it outlives the capture */
 };
 static struct building *buildings;
 static pthread_mutex_t buildings_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Remember (g not NULL) or take back (g NULL: returns it) s's graph. */
-static CUgraph building(CUstream s, CUgraph g)
+/* Remember (g not NULL) or take back (g NULL: returns it, and in *external
+ * whether it is the client's) s's graph. Once external, it stays so. */
+static CUgraph building_ext(CUstream s, CUgraph g, bool external, bool *was_external)
 {
     CUgraph old = NULL;
+    bool old_ext = false;
     pthread_mutex_lock(&buildings_lock);
     for (struct building **pp = &buildings; *pp; pp = &(*pp)->next) {
         if ((*pp)->s == s) {
             struct building *b = *pp;
             old = b->g;
+            old_ext = b->external;
             *pp = b->next;
             free(b);
             break;
@@ -44,12 +48,18 @@ static CUgraph building(CUstream s, CUgraph g)
     }
     struct building *b = g ? malloc(sizeof *b) : NULL;
     if (b) {
-        *b = (struct building){buildings, s, g};
+        *b = (struct building){buildings, s, g, external || (old_ext && old == g)};
         buildings = b;
     }
     pthread_mutex_unlock(&buildings_lock);
+    if (was_external)
+        *was_external = old_ext;
     return old;
 }
+
+static CUgraph building(CUstream s, CUgraph g) { return building_ext(s, g, false, NULL); }
+
+void graphs_capture_to(CUstream s, CUgraph g) { (void)building_ext(s, g, true, NULL); }
 
 static void reg_nodes(struct srv_call *c, CUgraph g, const CUgraphNode *nodes, uint64_t n)
 {
@@ -82,7 +92,8 @@ static CUresult capture_info(struct srv_call *c)
         memcpy(a->deps, deps, k * sizeof *deps);
     a->state = (struct rgpu_capture_state){(uint32_t)st, 0, id, (uint64_t)(uintptr_t)g, n};
     if (g) {
-        handles_add(&c->w->handles, HT_GRAPH, g, NULL);
+        if (!handles_has(&c->w->handles, HT_GRAPH, g)) /* a graph of the client's keeps its owner */
+            handles_add(&c->w->handles, HT_GRAPH, g, NULL);
         building(a->hStream, g);
     }
     reg_nodes(c, g, a->deps, k);
@@ -96,13 +107,15 @@ static CUresult end_capture(struct srv_call *c)
     if (r != CUDA_SUCCESS)
         return r;
     r = c->w->be->cuStreamEndCapture(a->hStream, &a->phGraph);
+    bool external = false;
     if (r == CUDA_SUCCESS) {
-        building(a->hStream, NULL);
-        handles_add(&c->w->handles, HT_GRAPH, a->phGraph, NULL);
+        building_ext(a->hStream, NULL, false, &external);
+        if (!external && !handles_has(&c->w->handles, HT_GRAPH, a->phGraph))
+            handles_add(&c->w->handles, HT_GRAPH, a->phGraph, NULL);
     } else if (r == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED || r == CUDA_ERROR_STREAM_CAPTURE_UNJOINED) {
-        CUgraph g = building(a->hStream, NULL);
-        if (g)
-            handles_del_tree(&c->w->handles, g); /* the driver destroyed it */
+        CUgraph g = building_ext(a->hStream, NULL, false, &external);
+        if (g && !external)
+            handles_del_tree(&c->w->handles, g); /* the driver destroyed it; the client's own stays */
     }
     return r;
 }

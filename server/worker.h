@@ -127,6 +127,8 @@ CUresult hostpool_exec(struct srv_call *c);
 void hostpool_repin(void);
 /* graphs.c */
 CUresult graphs_exec(struct srv_call *c);
+/* cuStreamBeginCaptureToGraph began on s: g is the client's, not the capture's (graphs.c) */
+void graphs_capture_to(CUstream s, CUgraph g);
 /* rgpu_managed_read and rgpu_managed_write (managed.c) */
 CUresult managed_exec(struct srv_call *c);
 /* A client host function as a backend host function (custom.c): call

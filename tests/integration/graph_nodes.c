@@ -10,8 +10,10 @@
  * cuGraphNodeSetParams, cuGraphExecNodeSetParams), and child graph nodes (a
  * copy of the graph, changed through its own handle, replaced in an
  * executable graph, reached by cuGraphExecUpdate, recorded for a graph
- * launched on a capturing stream). Results are computed on the host and
- * compared after each launch.
+ * launched on a capturing stream), and captures into a graph of the
+ * caller's (cuStreamBeginCaptureToGraph: after given nodes, the same graph
+ * back, left to the caller when the capture fails). Results are computed on
+ * the host and compared after each launch.
  *
  * Every expectation holds on NVIDIA's driver too (tests/gpu/run runs this
  * natively). Usage: graph_nodes KERNEL_DIR (see it_images.h).
@@ -763,6 +765,71 @@ static void children(void)
     printf("graph_nodes: child graphs: done\n");
 }
 
+/* work captured into a graph that already has nodes, after one of them */
+static void capture_to_graph(void)
+{
+    CUgraph h;
+    CUgraphNode first;
+    CHECK(cuGraphCreate(&h, 0));
+    CUDA_MEMSET_NODE_PARAMS m = {.dst = y, .value = fbits(5.0f), .elementSize = 4, .width = N, .height = 1};
+    CHECK(cuGraphAddMemsetNode(&first, h, NULL, 0, &m, NULL)); /* y = 5 */
+    CHECK(cuStreamBeginCaptureToGraph(s, h, &first, NULL, 1, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+    CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+    CUgraph during = NULL;
+    CHECK(cuStreamGetCaptureInfo(s, &st, NULL, &during, NULL, NULL, NULL));
+    EXPECT_TRUE(st == CU_STREAM_CAPTURE_STATUS_ACTIVE && during == h);
+    a_coef = 3.0f;
+    CHECK(cuLaunchKernel(f_saxpy, N / BLOCK, 1, 1, BLOCK, 1, 1, 0, s, sargs, NULL)); /* y = 3x + 5 */
+    a_coef = 2.0f;
+    CHECK(cuMemcpyDtoDAsync(out, y, N * sizeof(float), s));
+    CUgraph back = NULL;
+    CHECK(cuStreamEndCapture(s, &back));
+    EXPECT_TRUE(back == h);
+    size_t n = 0;
+    CHECK(cuGraphGetNodes(h, NULL, &n));
+    EXPECT_EQ(n, 3);
+    CUgraphNode deps[2];
+    size_t nd = 2;
+    CUgraphNode nodes[3];
+    n = 3;
+    CHECK(cuGraphGetNodes(h, nodes, &n));
+    for (size_t i = 0; i < n; i++) { /* the kernel follows the memset that was there */
+        CUgraphNodeType t;
+        CHECK(cuGraphNodeGetType(nodes[i], &t));
+        if (t == CU_GRAPH_NODE_TYPE_KERNEL) {
+            nd = 2;
+            CHECK(cuGraphNodeGetDependencies(nodes[i], deps, NULL, &nd));
+            EXPECT_TRUE(nd == 1 && deps[0] == first);
+        }
+    }
+    CUgraphExec e;
+    fill(out, 0.0f);
+    CHECK(cuGraphInstantiate(&e, h, 0));
+    run(e);
+    expect_buf(out, 3.0f, 5.0f, "captured into a graph after its memset");
+    CHECK(cuGraphExecDestroy(e));
+
+    /* a capture that fails leaves the caller's graph to the caller */
+    CHECK(cuStreamBeginCaptureToGraph(s, h, NULL, NULL, 0, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+    CUstream other;
+    CHECK(cuStreamCreate(&other, CU_STREAM_NON_BLOCKING));
+    CUevent ev;
+    CHECK(cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING));
+    CHECK(cuEventRecord(ev, s));
+    CHECK(cuStreamWaitEvent(other, ev, 0)); /* other joins the capture, and is never joined back */
+    CHECK(cuMemsetD32Async(w, 0, N, other));
+    back = NULL;
+    EXPECT_ERROR(cuStreamEndCapture(s, &back));
+    EXPECT_TRUE(back == NULL);
+    n = 0;
+    CHECK(cuGraphGetNodes(h, NULL, &n)); /* still a graph of ours */
+    EXPECT_TRUE(n >= 3);
+    CHECK(cuEventDestroy(ev));
+    CHECK(cuStreamDestroy(other));
+    CHECK(cuGraphDestroy(h));
+    printf("graph_nodes: capture into a graph: done\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = it_kernel_dir(argc, argv);
@@ -796,6 +863,7 @@ int main(int argc, char **argv)
     generic();
     children();
     host_nodes();
+    capture_to_graph();
     CHECK(cuGraphDestroy(g));
 
     CHECK(cuStreamDestroy(s));
