@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "client.h"
+#include "conn.h"
+#include "graph_keep.h"
 
 static CUresult unsupported_type(CUgraphNodeType t)
 {
@@ -73,6 +75,31 @@ static CUresult add(CUgraphNode *out, CUgraph g, const CUgraphNode *deps, size_t
         return r;
     }
     case CU_GRAPH_NODE_TYPE_MEM_FREE: return cuGraphAddMemFreeNode(out, g, deps, n, p->free.dptr);
+    case CU_GRAPH_NODE_TYPE_CONDITIONAL: {
+        /* phGraph_out is an output: the bodies, in an array the driver keeps */
+        CUDA_CONDITIONAL_NODE_PARAMS *cp = &p->conditional;
+        if (!cp->size || cp->size > RGPU_MAX_COND_BODIES)
+            return CUDA_ERROR_INVALID_VALUE;
+        CUgraph *bodies = calloc(cp->size, sizeof *bodies);
+        if (!bodies)
+            return CUDA_ERROR_OUT_OF_MEMORY;
+        struct rgpu_args_rgpu_graph_conditional a = {.hGraph = g, .dependencies = deps, .numDependencies = n,
+                                                     .handle = cp->handle, .type = (uint32_t)cp->type,
+                                                     .size = cp->size, .ctx = (uint64_t)(uintptr_t)cp->ctx,
+                                                     .bodies = bodies};
+        CUresult r = rgpu_remote(RGPU_ID_rgpu_graph_conditional, &a);
+        CUgraph *kept = r == CUDA_SUCCESS ? rgpu_graph_keep(a.phGraphNode, CU_GRAPH_NODE_TYPE_CONDITIONAL, bodies,
+                                                            cp->size * sizeof *bodies)
+                                          : NULL;
+        free(bodies);
+        if (r == CUDA_SUCCESS && !kept)
+            r = CUDA_ERROR_OUT_OF_MEMORY; /* the node stays: as a failed call of the driver's could leave it */
+        if (r == CUDA_SUCCESS) {
+            cp->phGraph_out = kept;
+            *out = a.phGraphNode;
+        }
+        return r;
+    }
     case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {
         CUDA_BATCH_MEM_OP_NODE_PARAMS b = {p->memOp.ctx, p->memOp.count, p->memOp.paramArray,
                                            p->memOp.flags};

@@ -5,14 +5,14 @@
  *
  * cuGraphMemAllocNodeGetParams and cuGraphBatchMemOpNodeGetParams return
  * pointers to memory the driver keeps for the node; here the arrays are
- * kept per node, the latest answer's, for the life of the process (a few
- * bytes a node).
+ * kept per node (graph_keep.h).
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "asyncargs.h"
+#include "graph_keep.h"
 #include "conn.h"
 #include "context.h"
 
@@ -26,9 +26,7 @@ struct kept_array {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kept_array *kept;
 
-/* A copy of size bytes from src kept for (node, tag) from now on; NULL when
- * out of memory. */
-static void *keep(CUgraphNode node, int tag, const void *src, size_t size)
+void *rgpu_graph_keep(CUgraphNode node, int tag, const void *src, size_t size)
 {
     pthread_mutex_lock(&lock);
     struct kept_array *k = kept;
@@ -86,7 +84,7 @@ RGPU_API CUresult cuGraphMemAllocNodeGetParams(CUgraphNode hNode, CUDA_MEM_ALLOC
     size_t n = a.params.accessDescCount;
     if (n > RGPU_MAX_ACCESS_DESCS)
         return CUDA_ERROR_INVALID_VALUE; /* the server sends no more */
-    const CUmemAccessDesc *d = n ? keep(hNode, CU_GRAPH_NODE_TYPE_MEM_ALLOC, descs, n * sizeof *descs) : NULL;
+    const CUmemAccessDesc *d = n ? rgpu_graph_keep(hNode, CU_GRAPH_NODE_TYPE_MEM_ALLOC, descs, n * sizeof *descs) : NULL;
     if (n && !d)
         return CUDA_ERROR_OUT_OF_MEMORY;
     *params_out = a.params;
@@ -148,7 +146,7 @@ RGPU_API CUresult cuGraphBatchMemOpNodeGetParams(CUgraphNode hNode, CUDA_BATCH_M
         r = CUDA_ERROR_INVALID_VALUE; /* the server sends no more */
     void *kept_ops = NULL;
     if (r == CUDA_SUCCESS && a.count &&
-        !(kept_ops = keep(hNode, CU_GRAPH_NODE_TYPE_BATCH_MEM_OP, ops, a.count * sizeof *ops)))
+        !(kept_ops = rgpu_graph_keep(hNode, CU_GRAPH_NODE_TYPE_BATCH_MEM_OP, ops, a.count * sizeof *ops)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     free(ops);
     if (r == CUDA_SUCCESS)

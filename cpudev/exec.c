@@ -21,6 +21,7 @@
 struct xnode {
     struct gparams p;     /* a child graph node's: its type only */
     struct gexec *sub;    /* a child graph node's graph, instantiated */
+    struct gexec **csub;  /* a conditional node's bodies, instantiated (p.u.cond.size; its p has no bodies) */
     uint64_t origin;      /* the id of the graph node it was made from */
     bool disabled;        /* runs as an empty node */
     int ndeps;
@@ -32,16 +33,26 @@ struct gexec {
     struct xnode *nodes;  /* the graph's creation order */
     int *order;           /* a topological order of them */
     unsigned long long flags; /* as instantiated */
+    struct condh **assign; /* conditions set to their default at each launch (referenced) */
+    int nassign;
 };
 
 static void exec_free_locked(struct gexec *x)
 {
     for (int i = 0; i < x->n; i++) {
-        gparams_release_locked(&x->nodes[i].p);
-        if (x->nodes[i].sub)
-            exec_free_locked(x->nodes[i].sub);
-        free(x->nodes[i].deps);
+        struct xnode *xn = &x->nodes[i];
+        for (unsigned k = 0; xn->csub && k < xn->p.u.cond.size; k++)
+            if (xn->csub[k])
+                exec_free_locked(xn->csub[k]);
+        free(xn->csub);
+        gparams_release_locked(&xn->p);
+        if (xn->sub)
+            exec_free_locked(xn->sub);
+        free(xn->deps);
     }
+    for (int i = 0; i < x->nassign; i++)
+        condh_unref_locked(x->assign[i]);
+    free(x->assign);
     free(x->nodes);
     free(x->order);
     free(x);
@@ -92,7 +103,51 @@ static CUresult topo_order(struct gexec *x)
     return k == x->n ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; /* a cycle */
 }
 
-/* An executable graph of g (unregistered); child graphs instantiated inside. */
+static CUresult exec_build_locked(const struct graph *g, struct gexec **out);
+
+/* What a conditional node's body may hold (CUDA's list); child graphs and
+ * nested conditional nodes' bodies are checked as they are built. */
+static bool body_node_ok(CUgraphNodeType t)
+{
+    return t == CU_GRAPH_NODE_TYPE_KERNEL || t == CU_GRAPH_NODE_TYPE_MEMSET || t == CU_GRAPH_NODE_TYPE_MEMCPY ||
+           t == CU_GRAPH_NODE_TYPE_EMPTY || t == CU_GRAPH_NODE_TYPE_GRAPH || t == CU_GRAPH_NODE_TYPE_CONDITIONAL;
+}
+
+static bool graph_body_ok(const struct graph *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        const struct gnode *n = g->nodes[i];
+        if (!body_node_ok(n->p.type) || (n->p.type == CU_GRAPH_NODE_TYPE_GRAPH && !graph_body_ok(n->p.u.child)))
+            return false;
+    }
+    return true;
+}
+
+/* A conditional node of an executable graph: its handle (referenced), and
+ * its bodies built. */
+static CUresult exec_cond_locked(struct xnode *xn, const struct gnode *n)
+{
+    unsigned size = n->p.u.cond.size;
+    xn->p = (struct gparams){.type = CU_GRAPH_NODE_TYPE_CONDITIONAL};
+    xn->p.u.cond.h = n->p.u.cond.h;
+    condh_ref_locked(xn->p.u.cond.h);
+    xn->p.u.cond.type = n->p.u.cond.type;
+    xn->p.u.cond.size = size;
+    if (!(xn->csub = calloc(size + 1, sizeof *xn->csub)))
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    for (unsigned k = 0; k < size; k++) {
+        const struct graph *body = n->p.u.cond.bodies[k];
+        if (!graph_body_ok(body))
+            return CUDA_ERROR_NOT_SUPPORTED; /* a node type a body may not hold */
+        CUresult r = exec_build_locked(body, &xn->csub[k]);
+        if (r != CUDA_SUCCESS)
+            return r;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* An executable graph of g (unregistered); child graphs and conditional
+ * nodes' bodies instantiated inside. */
 static CUresult exec_build_locked(const struct graph *g, struct gexec **out)
 {
     struct gexec *x = calloc(1, sizeof *x);
@@ -103,6 +158,9 @@ static CUresult exec_build_locked(const struct graph *g, struct gexec **out)
         if (n->p.type == CU_GRAPH_NODE_TYPE_GRAPH) {
             xn->p.type = CU_GRAPH_NODE_TYPE_GRAPH;
             r = exec_build_locked(n->p.u.child, &xn->sub);
+        } else if (n->p.type == CU_GRAPH_NODE_TYPE_CONDITIONAL) {
+            r = exec_cond_locked(xn, n);
+            x->n = i + 1; /* owned now, what was built of it too */
         } else {
             r = gparams_copy_locked(&xn->p, &n->p);
         }
@@ -121,6 +179,35 @@ static CUresult exec_build_locked(const struct graph *g, struct gexec **out)
     else if (x)
         exec_free_locked(x);
     return r;
+}
+
+/* The conditions x (and every graph inside it) names that go back to their
+ * default at each launch of top, once each, referenced by top. */
+static bool collect_assign_locked(struct gexec *top, const struct gexec *x)
+{
+    for (int i = 0; i < x->n; i++) {
+        const struct xnode *xn = &x->nodes[i];
+        if (xn->sub && !collect_assign_locked(top, xn->sub))
+            return false;
+        if (!xn->csub)
+            continue;
+        struct condh *h = xn->p.u.cond.h;
+        bool have = !h->assign;
+        for (int k = 0; k < top->nassign && !have; k++)
+            have = top->assign[k] == h;
+        if (!have) {
+            struct condh **a = realloc(top->assign, ((size_t)top->nassign + 1) * sizeof *a);
+            if (!a)
+                return false;
+            top->assign = a;
+            top->assign[top->nassign++] = h;
+            condh_ref_locked(h);
+        }
+        for (unsigned k = 0; k < xn->p.u.cond.size; k++)
+            if (!collect_assign_locked(top, xn->csub[k]))
+                return false;
+    }
+    return true;
 }
 
 CUresult cpudev_cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hGraph, unsigned long long flags)
@@ -146,6 +233,10 @@ CUresult cpudev_cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hG
             r = CUDA_ERROR_NOT_SUPPORTED; /* one executable graph at a time may hold its allocations */
     if (r == CUDA_SUCCESS)
         r = exec_build_locked(g, &x);
+    if (r == CUDA_SUCCESS && !collect_assign_locked(x, x)) {
+        exec_free_locked(x);
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    }
     if (r == CUDA_SUCCESS && !reg_add_locked(x, H_GEXEC)) {
         exec_free_locked(x);
         r = CUDA_ERROR_OUT_OF_MEMORY;
@@ -299,6 +390,40 @@ static size_t count_steps(const struct gexec *x)
 
 /* x's steps into op, in x's order, a child graph's steps in its node's
  * place; the events its wait nodes wait for into waits. */
+static CUresult add_steps_locked(const struct gexec *x, struct ctx *c, struct op *op, struct dep *waits, int *nwaits);
+
+/* A conditional node's step: each body a graph of its own steps (bodies hold
+ * no event waits: graph_body_ok). */
+static CUresult cond_step_locked(const struct xnode *xn, struct ctx *c, struct op **out)
+{
+    unsigned size = xn->p.u.cond.size;
+    struct op *op = op_new(OP_COND);
+    CUresult r = op && (op->u.cond.bodies = calloc(size + 1, sizeof *op->u.cond.bodies)) ? CUDA_SUCCESS
+                                                                                        : CUDA_ERROR_OUT_OF_MEMORY;
+    if (r == CUDA_SUCCESS) {
+        op->u.cond.value = (uint32_t *)(uintptr_t)xn->p.u.cond.h->slot;
+        op->u.cond.type = xn->p.u.cond.type;
+        op->u.cond.n = (int)size;
+    }
+    for (unsigned k = 0; r == CUDA_SUCCESS && k < size; k++) {
+        struct op *b = op_new(OP_GRAPH);
+        size_t nsteps = count_steps(xn->csub[k]);
+        int nwaits = 0;
+        if (!b || !(b->u.graph.steps = calloc(nsteps + 1, sizeof *b->u.graph.steps))) {
+            free(b);
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+            break;
+        }
+        op->u.cond.bodies[k] = b;
+        r = add_steps_locked(xn->csub[k], c, b, NULL, &nwaits);
+    }
+    if (r != CUDA_SUCCESS && op)
+        op_discard_locked(op);
+    else
+        *out = op;
+    return r;
+}
+
 static CUresult add_steps_locked(const struct gexec *x, struct ctx *c, struct op *op, struct dep *waits, int *nwaits)
 {
     CUresult r = CUDA_SUCCESS;
@@ -309,6 +434,11 @@ static CUresult add_steps_locked(const struct gexec *x, struct ctx *c, struct op
             continue;
         if (xn->sub) {
             r = add_steps_locked(xn->sub, c, op, waits, nwaits);
+            continue;
+        }
+        if (xn->csub) {
+            if ((r = cond_step_locked(xn, c, &st)) == CUDA_SUCCESS)
+                op->u.graph.steps[op->u.graph.n++] = st;
             continue;
         }
         if (xn->p.type == CU_GRAPH_NODE_TYPE_WAIT_EVENT && xn->p.u.ev->s)
@@ -333,6 +463,18 @@ static CUresult graph_of_exec_locked(const struct gexec *x, struct graph **out)
         if (xn->sub && (r = graph_of_exec_locked(xn->sub, &p.u.child)) == CUDA_SUCCESS) {
             p.type = CU_GRAPH_NODE_TYPE_GRAPH;
             p.u.child->embedded = true;
+        } else if (xn->csub && !xn->disabled) {
+            unsigned size = xn->p.u.cond.size;
+            p = (struct gparams){.type = CU_GRAPH_NODE_TYPE_CONDITIONAL};
+            p.u.cond.h = xn->p.u.cond.h;
+            condh_ref_locked(p.u.cond.h);
+            p.u.cond.type = xn->p.u.cond.type;
+            p.u.cond.size = size;
+            if (!(p.u.cond.bodies = calloc(size + 1, sizeof *p.u.cond.bodies)))
+                r = CUDA_ERROR_OUT_OF_MEMORY;
+            for (unsigned k = 0; r == CUDA_SUCCESS && k < size; k++)
+                if ((r = graph_of_exec_locked(xn->csub[k], &p.u.cond.bodies[k])) == CUDA_SUCCESS)
+                    p.u.cond.bodies[k]->embedded = true;
         } else if (!xn->sub && !xn->disabled) {
             r = gparams_copy_locked(&p, &xn->p);
         }
@@ -409,12 +551,27 @@ CUresult cpudev_cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
         cpudev_unlock();
         return r;
     }
-    size_t nsteps = r == CUDA_SUCCESS ? count_steps(x) : 0;
+    size_t nsteps = r == CUDA_SUCCESS ? count_steps(x) + (size_t)x->nassign : 0;
     if (r == CUDA_SUCCESS && !(op = op_new(OP_GRAPH)))
         r = CUDA_ERROR_OUT_OF_MEMORY;
     if (r == CUDA_SUCCESS && (!(op->u.graph.steps = calloc(nsteps + 1, sizeof *op->u.graph.steps)) ||
                               !(waits = calloc(nsteps + 1, sizeof *waits))))
         r = CUDA_ERROR_OUT_OF_MEMORY;
+    /* conditions back to their defaults first (CU_GRAPH_COND_ASSIGN_DEFAULT) */
+    for (int k = 0; r == CUDA_SUCCESS && k < x->nassign; k++) {
+        struct op *st = op_new(OP_SET2D);
+        if (!st) {
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+            break;
+        }
+        st->u.set.dst = (char *)(uintptr_t)x->assign[k]->slot;
+        st->u.set.n = 1;
+        st->u.set.es = 4;
+        st->u.set.value = x->assign[k]->dflt;
+        st->u.set.pitch = 4;
+        st->u.set.height = 1;
+        op->u.graph.steps[op->u.graph.n++] = st;
+    }
     if (r == CUDA_SUCCESS)
         r = add_steps_locked(x, s->ctx, op, waits, &nwaits);
     if (r == CUDA_SUCCESS)
@@ -479,7 +636,8 @@ static CUgraphExecUpdateResult compatible(const struct gparams *a, const struct 
             return CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED;
         break;
     case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
-    case CU_GRAPH_NODE_TYPE_MEM_FREE: return CU_GRAPH_EXEC_UPDATE_ERROR_NOT_SUPPORTED;
+    case CU_GRAPH_NODE_TYPE_MEM_FREE:
+    case CU_GRAPH_NODE_TYPE_CONDITIONAL: return CU_GRAPH_EXEC_UPDATE_ERROR_NOT_SUPPORTED;
     default:
         break;
     }

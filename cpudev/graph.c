@@ -44,6 +44,8 @@ void gparams_release_locked(struct gparams *p)
         graph_free_locked(p->u.child);
     if (p->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC)
         gmem_unref_locked(p->u.malloc);
+    if (p->type == CU_GRAPH_NODE_TYPE_CONDITIONAL)
+        gparams_cond_release_locked(p);
     if (p->type == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP) {
         free(p->u.memops.ops);
         free(p->u.memops.given);
@@ -66,6 +68,8 @@ CUresult gparams_copy_locked(struct gparams *dst, const struct gparams *src)
         src->u.ev->refs++;
     if (src->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC)
         gmem_ref_locked(src->u.malloc);
+    if (src->type == CU_GRAPH_NODE_TYPE_CONDITIONAL)
+        return gparams_cond_copy_locked(dst, src);
     if (src->type == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP) {
         unsigned n = src->u.memops.n;
         dst->u.memops.ops = malloc(n * sizeof *dst->u.memops.ops);
@@ -99,6 +103,9 @@ void graph_free_locked(struct graph *g)
         free(n);
     }
     free(g->nodes);
+    for (int i = 0; i < g->nconds; i++)
+        condh_unref_locked(g->conds[i]);
+    free(g->conds);
     reg_del_locked(g);
     free(g);
 }

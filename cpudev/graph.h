@@ -60,6 +60,12 @@ struct gparams {
         struct gmem *malloc; /* MEM_ALLOC: referenced (graph_mem.c) */
         CUdeviceptr mfree;   /* MEM_FREE: a graph allocation's address */
         struct {
+            struct condh *h;                 /* referenced */
+            CUgraphConditionalNodeType type;
+            unsigned size;                   /* bodies */
+            struct graph **bodies;           /* malloc'd, size; each embedded, the node's */
+        } cond;              /* CONDITIONAL (graph_cond.c) */
+        struct {
             struct memop *ops;               /* malloc'd, n */
             CUstreamBatchMemOpParams *given; /* malloc'd, n: as given, for GetParams */
             unsigned n, flags;
@@ -78,8 +84,21 @@ struct gnode {
     struct gnode **deps;  /* incoming edges, in the order added */
 };
 
+/* A conditional node's value (graph_cond.c): 32 bits of device memory, whose
+ * address is the CUgraphConditionalHandle, held by the graph it was made
+ * for and by every node and executable graph that names it. */
+struct condh {
+    int refs;
+    CUdeviceptr slot;
+    unsigned dflt;
+    bool assign;          /* CU_GRAPH_COND_ASSIGN_DEFAULT: dflt at the start of each launch */
+    struct condh *next;
+};
+
 struct graph {
     bool embedded;        /* a child graph node's: the node owns it */
+    struct condh **conds; /* the handles made for it (referenced) */
+    int nconds;
     int n, cap;
     struct gnode **nodes; /* creation order */
     struct capture *capturing; /* the capture building it, while one does */
@@ -140,6 +159,13 @@ bool kattrs_cooperative(const struct kattrs *a);                /* the node laun
 /* hGraph, editable (no capture builds it), with from[0..n) and to[0..n) its nodes. */
 CUresult graph_edges_check_locked(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n,
                                   struct graph **out);
+
+/* ---- graph_cond.c: conditional nodes ---- */
+void condh_ref_locked(struct condh *h);
+void condh_unref_locked(struct condh *h);
+/* A conditional node's parameters copied (bodies cloned) / released. */
+CUresult gparams_cond_copy_locked(struct gparams *dst, const struct gparams *src);
+void gparams_cond_release_locked(struct gparams *p);
 
 /* ---- memops.c: batch memory-operation nodes ---- */
 /* Their parameters: from a descriptor (checked as cuStreamBatchMemOp checks

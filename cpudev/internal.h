@@ -132,6 +132,7 @@ enum op_kind {
     OP_GRAPH,   /* a launched executable graph: its steps in order (exec.c) */
     OP_FREE,    /* cuMemFreeAsync: free the allocation at p (mempool.c) */
     OP_MEMOPS,  /* stream memory operations: writes, waits for a value, barriers (memops.c) */
+    OP_COND,    /* a graph's conditional node: a body chosen, or looped, by a value (graph steps only) */
 };
 
 /* One stream memory operation (memops.c). */
@@ -188,6 +189,12 @@ struct op {
             int n;
             struct memop *ops; /* malloc'd */
         } memops;
+        struct {
+            uint32_t *value;   /* the condition (graph_cond.c) */
+            int type;          /* CU_GRAPH_COND_TYPE_IF, WHILE or SWITCH */
+            int n;
+            struct op **bodies; /* owned, n, each an OP_GRAPH */
+        } cond;
         struct {
             int n;
             struct op **steps; /* owned; kinds OP_COPY2D, OP_SET2D, OP_HOSTFN, OP_LAUNCH, OP_RECORD */

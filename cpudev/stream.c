@@ -57,6 +57,12 @@ static void op_free_locked(struct op *op)
         free(op->u.launch);
     if (op->kind == OP_MEMOPS)
         free(op->u.memops.ops);
+    if (op->kind == OP_COND) {
+        for (int i = 0; op->u.cond.bodies && i < op->u.cond.n; i++)
+            if (op->u.cond.bodies[i])
+                op_free_locked(op->u.cond.bodies[i]);
+        free(op->u.cond.bodies);
+    }
     if (op->kind == OP_GRAPH) {
         for (int i = 0; i < op->u.graph.n; i++)
             op_free_locked(op->u.graph.steps[i]);
@@ -116,6 +122,7 @@ CUresult op_run(struct op *op)
     case OP_MEMOPS:
         memops_run(op->u.memops.ops, op->u.memops.n);
         break;
+    case OP_COND: /* runs in its graph (run_graph), which knows the context */
     case OP_RECORD:
     case OP_WAIT:
     case OP_GRAPH:
@@ -128,14 +135,41 @@ CUresult op_run(struct op *op)
  * context is sticky (read without the lock: a stale value only runs one
  * more kernel of a context that is failing anyway); its other steps run, as
  * other operations do in a sticky context. */
+static CUresult run_graph(struct op *op, struct ctx *c);
+
+/* A conditional node: IF runs its body when the value is not 0 (else its
+ * second body, if it has one), WHILE runs its body as long as the value is
+ * not 0 (looked at before each turn), SWITCH runs body number value, if there
+ * is one. A failed kernel ends it. */
+static CUresult run_cond(struct op *op, struct ctx *c)
+{
+    CUresult r = CUDA_SUCCESS;
+    uint32_t v = __atomic_load_n(op->u.cond.value, __ATOMIC_ACQUIRE);
+    switch (op->u.cond.type) {
+    case CU_GRAPH_COND_TYPE_IF:
+        if (v || op->u.cond.n > 1)
+            r = run_graph(op->u.cond.bodies[v ? 0 : 1], c);
+        break;
+    case CU_GRAPH_COND_TYPE_WHILE:
+        for (; v && r == CUDA_SUCCESS && !c->sticky; v = __atomic_load_n(op->u.cond.value, __ATOMIC_ACQUIRE))
+            r = run_graph(op->u.cond.bodies[0], c);
+        break;
+    default: /* SWITCH */
+        if (v < (uint32_t)op->u.cond.n)
+            r = run_graph(op->u.cond.bodies[v], c);
+        break;
+    }
+    return r;
+}
+
 static CUresult run_graph(struct op *op, struct ctx *c)
 {
     CUresult first = CUDA_SUCCESS;
     for (int i = 0; i < op->u.graph.n; i++) {
         struct op *st = op->u.graph.steps[i];
-        if (st->kind == OP_LAUNCH && (first != CUDA_SUCCESS || c->sticky))
+        if ((st->kind == OP_LAUNCH || st->kind == OP_COND) && (first != CUDA_SUCCESS || c->sticky))
             continue;
-        CUresult r = op_run(st);
+        CUresult r = st->kind == OP_COND ? run_cond(st, c) : op_run(st);
         if (r != CUDA_SUCCESS && first == CUDA_SUCCESS)
             first = r;
     }

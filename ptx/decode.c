@@ -37,6 +37,7 @@ const char *ptx_op_name(int op)
     case OP_MOV_PACK: return "mov(pack)";
     case OP_MOV_UNPACK: return "mov(unpack)";
     case OP_VPRINTF: return "vprintf";
+    case OP_SETCOND: return "cudaGraphSetConditional";
     case OP_LD_POLL: return "ld";
     }
     return "?";
@@ -430,6 +431,18 @@ static void dec_call(struct pctx *p, struct ins *i, struct mods *md, struct ropn
             struct sym *s = o->kind == RO_NAME ? sym_lookup(p, o->name, o->len, NULL) : NULL;
             if (!s || s->kind != S_FRAME) perr(p, p->line, "vprintf: arguments must be .param variables");
             i->o[a < 2 ? 1 + a : 0] = s->a;
+        }
+        return;
+    }
+    if (weq(f->name, (int)strlen(f->name), "cudaGraphSetConditional") && !f->defined) {
+        /* a conditional graph node's value, set from device code (the driver provides it) */
+        if (narg != 2 || nret) perr(p, p->line, "cudaGraphSetConditional takes (handle, value)");
+        i->op = OP_SETCOND;
+        for (int a = 0; a < 2; a++) {
+            struct ropnd *o = &args->el[a];
+            struct sym *s = o->kind == RO_NAME ? sym_lookup(p, o->name, o->len, NULL) : NULL;
+            if (!s || s->kind != S_FRAME) perr(p, p->line, "cudaGraphSetConditional: arguments must be .param variables");
+            i->o[1 + a] = s->a;
         }
         return;
     }

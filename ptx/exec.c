@@ -617,6 +617,7 @@ static int run(struct block *b, struct warp *w, long *bp)
         case OP_CVTA: case OP_ISSPACEP: if (m) rc = x_ldst(&x, i, m); break;
         case OP_ATOM: case OP_RED: if (m) rc = x_atom(&x, i, m); break;
         case OP_VPRINTF: if (m) rc = x_vprintf(&x, i, m); break;
+        case OP_SETCOND: if (m) rc = x_setcond(&x, i, m); break;
         case OP_TEX: case OP_TLD4:
             if (i->xf == X_NONE) goto unsupported;
             if (m) rc = x_tex(&x, i, m);

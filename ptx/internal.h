@@ -59,6 +59,8 @@ enum ptx_op {
     OP_MOV_PACK,             /* d := {o[1]..o[vec]} packed, element size ins.t2 */
     OP_MOV_UNPACK,           /* {o[0]..o[vec-1]} := o[vec] split, element size ins.t2 */
     OP_VPRINTF,              /* call vprintf: o[0] ret param, o[1] fmt param, o[2] args param (frame offsets) */
+    OP_SETCOND,              /* call cudaGraphSetConditional: o[1] handle param, o[2] value param (frame
+                                offsets); the handle is the address of the condition's 32-bit value */
     OP_LD_POLL,              /* ld .volatile/.relaxed/.acquire from global or generic memory: what a
                                 spin loop polls (a cooperative launch lets the next block run then) */
 };
@@ -407,6 +409,8 @@ uint8_t *x_addr(struct xctx *x, const struct ins *i, int l, uint64_t a, int spac
 PTX_EMULATED_ACCESS int x_ldst(struct xctx *x, const struct ins *i, uint32_t m);
 void x_lane_addrs(struct xctx *x, const struct ins *i, uint32_t m, uint64_t *addr);
 bool x_check_global(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n);
+/* cudaGraphSetConditional(handle, value) for lanes m; < 0 after xfail */
+int x_setcond(struct xctx *x, const struct ins *i, uint32_t m);
 /* resolve n bytes at addr[l] (aligned to `align`, a power of two) for lanes m
  * in `space` to host pointers, checked as ld/st are; false after xfail */
 bool x_resolve(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n, unsigned align,

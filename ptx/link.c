@@ -332,7 +332,11 @@ static bool same_name(const struct item *a, const struct item *b)
  * into operations): an .extern declaration of one needs no definition. */
 static bool device_function(const struct item *it)
 {
-    return it->what == W_FUNC && it->name_len == 7 && memcmp(it->name, "vprintf", 7) == 0;
+    static const char *const builtin[] = {"vprintf", "cudaGraphSetConditional"};
+    for (size_t k = 0; it->what == W_FUNC && k < sizeof builtin / sizeof builtin[0]; k++)
+        if ((size_t)it->name_len == strlen(builtin[k]) && memcmp(it->name, builtin[k], (size_t)it->name_len) == 0)
+            return true;
+    return false;
 }
 
 static bool external(const struct item *it)

@@ -83,6 +83,27 @@ bad_lane:
     return true;
 }
 
+int x_setcond(struct xctx *x, const struct ins *i, uint32_t m)
+{
+    struct warp *w = x->w;
+    uint32_t base = w->frames[w->nframes - 1].local_base;
+    uint64_t addr[32] = {0};
+    uint32_t val[32] = {0};
+    for (uint32_t mm = m; mm; mm &= mm - 1) {
+        int l = __builtin_ctz(mm);
+        const uint8_t *lm = w->local + (size_t)l * x->L->local_size + base;
+        memcpy(&addr[l], lm + i->o[1], 8);
+        memcpy(&val[l], lm + i->o[2], 4);
+    }
+    if (!x_check_global(x, i, m, addr, 4)) return -1;
+    /* racing calls are undefined (CUDA's words): the last lane's value wins */
+    for (uint32_t mm = m; mm; mm &= mm - 1) {
+        int l = __builtin_ctz(mm);
+        __atomic_store_n((uint32_t *)(uintptr_t)addr[l], val[l], __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
 /* Resolve every lane's address to a host pointer; false after xfail. */
 static bool resolve_al(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n,
                        unsigned align, int space, bool write, uint8_t **ptr);

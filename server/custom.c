@@ -519,6 +519,7 @@ CUresult custom_exec(struct srv_call *c)
     case RGPU_ID_rgpu_graph_mem_alloc:
     case RGPU_ID_rgpu_graph_mem_alloc_params:
     case RGPU_ID_rgpu_graph_memops:
+    case RGPU_ID_rgpu_graph_conditional:
     case RGPU_ID_rgpu_graph_memops_params:
     case RGPU_ID_rgpu_graph_host_get:
     case RGPU_ID_rgpu_graph_host_set:

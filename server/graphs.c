@@ -185,6 +185,35 @@ static CUresult mem_alloc_params(struct srv_call *c)
     return CUDA_SUCCESS;
 }
 
+/* A conditional node, made by cuGraphAddNode: its bodies are the node's. */
+static CUresult conditional(struct srv_call *c)
+{
+    struct rgpu_args_rgpu_graph_conditional *a = c->args;
+    CUcontext ctx = (CUcontext)(uintptr_t)a->ctx;
+    CUresult r = check_graph_deps(c, a->hGraph, a->dependencies, a->dependencies_len);
+    if (r == CUDA_SUCCESS && ctx)
+        r = dispatch_check_handle(c, HT_CTX, ctx);
+    if (r != CUDA_SUCCESS)
+        return r;
+    if (!(a->bodies = dispatch_outbuf(c, a->bodies_len)))
+        return a->size ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
+    CUgraphNodeParams p;
+    memset(&p, 0, sizeof p);
+    p.type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
+    p.conditional.handle = a->handle;
+    p.conditional.type = (CUgraphConditionalNodeType)a->type;
+    p.conditional.size = a->size;
+    p.conditional.phGraph_out = a->bodies;
+    p.conditional.ctx = ctx;
+    r = c->w->be->cuGraphAddNode_v2(&a->phGraphNode, a->hGraph, a->dependencies, NULL, a->numDependencies, &p);
+    if (r != CUDA_SUCCESS)
+        return r;
+    handles_add(&c->w->handles, HT_GNODE, a->phGraphNode, (CUcontext)a->hGraph);
+    for (uint32_t k = 0; k < a->size; k++)
+        handles_add(&c->w->handles, HT_GRAPH, a->bodies[k], (CUcontext)a->phGraphNode);
+    return CUDA_SUCCESS;
+}
+
 /* A batch memory-operation node added, or its operations set. */
 static CUresult memops(struct srv_call *c)
 {
@@ -427,6 +456,7 @@ CUresult graphs_exec(struct srv_call *c)
     case RGPU_ID_rgpu_graph_mem_alloc: return mem_alloc(c);
     case RGPU_ID_rgpu_graph_mem_alloc_params: return mem_alloc_params(c);
     case RGPU_ID_rgpu_graph_memops: return memops(c);
+    case RGPU_ID_rgpu_graph_conditional: return conditional(c);
     case RGPU_ID_rgpu_graph_memops_params: return memops_params(c);
     case RGPU_ID_rgpu_graph_host_get: return host_get(c);
     case RGPU_ID_rgpu_graph_host_set: return host_set(c);

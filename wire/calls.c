@@ -289,6 +289,11 @@ uint64_t rgpu_batch_memop_len(unsigned count)
     return count <= RGPU_MAX_BATCH_MEMOPS ? (uint64_t)count * sizeof(CUstreamBatchMemOpParams) : UINT64_MAX;
 }
 
+uint64_t rgpu_cond_bodies_len(uint32_t size)
+{
+    return size <= RGPU_MAX_COND_BODIES ? (uint64_t)size * sizeof(CUgraph) : UINT64_MAX;
+}
+
 /* Host bytes that travel with a 2D copy: the dense rows of its host side. */
 uint64_t rgpu_memcpy2d_inbuf_len(const CUDA_MEMCPY2D *c)
 {

@@ -222,6 +222,9 @@ uint64_t rgpu_mem_access_len(size_t count);
 /* cuStreamBatchMemOp's operations: at most RGPU_MAX_BATCH_MEMOPS (else UINT64_MAX, refused) */
 #define RGPU_MAX_BATCH_MEMOPS 256
 uint64_t rgpu_batch_memop_len(unsigned count);
+/* a conditional node's bodies: at most RGPU_MAX_COND_BODIES (else UINT64_MAX, refused) */
+#define RGPU_MAX_COND_BODIES 1024
+uint64_t rgpu_cond_bodies_len(uint32_t size);
 
 /* Most bytes of kernel parameters (CUDA 12.1's limit, 32764, rounded up). */
 #define RGPU_MAX_PARAM_BYTES 32768

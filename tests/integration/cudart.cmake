@@ -38,7 +38,7 @@ set(RGPU_CUDART_ARCH_asyncbar -gencode arch=compute_90,code=compute_90)
 # driver links their relocatable PTX (and libcudadevrt's object) at load
 set(RGPU_CUDART_ARCH_rdc -rdc=true -arch=compute_75)
 set(RGPU_CUDART_SOURCES_rdc rdc_a.cu rdc_b.cu)
-set(RGPU_CUDART_PROGRAMS basic streams reset errors launch_config printf threads graphs graph_mem coop asyncbar rdc mallocasync managed texture)
+set(RGPU_CUDART_PROGRAMS basic streams reset errors launch_config printf threads graphs graph_mem graph_cond coop asyncbar rdc mallocasync managed texture)
 
 set(RGPU_CUDART_OUTPUTS)
 foreach(prog ${RGPU_CUDART_PROGRAMS})
