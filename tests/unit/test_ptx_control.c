@@ -3,7 +3,8 @@
  * loops with break/continue, early return, recursion and calls with
  * parameters and struct returns, CTA barriers (incl. counting/and/or forms,
  * exited threads, barriers in block-uniform branches), shared, dynamic
- * shared and local memory, shfl in code that diverged just before.
+ * shared and local memory, shfl in code that diverged just before, and
+ * cudaGraphSetConditional.
  * Kernels: ptx_kernels/control.cu, compiled to compute_75, compute_90 and compute_120 PTX.
  */
 #include "ptx_kernels/harness.h"
@@ -219,6 +220,28 @@ static void test_uniform_branch_barrier(void **state)
     h_dev_free_all();
 }
 
+/* cudaGraphSetConditional: a store of the value at the handle, which must be
+ * device memory */
+static void test_setcond(void **state)
+{
+    (void)state;
+    struct ptx_module *m = h_load(ptx_file);
+    const struct ptx_kernel *k = ptx_module_find_kernel(m, "setcond");
+    uint32_t *cond = h_dev(sizeof *cond);
+    int *v = h_dev(sizeof(int) * 64);
+    for (int t = 0; t < 64; t++) v[t] = 100 + t;
+    *cond = 1;
+    struct h_params p;
+    H_P(k, &p, 0, (uint64_t)(uintptr_t)cond);
+    H_P(k, &p, 1, v);
+    h_launch(m, "setcond", 1, 64, &p);
+    assert_int_equal(*cond, 105);
+    H_P(k, &p, 0, (uint64_t)0x1000); /* not device memory */
+    assert_int_equal(h_launch_ex(m, "setcond", 1, 1, 64, 1, 1, 0, &p, 2, NULL), CUDA_ERROR_ILLEGAL_ADDRESS);
+    ptx_module_free(m);
+    h_dev_free_all();
+}
+
 static void test_other_arch(void **state)
 {
     (void)state;
@@ -248,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_shfl_after_divergence),
         cmocka_unit_test(test_uniform_branch_barrier),
         cmocka_unit_test(test_other_arch),
+        cmocka_unit_test(test_setcond),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

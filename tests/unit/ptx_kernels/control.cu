@@ -163,5 +163,10 @@ __global__ void shared_c(int *out)
     int h = shared_helper(5 * t);
     out[t] = sc[63 - t] * 1000 + h;
 }
+// a conditional graph node's value, set from device code (the handle is its address on rgpu)
+__global__ void setcond(cudaGraphConditionalHandle h, const int *v)
+{
+    if (threadIdx.x == 5)
+        cudaGraphSetConditional(h, (unsigned)v[threadIdx.x]);
 }
-
+}
