@@ -324,10 +324,10 @@ CUresult graph_add_node_locked(CUgraphNode *out, CUgraph hGraph, const CUgraphNo
     struct graph *g;
     struct gnode *n;
     CUresult r = out ? verdict : CUDA_ERROR_INVALID_VALUE;
+    /* a graph being captured into takes nodes too (cuStreamGetCaptureInfo's
+     * graph; cuStreamUpdateCaptureDependencies makes the capture follow them) */
     if (r == CUDA_SUCCESS)
         r = graph_lookup_locked(hGraph, &g);
-    if (r == CUDA_SUCCESS && g->capturing)
-        r = CUDA_ERROR_INVALID_VALUE; /* a capture owns it */
     if (r == CUDA_SUCCESS)
         r = graph_check_nodes_locked(g, deps, ndeps);
     if (r == CUDA_SUCCESS)
@@ -534,9 +534,7 @@ CUresult cpudev_cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_KERN
 CUresult graph_edges_check_locked(CUgraph hGraph, const CUgraphNode *from, const CUgraphNode *to, size_t n,
                                   struct graph **out)
 {
-    CUresult r = graph_lookup_locked(hGraph, out);
-    if (r == CUDA_SUCCESS && (*out)->capturing)
-        r = CUDA_ERROR_INVALID_VALUE;
+    CUresult r = graph_lookup_locked(hGraph, out); /* a graph being captured into too */
     if (r == CUDA_SUCCESS)
         r = graph_check_nodes_locked(*out, from, n);
     if (r == CUDA_SUCCESS)

@@ -2,8 +2,9 @@
  * graph_edit.c — queries and edits of a graph's nodes after they are made:
  * a node's dependencies and dependents, removing nodes and edges, the
  * parameters of memset, copy and event nodes, and finding a node in a clone
- * (see graph.h). A graph a capture is still building is the capture's:
- * editing it is CUDA_ERROR_INVALID_VALUE, as in the driver.
+ * (see graph.h). A graph a capture is still building takes every edit but
+ * the removal of nodes (CUDA: "all operations other than destroy and node
+ * removal are permitted" on cuStreamGetCaptureInfo's graph).
  */
 #include "graph.h"
 
@@ -141,7 +142,7 @@ CUresult cpudev_cuGraphRemoveDependencies_v2(CUgraph hGraph, const CUgraphNode *
 CUresult gnode_typed_locked(CUgraphNode hNode, CUgraphNodeType t, bool editing, struct gnode **out)
 {
     CUresult r = gnode_lookup_locked(hNode, out);
-    if (r == CUDA_SUCCESS && ((*out)->p.type != t || (editing && (*out)->g->capturing)))
+    if (r == CUDA_SUCCESS && (*out)->p.type != t)
         r = CUDA_ERROR_INVALID_VALUE;
     return r;
 }

@@ -174,8 +174,6 @@ CUresult cpudev_cuGraphAddMemAllocNode(CUgraphNode *phGraphNode, CUgraph hGraph,
     struct gnode *n;
     cpudev_lock();
     CUresult r = phGraphNode ? graph_lookup_locked(hGraph, &g) : CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS && g->capturing)
-        r = CUDA_ERROR_INVALID_VALUE; /* a capture owns it */
     if (r == CUDA_SUCCESS)
         r = graph_check_nodes_locked(g, dependencies, numDependencies);
     if (r == CUDA_SUCCESS)
@@ -201,8 +199,6 @@ CUresult cpudev_cuGraphAddMemFreeNode(CUgraphNode *phGraphNode, CUgraph hGraph, 
     struct gnode *n;
     cpudev_lock();
     CUresult r = phGraphNode ? graph_lookup_locked(hGraph, &g) : CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS && g->capturing)
-        r = CUDA_ERROR_INVALID_VALUE;
     if (r == CUDA_SUCCESS)
         r = graph_check_nodes_locked(g, dependencies, numDependencies);
     if (r == CUDA_SUCCESS && (r = gparams_mem_free(&p, dptr)) == CUDA_ERROR_NOT_FOUND)

@@ -2,9 +2,10 @@
 // node whose body counts down and sets its condition from device code
 // (cudaGraphSetConditional), an IF node taken or not by a kernel's verdict,
 // an IF/ELSE node, a SWITCH node, a handle that goes back to its default at
-// each launch (cudaGraphCondAssignDefault), and a body filled by capturing a
-// stream into it (cudaStreamBeginCaptureToGraph). Results are checked on the
-// host; every expectation holds natively (tests/gpu/run).
+// each launch (cudaGraphCondAssignDefault), a body filled by capturing a
+// stream into it (cudaStreamBeginCaptureToGraph), and a loop added to the
+// graph a capture is building. Results are checked on the host; every
+// expectation holds natively (tests/gpu/run).
 #include "cudart_check.h"
 
 __global__ void count_down(cudaGraphConditionalHandle h, int *counter, int *steps)
@@ -23,8 +24,9 @@ __global__ void choose(cudaGraphConditionalHandle h, const int *x) { cudaGraphSe
 
 __global__ void add(int *p, int v) { *p += v; }
 
-static cudaGraphNode_t conditional(cudaGraph_t g, cudaGraphNode_t *dep, cudaGraphConditionalHandle h,
-                                   cudaGraphConditionalNodeType type, unsigned size, cudaGraph_t *bodies)
+static cudaGraphNode_t conditional_after(cudaGraph_t g, const cudaGraphNode_t *deps, size_t ndeps,
+                                         cudaGraphConditionalHandle h, cudaGraphConditionalNodeType type,
+                                         unsigned size, cudaGraph_t *bodies)
 {
     cudaGraphNodeParams p = {};
     p.type = cudaGraphNodeTypeConditional;
@@ -33,13 +35,19 @@ static cudaGraphNode_t conditional(cudaGraph_t g, cudaGraphNode_t *dep, cudaGrap
     p.conditional.size = size;
     cudaGraphNode_t n = nullptr;
 #if CUDART_VERSION >= 13000
-    CK_FATAL(cudaGraphAddNode(&n, g, dep, nullptr, dep ? 1 : 0, &p));
+    CK_FATAL(cudaGraphAddNode(&n, g, deps, nullptr, ndeps, &p));
 #else
-    CK_FATAL(cudaGraphAddNode(&n, g, dep, dep ? 1 : 0, &p));
+    CK_FATAL(cudaGraphAddNode(&n, g, deps, ndeps, &p));
 #endif
     for (unsigned k = 0; k < size; k++)
         bodies[k] = p.conditional.phGraph_out[k];
     return n;
+}
+
+static cudaGraphNode_t conditional(cudaGraph_t g, cudaGraphNode_t *dep, cudaGraphConditionalHandle h,
+                                   cudaGraphConditionalNodeType type, unsigned size, cudaGraph_t *bodies)
+{
+    return conditional_after(g, dep, dep ? 1 : 0, h, type, size, bodies);
 }
 
 static void kernel_node(cudaGraph_t g, void *fn, void **args)
@@ -192,6 +200,58 @@ static void captured_body(cudaStream_t st, int *d)
     CK(cudaGraphDestroy(g));
 }
 
+// a loop added to the graph a capture is building (what frameworks do for a
+// loop inside a captured region): the conditional node after the captured
+// work, the capture made to follow it, its body filled by a capture of its own
+static void inside_capture(cudaStream_t st, int *d)
+{
+    int *counter = d, *steps = d + 1;
+    set(counter, 4);
+    set(steps, 0);
+    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+    add<<<1, 1, 0, st>>>(steps, 100);
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    cudaGraph_t g = nullptr;
+    const cudaGraphNode_t *deps = nullptr;
+    size_t ndeps = 0;
+#if CUDART_VERSION >= 13000
+    CK(cudaStreamGetCaptureInfo(st, &status, nullptr, &g, &deps, nullptr, &ndeps));
+#else
+    CK(cudaStreamGetCaptureInfo(st, &status, nullptr, &g, &deps, &ndeps));
+#endif
+    EXPECT(status == cudaStreamCaptureStatusActive && g && ndeps == 1, "capture info: %d %p %zu", (int)status,
+           (void *)g, ndeps);
+    cudaGraphConditionalHandle h;
+    CK_FATAL(cudaGraphConditionalHandleCreate(&h, g, 1, cudaGraphCondAssignDefault));
+    cudaGraph_t body;
+    cudaGraphNode_t loop = conditional_after(g, deps, ndeps, h, cudaGraphCondTypeWhile, 1, &body);
+#if CUDART_VERSION >= 13000
+    CK(cudaStreamUpdateCaptureDependencies(st, &loop, nullptr, 1, cudaStreamSetCaptureDependencies));
+#else
+    CK(cudaStreamUpdateCaptureDependencies(st, &loop, 1, cudaStreamSetCaptureDependencies));
+#endif
+    cudaStream_t inner;
+    CK_FATAL(cudaStreamCreateWithFlags(&inner, cudaStreamNonBlocking));
+    CK(cudaStreamBeginCaptureToGraph(inner, body, nullptr, nullptr, 0, cudaStreamCaptureModeThreadLocal));
+    count_down<<<1, 1, 0, inner>>>(h, counter, steps);
+    cudaGraph_t filled = nullptr;
+    CK(cudaStreamEndCapture(inner, &filled));
+    add<<<1, 1, 0, st>>>(steps, 1000);
+    cudaGraph_t whole = nullptr;
+    CK(cudaStreamEndCapture(st, &whole));
+    EXPECT(whole == g && filled == body, "capture gave %p (building %p), body %p (%p)", (void *)whole, (void *)g,
+           (void *)filled, (void *)body);
+    cudaGraphExec_t ex;
+    CK_FATAL(cudaGraphInstantiate(&ex, whole, 0));
+    CK(cudaGraphLaunch(ex, st));
+    CK(cudaStreamSynchronize(st));
+    EXPECT(read(counter) == 0 && read(steps) == 1104, "loop in a capture: counter %d, steps %d, expected 0 and 1104",
+           read(counter), read(steps));
+    CK(cudaGraphExecDestroy(ex));
+    CK(cudaGraphDestroy(whole));
+    CK(cudaStreamDestroy(inner));
+}
+
 int main()
 {
     CK_FATAL(cudaSetDevice(0));
@@ -204,6 +264,7 @@ int main()
     if_else(st, d, true);
     switch_node(st, d);
     captured_body(st, d);
+    inside_capture(st, d);
     CK(cudaFree(d));
     CK(cudaStreamDestroy(st));
     CK(cudaDeviceSynchronize());
