@@ -183,6 +183,10 @@ RGPU_API CUresult cuGraphNodeSetParams(CUgraphNode hNode, CUgraphNodeParams *nod
     case CU_GRAPH_NODE_TYPE_EMPTY: return same_type(hNode, p->type);
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return cuGraphEventRecordNodeSetEvent(hNode, p->eventRecord.event);
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return cuGraphEventWaitNodeSetEvent(hNode, p->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {
+        CUDA_BATCH_MEM_OP_NODE_PARAMS b = {p->memOp.ctx, p->memOp.count, p->memOp.paramArray, p->memOp.flags};
+        return cuGraphBatchMemOpNodeSetParams(hNode, &b);
+    }
     default: return unsupported_type(p->type);
     }
 }
@@ -214,6 +218,10 @@ RGPU_API CUresult cuGraphExecNodeSetParams(CUgraphExec hGraphExec, CUgraphNode h
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
         return cuGraphExecEventRecordNodeSetEvent(hGraphExec, hNode, p->eventRecord.event);
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return cuGraphExecEventWaitNodeSetEvent(hGraphExec, hNode, p->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {
+        CUDA_BATCH_MEM_OP_NODE_PARAMS b = {p->memOp.ctx, p->memOp.count, p->memOp.paramArray, p->memOp.flags};
+        return cuGraphExecBatchMemOpNodeSetParams(hGraphExec, hNode, &b);
+    }
     default: return unsupported_type(p->type);
     }
 }

@@ -329,6 +329,22 @@ static void graph_nodes(CUdeviceptr flags)
     CHECK(cuGraphBatchMemOpNodeSetParams(node, &p));
     CHECK(cuGraphBatchMemOpNodeGetParams(node, &back));
     EXPECT_TRUE(back.count == 1 && back.paramArray && back.paramArray[0].writeValue.value == 41);
+    /* the same through CUDA 12.2's calls for any node type */
+    CUgraphNodeParams any;
+    memset(&any, 0, sizeof any);
+    any.type = CU_GRAPH_NODE_TYPE_BATCH_MEM_OP;
+    any.memOp.ctx = ctx;
+    any.memOp.count = 1;
+    any.memOp.paramArray = ops;
+    ops[0].writeValue.value = 51;
+    CHECK(cuGraphNodeSetParams(node, &any));
+    CHECK(cuGraphBatchMemOpNodeGetParams(node, &back));
+    EXPECT_TRUE(back.count == 1 && back.paramArray && back.paramArray[0].writeValue.value == 51);
+    ops[0].writeValue.value = 61;
+    CHECK(cuGraphExecNodeSetParams(x, node, &any));
+    CHECK(cuGraphLaunch(x, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_EQ(read32(flags), 61);
     CHECK(cuGraphExecDestroy(x));
     CHECK(cuGraphDestroy(g));
     CHECK(cuStreamDestroy(s));
