@@ -22,6 +22,10 @@ static const char *type_name(CUgraphNodeType t)
     case CU_GRAPH_NODE_TYPE_EMPTY: return "empty";
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return "event wait";
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return "event record";
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC: return "mem alloc";
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return "mem free";
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: return "batch mem op";
+    case CU_GRAPH_NODE_TYPE_CONDITIONAL: return "conditional";
     default: return "node";
     }
 }
@@ -68,6 +72,24 @@ static void describe(FILE *f, CUgraphNode n, CUgraphNodeType t)
                                                           : cuGraphEventWaitNodeGetEvent(n, &e);
         if (r == CUDA_SUCCESS)
             fprintf(f, "\\nevent %p", (void *)e);
+        break;
+    }
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC: {
+        CUDA_MEM_ALLOC_NODE_PARAMS a;
+        if (cuGraphMemAllocNodeGetParams(n, &a) == CUDA_SUCCESS)
+            fprintf(f, "\\n0x%llx\\n%zu bytes", (unsigned long long)a.dptr, a.bytesize);
+        break;
+    }
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: {
+        CUdeviceptr d;
+        if (cuGraphMemFreeNodeGetParams(n, &d) == CUDA_SUCCESS)
+            fprintf(f, "\\n0x%llx", (unsigned long long)d);
+        break;
+    }
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {
+        CUDA_BATCH_MEM_OP_NODE_PARAMS b;
+        if (cuGraphBatchMemOpNodeGetParams(n, &b) == CUDA_SUCCESS)
+            fprintf(f, "\\n%u operations", b.count);
         break;
     }
     default: break;

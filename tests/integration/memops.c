@@ -19,6 +19,8 @@
 #include "check.h"
 #include "gate.h"
 
+#include <unistd.h>
+
 #include "it_client.h"
 
 static CUdevice dev;
@@ -345,6 +347,21 @@ static void graph_nodes(CUdeviceptr flags)
     CHECK(cuGraphLaunch(x, s));
     CHECK(cuStreamSynchronize(s));
     EXPECT_EQ(read32(flags), 61);
+    /* and the graph drawn: the node says what it is */
+    char dot[] = "/tmp/rgpu-memops-XXXXXX";
+    int fd = mkstemp(dot);
+    ASSERT_TRUE(fd >= 0);
+    close(fd);
+    CHECK(cuGraphDebugDotPrint(g, dot, CU_GRAPH_DEBUG_DOT_FLAGS_VERBOSE));
+    FILE *df = fopen(dot, "r");
+    ASSERT_TRUE(df != NULL);
+    char line[512];
+    int named = 0;
+    while (fgets(line, sizeof line, df))
+        named |= strstr(line, "mem") != NULL || strstr(line, "MEM") != NULL; /* ours says "batch mem op" */
+    fclose(df);
+    unlink(dot);
+    EXPECT_TRUE(named);
     CHECK(cuGraphExecDestroy(x));
     CHECK(cuGraphDestroy(g));
     CHECK(cuStreamDestroy(s));
