@@ -410,7 +410,7 @@ PTX_EMULATED_ACCESS int x_ldst(struct xctx *x, const struct ins *i, uint32_t m);
 void x_lane_addrs(struct xctx *x, const struct ins *i, uint32_t m, uint64_t *addr);
 bool x_check_global(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n);
 /* cudaGraphSetConditional(handle, value) for lanes m; < 0 after xfail */
-int x_setcond(struct xctx *x, const struct ins *i, uint32_t m);
+PTX_EMULATED_ACCESS int x_setcond(struct xctx *x, const struct ins *i, uint32_t m);
 /* resolve n bytes at addr[l] (aligned to `align`, a power of two) for lanes m
  * in `space` to host pointers, checked as ld/st are; false after xfail */
 bool x_resolve(struct xctx *x, const struct ins *i, uint32_t m, const uint64_t *addr, unsigned n, unsigned align,

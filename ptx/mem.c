@@ -83,7 +83,7 @@ bad_lane:
     return true;
 }
 
-int x_setcond(struct xctx *x, const struct ins *i, uint32_t m)
+PTX_EMULATED_ACCESS int x_setcond(struct xctx *x, const struct ins *i, uint32_t m)
 {
     struct warp *w = x->w;
     uint32_t base = w->frames[w->nframes - 1].local_base;
