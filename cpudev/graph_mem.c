@@ -169,23 +169,15 @@ CUresult cpudev_cuGraphAddMemAllocNode(CUgraphNode *phGraphNode, CUgraph hGraph,
                                        size_t numDependencies, CUDA_MEM_ALLOC_NODE_PARAMS *nodeParams)
 {
     CPUDEV_ENTER();
-    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_MEM_ALLOC};
-    struct graph *g;
-    struct gnode *n;
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
     cpudev_lock();
-    CUresult r = phGraphNode ? graph_lookup_locked(hGraph, &g) : CUDA_ERROR_INVALID_VALUE;
+    CUresult v = gmem_new_locked(nodeParams, &p.u.malloc);
+    if (v == CUDA_SUCCESS)
+        p.type = CU_GRAPH_NODE_TYPE_MEM_ALLOC; /* released (the memory too) if the node is not made */
+    CUdeviceptr dptr = v == CUDA_SUCCESS ? p.u.malloc->dptr : 0;
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p, v);
     if (r == CUDA_SUCCESS)
-        r = graph_check_nodes_locked(g, dependencies, numDependencies);
-    if (r == CUDA_SUCCESS)
-        r = gmem_new_locked(nodeParams, &p.u.malloc);
-    CUdeviceptr dptr = r == CUDA_SUCCESS ? p.u.malloc->dptr : 0;
-    if (r == CUDA_SUCCESS && (r = graph_add_locked(g, &p, (struct gnode *const *)dependencies, numDependencies, &n)) !=
-                                 CUDA_SUCCESS)
-        gparams_release_locked(&p);
-    if (r == CUDA_SUCCESS) {
         nodeParams->dptr = dptr;
-        *phGraphNode = (CUgraphNode)n;
-    }
     cpudev_unlock();
     return r;
 }
@@ -194,19 +186,11 @@ CUresult cpudev_cuGraphAddMemFreeNode(CUgraphNode *phGraphNode, CUgraph hGraph, 
                                       size_t numDependencies, CUdeviceptr dptr)
 {
     CPUDEV_ENTER();
-    struct gparams p;
-    struct graph *g;
-    struct gnode *n;
+    struct gparams p = {.type = CU_GRAPH_NODE_TYPE_EMPTY};
     cpudev_lock();
-    CUresult r = phGraphNode ? graph_lookup_locked(hGraph, &g) : CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS)
-        r = graph_check_nodes_locked(g, dependencies, numDependencies);
-    if (r == CUDA_SUCCESS && (r = gparams_mem_free(&p, dptr)) == CUDA_ERROR_NOT_FOUND)
-        r = CUDA_ERROR_INVALID_VALUE;
-    if (r == CUDA_SUCCESS)
-        r = graph_add_locked(g, &p, (struct gnode *const *)dependencies, numDependencies, &n);
-    if (r == CUDA_SUCCESS)
-        *phGraphNode = (CUgraphNode)n;
+    CUresult v = gparams_mem_free(&p, dptr);
+    CUresult r = graph_add_node_locked(phGraphNode, hGraph, dependencies, numDependencies, &p,
+                                       v == CUDA_ERROR_NOT_FOUND ? CUDA_ERROR_INVALID_VALUE : v);
     cpudev_unlock();
     return r;
 }
