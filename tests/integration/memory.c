@@ -12,8 +12,9 @@
  * cuMemcpyAsync with unified addressing (H->D, D->H, D->D, H->H), each from
  * pageable and pinned host memory, sizes 1, 3, 4095, 65537 at unaligned
  * offsets; cuMemcpy2D/2DAsync (H->D, D->D, D->H, H->H, UNIFIED); memsets
- * D8/D16/D32 (+Async, +2D, +2D Async); cuPointerGetAttribute(s); a 1 GiB
- * HtoD + DtoH round trip (RGPU_TEST_BIG_MIB overrides the size).
+ * D8/D16/D32 (+Async, +2D, +2D Async); cuPointerGetAttribute(s); batches of
+ * copies (cuMemcpyBatchAsync, CUDA 12.8's form with failIdx and CUDA 13's);
+ * a 1 GiB HtoD + DtoH round trip (RGPU_TEST_BIG_MIB overrides the size).
  */
 #include "check.h"
 
@@ -994,6 +995,82 @@ static void test_tensor_map(void)
     CHECK(cuMemFree(d));
 }
 
+typedef CUresult (*batch_v1_fn)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t, CUmemcpyAttributes *, size_t *,
+                                 size_t, size_t *, CUstream);
+typedef CUresult (*batch_v2_fn)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t, CUmemcpyAttributes *, size_t *,
+                                 size_t, CUstream);
+
+/* a batch of copies: host to device from pageable and page-locked memory (the
+ * latter read during the call, so it may change right after), device to
+ * device, device to host; then what CUDA refuses */
+static void test_batch_copies(void)
+{
+    void *f1 = NULL, *f2 = NULL;
+    CUdriverProcAddressQueryResult q;
+    if (cuGetProcAddress("cuMemcpyBatchAsync", &f1, 12080, CU_GET_PROC_ADDRESS_DEFAULT, &q) != CUDA_SUCCESS ||
+        cuGetProcAddress("cuMemcpyBatchAsync", &f2, 13000, CU_GET_PROC_ADDRESS_DEFAULT, &q) != CUDA_SUCCESS || !f1 ||
+        !f2) {
+        printf("memory: batch copies: the driver has none (older than CUDA 12.8), skipped\n");
+        return;
+    }
+    batch_v1_fn batch_v1 = (batch_v1_fn)f1;
+    batch_v2_fn batch_v2 = (batch_v2_fn)f2;
+    enum { N = 4096 };
+    CUdeviceptr d[3];
+    for (int i = 0; i < 3; i++)
+        CHECK(cuMemAlloc(&d[i], N));
+    unsigned char *pageable = it_xmalloc(N), *out = it_xmalloc(N), *pinned = NULL;
+    CHECK(cuMemAllocHost((void **)&pinned, N));
+    it_fill(pageable, N, 11);
+    it_fill(pinned, N, 12);
+    unsigned char *want_pinned = it_xmalloc(N);
+    memcpy(want_pinned, pinned, N);
+    CUdeviceptr dsts[] = {d[0], d[1], d[2], (CUdeviceptr)(uintptr_t)out};
+    CUdeviceptr srcs[] = {(CUdeviceptr)(uintptr_t)pageable, (CUdeviceptr)(uintptr_t)pinned, d[0], d[2]};
+    size_t szs[] = {N, N, N, N};
+    CUmemcpyAttributes attrs[2];
+    memset(attrs, 0, sizeof attrs);
+    attrs[0].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_STREAM;
+    attrs[1].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_DURING_API_CALL;
+    attrs[1].flags = CU_MEMCPY_FLAG_PREFER_OVERLAP_WITH_COMPUTE;
+    size_t idxs[] = {0, 1};
+    /* the DtoH copy reads d[2], which the DtoD copy of the same batch writes:
+     * dependent copies in one batch are undefined, so that one goes alone */
+    CHECK(batch_v2(dsts, srcs, szs, 3, attrs, idxs, 2, s));
+    memset(pinned, 0xee, N); /* read during the call: the device has what was there before */
+    size_t fail = 0;
+    CHECK(batch_v1(dsts + 3, srcs + 3, szs + 3, 1, attrs, idxs, 1, &fail, s));
+    EXPECT_TRUE(fail == SIZE_MAX);
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_TRUE(memcmp(out, pageable, N) == 0);
+    CHECK(cuMemcpyDtoH(out, d[1], N));
+    EXPECT_TRUE(memcmp(out, want_pinned, N) == 0);
+
+    /* what CUDA refuses: no attributes, a first index other than 0, no access
+     * order, the legacy stream; a copy that fails names its index */
+    idxs[0] = 1;
+    EXPECT_RESULT(batch_v2(dsts, srcs, szs, 3, attrs, idxs, 1, s), CUDA_ERROR_INVALID_VALUE);
+    idxs[0] = 0;
+    EXPECT_RESULT(batch_v2(dsts, srcs, szs, 3, attrs, idxs, 0, s), CUDA_ERROR_INVALID_VALUE);
+    attrs[0].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_INVALID;
+    EXPECT_RESULT(batch_v2(dsts, srcs, szs, 3, attrs, idxs, 1, s), CUDA_ERROR_INVALID_VALUE);
+    attrs[0].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_STREAM;
+    EXPECT_RESULT(batch_v2(dsts, srcs, szs, 3, attrs, idxs, 1, CU_STREAM_LEGACY), CUDA_ERROR_INVALID_VALUE);
+    size_t big[] = {N, N * 4, N}; /* the second leaves its allocation */
+    CUdeviceptr ddst[] = {d[1], d[1], d[1]}, dsrc[] = {d[0], d[0], d[0]};
+    fail = SIZE_MAX;
+    EXPECT_ERROR(batch_v1(ddst, dsrc, big, 3, attrs, idxs, 1, &fail, s));
+    EXPECT_TRUE(fail == 1);
+    EXPECT_RESULT(cuStreamSynchronize(s), CUDA_SUCCESS); /* nothing latched */
+    CHECK(cuMemFreeHost(pinned));
+    free(pageable);
+    free(out);
+    free(want_pinned);
+    for (int i = 0; i < 3; i++)
+        CHECK(cuMemFree(d[i]));
+    printf("memory: batch copies: done\n");
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1015,6 +1092,7 @@ int main(int argc, char **argv)
     test_mapped_memory();
     test_pointer_attributes();
     test_tensor_map();
+    test_batch_copies();
     if (!skip_big)
         test_big_roundtrip();
 
