@@ -13,7 +13,8 @@
  * pageable and pinned host memory, sizes 1, 3, 4095, 65537 at unaligned
  * offsets; cuMemcpy2D/2DAsync (H->D, D->D, D->H, H->H, UNIFIED); memsets
  * D8/D16/D32 (+Async, +2D, +2D Async); cuPointerGetAttribute(s); batches of
- * copies (cuMemcpyBatchAsync, CUDA 12.8's form with failIdx and CUDA 13's);
+ * copies (cuMemcpyBatchAsync and cuMemcpy3DBatchAsync, CUDA 12.8's forms with
+ * failIdx and CUDA 13's);
  * a 1 GiB HtoD + DtoH round trip (RGPU_TEST_BIG_MIB overrides the size).
  */
 #include "check.h"
@@ -1071,6 +1072,108 @@ static void test_batch_copies(void)
     printf("memory: batch copies: done\n");
 }
 
+typedef CUresult (*batch3d_v1_fn)(size_t, CUDA_MEMCPY3D_BATCH_OP *, size_t *, unsigned long long, CUstream);
+typedef CUresult (*batch3d_v2_fn)(size_t, CUDA_MEMCPY3D_BATCH_OP *, unsigned long long, CUstream);
+
+static CUmemcpy3DOperand ptr_operand(const void *p, size_t row_len)
+{
+    CUmemcpy3DOperand o;
+    memset(&o, 0, sizeof o);
+    o.type = CU_MEMCPY_OPERAND_TYPE_POINTER;
+    o.op.ptr.ptr = (CUdeviceptr)(uintptr_t)p;
+    o.op.ptr.rowLength = row_len;
+    return o;
+}
+
+static CUmemcpy3DOperand array_operand(CUarray a, size_t x, size_t y)
+{
+    CUmemcpy3DOperand o;
+    memset(&o, 0, sizeof o);
+    o.type = CU_MEMCPY_OPERAND_TYPE_ARRAY;
+    o.op.array.array = a;
+    o.op.array.offset.x = x;
+    o.op.array.offset.y = y;
+    return o;
+}
+
+/* 3D batches: a 4 x 3 box of floats from host memory into an array at (2, 1),
+ * out again into pitched device memory (rows of 8 floats), and from there,
+ * as bytes, to packed host memory */
+static void test_batch_3d_copies(void)
+{
+    void *f1 = NULL, *f2 = NULL;
+    CUdriverProcAddressQueryResult q;
+    if (cuGetProcAddress("cuMemcpy3DBatchAsync", &f1, 12080, CU_GET_PROC_ADDRESS_DEFAULT, &q) != CUDA_SUCCESS ||
+        cuGetProcAddress("cuMemcpy3DBatchAsync", &f2, 13000, CU_GET_PROC_ADDRESS_DEFAULT, &q) != CUDA_SUCCESS || !f1 ||
+        !f2) {
+        printf("memory: 3D batch copies: the driver has none, skipped\n");
+        return;
+    }
+    batch3d_v1_fn b1 = (batch3d_v1_fn)f1;
+    batch3d_v2_fn b2 = (batch3d_v2_fn)f2;
+    CUDA_ARRAY3D_DESCRIPTOR ad;
+    memset(&ad, 0, sizeof ad);
+    ad.Width = 16;
+    ad.Height = 8;
+    ad.Format = CU_AD_FORMAT_FLOAT;
+    ad.NumChannels = 1;
+    CUarray arr;
+    CHECK(cuArray3DCreate(&arr, &ad));
+    float box[12], back[12];
+    for (int i = 0; i < 12; i++)
+        box[i] = (float)(i * 3 + 1);
+    CUdeviceptr pitched;
+    CHECK(cuMemAlloc(&pitched, 8 * 3 * sizeof(float)));
+    CHECK(cuMemsetD8(pitched, 0, 8 * 3 * sizeof(float)));
+    CUDA_MEMCPY3D_BATCH_OP ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].src = ptr_operand(box, 0);
+    ops[0].dst = array_operand(arr, 2, 1);
+    ops[0].extent = (CUextent3D){4, 3, 1};
+    ops[0].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_DURING_API_CALL;
+    CHECK(b2(1, ops, 0, s));
+    /* the box is where it should be in the array (read the ordinary way) */
+    float whole[8][16];
+    CUDA_MEMCPY2D rd;
+    memset(&rd, 0, sizeof rd);
+    rd.srcMemoryType = CU_MEMORYTYPE_ARRAY;
+    rd.srcArray = arr;
+    rd.dstMemoryType = CU_MEMORYTYPE_HOST;
+    rd.dstHost = whole;
+    rd.dstPitch = sizeof whole[0];
+    rd.WidthInBytes = sizeof whole[0];
+    rd.Height = 8;
+    CHECK(cuStreamSynchronize(s));
+    CHECK(cuMemcpy2D(&rd));
+    EXPECT_TRUE(whole[1][2] == box[0] && whole[1][5] == box[3] && whole[3][2] == box[8] && whole[3][5] == box[11]);
+    ops[0].src = array_operand(arr, 2, 1);
+    ops[0].dst = ptr_operand((void *)(uintptr_t)pitched, 8);
+    ops[0].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_STREAM;
+    size_t fail = 0;
+    CHECK(b1(1, ops, &fail, 0, s));
+    EXPECT_TRUE(fail == SIZE_MAX);
+    ops[1].src = ptr_operand((void *)(uintptr_t)pitched, 8 * sizeof(float)); /* bytes, between pointers */
+    ops[1].dst = ptr_operand(back, 0);
+    ops[1].extent = (CUextent3D){4 * sizeof(float), 3, 1};
+    ops[1].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_STREAM;
+    CHECK(b2(1, ops + 1, 0, s));
+    CHECK(cuStreamSynchronize(s));
+    EXPECT_TRUE(memcmp(back, box, sizeof box) == 0);
+    /* refused: an empty extent, flags, no access order; a failing op named */
+    ops[0].extent = (CUextent3D){0, 3, 1};
+    EXPECT_RESULT(b2(1, ops, 0, s), CUDA_ERROR_INVALID_VALUE);
+    ops[0].extent = (CUextent3D){4, 3, 1};
+    EXPECT_RESULT(b2(1, ops, 1, s), CUDA_ERROR_INVALID_VALUE);
+    ops[1].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_INVALID;
+    fail = SIZE_MAX;
+    EXPECT_ERROR(b1(2, ops, &fail, 0, s));
+    EXPECT_TRUE(fail == 1);
+    EXPECT_RESULT(cuStreamSynchronize(s), CUDA_SUCCESS);
+    CHECK(cuArrayDestroy(arr));
+    CHECK(cuMemFree(pitched));
+    printf("memory: 3D batch copies: done\n");
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1093,6 +1196,7 @@ int main(int argc, char **argv)
     test_pointer_attributes();
     test_tensor_map();
     test_batch_copies();
+    test_batch_3d_copies();
     if (!skip_big)
         test_big_roundtrip();
 
