@@ -17,24 +17,10 @@ if(NOT RGPU_CURAND_LIB)
 endif()
 
 # the helpers come from driver.cmake, which the glob includes after this file
-if(NOT COMMAND rgpu_it_test)
+if(NOT COMMAND rgpu_it_library_suite)
   cmake_language(EVAL CODE "cmake_language(DEFER CALL include [[${CMAKE_CURRENT_LIST_FILE}]])")
   return()
 endif()
 
-set(RGPU_CURAND_BIN_DIR ${CMAKE_BINARY_DIR}/tests/integration/curand)
-set(out ${RGPU_CURAND_BIN_DIR}/curand)
-add_custom_command(
-  OUTPUT ${out}
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_CURAND_BIN_DIR}
-  COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 -cudart shared -DCT_CUDART_SHARED=1 ${RGPU_IT_DIR}/curand/curand.cu
-    -o ${out} -L${CUDAToolkit_LIBRARY_DIR} -lcurand
-  DEPENDS ${RGPU_IT_DIR}/curand/curand.cu ${RGPU_IT_DIR}/cudart/cudart_check.h
-  COMMENT "nvcc: curand test"
-  VERBATIM)
-add_custom_target(rgpu_it_curand ALL DEPENDS ${out})
-foreach(gen xorwow philox mrg32k3a mtgp32 sobol32 scrambled_sobol64)
-  foreach(tr ${RGPU_IT_TRANSPORTS})
-    rgpu_it_test(curand.${gen} ${tr} ENV LD_LIBRARY_PATH=${CUDAToolkit_LIBRARY_DIR} COMMAND ${out} ${gen})
-  endforeach()
-endforeach()
+rgpu_it_library_suite(curand COMMENT "curand test" LIBS -lcurand
+  CASES xorwow philox mrg32k3a mtgp32 sobol32 scrambled_sobol64)

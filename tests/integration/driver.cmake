@@ -35,6 +35,30 @@ function(rgpu_it_test name transport)
     ENVIRONMENT "RGPU_RGPUD=$<TARGET_FILE:rgpud>;RGPU_LIB_DIR=$<TARGET_FILE_DIR:rgpu_cuda>;RGPU_BUILD_DIR=${CMAKE_BINARY_DIR};RGPU_TEST_TIMEOUT=280;${T_ENV}")
 endfunction()
 
+# rgpu_it_library_suite(name COMMENT text LIBS -lfoo... CASES case...): a
+# program of NVIDIA's libraries, <name>/<name>.cu, built by nvcc as a user
+# would (shared cudart) and linked with the toolkit's libraries; one test per
+# case and transport, <name>.<case>.<transport>, the program run with the case.
+function(rgpu_it_library_suite name)
+  cmake_parse_arguments(S "" "COMMENT" "LIBS;CASES" ${ARGN})
+  set(dir ${CMAKE_BINARY_DIR}/tests/integration/${name})
+  set(src ${RGPU_IT_DIR}/${name}/${name}.cu)
+  add_custom_command(
+    OUTPUT ${dir}/${name}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}
+    COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 -cudart shared -DCT_CUDART_SHARED=1 ${src}
+      -o ${dir}/${name} -L${CUDAToolkit_LIBRARY_DIR} ${S_LIBS}
+    DEPENDS ${src} ${RGPU_IT_DIR}/cudart/cudart_check.h
+    COMMENT "nvcc: ${S_COMMENT}"
+    VERBATIM)
+  add_custom_target(rgpu_it_${name} ALL DEPENDS ${dir}/${name})
+  foreach(case ${S_CASES})
+    foreach(tr ${RGPU_IT_TRANSPORTS})
+      rgpu_it_test(${name}.${case} ${tr} ENV LD_LIBRARY_PATH=${CUDAToolkit_LIBRARY_DIR} COMMAND ${dir}/${name} ${case})
+    endforeach()
+  endforeach()
+endfunction()
+
 rgpu_it_program(devices ${RGPU_IT_DIR}/devices.c)
 rgpu_it_program(contexts ${RGPU_IT_DIR}/contexts.c)
 target_include_directories(rgpu_it_contexts PRIVATE ${PROJECT_SOURCE_DIR}/client) # rgpu_client.h

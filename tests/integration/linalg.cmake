@@ -16,24 +16,10 @@ if(NOT RGPU_CUSPARSE_LIB OR NOT RGPU_CUSOLVER_LIB)
 endif()
 
 # the helpers come from driver.cmake, which the glob includes after this file
-if(NOT COMMAND rgpu_it_test)
+if(NOT COMMAND rgpu_it_library_suite)
   cmake_language(EVAL CODE "cmake_language(DEFER CALL include [[${CMAKE_CURRENT_LIST_FILE}]])")
   return()
 endif()
 
-set(RGPU_LINALG_BIN_DIR ${CMAKE_BINARY_DIR}/tests/integration/linalg)
-set(out ${RGPU_LINALG_BIN_DIR}/linalg)
-add_custom_command(
-  OUTPUT ${out}
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${RGPU_LINALG_BIN_DIR}
-  COMMAND ${CUDAToolkit_NVCC_EXECUTABLE} -O2 -cudart shared -DCT_CUDART_SHARED=1 ${RGPU_IT_DIR}/linalg/linalg.cu
-    -o ${out} -L${CUDAToolkit_LIBRARY_DIR} -lcusparse -lcusolver -lcublas
-  DEPENDS ${RGPU_IT_DIR}/linalg/linalg.cu ${RGPU_IT_DIR}/cudart/cudart_check.h
-  COMMENT "nvcc: cuSPARSE/cuSOLVER test"
-  VERBATIM)
-add_custom_target(rgpu_it_linalg ALL DEPENDS ${out})
-foreach(case spmv spmm potrf getrs)
-  foreach(tr ${RGPU_IT_TRANSPORTS})
-    rgpu_it_test(linalg.${case} ${tr} ENV LD_LIBRARY_PATH=${CUDAToolkit_LIBRARY_DIR} COMMAND ${out} ${case})
-  endforeach()
-endforeach()
+rgpu_it_library_suite(linalg COMMENT "cuSPARSE/cuSOLVER test" LIBS -lcusparse -lcusolver -lcublas
+  CASES spmv spmm potrf getrs)
